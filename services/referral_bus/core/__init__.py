@@ -1,0 +1,1 @@
+"""Shared library used by every service: domain logic, contracts, codec, catalogue, Kafka plumbing."""

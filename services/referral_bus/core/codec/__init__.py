@@ -1,0 +1,1 @@
+"""Avro wire format (fastavro) with Confluent framing: magic byte 0, 4-byte schema id, payload."""

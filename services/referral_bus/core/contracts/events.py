@@ -1,0 +1,146 @@
+"""Case events agencies publish. Each class is one Avro record in ``schemas/avro/``; the paragraph
+of Annex B (seed 001) that the event implements is in its docstring."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from pydantic import Field, model_validator
+
+from .base import AwareDatetime, City, Event
+
+
+class ReferralKind(str, Enum):
+    """Which Annex B pathway a referral starts."""
+
+    CHILD_PROTECTION = "CHILD_PROTECTION"  # 4.5: to Guardianship (<3) or CAM/CSC (3+)
+    NGO_SUPPORT = "NGO_SUPPORT"            # 5.2, 5.8, 5.11: referral request to the city's NGO
+
+
+class SupportService(str, Enum):
+    """Part 8 form, section E (Д1): services requested from the NGO."""
+
+    SOCIAL = "SOCIAL"
+    LEGAL = "LEGAL"
+    PSYCHOLOGICAL = "PSYCHOLOGICAL"
+    INDEPENDENT_SUPPORTER = "INDEPENDENT_SUPPORTER"
+
+
+class ReferralMade(Event):
+    """A professional refers a child: child protection under 4.5 (routing of 4.6), or an NGO
+    referral request under 5.2/5.8/5.11 with the fields of the Part 8 form (5.14–5.17)."""
+
+    referral_kind: ReferralKind
+    city: City = Field(description="City/Oblast where the child is located (4.5, 5.9(b), 5.12(b))")
+    child_age_years: int = Field(description="Age in whole years; routing under 4.5 depends on it")
+    age_disputed: bool = Field(default=False, description="6.8–6.11: age not documented and disputed")
+    immediate_risk: bool = Field(default=False, description="6.3(a): evidence of immediate risk of significant harm")
+    referring_body: str | None = Field(default=None, description="Part 8 A2: the body the referrer represents")
+    services_requested: list[SupportService] = Field(default_factory=list, description="Part 8 E (Д1)")
+    receiving_other_services: bool | None = Field(default=None, description="Part 8 E (Д3), 5.17(e)")
+    family_informed: bool | None = Field(default=None, description="5.17(f): child and family told of the referral")
+    family_willing: bool | None = Field(default=None, description="5.17(f): child and family willing to receive services")
+
+    @model_validator(mode="after")
+    def _rules(self) -> "ReferralMade":
+        if not 0 <= self.child_age_years < 18:
+            raise ValueError("child_age_years must be 0–17: a child is an individual aged 0 to 18 (Annex B, part 2)")
+        if self.referral_kind is ReferralKind.NGO_SUPPORT and not self.services_requested:
+            raise ValueError("services_requested: an NGO referral request names at least one service (Part 8, section E)")
+        return self
+
+
+class NotificationChannel(str, Enum):
+    BUS = "BUS"
+    TELEPHONE = "TELEPHONE"
+    IN_PERSON = "IN_PERSON"
+    EMAIL = "EMAIL"
+    WRITTEN = "WRITTEN"
+
+
+class GuardianshipNotified(Event):
+    """4.5(b)(ii): the referrer notified the Guardianship and Tutelage Authority that a referral to
+    the CAM/CSC was made — recorded when the notice was also given outside the bus."""
+
+    channel: NotificationChannel
+
+
+class EmergencyRemoval(Event):
+    """4.7–4.8: the juvenile inspector removed (or visited to remove) a child in immediate danger.
+    When no CAM/CSC Social Worker was present, 4.8 requires a report within 3 hours."""
+
+    city: City
+    child_age_years: int
+    child_removed: bool = Field(description="Outcome of the visit: was the child removed for protection")
+    cam_social_worker_present: bool = Field(description="4.8: did a CAM/CSC Social Worker accompany the inspector")
+    guardianship_present: bool = Field(default=False, description="4.8: was the Guardianship represented")
+
+
+class RemovalOutcomeReported(Event):
+    """4.8: the juvenile inspector informs the CAM/CSC Manager or on-call Social Worker of the
+    outcome of the visit — immediately and in any event within 3 hours of the removal."""
+
+    child_removed: bool
+    placed_in_temporary_care: bool
+    referred_to_cam: bool = Field(description="4.8: a removed child is referred to the CAM/CSC for placement")
+
+
+class ProsecutorNotified(Event):
+    """4.9: the CAM/CSC Social Worker with the Guardianship notify the Public Prosecutor's Office
+    (Family Code s.82(2)) that the child was removed and placed in temporary protection."""
+
+    family_code_article: str = Field(default="82(2)")
+
+
+class AssessmentOutcome(str, Enum):
+    """6.21–6.23: the three conclusions of the initial assessment."""
+
+    SIGNIFICANT_HARM_CONCERN = "SIGNIFICANT_HARM_CONCERN"      # 6.21: social assessment follows
+    NO_CONCERN = "NO_CONCERN"                                  # 6.22
+    DIFFICULT_LIFE_SITUATION = "DIFFICULT_LIFE_SITUATION"      # 6.23: referred on to the NGO
+
+
+class InitialAssessmentCompleted(Event):
+    """6.3: the CAM/CSC completed the initial assessment (48 h with immediate risk, else 72 h);
+    the referrer is told the outcome (6.21–6.23) and nothing more (6.24)."""
+
+    outcome: AssessmentOutcome
+    separated_or_unaccompanied: bool = Field(default=False, description="6.1(a)(i)")
+    crime_suspected: bool = Field(default=False, description="6.5: evidence a crime or offence was committed")
+
+
+class NGODecisionKind(str, Enum):
+    ACCEPTED = "ACCEPTED"                                # 5.20
+    DECLINED_NO_SPACE = "DECLINED_NO_SPACE"              # 5.19
+    DECLINED_CRITERIA_NOT_MET = "DECLINED_CRITERIA_NOT_MET"  # 5.19
+
+
+class NotifyingParty(str, Enum):
+    """5.19–5.20: who tells the child and family about the decision."""
+
+    NGO = "NGO"
+    REFERRER = "REFERRER"
+
+
+class NGODecision(Event):
+    """5.18–5.20: the NGO programme coordinator's eligibility decision, owed to the referrer within
+    2 working days, with written reasons when declined (5.19)."""
+
+    decision: NGODecisionKind
+    reasons: str | None = Field(default=None, description="5.19: reasons, required when declined")
+    beneficiaries_notified_by: NotifyingParty = NotifyingParty.REFERRER
+    decided_at: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _reasons_when_declined(self) -> "NGODecision":
+        if self.decision is not NGODecisionKind.ACCEPTED and not (self.reasons or "").strip():
+            raise ValueError("reasons: a declined referral must state its reasons in writing (5.19)")
+        return self
+
+
+#: Every case event type, by Avro record name.
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.__name__: cls
+    for cls in (ReferralMade, GuardianshipNotified, EmergencyRemoval, RemovalOutcomeReported,
+                ProsecutorNotified, InitialAssessmentCompleted, NGODecision)
+}

@@ -1,0 +1,78 @@
+"""Records the SLA processor writes. Ids are deterministic (rule, case, trigger, kind), so a
+replay of the case log yields the very same records (DESIGN.md: deterministic evaluation)."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from pydantic import Field
+
+from .base import AwareDatetime, Record
+
+
+class DeadlineOpened(Record):
+    sla_event_id: UUID
+    deadline_id: UUID
+    rule_id: str
+    paragraph: str
+    case_id: str
+    trigger_event_id: UUID
+    responsible_agency_id: str | None
+    opened_at: AwareDatetime
+    due_at: AwareDatetime
+
+
+class DeadlineMet(Record):
+    sla_event_id: UUID
+    deadline_id: UUID
+    rule_id: str
+    paragraph: str
+    case_id: str
+    completing_event_id: UUID
+    due_at: AwareDatetime
+    completed_at: AwareDatetime
+
+
+class DeadlineBreached(Record):
+    sla_event_id: UUID
+    deadline_id: UUID
+    rule_id: str
+    paragraph: str
+    case_id: str
+    responsible_agency_id: str | None
+    due_at: AwareDatetime
+    breached_at: AwareDatetime = Field(description="Equals due_at: the moment the obligation lapsed")
+
+
+class DeadlineCompletedLate(Record):
+    sla_event_id: UUID
+    deadline_id: UUID
+    rule_id: str
+    paragraph: str
+    case_id: str
+    completing_event_id: UUID
+    due_at: AwareDatetime
+    completed_at: AwareDatetime
+    lateness_seconds: int
+
+
+class EscalationRaised(Record):
+    """One escalation per breach and ladder level; operations staff watch these."""
+
+    escalation_id: UUID
+    deadline_id: UUID
+    rule_id: str
+    paragraph: str
+    case_id: str
+    level: int
+    responsible_agency_id: str | None
+    escalated_to_agency_id: str | None
+    due_at: AwareDatetime
+    raised_for: AwareDatetime = Field(description="Deterministic: the moment the ladder step fell due")
+    summary: str = Field(description="What was owed by whom; never personal data")
+
+
+SLA_RECORD_TYPES: dict[str, type[Record]] = {
+    cls.__name__: cls
+    for cls in (DeadlineOpened, DeadlineMet, DeadlineBreached, DeadlineCompletedLate, EscalationRaised)
+}
