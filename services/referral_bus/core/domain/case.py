@@ -1,0 +1,118 @@
+"""A case's state, folded from its events on the case log, and the legal transitions between them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
+
+from ..contracts.base import City, Event
+from ..contracts.events import (
+    AssessmentOutcome, EmergencyRemoval, GuardianshipNotified, InitialAssessmentCompleted, NGODecision,
+    ProsecutorNotified, ReferralKind, ReferralMade, RemovalOutcomeReported,
+)
+from .agencies import AgencyKind, Directory
+from .chain import GENESIS
+from .rejections import Code, Rejection
+
+#: Event types that may start a case.
+OPENING_EVENTS = frozenset({"ReferralMade", "EmergencyRemoval"})
+
+
+@dataclass
+class CaseState:
+    case_id: str
+    city: City | None = None
+    child_age_years: int | None = None
+    last_sequence: int = 0
+    last_hash: str = GENESIS
+    last_recorded_at: datetime | None = None
+    #: event id → (sequence, content fingerprint): idempotency by event id.
+    events: dict[UUID, tuple[int, str]] = field(default_factory=dict)
+    event_types: list[str] = field(default_factory=list)
+    child_protection_referrers: list[str] = field(default_factory=list)
+    referred_to_cam: bool = False
+    ngo_referrals_pending: dict[UUID, str] = field(default_factory=dict)  # referral event id → NGO id
+    ngo_referrers: dict[str, str] = field(default_factory=dict)            # NGO id → referrer agency id
+    removals_unreported: list[UUID] = field(default_factory=list)
+    removal_producers: list[str] = field(default_factory=list)
+    child_removed: bool = False
+    initial_assessment: AssessmentOutcome | None = None
+
+    @property
+    def exists(self) -> bool:
+        return self.last_sequence > 0
+
+    def referrers(self) -> list[str]:
+        """Who made the child protection referral (owed the outcome under 6.21–6.23)."""
+        return list(dict.fromkeys(self.child_protection_referrers or self.removal_producers))
+
+    def apply(self, event: Event, directory: Directory | None = None) -> None:
+        """Fold one event that is already on the case log (sequence and hash set)."""
+        env = event.envelope
+        from .chain import content_fingerprint  # local: keeps the import graph flat
+        self.events[env.event_id] = (env.sequence or self.last_sequence + 1, content_fingerprint(event.model_dump()))
+        self.last_sequence = env.sequence or self.last_sequence + 1
+        self.last_hash = env.hash or self.last_hash
+        self.last_recorded_at = env.recorded_at or self.last_recorded_at
+        self.event_types.append(event.event_type())
+        if isinstance(event, (ReferralMade, EmergencyRemoval)):
+            self.city = self.city or event.city
+            self.child_age_years = event.child_age_years
+        if isinstance(event, ReferralMade):
+            if event.referral_kind is ReferralKind.CHILD_PROTECTION:
+                self.child_protection_referrers.append(env.producer.agency_id)
+                if event.child_age_years >= 3:
+                    self.referred_to_cam = True
+            else:
+                ngo = directory.serving(AgencyKind.NGO, event.city) if directory else None
+                ngo_id = ngo.id if ngo else ""
+                self.ngo_referrals_pending[env.event_id] = ngo_id
+                self.ngo_referrers[ngo_id] = env.producer.agency_id
+        elif isinstance(event, EmergencyRemoval):
+            self.removal_producers.append(env.producer.agency_id)
+            self.removals_unreported.append(env.event_id)
+            if event.child_removed:
+                self.child_removed = True
+                self.referred_to_cam = True  # 4.7(c), 4.10
+        elif isinstance(event, RemovalOutcomeReported):
+            if self.removals_unreported:
+                self.removals_unreported.pop(0)
+            if event.child_removed:
+                self.child_removed = True
+                self.referred_to_cam = True
+        elif isinstance(event, InitialAssessmentCompleted):
+            self.initial_assessment = event.outcome
+        elif isinstance(event, NGODecision):
+            for referral_id, ngo_id in list(self.ngo_referrals_pending.items()):
+                if ngo_id == env.producer.agency_id:
+                    del self.ngo_referrals_pending[referral_id]
+                    break
+
+
+def check_transition(event: Event, state: CaseState) -> None:
+    """Raise a Rejection naming the paragraph when ``event`` may not follow the case so far."""
+    etype = event.event_type()
+    producer = event.envelope.producer.agency_id
+    if not state.exists and etype not in OPENING_EVENTS:
+        raise Rejection(Code.UNKNOWN_CASE, f"case {state.case_id} has no events; a case starts with a referral "
+                        "(4.5, 5.2) or an emergency removal (4.7)", paragraph="4.5, 4.7", field="envelope.case_id")
+    if isinstance(event, GuardianshipNotified) and not state.referred_to_cam:
+        raise Rejection(Code.ILLEGAL_TRANSITION, "the Guardianship notice of 4.5(b)(ii) follows a referral of a "
+                        "child aged 3 or above to the CAM/CSC, and this case has none", paragraph="4.5(b)(ii)")
+    if isinstance(event, RemovalOutcomeReported) and not state.removals_unreported:
+        raise Rejection(Code.ILLEGAL_TRANSITION, "no emergency removal on this case awaits its outcome report",
+                        paragraph="4.8")
+    if isinstance(event, ProsecutorNotified) and not state.child_removed:
+        raise Rejection(Code.ILLEGAL_TRANSITION, "the prosecutor is notified of a removal, and no child has been "
+                        "removed on this case", paragraph="4.9")
+    if isinstance(event, InitialAssessmentCompleted):
+        if not state.referred_to_cam:
+            raise Rejection(Code.ILLEGAL_TRANSITION, "an initial assessment follows a referral to the CAM/CSC "
+                            "(4.5(b), 4.7(c)) and this case has none", paragraph="6.3")
+        if state.initial_assessment is not None:
+            raise Rejection(Code.ILLEGAL_TRANSITION, "the initial assessment of this case is already completed",
+                            paragraph="6.3")
+    if isinstance(event, NGODecision) and producer not in state.ngo_referrals_pending.values():
+        raise Rejection(Code.ILLEGAL_TRANSITION, f"no referral request to {producer} awaits a decision on this case",
+                        paragraph="5.18")

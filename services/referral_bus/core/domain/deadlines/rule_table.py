@@ -1,0 +1,66 @@
+"""Every deadline the bus enforces, one entry each, with its paragraph beside it.
+
+Annex B of seed 001 (Manual on Intersectoral Coordination). Later issues grow this table to every
+deadline of 4.1–7.19; the engine does not change when a rule is added.
+"""
+
+from __future__ import annotations
+
+from ..agencies import AgencyKind
+from .rules import Anchor, Condition, DeadlineRule, ElapsedHours
+
+_ASSESSMENT = frozenset({"InitialAssessmentCompleted"})
+
+RULES: tuple[DeadlineRule, ...] = (
+    DeadlineRule(
+        rule_id="4.8-removal-outcome-3h",
+        paragraph="4.8",
+        title="Juvenile inspector informs the CAM/CSC of the removal outcome within 3 hours",
+        trigger="EmergencyRemoval",
+        when=(Condition("cam_social_worker_present", "equals", False),),
+        anchor=Anchor.OCCURRED_AT,
+        clock=ElapsedHours(3),
+        completed_by=frozenset({"RemovalOutcomeReported"}),
+        responsible=AgencyKind.POLICE,
+    ),
+    DeadlineRule(
+        rule_id="6.3a-initial-assessment-48h-referral",
+        paragraph="6.3(a)",
+        title="CAM/CSC completes the initial assessment within 48 hours (evidence of immediate risk)",
+        trigger="ReferralMade",
+        when=(Condition("referral_kind", "equals", "CHILD_PROTECTION"), Condition("child_age_years", "at_least", 3),
+              Condition("immediate_risk", "equals", True)),
+        anchor=Anchor.RECORDED_AT,
+        clock=ElapsedHours(48),
+        completed_by=_ASSESSMENT,
+        responsible=AgencyKind.CAM_CSC,
+        group="6.3-initial-assessment",
+    ),
+    DeadlineRule(
+        rule_id="6.3a-initial-assessment-48h-removal",
+        paragraph="6.3(a)",
+        title="CAM/CSC completes the initial assessment within 48 hours of the removal, if later",
+        trigger="EmergencyRemoval",
+        when=(Condition("child_removed", "equals", True), Condition("child_age_years", "at_least", 3)),
+        anchor=Anchor.OCCURRED_AT,
+        clock=ElapsedHours(48),
+        completed_by=_ASSESSMENT,
+        responsible=AgencyKind.CAM_CSC,
+        group="6.3-initial-assessment",
+    ),
+    DeadlineRule(
+        rule_id="6.3b-initial-assessment-72h",
+        paragraph="6.3(b)",
+        title="CAM/CSC completes the initial assessment within 72 hours of receiving the referral",
+        trigger="ReferralMade",
+        when=(Condition("referral_kind", "equals", "CHILD_PROTECTION"), Condition("child_age_years", "at_least", 3),
+              Condition("immediate_risk", "equals", False)),
+        anchor=Anchor.RECORDED_AT,
+        clock=ElapsedHours(72),
+        completed_by=_ASSESSMENT,
+        responsible=AgencyKind.CAM_CSC,
+        group="6.3-initial-assessment",
+    ),
+)
+
+RULES_BY_ID = {rule.rule_id: rule for rule in RULES}

@@ -1,0 +1,37 @@
+"""Why the bus refuses a submission: a stable code, the rule's paragraph and the field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Code(str, Enum):
+    OVERSIZED = "OVERSIZED"
+    BAD_MAGIC_BYTE = "BAD_MAGIC_BYTE"
+    UNKNOWN_SCHEMA_ID = "UNKNOWN_SCHEMA_ID"
+    UNDECODABLE = "UNDECODABLE"
+    UNKNOWN_RECORD_TYPE = "UNKNOWN_RECORD_TYPE"
+    UNKNOWN_EVENT_TYPE = "UNKNOWN_EVENT_TYPE"
+    SCHEMA_INVALID = "SCHEMA_INVALID"
+    ENVELOPE_INVALID = "ENVELOPE_INVALID"
+    UNKNOWN_AGENCY = "UNKNOWN_AGENCY"
+    WRONG_INGRESS_TOPIC = "WRONG_INGRESS_TOPIC"
+    AGENCY_NOT_ALLOWED = "AGENCY_NOT_ALLOWED"
+    UNKNOWN_CASE = "UNKNOWN_CASE"
+    ILLEGAL_TRANSITION = "ILLEGAL_TRANSITION"
+    EVENT_ID_CONFLICT = "EVENT_ID_CONFLICT"
+    NO_RECIPIENT = "NO_RECIPIENT"
+
+
+@dataclass(frozen=True)
+class Rejection(Exception):
+    code: Code
+    message: str
+    paragraph: str | None = None
+    field: str | None = None
+
+    def __str__(self) -> str:
+        where = f" [{self.field}]" if self.field else ""
+        rule = f" (Annex B {self.paragraph})" if self.paragraph else ""
+        return f"{self.code.value}{where}: {self.message}{rule}"

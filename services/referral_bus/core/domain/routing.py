@@ -1,0 +1,80 @@
+"""Who must receive an accepted event, and under which paragraph (Annex B 4.5–4.9, 5.15, 5.18–5.20,
+6.21–6.24). Pure: (event, case so far, directory) → deliveries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID, uuid5
+
+from ..contracts.base import City, Event
+from ..contracts.events import (
+    EmergencyRemoval, GuardianshipNotified, InitialAssessmentCompleted, NGODecision, ProsecutorNotified,
+    ReferralKind, ReferralMade, RemovalOutcomeReported,
+)
+from .agencies import AgencyKind, Directory
+from .case import CaseState
+from .rejections import Code, Rejection
+
+_DELIVERY_NS = UUID("6f1c8d0e-5b1a-4c2e-9a57-0b6c1f3d2e41")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    recipient_id: str
+    paragraph: str
+    purpose: str          # referral | notification | outcome
+    #: True when the recipient may see only the outcome, not the child's details (6.24).
+    redacted: bool = False
+
+    def delivery_id(self, event_id: UUID) -> UUID:
+        """Deterministic, so a re-sent delivery is recognisably the same one."""
+        return uuid5(_DELIVERY_NS, f"{event_id}|{self.recipient_id}")
+
+
+def _agency(directory: Directory, kind: AgencyKind, city: City | None, paragraph: str) -> str:
+    agency = directory.serving(kind, city) if city else None
+    if agency is None:
+        where = city.value if city else "an unknown city"
+        raise Rejection(Code.NO_RECIPIENT, f"no {kind.value} agency serves {where} in the directory",
+                        paragraph=paragraph, field="city")
+    return agency.id
+
+
+def route(event: Event, state: CaseState, directory: Directory) -> list[Delivery]:
+    """Deliveries owed for ``event`` given the case before it. The producer never receives its own event."""
+    city = getattr(event, "city", None) or state.city
+    out: list[Delivery] = []
+    if isinstance(event, ReferralMade):
+        if event.referral_kind is ReferralKind.NGO_SUPPORT:
+            out.append(Delivery(_agency(directory, AgencyKind.NGO, city, "5.15"), "5.2, 5.15", "referral"))
+        elif event.child_age_years < 3:
+            out.append(Delivery(_agency(directory, AgencyKind.GUARDIANSHIP, city, "4.5(a)"), "4.5(a)", "referral"))
+        else:
+            out.append(Delivery(_agency(directory, AgencyKind.CAM_CSC, city, "4.6"), "4.5(b)(i), 4.6", "referral"))
+            out.append(Delivery(_agency(directory, AgencyKind.GUARDIANSHIP, city, "4.5(b)(ii)"), "4.5(b)(ii)",
+                                "notification"))
+    elif isinstance(event, EmergencyRemoval):
+        out.append(Delivery(_agency(directory, AgencyKind.GUARDIANSHIP, city, "4.7(a)"), "4.7(a)", "notification"))
+        out.append(Delivery(_agency(directory, AgencyKind.POLICE, city, "4.7(b)"), "4.7(b)", "notification"))
+        out.append(Delivery(_agency(directory, AgencyKind.CAM_CSC, city, "4.7(c)"), "4.7(c)", "referral"))
+    elif isinstance(event, RemovalOutcomeReported):
+        out.append(Delivery(_agency(directory, AgencyKind.CAM_CSC, city, "4.8"), "4.8", "notification"))
+    elif isinstance(event, GuardianshipNotified):
+        out.append(Delivery(_agency(directory, AgencyKind.GUARDIANSHIP, city, "4.5(b)(ii)"), "4.5(b)(ii)",
+                            "notification"))
+    elif isinstance(event, ProsecutorNotified):
+        out.append(Delivery(_agency(directory, AgencyKind.PROSECUTOR, city, "4.9"), "4.9", "notification"))
+    elif isinstance(event, InitialAssessmentCompleted):
+        out += [Delivery(r, "6.21–6.24", "outcome", redacted=True) for r in state.referrers()]
+        out.append(Delivery(_agency(directory, AgencyKind.GUARDIANSHIP, city, "4.10"), "4.10", "outcome"))
+        out.append(Delivery(_agency(directory, AgencyKind.COMMISSION, city, "4.10"), "4.10", "outcome"))
+    elif isinstance(event, NGODecision):
+        referrer = state.ngo_referrers.get(event.envelope.producer.agency_id)
+        if referrer:
+            out.append(Delivery(referrer, "5.18–5.20", "outcome", redacted=True))
+    producer = event.envelope.producer.agency_id
+    unique: dict[str, Delivery] = {}
+    for delivery in out:
+        if delivery.recipient_id != producer and delivery.recipient_id not in unique:
+            unique[delivery.recipient_id] = delivery
+    return list(unique.values())

@@ -1,0 +1,46 @@
+"""Loads what every service needs once at start: settings, directory, topic catalogue, codec."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import yaml
+
+from .catalogue import Catalogue
+from .codec.framing import Codec
+from .codec.registry import ConfluentRegistry, EmbeddedRegistry, SchemaRegistry
+from .codec.schema_store import SchemaStore
+from .domain.agencies import Directory
+from .settings import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+
+    @cached_property
+    def directory(self) -> Directory:
+        return Directory.from_mapping(yaml.safe_load(self.settings.agencies_file.read_text()) or {})
+
+    @cached_property
+    def catalogue(self) -> Catalogue:
+        return Catalogue.load(self.settings.topics_file, self.directory, self.settings.topic_prefix)
+
+    @cached_property
+    def schema_store(self) -> SchemaStore:
+        return SchemaStore(self.settings.schemas_dir)
+
+    @cached_property
+    def registry(self) -> SchemaRegistry:
+        if self.settings.schema_registry_url:
+            return ConfluentRegistry(self.settings.schema_registry_url)
+        return EmbeddedRegistry.from_directory(self.settings.schemas_dir)
+
+    @cached_property
+    def codec(self) -> Codec:
+        return Codec(self.registry)
+
+
+def load_runtime(settings: Settings | None = None) -> Runtime:
+    return Runtime(settings or Settings())
