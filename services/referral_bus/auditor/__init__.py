@@ -1,0 +1,1 @@
+"""Auditor and operator tools: rebuild a case from the log, follow escalations."""

@@ -1,0 +1,33 @@
+"""``referral-bus tail escalations``: follow the escalation topic as one line per escalation."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+from kafka import KafkaConsumer, TopicPartition
+
+from ..core.contracts.base import Record
+from ..core.runtime import Runtime
+
+
+def follow(runtime: Runtime, topic_id: str = "escalations", from_beginning: bool = False,
+           idle_timeout: float | None = None) -> Iterator[Record]:
+    topic = runtime.catalogue.name(topic_id)
+    consumer = KafkaConsumer(bootstrap_servers=runtime.settings.bootstrap_servers, group_id=None,
+                             enable_auto_commit=False, consumer_timeout_ms=int(idle_timeout * 1000) if idle_timeout else -1)
+    try:
+        tps = [TopicPartition(topic, p) for p in range(runtime.catalogue.partitions(topic_id))]
+        consumer.assign(tps)
+        if from_beginning:
+            consumer.seek_to_beginning(*tps)
+        else:
+            consumer.seek_to_end(*tps)
+        for message in consumer:
+            yield runtime.codec.decode(message.value)
+    finally:
+        consumer.close()
+
+
+def format_line(record: Record) -> str:
+    return json.dumps({"type": type(record).__name__, **record.model_dump(mode="json")}, ensure_ascii=False)

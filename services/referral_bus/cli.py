@@ -1,0 +1,216 @@
+"""The ``referral-bus`` command. Every subcommand reads settings from the environment
+(KAFKA_BOOTSTRAP_SERVERS, REFERRAL_BUS_TOPIC_PREFIX, SCHEMA_REGISTRY_URL …); ``--bootstrap`` overrides."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .core.logging import configure_logging
+
+
+def _runtime():  # type: ignore[no-untyped-def]
+    from .core.runtime import load_runtime
+    return load_runtime()
+
+
+def cmd_topics(args: argparse.Namespace) -> int:
+    runtime = _runtime()
+    if args.action == "list":
+        for spec in runtime.catalogue.specs():
+            print(f"{spec.name:<40} partitions={spec.partitions} key={spec.key} retention.ms={spec.config['retention.ms']}")
+        return 0
+    from .core.kafka.admin import apply_topics
+    report = apply_topics(runtime.settings.bootstrap_servers, runtime.catalogue.specs())
+    for line in report.lines():
+        print(line)
+    print(f"{len(report.created)} created, {len(report.unchanged)} unchanged, {len(report.differences)} differ")
+    return 1 if report.differences else 0
+
+
+def cmd_schemas(args: argparse.Namespace) -> int:
+    store = _runtime().schema_store
+    if args.action == "freeze":
+        try:
+            changes = store.freeze()
+        except ValueError as exc:
+            print(f"refused: {exc}", file=sys.stderr)
+            return 1
+        print("\n".join(changes) or "schemas up to date")
+        return 0
+    problems = store.check()
+    for problem in problems:
+        print(problem)
+    print(f"{len(store.records)} schemas checked (BACKWARD_TRANSITIVE), {len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
+def cmd_service(args: argparse.Namespace) -> int:
+    from .core.kafka.faust_app import run_worker
+    runtime = _runtime()
+    if args.command == "router":
+        from .router.app import create_app
+    else:
+        from .sla.app import create_app  # type: ignore[assignment]
+    sys.argv = [sys.argv[0], "worker"]
+    run_worker(create_app(runtime), loglevel=args.faust_log_level)
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from .auditor.history import rebuild_case_sync
+    as_of = datetime.fromisoformat(args.as_of) if args.as_of else None
+    if as_of is not None and as_of.tzinfo is None:
+        print("--as-of needs a timezone, e.g. 2026-11-22T10:00:00+05:00", file=sys.stderr)
+        return 2
+    history = rebuild_case_sync(_runtime(), args.case_id, as_of)
+    if not history.events:
+        print(f"no events for case {args.case_id}" + (f" as of {as_of.isoformat()}" if as_of else ""), file=sys.stderr)
+        return 1
+    state = history.state
+    summary = {"case_id": args.case_id, "as_of": as_of.isoformat() if as_of else None,
+               "events": len(history.events), "city": state.city.value if state and state.city else None,
+               "referred_to_cam": state.referred_to_cam if state else None,
+               "initial_assessment": state.initial_assessment.value if state and state.initial_assessment else None,
+               "chain": "ok" if not history.chain_problems else history.chain_problems}
+    if args.json:
+        print(json.dumps({"summary": summary, "timeline": history.timeline()}, ensure_ascii=False, indent=2))
+        return 0
+    for row in history.timeline():
+        if row["kind"] == "event":
+            print(f"{row['at']}  #{row['sequence']:<3} {row['type']:<28} by {row['producer']}  "
+                  f"{json.dumps(row['fields'], ensure_ascii=False)}")
+        else:
+            print(f"{row['at']}  SLA  {row['type']:<28} {json.dumps(row['fields'], ensure_ascii=False)}")
+    print(json.dumps(summary, ensure_ascii=False))
+    return 0
+
+
+def cmd_tail(args: argparse.Namespace) -> int:
+    from .auditor.tail import follow, format_line
+    try:
+        for record in follow(_runtime(), args.what, from_beginning=args.from_beginning):
+            print(format_line(record), flush=True)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_broker(args: argparse.Namespace) -> int:
+    from .core.kafka.embedded_broker import EmbeddedBroker
+    broker = EmbeddedBroker(port=args.port) if args.port else EmbeddedBroker()
+    with broker:
+        print(f"embedded broker serving at {broker.bootstrap_servers}; Ctrl-C stops it", flush=True)
+        try:
+            signal.pause()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    """Broker (embedded unless KAFKA_BOOTSTRAP_SERVERS is set), topics, router, SLA processor,
+    optionally the demonstration; runs until Ctrl-C, then stops everything."""
+    from .core.kafka.admin import apply_topics
+    from .core.kafka.embedded_broker import EmbeddedBroker
+    logs = Path(os.environ.get("REFERRAL_BUS_DATA_DIR", ".referral-bus")) / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    broker = None
+    if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        broker = EmbeddedBroker(log_path=logs / "broker.log").start()
+        os.environ["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
+        print(f"embedded broker (Tansu) at {broker.bootstrap_servers}")
+    children: list[subprocess.Popen[bytes]] = []
+    try:
+        runtime = _runtime()
+        report = apply_topics(runtime.settings.bootstrap_servers, runtime.catalogue.specs())
+        print(f"topics from topics.yaml: {len(report.created)} created, {len(report.unchanged)} already there")
+        for service in ("router", "sla"):
+            out = open(logs / f"{service}.log", "ab")
+            children.append(subprocess.Popen([sys.executable, "-m", "referral_bus.cli", service],
+                                             stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy()))
+            print(f"started {service} (pid {children[-1].pid}, log {logs / (service + '.log')})")
+        if args.demo:
+            from .demo.scenario import run_demo
+            print("running the demonstration (the first receipt waits for the services to join their groups)…")
+            run_demo(runtime)
+        servers = runtime.settings.bootstrap_servers
+        print(f"""
+The bus is running. Inspect it with, in another terminal:
+  export KAFKA_BOOTSTRAP_SERVERS={servers}
+  .venv/bin/referral-bus history CASE_ID          # a case rebuilt from the case log
+  .venv/bin/referral-bus tail escalations --from-beginning
+  .venv/bin/referral-bus topics list
+Press Ctrl-C to stop everything.""", flush=True)
+        while all(child.poll() is None for child in children):
+            time.sleep(1)
+        dead = [c.args[-1] for c in children if c.poll() is not None]
+        print(f"service(s) exited: {dead}; see {logs}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nstopping…")
+        return 0
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if broker is not None:
+            broker.stop()
+        print("stopped.")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="referral-bus", description=__doc__)
+    parser.add_argument("--bootstrap", help="Kafka bootstrap servers (default: $KAFKA_BOOTSTRAP_SERVERS)")
+    parser.add_argument("--log-level", default=os.environ.get("REFERRAL_BUS_LOG_LEVEL", "INFO"))
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("topics", help="create topics from topics.yaml, or list them")
+    p.add_argument("action", choices=["apply", "list"])
+    p.set_defaults(func=cmd_topics)
+    p = sub.add_parser("schemas", help="check schemas against the models and released versions, or freeze them")
+    p.add_argument("action", choices=["check", "freeze"])
+    p.set_defaults(func=cmd_schemas)
+    for name, text in (("router", "run the validator/router (Faust worker)"), ("sla", "run the SLA processor (Faust worker)")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--faust-log-level", default="warn", choices=["crit", "error", "warn", "info", "debug"])
+        p.set_defaults(func=cmd_service)
+    p = sub.add_parser("history", help="rebuild a case's timeline and state from the case log")
+    p.add_argument("case_id")
+    p.add_argument("--as-of", help="ISO-8601 time with zone; events recorded later are left out")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_history)
+    p = sub.add_parser("tail", help="follow a topic of the bus as JSON lines")
+    p.add_argument("what", choices=["escalations", "sla", "receipts", "dead_letter"])
+    p.add_argument("--from-beginning", action="store_true")
+    p.set_defaults(func=cmd_tail)
+    p = sub.add_parser("broker", help="run the embedded broker in the foreground")
+    p.add_argument("--port", type=int)
+    p.set_defaults(func=cmd_broker)
+    p = sub.add_parser("up", help="start broker, topics, router and SLA processor; --demo runs the demonstration")
+    p.add_argument("--demo", action="store_true")
+    p.set_defaults(func=cmd_up)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.bootstrap:
+        os.environ["KAFKA_BOOTSTRAP_SERVERS"] = args.bootstrap
+    configure_logging(args.log_level)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""What every Faust service shares: app settings that hold on Kafka and on the embedded broker,
+acknowledged publishing, and the worker entry point."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+import structlog
+
+from ..settings import Settings
+
+log = structlog.get_logger(__name__)
+
+#: Exit status when a write to the broker failed: in-memory state may be ahead of the log, so
+#: the process stops and its supervisor restarts it, rebuilding state from the log.
+EXIT_PUBLISH_FAILED = 70
+
+
+def make_app(app_id: str, settings: Settings, partitions: int) -> faust.App:
+    brokers = ";".join(f"kafka://{server}" for server in settings.bootstrap_servers.split(","))
+    return faust.App(
+        app_id,
+        broker=brokers,
+        store="memory://",                    # state is rebuilt from the case log, not from Faust tables
+        topic_partitions=partitions,
+        topic_allow_declare=False,            # topics come from topics.yaml only
+        consumer_auto_offset_reset="earliest",
+        broker_rebalance_timeout=settings.rebalance_timeout_seconds,
+        broker_session_timeout=settings.session_timeout_seconds,
+        broker_heartbeat_interval=1.0,
+        broker_max_poll_interval=max(60.0, settings.session_timeout_seconds),
+        producer_acks=-1,
+        web_enabled=False,
+        datadir=str(settings.data_dir / app_id),
+    )
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: dict[str, bytes] | None = None
+    timestamp: float | None = None
+
+
+async def publish_acked(app: faust.App, messages: Sequence[Outgoing]) -> None:
+    """Send ``messages`` and wait until the broker acknowledged every one; on failure stop the
+    process (never carry on with state the log does not have)."""
+    if not messages:
+        return
+    try:
+        futures = [await app.producer.send(m.topic, m.key, m.value, None, m.timestamp, m.headers) for m in messages]
+        await asyncio.gather(*futures)
+    except Exception as exc:  # noqa: BLE001 - any failure means the log may lack what we hold
+        log.critical("publish.failed", error=type(exc).__name__, topics=sorted({m.topic for m in messages}))
+        os._exit(EXIT_PUBLISH_FAILED)
+
+
+def run_worker(app: faust.App, loglevel: str = "warn") -> None:
+    """Run a Faust worker until SIGTERM/SIGINT (Faust installs the signal handlers)."""
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    worker.execute_from_commandline()
+
+
+def to_headers(values: dict[str, Any]) -> dict[str, bytes]:
+    return {k: str(v).encode() for k, v in values.items() if v is not None}

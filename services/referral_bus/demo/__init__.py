@@ -1,0 +1,1 @@
+"""The demonstration that ``referral-bus up --demo`` runs (README: the main job)."""

@@ -1,0 +1,93 @@
+"""Emergency removals in Almaty (Annex B 4.7–4.8): one inspector reports after 3 hours (an
+escalation appears), one in time (the deadline is met); plus the routing of 4.5 and a rejection.
+All people here are fictional; case ids are random per run."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+
+from ..auditor.history import rebuild_case_sync
+from ..auditor.tail import follow
+from ..core.contracts.base import City, PersonalData
+from ..core.contracts.events import EmergencyRemoval, ReferralKind, ReferralMade, RemovalOutcomeReported
+from ..core.runtime import Runtime
+from ..sdk import AgencyClient, PublishError
+
+
+def run_demo(runtime: Runtime, say: Callable[[str], None] = print) -> dict[str, Any]:
+    run = secrets.token_hex(3).upper()
+    late_case, timely_case, referral_case = f"DEMO-ALA-{run}-1", f"DEMO-ALA-{run}-2", f"DEMO-ALA-{run}-3"
+    now = datetime.now(timezone.utc)
+    police = AgencyClient("police-juvenile-almaty", actor_id="inspector-demo-1", actor_role="juvenile_inspector",
+                          runtime=runtime)
+    school = AgencyClient("school-almaty", actor_id="teacher-demo-1", runtime=runtime)
+    fictional = PersonalData(child_name="Fictional Child", narrative="demonstration only")
+
+    def publish(client: AgencyClient, event: Any, label: str) -> Any:
+        receipt = client.publish(event, wait_for_receipt=True, timeout=90)
+        detail = f"sequence {receipt.sequence}" if receipt.sequence else receipt.reason
+        say(f"  {label:<58} -> {receipt.status.value} ({detail})")
+        return receipt
+
+    say("\n== Case 1: removal at T-3h30, the inspector's report under 4.8 arrives now (late) ==")
+    publish(police, police.event(EmergencyRemoval, case_id=late_case, occurred_at=now - timedelta(hours=3, minutes=30),
+                                 city=City.ALMATY, child_age_years=9, child_removed=True,
+                                 cam_social_worker_present=False, personal_data=fictional),
+            "EmergencyRemoval (no CAM Social Worker present)")
+    publish(police, police.event(RemovalOutcomeReported, case_id=late_case, child_removed=True,
+                                 placed_in_temporary_care=True, referred_to_cam=True),
+            "RemovalOutcomeReported (3h30 after the removal)")
+
+    say("\n== Case 2: removal at T-1h, report now (in time) ==")
+    publish(police, police.event(EmergencyRemoval, case_id=timely_case, occurred_at=now - timedelta(hours=1),
+                                 city=City.ALMATY, child_age_years=12, child_removed=True,
+                                 cam_social_worker_present=False),
+            "EmergencyRemoval (no CAM Social Worker present)")
+    publish(police, police.event(RemovalOutcomeReported, case_id=timely_case, child_removed=True,
+                                 placed_in_temporary_care=True, referred_to_cam=True),
+            "RemovalOutcomeReported (1h after the removal)")
+
+    say("\n== Case 3: a school refers a 7-year-old (4.5(b)): CAM Almaty + Guardianship notified ==")
+    publish(school, school.event(ReferralMade, case_id=referral_case, referral_kind=ReferralKind.CHILD_PROTECTION,
+                                 city=City.ALMATY, child_age_years=7), "ReferralMade (child protection)")
+    say("  and tries to report a removal outcome it does not own:")
+    try:
+        school.publish(school.event(RemovalOutcomeReported, case_id=referral_case, child_removed=False,
+                                    placed_in_temporary_care=False, referred_to_cam=False))
+    except PublishError as exc:
+        say(f"  refused by the SDK before sending: {exc}")
+
+    say("\n== Waiting for the SLA processor's escalation ==")
+    escalation = None
+    deadline = time.monotonic() + 60
+    while escalation is None and time.monotonic() < deadline:
+        for record in follow(runtime, from_beginning=True, idle_timeout=2):
+            if getattr(record, "case_id", None) == late_case:
+                escalation = record
+                break
+    if escalation is not None:
+        say(f"  EscalationRaised {escalation.escalation_id} rule {escalation.rule_id} (Annex B {escalation.paragraph})"
+            f" -> {escalation.escalated_to_agency_id}")
+    else:
+        say("  NO ESCALATION within 60 s — check the SLA processor's log")
+
+    time.sleep(2)  # let the SLA records of case 2 land
+    results: dict[str, Any] = {"escalation": escalation}
+    for case_id in (late_case, timely_case, referral_case):
+        history = rebuild_case_sync(runtime, case_id)
+        results[case_id] = history
+        say(f"\n-- history of {case_id} (chain {'OK' if not history.chain_problems else history.chain_problems}) --")
+        for row in history.timeline():
+            if row["kind"] == "event":
+                say(f"  {row['at']}  #{row['sequence']} {row['type']:<26} by {row['producer']}")
+            else:
+                f = row["fields"]
+                extra = f" late by {f['lateness_seconds']} s" if "lateness_seconds" in f else ""
+                say(f"  {row['at']}  {row['type']:<29} {f.get('rule_id')} (Annex B {f.get('paragraph')}){extra}")
+    police.close()
+    school.close()
+    results["cases"] = (late_case, timely_case, referral_case)
+    return results

@@ -1,0 +1,1 @@
+"""The validator/router service: ingress topics → receipts, case log, inboxes, dead letters."""

@@ -1,0 +1,84 @@
+"""The router as a Faust app: a thin shell that feeds ingress records to ``RouterCore`` and writes
+its outcome — first the case log (acknowledged), then receipts, inboxes and dead letters.
+
+concurrency=1 on purpose: faust-streaming issue 606 (offset committed past an in-flight message).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import faust
+import structlog
+
+from ..core.kafka.faust_app import Outgoing, make_app, publish_acked, to_headers
+from ..core.kafka.log_reader import read_to_end
+from ..core.runtime import Runtime
+from .core import Outcome, RouterCore, Submission
+
+log = structlog.get_logger(__name__)
+APP_ID = "referral-bus-router"
+
+
+class RouterService:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        cat = runtime.catalogue
+        settings = runtime.settings
+        self.case_log = cat.name("case_log")
+        self.receipts = cat.name("receipts")
+        self.dead_letter = cat.name("dead_letter")
+        self.core = RouterCore(runtime.codec, runtime.directory, cat.ingress_topics(),
+                               max_event_bytes=settings.max_event_bytes,
+                               max_clock_skew=timedelta(seconds=settings.max_clock_skew_seconds))
+        self.stale = True
+        self.app = make_app(APP_ID, settings, cat.partitions("case_log"))
+        ingress = self.app.topic(*cat.ingress_topics(), key_serializer="raw", value_serializer="raw")
+        self.app.agent(ingress, name="route", concurrency=1)(self._route)
+        self.app.on_partitions_assigned.connect(self._on_assigned)
+
+    async def _on_assigned(self, *args: object, **kwargs: object) -> None:
+        self.stale = True  # another instance may have appended to cases we now own
+
+    async def reload(self) -> None:
+        """Rebuild per-case state from the case log, read to its true end."""
+        self.core.reset()
+        count = 0
+        async for record in read_to_end(self.runtime.settings.bootstrap_servers, [self.case_log]):
+            self.core.fold(self.runtime.codec.decode(record.value))  # type: ignore[arg-type]
+            count += 1
+        self.stale = False
+        log.info("router.state_rebuilt", events=count, cases=len(self.core.cases))
+
+    async def _route(self, stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            if self.stale:
+                await self.reload()
+            msg = event.message
+            outcome = self.core.handle(Submission(msg.topic, msg.partition, msg.offset, msg.key, msg.value))
+            await self.publish(outcome)
+
+    async def publish(self, outcome: Outcome) -> None:
+        codec = self.runtime.codec
+        if outcome.appended is not None:
+            env = outcome.appended.envelope
+            await publish_acked(self.app, [Outgoing(self.case_log, env.case_id.encode(), codec.encode(outcome.appended),
+                                                    timestamp=env.recorded_at.timestamp() if env.recorded_at else None)])
+        receipt = outcome.receipt
+        later = [Outgoing(self.receipts, str(receipt.event_id or receipt.receipt_id).encode(), codec.encode(receipt))]
+        for delivery, event in outcome.deliveries:
+            env = event.envelope
+            later.append(Outgoing(
+                self.runtime.catalogue.inbox(delivery.recipient_id), env.case_id.encode(), codec.encode(event),
+                headers=to_headers({"rb-delivery-id": delivery.delivery_id(env.event_id),
+                                    "rb-paragraph": delivery.paragraph, "rb-purpose": delivery.purpose,
+                                    "rb-redacted": str(delivery.redacted).lower()})))
+        if outcome.dead_letter is not None:
+            dead = outcome.dead_letter
+            later.append(Outgoing(self.dead_letter, f"{dead.source_topic}:{dead.source_partition}".encode(),
+                                  codec.encode(dead)))
+        await publish_acked(self.app, later)
+
+
+def create_app(runtime: Runtime) -> faust.App:
+    return RouterService(runtime).app

@@ -1,0 +1,189 @@
+"""The agency SDK on kafka-python.
+
+    client = AgencyClient("police-juvenile-almaty", actor_id="inspector-17")
+    event = client.event(EmergencyRemoval, case_id="KZ-ALA-000123", city=City.ALMATY, ...)
+    receipt = client.publish(event, wait_for_receipt=True)
+
+Events are validated locally before they leave (schema, envelope, whether this agency may publish
+the type), sent with an idempotent producer keyed by case id, and answered by the router with a
+receipt on rb.receipts. ``inbox()`` yields what the bus routed to this agency, through a consumer
+group, committing only what the caller has processed.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from pydantic import ValidationError
+
+from ..core.codec.framing import validation_error_to_decode_error
+from ..core.contracts.base import Envelope, Event, Producer, Record
+from ..core.contracts.bus_records import Receipt
+from ..core.domain.authorization import authorize
+from ..core.domain.rejections import Rejection
+from ..core.kafka.log_reader import partition_for_key
+from ..core.runtime import Runtime, load_runtime
+from ..core.settings import Settings
+
+E = TypeVar("E", bound=Event)
+
+
+class PublishError(Exception):
+    """The event was refused before it left, or its receipt did not arrive in time."""
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    record: Record
+    delivery_id: str | None
+    paragraph: str | None
+    purpose: str | None
+    redacted: bool
+    topic: str
+    partition: int
+    offset: int
+
+
+class AgencyClient:
+    def __init__(self, agency_id: str, actor_id: str, *, actor_role: str | None = None,
+                 bootstrap_servers: str | None = None, runtime: Runtime | None = None) -> None:
+        settings = Settings(bootstrap_servers=bootstrap_servers) if bootstrap_servers else None
+        self.runtime = runtime or load_runtime(settings)
+        self.servers = self.runtime.settings.bootstrap_servers
+        agency = self.runtime.directory.get(agency_id)
+        if agency is None:
+            raise ValueError(f"agency {agency_id!r} is not in the agency directory (agencies.yaml)")
+        self.agency = agency
+        self.producer_info = Producer(agency_id=agency_id, actor_id=actor_id, actor_role=actor_role)
+        self._producer: KafkaProducer | None = None
+        self._receipts: KafkaConsumer | None = None
+        self._inbox: KafkaConsumer | None = None
+
+    # -- building events ----------------------------------------------------------------------
+    def event(self, event_type: type[E], *, case_id: str, occurred_at: datetime | None = None,
+              correlation_id: uuid.UUID | None = None, causation_id: uuid.UUID | None = None,
+              event_id: uuid.UUID | None = None, **fields: Any) -> E:
+        """Build an event with a complete envelope; raises ``PublishError`` naming the field."""
+        try:
+            envelope = Envelope(
+                event_id=event_id or uuid.uuid4(), event_type=event_type.__name__,
+                schema_version=self.runtime.schema_store.version_of(event_type.__name__), case_id=case_id,
+                occurred_at=occurred_at or datetime.now(timezone.utc), producer=self.producer_info,
+                correlation_id=correlation_id, causation_id=causation_id)
+            return event_type(envelope=envelope, **fields)
+        except ValidationError as exc:
+            raise PublishError(str(validation_error_to_decode_error(event_type.__name__, exc))) from None
+
+    # -- publishing ---------------------------------------------------------------------------
+    @property
+    def producer(self) -> KafkaProducer:
+        if self._producer is None:
+            self._producer = KafkaProducer(bootstrap_servers=self.servers, enable_idempotence=True, acks="all",
+                                           linger_ms=5, client_id=f"sdk-{self.agency.id}")
+        return self._producer
+
+    def validate(self, event: Event) -> bytes:
+        """Local validation (schema and the agency's right to publish the type); returns the bytes."""
+        try:
+            type(event).model_validate(event.model_dump())
+            authorize(event, self.runtime.directory, self.agency.kind)
+        except ValidationError as exc:
+            raise PublishError(str(validation_error_to_decode_error(type(event).__name__, exc))) from None
+        except Rejection as rejection:
+            raise PublishError(str(rejection)) from None
+        return self.runtime.codec.encode(event)
+
+    def publish(self, event: Event, *, wait_for_receipt: bool = False, timeout: float = 30.0) -> Receipt | None:
+        value = self.validate(event)
+        return self.publish_raw(event.envelope.case_id.encode(), value, receipt_key=str(event.envelope.event_id)
+                                if wait_for_receipt else None, timeout=timeout)
+
+    def publish_raw(self, key: bytes | None, value: bytes, *, receipt_key: str | None = None,
+                    timeout: float = 30.0) -> Receipt | None:
+        """Send bytes as they are to this agency's ingress topic (used for tests and tools)."""
+        topic = self.runtime.catalogue.ingress(self.agency.kind)
+        if receipt_key is not None:
+            self._position_receipts(receipt_key)
+        metadata = self.producer.send(topic, key=key, value=value).get(timeout=timeout)
+        if receipt_key is None:
+            return None
+        return self.wait_for_receipt(lambda r: str(r.event_id) == receipt_key or (
+            r.source_topic == topic and r.source_partition == metadata.partition
+            and r.source_offset == metadata.offset), timeout)
+
+    def _position_receipts(self, receipt_key: str) -> None:
+        topic = self.runtime.catalogue.name("receipts")
+        partitions = self.runtime.catalogue.partitions("receipts")
+        if self._receipts is None:
+            self._receipts = KafkaConsumer(bootstrap_servers=self.servers, group_id=None, enable_auto_commit=False)
+            tps = [TopicPartition(topic, p) for p in range(partitions)]
+            self._receipts.assign(tps)
+            self._receipts.seek_to_end(*tps)   # may start early on Tansu (see log_reader): harmless
+            for tp in tps:
+                self._receipts.position(tp)
+
+    def wait_for_receipt(self, match: Any, timeout: float) -> Receipt:
+        assert self._receipts is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for records in self._receipts.poll(timeout_ms=200).values():
+                for record in records:
+                    receipt = self.runtime.codec.decode(record.value)
+                    if isinstance(receipt, Receipt) and match(receipt):
+                        return receipt
+        raise PublishError(f"no receipt within {timeout}s (the router may be down; the event is safely on the "
+                           "ingress topic and will be processed when it is back)")
+
+    # -- the inbox ----------------------------------------------------------------------------
+    def inbox(self, *, group_id: str | None = None, poll_timeout: float = 1.0,
+              idle_timeout: float | None = None) -> Iterator[InboxItem]:
+        """Yield deliveries to this agency; the offset of an item is committed when the next one is asked for."""
+        consumer = self._inbox_consumer(group_id)
+        idle_since = time.monotonic()
+        while True:
+            batch = consumer.poll(timeout_ms=int(poll_timeout * 1000))
+            if not batch:
+                if idle_timeout is not None and time.monotonic() - idle_since > idle_timeout:
+                    return
+                continue
+            idle_since = time.monotonic()
+            for records in batch.values():
+                for record in records:
+                    headers = {k: v.decode() for k, v in (record.headers or [])}
+                    yield InboxItem(self.runtime.codec.decode(record.value), headers.get("rb-delivery-id"),
+                                    headers.get("rb-paragraph"), headers.get("rb-purpose"),
+                                    headers.get("rb-redacted") == "true", record.topic, record.partition,
+                                    record.offset)
+            consumer.commit()
+
+    def _inbox_consumer(self, group_id: str | None) -> KafkaConsumer:
+        if self._inbox is None:
+            settings = self.runtime.settings
+            self._inbox = KafkaConsumer(
+                self.runtime.catalogue.inbox(self.agency.id), bootstrap_servers=self.servers,
+                group_id=group_id or f"{self.agency.id}-inbox", enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                # kafka-python uses this as the rebalance timeout; the embedded broker holds a join
+                # for all of it (EMBEDDED_BROKER.md, item 4). Short polls keep it safe on Kafka.
+                max_poll_interval_ms=int(settings.rebalance_timeout_seconds * 1000),
+                session_timeout_ms=int(settings.session_timeout_seconds * 1000),
+                heartbeat_interval_ms=1000)
+        return self._inbox
+
+    def close(self) -> None:
+        for closable in (self._producer, self._receipts, self._inbox):
+            if closable is not None:
+                closable.close()
+        self._producer = self._receipts = self._inbox = None
+
+    def __enter__(self) -> "AgencyClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,118 @@
+"""The SLA processor as a Faust app around the pure ``DeadlineEngine``.
+
+Exactly-once effects without transactions: the engine's output is a deterministic function of the
+case log and the clock, and every record has a deterministic id. On start (and after a rebalance)
+the service folds the whole case log and reads what it already emitted (rb.sla, rb.escalations);
+anything the engine owes that is not there yet is emitted, nothing already there is emitted again.
+Escalations go to the agencies' inboxes first and to rb.escalations last, so a crash in between
+re-delivers (consumers dedupe by escalation_id) rather than loses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import faust
+import structlog
+
+from ..core.contracts.base import Event, Record
+from ..core.contracts.sla_records import EscalationRaised
+from ..core.domain.deadlines.engine import DeadlineEngine
+from ..core.domain.deadlines.rule_table import RULES
+from ..core.kafka.faust_app import Outgoing, make_app, publish_acked, to_headers
+from ..core.kafka.log_reader import read_to_end
+from ..core.runtime import Runtime
+from ..router.core import utc_now
+
+log = structlog.get_logger(__name__)
+APP_ID = "referral-bus-sla"
+
+
+def record_id(record: Record) -> str:
+    return str(getattr(record, "escalation_id", None) or getattr(record, "sla_event_id"))
+
+
+class SlaService:
+    def __init__(self, runtime: Runtime, clock: Callable[[], datetime] = utc_now) -> None:
+        self.runtime = runtime
+        self.clock = clock
+        cat = runtime.catalogue
+        self.case_log = cat.name("case_log")
+        self.sla_topic = cat.name("sla")
+        self.escalations = cat.name("escalations")
+        self.grace = timedelta(seconds=runtime.settings.sla_grace_seconds)
+        self.engine = self._new_engine()
+        self.emitted: set[str] = set()
+        self.stale = True
+        self._lock = asyncio.Lock()
+        self.app = make_app(APP_ID, runtime.settings, cat.partitions("case_log"))
+        case_log = self.app.topic(self.case_log, key_serializer="raw", value_serializer="raw")
+        self.app.agent(case_log, name="deadlines", concurrency=1)(self._consume)
+        self.app.timer(interval=runtime.settings.sla_tick_seconds)(self._tick)
+        self.app.on_partitions_assigned.connect(self._on_assigned)
+
+    def _new_engine(self) -> DeadlineEngine:
+        return DeadlineEngine(RULES, self.runtime.directory, grace=self.grace)
+
+    async def _on_assigned(self, *args: object, **kwargs: object) -> None:
+        self.stale = True
+
+    async def ensure_fresh(self) -> None:
+        async with self._lock:
+            if not self.stale:
+                return
+            codec, servers = self.runtime.codec, self.runtime.settings.bootstrap_servers
+            engine = self._new_engine()
+            owed: list[Record] = []
+            async for record in read_to_end(servers, [self.case_log]):
+                owed += engine.on_event(codec.decode(record.value))  # type: ignore[arg-type]
+            owed += engine.advance(self.clock())
+            emitted: set[str] = set()
+            async for record in read_to_end(servers, [self.sla_topic, self.escalations]):
+                emitted.add(record_id(codec.decode(record.value)))  # type: ignore[arg-type]
+            self.engine, self.emitted, self.stale = engine, emitted, False
+            missing = [r for r in owed if record_id(r) not in emitted]
+            log.info("sla.state_rebuilt", open_deadlines=len(engine.open), emitted=len(emitted), missing=len(missing))
+            await self.emit(missing)
+
+    async def _consume(self, stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            await self.ensure_fresh()
+            decoded = self.runtime.codec.decode(event.message.value)  # type: ignore[arg-type]
+            if isinstance(decoded, Event):
+                await self.emit(self.engine.on_event(decoded))
+
+    async def _tick(self) -> None:
+        await self.ensure_fresh()
+        await self.emit(self.engine.advance(self.clock()))
+
+    async def emit(self, records: list[Record]) -> None:
+        fresh = [r for r in records if record_id(r) not in self.emitted]
+        if not fresh:
+            return
+        codec, cat = self.runtime.codec, self.runtime.catalogue
+        inbox: list[Outgoing] = []
+        final: list[Outgoing] = []
+        for record in fresh:
+            key = record.case_id.encode()  # type: ignore[attr-defined]
+            if isinstance(record, EscalationRaised):
+                headers = to_headers({"rb-delivery-id": record.escalation_id, "rb-paragraph": record.paragraph,
+                                      "rb-purpose": "escalation", "rb-redacted": "true"})
+                for agency in dict.fromkeys(filter(None, (record.escalated_to_agency_id, record.responsible_agency_id))):
+                    inbox.append(Outgoing(cat.inbox(agency), key, codec.encode(record), headers))
+                final.append(Outgoing(self.escalations, key, codec.encode(record)))
+                log.warning("sla.escalation", escalation_id=str(record.escalation_id), case_id=record.case_id,
+                            rule_id=record.rule_id, paragraph=record.paragraph,
+                            escalated_to=record.escalated_to_agency_id,
+                            fired_late_seconds=round((self.clock() - record.raised_for).total_seconds(), 3))
+            else:
+                final.append(Outgoing(self.sla_topic, key, codec.encode(record)))
+        await publish_acked(self.app, inbox)
+        await publish_acked(self.app, final)
+        self.emitted.update(record_id(r) for r in fresh)
+
+
+def create_app(runtime: Runtime) -> faust.App:
+    return SlaService(runtime).app
