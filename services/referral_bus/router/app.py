@@ -32,7 +32,7 @@ class RouterService:
                                max_event_bytes=settings.max_event_bytes,
                                max_clock_skew=timedelta(seconds=settings.max_clock_skew_seconds))
         self.stale = True
-        self.app = make_app(APP_ID, settings, cat.partitions("case_log"))
+        self.app = make_app(settings.topic_prefix + APP_ID, settings, cat.partitions("case_log"))
         ingress = self.app.topic(*cat.ingress_topics(), key_serializer="raw", value_serializer="raw")
         self.app.agent(ingress, name="route", concurrency=1)(self._route)
         self.app.on_partitions_assigned.connect(self._on_assigned)

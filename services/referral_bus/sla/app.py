@@ -47,7 +47,7 @@ class SlaService:
         self.emitted: set[str] = set()
         self.stale = True
         self._lock = asyncio.Lock()
-        self.app = make_app(APP_ID, runtime.settings, cat.partitions("case_log"))
+        self.app = make_app(runtime.settings.topic_prefix + APP_ID, runtime.settings, cat.partitions("case_log"))
         case_log = self.app.topic(self.case_log, key_serializer="raw", value_serializer="raw")
         self.app.agent(case_log, name="deadlines", concurrency=1)(self._consume)
         self.app.timer(interval=runtime.settings.sla_tick_seconds)(self._tick)

@@ -1,0 +1,55 @@
+"""Builders for test events. Every person in them is fictional; case ids are random."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from referral_bus.core.contracts.base import City, Envelope, Event, PersonalData, Producer
+from referral_bus.core.contracts.events import (
+    EmergencyRemoval, ReferralKind, ReferralMade, RemovalOutcomeReported,
+)
+from referral_bus.sdk import AgencyClient
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+FICTIONAL = PersonalData(child_name="Test Child", narrative="fictional test data")
+
+
+def case_id(prefix: str = "CASE") -> str:
+    return f"{prefix}-{secrets.token_hex(4)}"
+
+
+def envelope(event_type: type[Event], case: str, agency: str, *, at: datetime = T0, sequence: int | None = None,
+             recorded_at: datetime | None = None, event_id: uuid.UUID | None = None) -> Envelope:
+    return Envelope(event_id=event_id or uuid.uuid4(), event_type=event_type.__name__, schema_version=1,
+                    case_id=case, occurred_at=at, recorded_at=recorded_at, sequence=sequence,
+                    producer=Producer(agency_id=agency, actor_id="staff-1"))
+
+
+def on_log(event: Event, sequence: int, recorded_at: datetime | None = None) -> Event:
+    """The event as the router would have appended it (for engine and fold tests)."""
+    env = event.envelope.model_copy(update={"sequence": sequence,
+                                            "recorded_at": recorded_at or event.envelope.occurred_at})
+    return event.model_copy(update={"envelope": env})
+
+
+def referral(client: AgencyClient, case: str, *, age: int = 7, city: City = City.ALMATY,
+             kind: ReferralKind = ReferralKind.CHILD_PROTECTION, **extra: Any) -> ReferralMade:
+    fields: dict[str, Any] = {"referral_kind": kind, "city": city, "child_age_years": age, **extra}
+    if kind is ReferralKind.NGO_SUPPORT:
+        fields.setdefault("services_requested", ["LEGAL"])
+    return client.event(ReferralMade, case_id=case, **fields)
+
+
+def removal(client: AgencyClient, case: str, *, hours_ago: float, worker_present: bool = False,
+            removed: bool = True) -> EmergencyRemoval:
+    return client.event(EmergencyRemoval, case_id=case, occurred_at=datetime.now(timezone.utc) - timedelta(hours=hours_ago),
+                        city=City.ALMATY, child_age_years=9, child_removed=removed,
+                        cam_social_worker_present=worker_present, personal_data=FICTIONAL)
+
+
+def outcome_report(client: AgencyClient, case: str) -> RemovalOutcomeReported:
+    return client.event(RemovalOutcomeReported, case_id=case, child_removed=True, placed_in_temporary_care=True,
+                        referred_to_cam=True)

@@ -1,0 +1,130 @@
+"""Fixtures: a real Kafka-protocol broker and the bus's real services as processes.
+
+Broker, in order of preference: KAFKA_BOOTSTRAP_SERVERS when set; testcontainers' Kafka when a
+Docker engine answers; otherwise the embedded Tansu broker (shared/EMBEDDED_BROKER.md).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from referral_bus.core.kafka.admin import apply_topics
+from referral_bus.core.runtime import Runtime, load_runtime
+from referral_bus.core.settings import Settings
+
+
+def _docker_engine_answers() -> bool:
+    try:
+        import docker  # testcontainers' dependency
+        docker.from_env(timeout=3).ping()
+        return True
+    except Exception:  # noqa: BLE001 - no engine, no socket, no permission: all mean "no"
+        return False
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        yield os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+        return
+    if _docker_engine_answers():
+        from testcontainers.kafka import KafkaContainer
+        with KafkaContainer().with_kraft() as kafka:
+            yield kafka.get_bootstrap_server()
+        return
+    from referral_bus.core.kafka.embedded_broker import EmbeddedBroker
+    broker = EmbeddedBroker(log_path=tmp_path_factory.mktemp("broker") / "tansu.log").start()
+    try:
+        yield broker.bootstrap_servers
+    finally:
+        broker.stop()
+
+
+def make_runtime(bootstrap: str, prefix: str, data_dir: Path) -> Runtime:
+    return load_runtime(Settings(bootstrap_servers=bootstrap, topic_prefix=prefix, data_dir=data_dir))
+
+
+@dataclass
+class Bus:
+    """A namespace of topics (own prefix) with its router and SLA processor running as processes."""
+
+    runtime: Runtime
+    logs: Path
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def env(self) -> dict[str, str]:
+        s = self.runtime.settings
+        return {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": s.bootstrap_servers,
+                "REFERRAL_BUS_TOPIC_PREFIX": s.topic_prefix, "REFERRAL_BUS_DATA_DIR": str(s.data_dir),
+                "REFERRAL_BUS_SLA_GRACE": str(s.sla_grace_seconds)}
+
+    def start(self, service: str) -> subprocess.Popen[bytes]:
+        log = open(self.logs / f"{service}.log", "ab")
+        proc = subprocess.Popen([sys.executable, "-m", "referral_bus.cli", service], env=self.env,
+                                stdout=log, stderr=subprocess.STDOUT)
+        self.processes[service] = proc
+        return proc
+
+    def kill9(self, service: str) -> None:
+        proc = self.processes[service]
+        proc.kill()
+        proc.wait(10)
+
+    def stop(self) -> None:
+        for proc in self.processes.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.processes.values():
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    def log_text(self, service: str) -> str:
+        return (self.logs / f"{service}.log").read_text(errors="replace")
+
+
+def start_bus(bootstrap: str, tmp: Path, services: tuple[str, ...] = ("router", "sla")) -> Bus:
+    prefix = f"t{secrets.token_hex(3)}."
+    runtime = make_runtime(bootstrap, prefix, tmp / "data")
+    apply_topics(bootstrap, runtime.catalogue.specs())
+    bus = Bus(runtime, tmp)
+    for service in services:
+        bus.start(service)
+    return bus
+
+
+@pytest.fixture(scope="module")
+def bus(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bus]:
+    """Router and SLA processor on their own topics, ready once a warm-up referral is answered."""
+    from referral_bus.sdk import AgencyClient
+    from tests.builders import referral
+    bus = start_bus(kafka_bootstrap, tmp_path_factory.mktemp("bus"))
+    try:
+        with AgencyClient("school-almaty", actor_id="warmup", runtime=bus.runtime) as client:
+            receipt = client.publish(referral(client, f"WARMUP-{secrets.token_hex(3)}"), wait_for_receipt=True,
+                                     timeout=120)
+            assert receipt is not None and receipt.status.value == "ACCEPTED", receipt
+        yield bus
+    finally:
+        bus.stop()
+
+
+def wait_for(predicate, timeout: float = 60.0, interval: float = 0.5, what: str = "condition"):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

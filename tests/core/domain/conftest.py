@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from referral_bus.core.domain.agencies import Directory
+from referral_bus.core.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def directory() -> Directory:
+    return Directory.from_mapping(yaml.safe_load(Settings().agencies_file.read_text()))

@@ -1,0 +1,135 @@
+"""The deadline engine: 4.8 (3 hours) and 6.3 (48/72 hours), exactly one escalation per breach,
+deterministic on replay."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from referral_bus.core.contracts.base import City, Event
+from referral_bus.core.contracts.events import (
+    AssessmentOutcome, EmergencyRemoval, InitialAssessmentCompleted, ReferralKind, ReferralMade, RemovalOutcomeReported,
+)
+from referral_bus.core.contracts.sla_records import (
+    DeadlineBreached, DeadlineCompletedLate, DeadlineMet, DeadlineOpened, EscalationRaised,
+)
+from referral_bus.core.domain.agencies import Directory
+from referral_bus.core.domain.deadlines.engine import DeadlineEngine
+from referral_bus.core.domain.deadlines.rule_table import RULES
+from tests.builders import T0, envelope, on_log
+
+GRACE = timedelta(seconds=10)
+
+
+@pytest.fixture
+def engine(directory: Directory) -> DeadlineEngine:
+    return DeadlineEngine(RULES, directory, grace=GRACE)
+
+
+def removal(case: str = "C-1", worker_present: bool = False, at=T0, seq: int = 1) -> Event:  # type: ignore[no-untyped-def]
+    e = EmergencyRemoval(envelope=envelope(EmergencyRemoval, case, "police-juvenile-almaty", at=at), city=City.ALMATY,
+                         child_age_years=9, child_removed=True, cam_social_worker_present=worker_present)
+    return on_log(e, seq)
+
+
+def report(at, case: str = "C-1", seq: int = 2) -> Event:  # type: ignore[no-untyped-def]
+    e = RemovalOutcomeReported(envelope=envelope(RemovalOutcomeReported, case, "police-juvenile-almaty", at=at),
+                               child_removed=True, placed_in_temporary_care=True, referred_to_cam=True)
+    return on_log(e, seq, recorded_at=at)
+
+
+def kinds(records) -> list[str]:  # type: ignore[no-untyped-def]
+    return [type(r).__name__ for r in records]
+
+
+def only(records, kind):  # type: ignore[no-untyped-def]
+    return [r for r in records if isinstance(r, kind) and getattr(r, "rule_id", "").startswith("4.8")]
+
+
+def test_removal_without_social_worker_opens_a_3_hour_deadline(engine: DeadlineEngine) -> None:
+    opened = only(engine.on_event(removal()), DeadlineOpened)
+    assert len(opened) == 1
+    assert opened[0].due_at == T0 + timedelta(hours=3)
+    assert opened[0].paragraph == "4.8"
+    assert opened[0].responsible_agency_id == "police-juvenile-almaty"
+
+
+def test_social_worker_present_means_no_4_8_deadline(engine: DeadlineEngine) -> None:
+    assert only(engine.on_event(removal(worker_present=True)), DeadlineOpened) == []
+
+
+def test_timely_report_meets_the_deadline_and_never_escalates(engine: DeadlineEngine) -> None:
+    engine.on_event(removal())
+    met = only(engine.on_event(report(T0 + timedelta(hours=2, minutes=59))), DeadlineMet)
+    assert len(met) == 1
+    assert only(engine.advance(T0 + timedelta(days=10)), EscalationRaised) == []
+
+
+def test_breach_escalates_exactly_once_then_late_completion_records_lateness(engine: DeadlineEngine) -> None:
+    engine.on_event(removal())
+    assert only(engine.advance(T0 + timedelta(hours=3) + GRACE - timedelta(seconds=1)), DeadlineBreached) == []
+    fired = engine.advance(T0 + timedelta(hours=3) + GRACE)
+    escalations = only(fired, EscalationRaised)
+    assert len(only(fired, DeadlineBreached)) == 1 and len(escalations) == 1
+    assert escalations[0].escalated_to_agency_id == "police-department-almaty"  # supervisor in agencies.yaml
+    assert escalations[0].raised_for == T0 + timedelta(hours=3)
+    assert only(engine.advance(T0 + timedelta(hours=5)), EscalationRaised) == []
+    late = only(engine.on_event(report(T0 + timedelta(hours=4))), DeadlineCompletedLate)
+    assert late[0].lateness_seconds == 3600
+    assert only(engine.advance(T0 + timedelta(days=3)), EscalationRaised) == []
+
+
+def test_late_report_before_the_timer_still_breaches_once(engine: DeadlineEngine) -> None:
+    engine.on_event(removal())
+    out = engine.on_event(report(T0 + timedelta(hours=3, seconds=1)))
+    assert kinds(only(out, object)) == ["DeadlineBreached", "EscalationRaised", "DeadlineCompletedLate"]
+    assert only(engine.advance(T0 + timedelta(days=1)), EscalationRaised) == []
+
+
+def test_applying_an_event_twice_changes_nothing(engine: DeadlineEngine) -> None:
+    first = engine.on_event(removal())
+    assert first and engine.on_event(removal()) == []
+
+
+def test_replay_gives_identical_records(directory: Directory) -> None:
+    events = [removal("C-1"), removal("C-2", at=T0 + timedelta(minutes=5)),
+              report(T0 + timedelta(hours=1), "C-2"), report(T0 + timedelta(hours=6), "C-1")]
+
+    def run() -> list:  # type: ignore[type-arg]
+        engine = DeadlineEngine(RULES, directory, grace=GRACE)
+        out = []
+        for event in events:
+            out += engine.on_event(event)
+        return out + engine.advance(T0 + timedelta(days=5))
+
+    assert run() == run()
+
+
+def assessment_referral(immediate: bool, age: int = 8) -> Event:
+    e = ReferralMade(envelope=envelope(ReferralMade, "C-1", "school-almaty"), referral_kind=ReferralKind.CHILD_PROTECTION,
+                     city=City.ALMATY, child_age_years=age, immediate_risk=immediate)
+    return on_log(e, 1, recorded_at=T0)
+
+
+@pytest.mark.parametrize("immediate, hours, rule", [(True, 48, "6.3a-initial-assessment-48h-referral"),
+                                                    (False, 72, "6.3b-initial-assessment-72h")])
+def test_initial_assessment_48_or_72_hours(engine: DeadlineEngine, immediate: bool, hours: int, rule: str) -> None:
+    opened = [r for r in engine.on_event(assessment_referral(immediate)) if isinstance(r, DeadlineOpened)]
+    assert [(o.rule_id, o.due_at) for o in opened] == [(rule, T0 + timedelta(hours=hours))]
+    done = InitialAssessmentCompleted(envelope=envelope(InitialAssessmentCompleted, "C-1", "cam-almaty"),
+                                      outcome=AssessmentOutcome.NO_CONCERN)
+    assert kinds(engine.on_event(on_log(done, 2, recorded_at=T0 + timedelta(hours=hours - 1)))) == ["DeadlineMet"]
+
+
+def test_under_three_opens_no_cam_assessment_deadline(engine: DeadlineEngine) -> None:
+    assert engine.on_event(assessment_referral(False, age=2)) == []
+
+
+def test_removal_after_referral_moves_the_assessment_deadline_later(engine: DeadlineEngine) -> None:
+    """6.3(a): within 48 hours of the referral or, if later, the removal."""
+    engine.on_event(assessment_referral(True))
+    later = removal(at=T0 + timedelta(hours=30), seq=2)
+    retimed = [r for r in engine.on_event(later) if isinstance(r, DeadlineOpened) and r.rule_id.startswith("6.3")]
+    assert [r.due_at for r in retimed] == [T0 + timedelta(hours=78)]
+    assert [r for r in engine.advance(T0 + timedelta(hours=60)) if r.rule_id.startswith("6.3")] == []  # type: ignore[attr-defined]

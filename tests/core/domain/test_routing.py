@@ -1,0 +1,82 @@
+"""Routing follows Annex B 4.5–4.9, 5.15, 5.18–5.20, 6.21–6.24."""
+
+from __future__ import annotations
+
+import pytest
+
+from referral_bus.core.contracts.base import City
+from referral_bus.core.contracts.events import (
+    AssessmentOutcome, EmergencyRemoval, InitialAssessmentCompleted, NGODecision, NGODecisionKind, ReferralKind,
+    ReferralMade,
+)
+from referral_bus.core.domain.agencies import Directory
+from referral_bus.core.domain.case import CaseState
+from referral_bus.core.domain.rejections import Code, Rejection
+from referral_bus.core.domain.routing import route
+from tests.builders import envelope, on_log
+
+
+def referral(city: City, age: int, kind: ReferralKind = ReferralKind.CHILD_PROTECTION, producer: str = "school-almaty",
+             case: str = "C-1") -> ReferralMade:
+    extra = {"services_requested": ["LEGAL"]} if kind is ReferralKind.NGO_SUPPORT else {}
+    return ReferralMade(envelope=envelope(ReferralMade, case, producer), referral_kind=kind, city=city,
+                        child_age_years=age, **extra)
+
+
+def recipients(deliveries):  # type: ignore[no-untyped-def]
+    return {d.recipient_id: (d.paragraph, d.purpose, d.redacted) for d in deliveries}
+
+
+def test_under_three_goes_to_guardianship_only(directory: Directory) -> None:
+    assert recipients(route(referral(City.ALMATY, 2), CaseState("C-1"), directory)) == {
+        "guardianship-almaty": ("4.5(a)", "referral", False)}
+
+
+@pytest.mark.parametrize("city, cam", [(City.ALMATY, "cam-almaty"), (City.NUR_SULTAN, "csc-nur-sultan"),
+                                       (City.SHYMKENT, "cam-shymkent"), (City.TURKESTAN_OBLAST, "cam-shymkent")])
+def test_three_and_over_goes_to_city_cam_and_notifies_guardianship(directory: Directory, city: City, cam: str) -> None:
+    got = recipients(route(referral(city, 3, producer="helpline-150"), CaseState("C-1"), directory))
+    assert got[cam] == ("4.5(b)(i), 4.6", "referral", False)
+    guardianship = next(k for k in got if k.startswith("guardianship-"))
+    assert got[guardianship] == ("4.5(b)(ii)", "notification", False)
+    assert len(got) == 2
+
+
+@pytest.mark.parametrize("city, ngo", [(City.ALMATY, "ngo-rodnik"), (City.NUR_SULTAN, "ngo-kibhr"),
+                                       (City.TURKESTAN_OBLAST, "ngo-sana-sezim")])
+def test_ngo_request_goes_to_the_city_ngo(directory: Directory, city: City, ngo: str) -> None:
+    got = recipients(route(referral(city, 10, ReferralKind.NGO_SUPPORT, "helpline-150"), CaseState("C-1"), directory))
+    assert got == {ngo: ("5.2, 5.15", "referral", False)}
+
+
+def test_emergency_removal_notifies_4_7_and_never_the_producer(directory: Directory) -> None:
+    event = EmergencyRemoval(envelope=envelope(EmergencyRemoval, "C-1", "police-juvenile-almaty"), city=City.ALMATY,
+                             child_age_years=9, child_removed=True, cam_social_worker_present=False)
+    assert recipients(route(event, CaseState("C-1"), directory)) == {
+        "guardianship-almaty": ("4.7(a)", "notification", False), "cam-almaty": ("4.7(c)", "referral", False)}
+
+
+def test_assessment_outcome_reaches_referrer_redacted(directory: Directory) -> None:
+    state = CaseState("C-1")
+    state.apply(on_log(referral(City.ALMATY, 8), 1), directory)
+    event = InitialAssessmentCompleted(envelope=envelope(InitialAssessmentCompleted, "C-1", "cam-almaty"),
+                                       outcome=AssessmentOutcome.NO_CONCERN)
+    got = recipients(route(event, state, directory))
+    assert got["school-almaty"] == ("6.21–6.24", "outcome", True)
+    assert got["guardianship-almaty"] == ("4.10", "outcome", False)
+    assert got["commission-almaty"] == ("4.10", "outcome", False)
+
+
+def test_ngo_decision_goes_back_to_the_referrer_redacted(directory: Directory) -> None:
+    state = CaseState("C-1")
+    state.apply(on_log(referral(City.ALMATY, 12, ReferralKind.NGO_SUPPORT, "health-almaty"), 1), directory)
+    decision = NGODecision(envelope=envelope(NGODecision, "C-1", "ngo-rodnik"), decision=NGODecisionKind.DECLINED_NO_SPACE,
+                           reasons="programme full")
+    assert recipients(route(decision, state, directory)) == {"health-almaty": ("5.18–5.20", "outcome", True)}
+
+
+def test_missing_agency_is_a_rejection_naming_the_paragraph() -> None:
+    with pytest.raises(Rejection) as caught:
+        route(referral(City.ALMATY, 5), CaseState("C-1"), Directory())
+    assert caught.value.code is Code.NO_RECIPIENT
+    assert caught.value.paragraph == "4.6"
