@@ -143,13 +143,17 @@ class AgencyClient:
     # -- the inbox ----------------------------------------------------------------------------
     def inbox(self, *, group_id: str | None = None, poll_timeout: float = 1.0,
               idle_timeout: float | None = None) -> Iterator[InboxItem]:
-        """Yield deliveries to this agency; the offset of an item is committed when the next one is asked for."""
+        """Yield deliveries to this agency. Offsets of a poll's items are committed once the caller
+        asks for the item after them; ``idle_timeout`` ends the iteration after that many seconds
+        without deliveries (counted from when the group assignment arrived)."""
         consumer = self._inbox_consumer(group_id)
         idle_since = time.monotonic()
         while True:
             batch = consumer.poll(timeout_ms=int(poll_timeout * 1000))
             if not batch:
-                if idle_timeout is not None and time.monotonic() - idle_since > idle_timeout:
+                if not consumer.assignment():  # still joining the group: not idle yet
+                    idle_since = time.monotonic()
+                elif idle_timeout is not None and time.monotonic() - idle_since > idle_timeout:
                     return
                 continue
             idle_since = time.monotonic()

@@ -22,6 +22,7 @@ EXIT_PUBLISH_FAILED = 70
 
 
 def make_app(app_id: str, settings: Settings, partitions: int) -> faust.App:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     brokers = ";".join(f"kafka://{server}" for server in settings.bootstrap_servers.split(","))
     return faust.App(
         app_id,
