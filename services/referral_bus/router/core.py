@@ -155,6 +155,7 @@ class RouterCore:
             if fingerprint != content_fingerprint(event.model_dump()):
                 raise Rejection(Code.EVENT_ID_CONFLICT, "event id already on the case log with different content",
                                 field="envelope.event_id")
+            log.info("router.duplicate", event_id=str(env.event_id), case_id=env.case_id, sequence=sequence)
             return Outcome(self._receipt(sub, ReceiptStatus.DUPLICATE, event, sequence=sequence,
                                          reason="already on the case log; nothing appended"),
                            deliveries=list(self.recent.get(env.event_id, [])))

@@ -1,0 +1,68 @@
+"""The SLA processor as a process: a late 4.8 report escalates exactly once, a timely one does not."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from referral_bus.core.contracts.sla_records import (
+    DeadlineBreached, DeadlineCompletedLate, DeadlineMet, DeadlineOpened, EscalationRaised,
+)
+from referral_bus.sdk import AgencyClient
+from tests.broker_helpers import of_case, read_topic
+from tests.builders import case_id, outcome_report, removal
+from tests.conftest import Bus, wait_for
+
+pytestmark = pytest.mark.broker
+
+
+@pytest.fixture(scope="module")
+def police(bus: Bus):  # type: ignore[no-untyped-def]
+    with AgencyClient("police-juvenile-almaty", actor_id="inspector-2", runtime=bus.runtime) as client:
+        yield client
+
+
+def sla_of(bus: Bus, case: str) -> list:  # type: ignore[type-arg]
+    return [r for r in of_case(read_topic(bus.runtime, "sla"), case) if r.rule_id.startswith("4.8")]
+
+
+def escalations_of(bus: Bus, case: str) -> list[EscalationRaised]:
+    return of_case(read_topic(bus.runtime, "escalations"), case)
+
+
+def test_late_report_escalates_exactly_once(bus: Bus, police: AgencyClient) -> None:
+    case = case_id()
+    police.publish(removal(police, case, hours_ago=4), wait_for_receipt=True)
+    wait_for(lambda: escalations_of(bus, case), what="the 4.8 escalation")
+    police.publish(outcome_report(police, case), wait_for_receipt=True)
+    wait_for(lambda: any(isinstance(r, DeadlineCompletedLate) for r in sla_of(bus, case)), what="late completion")
+    time.sleep(3 * bus.runtime.settings.sla_tick_seconds + 1)  # several more ticks: still one
+    [escalation] = escalations_of(bus, case)
+    assert (escalation.rule_id, escalation.paragraph, escalation.level) == ("4.8-removal-outcome-3h", "4.8", 1)
+    assert escalation.escalated_to_agency_id == "police-department-almaty"
+    kinds = [type(r).__name__ for r in sla_of(bus, case)]
+    assert kinds == ["DeadlineOpened", "DeadlineBreached", "DeadlineCompletedLate"]
+    late = [r for r in sla_of(bus, case) if isinstance(r, DeadlineCompletedLate)][0]
+    assert 3600 - 120 < late.lateness_seconds < 3600 + 120
+    delivered = [r for r in read_topic(bus.runtime, "inbox", agency="police-department-almaty")
+                 if r.key == case.encode()]
+    assert [r.headers["rb-purpose"] for r in delivered] == ["escalation"]
+
+
+def test_timely_report_meets_the_deadline(bus: Bus, police: AgencyClient) -> None:
+    case = case_id()
+    police.publish(removal(police, case, hours_ago=1), wait_for_receipt=True)
+    police.publish(outcome_report(police, case), wait_for_receipt=True)
+    wait_for(lambda: any(isinstance(r, DeadlineMet) for r in sla_of(bus, case)), what="DeadlineMet")
+    time.sleep(3 * bus.runtime.settings.sla_tick_seconds + 1)
+    assert [type(r) for r in sla_of(bus, case)] == [DeadlineOpened, DeadlineMet]
+    assert escalations_of(bus, case) == []
+
+
+def test_overdue_without_any_report_breaches_on_the_clock(bus: Bus, police: AgencyClient) -> None:
+    """No completing event ever comes: the timer alone must raise the breach."""
+    case = case_id()
+    police.publish(removal(police, case, hours_ago=3.5), wait_for_receipt=True)
+    wait_for(lambda: escalations_of(bus, case), what="breach by the clock")
+    assert [type(r) for r in sla_of(bus, case)] == [DeadlineOpened, DeadlineBreached]
