@@ -1,0 +1,66 @@
+"""The auditor's and operator's commands, run as the real CLI against the broker."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import datetime, timezone
+
+import pytest
+
+from referral_bus.sdk import AgencyClient
+from tests.builders import case_id, outcome_report, removal
+from tests.conftest import Bus, wait_for
+from tests.broker_helpers import of_case, read_topic
+
+pytestmark = pytest.mark.broker
+
+
+def cli(bus: Bus, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "referral_bus.cli", *args], env=bus.env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_history_rebuilds_the_case_and_as_of_cuts_it(bus: Bus) -> None:
+    case = case_id()
+    with AgencyClient("police-juvenile-almaty", actor_id="i-3", runtime=bus.runtime) as police:
+        police.publish(removal(police, case, hours_ago=5), wait_for_receipt=True)
+        between = datetime.now(timezone.utc)
+        police.publish(outcome_report(police, case), wait_for_receipt=True)
+    wait_for(lambda: of_case(read_topic(bus.runtime, "escalations"), case), what="escalation")
+    full = cli(bus, "history", case, "--json")
+    assert full.returncode == 0, full.stderr
+    data = json.loads(full.stdout)
+    assert data["summary"]["chain"] == "ok" and data["summary"]["events"] == 2
+    types = [row["type"] for row in data["timeline"]]
+    assert types[:1] == ["EmergencyRemoval"] and "RemovalOutcomeReported" in types and "EscalationRaised" in types
+    assert "Test Child" not in full.stdout  # personal data withheld
+    cut = json.loads(cli(bus, "history", case, "--json", "--as-of", between.isoformat()).stdout)
+    assert [r["type"] for r in cut["timeline"] if r["kind"] == "event"] == ["EmergencyRemoval"]
+    assert cli(bus, "history", "NO-SUCH-CASE").returncode == 1
+    assert "timezone" in cli(bus, "history", case, "--as-of", "2026-01-01T00:00:00").stderr
+
+
+def test_tail_escalations_prints_json_lines(bus: Bus) -> None:
+    case = case_id()
+    with AgencyClient("police-juvenile-almaty", actor_id="i-4", runtime=bus.runtime) as police:
+        police.publish(removal(police, case, hours_ago=6), wait_for_receipt=True)
+    wait_for(lambda: of_case(read_topic(bus.runtime, "escalations"), case), what="escalation")
+    proc = subprocess.Popen([sys.executable, "-m", "referral_bus.cli", "tail", "escalations", "--from-beginning"],
+                            env=bus.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        for line in proc.stdout:  # type: ignore[union-attr]
+            row = json.loads(line)
+            if row["case_id"] == case:
+                assert row["type"] == "EscalationRaised" and row["paragraph"] == "4.8"
+                break
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_topics_apply_is_idempotent_through_the_cli(bus: Bus) -> None:
+    result = cli(bus, "topics", "apply")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 created" in result.stdout and "0 differ" in result.stdout
