@@ -15,4 +15,5 @@ def test_log_lines_are_json_without_personal_data(capsys) -> None:  # type: igno
     configure_logging("INFO")
     structlog.get_logger("t").info("router.accepted", case_id="C-1", child_date_of_birth="2015-01-01")
     line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    structlog.reset_defaults()
     assert line["case_id"] == "C-1" and line["child_date_of_birth"] == "[withheld]" and line["level"] == "info"

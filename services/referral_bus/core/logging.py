@@ -24,6 +24,15 @@ def drop_personal_data(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str,
     return event_dict
 
 
+class _StderrLogger:
+    """Writes each line to whatever ``sys.stderr`` is at that moment (test runners swap it)."""
+
+    def msg(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    log = debug = info = warning = warn = error = critical = exception = fatal = msg
+
+
 def configure_logging(level: str = "INFO", json_lines: bool = True) -> None:
     logging.basicConfig(stream=sys.stderr, level=getattr(logging, level.upper(), logging.INFO), format="%(message)s")
     for noisy in ("kafka", "aiokafka", "faust", "mode"):  # client libraries: their warnings only
@@ -38,6 +47,6 @@ def configure_logging(level: str = "INFO", json_lines: bool = True) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper(), logging.INFO)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=lambda *args: _StderrLogger(),
         cache_logger_on_first_use=True,
     )

@@ -1,0 +1,108 @@
+"""Events/s through router + SLA processor (real processes on the embedded broker) against a raw
+aiokafka consume→produce pass-through of the same number of same-sized messages on the same broker.
+
+Pipeline: N emergency removals (each a new case) are produced at once to the police ingress topic;
+the clock runs until the SLA processor has written the two DeadlineOpened records each one causes
+(4.8 and 6.3(a)) — so the figure covers validation, case log, receipts, inboxes and deadlines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import tempfile
+import time
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+
+from referral_bus.core.kafka.embedded_broker import EmbeddedBroker
+from referral_bus.sdk import AgencyClient
+from tests.builders import case_id, referral, removal
+from tests.conftest import start_bus
+
+
+async def _count_until(servers: str, topic: str, partitions: int, target: int, timeout: float) -> float:
+    """Follow ``topic`` from the start; return the time when ``target`` records have been seen."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=servers, group_id=None, enable_auto_commit=False,
+                                auto_offset_reset="earliest")
+    await consumer.start()
+    tps = [TopicPartition(topic, p) for p in range(partitions)]
+    consumer.assign(tps)
+    await consumer.seek_to_beginning(*tps)
+    seen, deadline = 0, time.monotonic() + timeout
+    try:
+        while seen < target:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"saw {seen}/{target} records on {topic}")
+            for records in (await consumer.getmany(timeout_ms=200)).values():
+                seen += len(records)
+        return time.perf_counter()
+    finally:
+        await consumer.stop()
+
+
+async def passthrough(servers: str, values: list[bytes], keys: list[bytes]) -> float:
+    """Raw aiokafka: consume N records from one topic, produce each to another, wait for all acks."""
+    source, sink = f"bench-in-{secrets.token_hex(3)}", f"bench-out-{secrets.token_hex(3)}"
+    admin = KafkaAdminClient(bootstrap_servers=servers)
+    admin.create_topics([NewTopic(source, 3, 1), NewTopic(sink, 3, 1)])
+    admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=servers, linger_ms=5, acks="all")
+    await producer.start()
+    await asyncio.gather(*[await producer.send(source, v, key=k) for k, v in zip(keys, values)])
+    consumer = AIOKafkaConsumer(source, bootstrap_servers=servers, group_id=f"bench-{secrets.token_hex(3)}",
+                                auto_offset_reset="earliest", enable_auto_commit=True)
+    await consumer.start()
+    pending, done, started = [], 0, None
+    while done < len(values):
+        for records in (await consumer.getmany(timeout_ms=200)).values():
+            if started is None:
+                started = time.perf_counter()
+            for record in records:
+                pending.append(await producer.send(sink, record.value, key=record.key))
+                done += 1
+    await asyncio.gather(*pending)
+    elapsed = time.perf_counter() - (started or time.perf_counter())
+    await consumer.stop()
+    await producer.stop()
+    return len(values) / elapsed
+
+
+def run(n: int = 2000) -> dict[str, float]:
+    with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as tmp:
+        bus = start_bus(broker.bootstrap_servers, Path(tmp))
+        try:
+            police = AgencyClient("police-juvenile-almaty", actor_id="bench", runtime=bus.runtime)
+            school = AgencyClient("school-almaty", actor_id="bench", runtime=bus.runtime)
+            school.publish(referral(school, case_id("WARM")), wait_for_receipt=True, timeout=120)
+            events = [removal(police, case_id("BENCH"), hours_ago=1) for _ in range(n)]
+            values = [police.validate(e) for e in events]
+            keys = [e.envelope.case_id.encode() for e in events]
+            sla_topic = bus.runtime.catalogue.name("sla")
+            log_topic = bus.runtime.catalogue.name("case_log")
+            servers = broker.bootstrap_servers
+            warm_sla, warm_log = 1, 1   # the warm-up referral: one 6.3(b) deadline, one case-log event
+
+            async def measure() -> tuple[float, float, float]:
+                start = time.perf_counter()
+                ingress = bus.runtime.catalogue.ingress(police.agency.kind)
+                for k, v in zip(keys, values):
+                    police.producer.send(ingress, key=k, value=v)
+                police.producer.flush()
+                log_done, sla_done = await asyncio.gather(
+                    _count_until(servers, log_topic, 3, warm_log + n, 600),
+                    _count_until(servers, sla_topic, 3, warm_sla + 2 * n, 600))
+                return start, log_done, sla_done
+
+            start, log_done, sla_done = asyncio.run(measure())
+            baseline = asyncio.run(passthrough(servers, values, keys))
+            police.close()
+            school.close()
+        finally:
+            bus.stop()
+    return {"router (to case log) events/s": n / (log_done - start),
+            "router + SLA (to deadlines) events/s": n / (sla_done - start),
+            "raw aiokafka pass-through events/s": baseline, "events": float(n)}
