@@ -12,7 +12,7 @@ from typing import Any
 
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
-from referral_bus.core.codec.framing import Codec, _to_avro
+from referral_bus.core.codec.framing import Codec
 from referral_bus.core.codec.registry import EmbeddedRegistry
 from referral_bus.core.codec.schema_export import avro_schema
 from referral_bus.core.contracts.base import City, Envelope, PersonalData, Producer
@@ -47,7 +47,7 @@ def run() -> dict[str, float]:
     codec = Codec(EmbeddedRegistry.from_directory(Settings().schemas_dir))
     event = sample()
     parsed = parse_schema(avro_schema(EmergencyRemoval))
-    datum = _to_avro(event.model_dump())
+    datum = event.model_dump()
     plain = event.model_dump(mode="json")
 
     def ours() -> None:

@@ -52,7 +52,7 @@ def test_accepted_event_is_stamped_chained_and_routed(core: RouterCore, codec: C
     assert out.receipt.status is ReceiptStatus.ACCEPTED and out.receipt.sequence == 1
     env = out.appended.envelope  # type: ignore[union-attr]
     assert (env.sequence, env.previous_hash, env.recorded_at) == (1, GENESIS, NOW)
-    assert env.hash == chain_hash(GENESIS, out.appended.model_dump())  # type: ignore[union-attr]
+    assert env.hash == chain_hash(GENESIS, out.appended)  # type: ignore[union-attr]
     assert {d.recipient_id for d, _ in out.deliveries} == {"guardianship-almaty", "cam-almaty"}
     second = submit(core, codec, RemovalOutcomeReported(
         envelope=envelope(RemovalOutcomeReported, "C-1", "police-juvenile-almaty", at=NOW),
@@ -140,3 +140,18 @@ def test_referral_under_three_routes_to_guardianship(core: RouterCore, codec: Co
                          referral_kind=ReferralKind.CHILD_PROTECTION, city=City.ALMATY, child_age_years=1)
     out = submit(core, codec, event, topic="rb.ingress.school")
     assert [d.recipient_id for d, _ in out.deliveries] == ["guardianship-almaty"]
+
+
+def test_batch_has_at_most_one_append_per_case_per_round(core: RouterCore, codec: Codec) -> None:
+    first = removal("C-1")
+    report = RemovalOutcomeReported(envelope=envelope(RemovalOutcomeReported, "C-1", "police-juvenile-almaty", at=NOW),
+                                    child_removed=True, placed_in_temporary_care=True, referred_to_cam=True)
+    other = removal("C-2")
+    subs = [Submission("rb.ingress.police", 0, i, e.envelope.case_id.encode(), codec.encode(e))
+            for i, e in enumerate([first, report, other])]
+    subs.insert(1, Submission("rb.ingress.police", 0, 9, b"C-1", b"garbage"))  # rejected: appends nothing
+    rounds = core.handle_batch(subs)
+    summary = [[(o.receipt.case_id, o.receipt.status.value) for o in r] for r in rounds]
+    # everything keyed C-1 after its first append waits a round, in order; C-2 goes at once
+    assert summary == [[("C-1", "ACCEPTED"), ("C-2", "ACCEPTED")], [(None, "REJECTED"), ("C-1", "ACCEPTED")]]
+    assert rounds[1][1].appended.envelope.sequence == 2  # type: ignore[union-attr]

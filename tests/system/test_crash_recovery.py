@@ -102,7 +102,7 @@ def test_kill_9_loses_and_duplicates_nothing(kafka_bootstrap: str, tmp_path) -> 
             assert [e.envelope.sequence for e in case_events] == list(range(1, len(case_events) + 1)), case
             previous = GENESIS
             for e in case_events:
-                assert e.envelope.previous_hash == previous and e.envelope.hash == chain_hash(previous, e.model_dump())
+                assert e.envelope.previous_hash == previous and e.envelope.hash == chain_hash(previous, e)
                 previous = e.envelope.hash
 
         # 3. every submission answered, none refused

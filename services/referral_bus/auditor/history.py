@@ -70,7 +70,7 @@ async def rebuild_case(runtime: Runtime, case_id: str, as_of: datetime | None = 
             history.chain_problems.append(f"offset {record.offset}: sequence {env.sequence}, expected {expected_sequence}")
         if env.previous_hash != previous:
             history.chain_problems.append(f"sequence {env.sequence}: previous_hash does not match the previous event")
-        if env.hash != chain_hash(env.previous_hash or GENESIS, event.model_dump()):
+        if env.hash != chain_hash(env.previous_hash or GENESIS, event):
             history.chain_problems.append(f"sequence {env.sequence}: hash does not match the content")
         previous = env.hash or previous
         state.apply(event, runtime.directory)

@@ -78,11 +78,15 @@ class SlaService:
             await self.emit(missing)
 
     async def _consume(self, stream: faust.StreamT) -> None:
-        async for event in stream.events():
+        # take_events acks a batch only after emit() below has been acknowledged by the broker
+        async for events in stream.take_events(500, within=0.02):
             await self.ensure_fresh()
-            decoded = self.runtime.codec.decode(event.message.value)  # type: ignore[arg-type]
-            if isinstance(decoded, Event):
-                await self.emit(self.engine.on_event(decoded))
+            owed: list[Record] = []
+            for event in events:
+                decoded = self.runtime.codec.decode(event.message.value)  # type: ignore[arg-type]
+                if isinstance(decoded, Event):
+                    owed += self.engine.on_event(decoded)
+            await self.emit(owed)
 
     async def _tick(self) -> None:
         await self.ensure_fresh()

@@ -9,7 +9,7 @@ import pytest
 from fastavro import parse_schema, schemaless_writer
 
 from referral_bus.core.codec.errors import DecodeError
-from referral_bus.core.codec.framing import Codec, _to_avro
+from referral_bus.core.codec.framing import Codec
 from referral_bus.core.codec.registry import EmbeddedRegistry
 from referral_bus.core.codec.schema_export import avro_schema
 from referral_bus.core.contracts.base import City
@@ -65,7 +65,7 @@ def test_schema_valid_but_rule_invalid_names_the_field(codec: Codec) -> None:
     schema = avro_schema(ReferralMade)
     good = ReferralMade(envelope=envelope(ReferralMade, "C-1", "school-almaty"), referral_kind=ReferralKind.CHILD_PROTECTION,
                         city=City.ALMATY, child_age_years=5)
-    datum = _to_avro(good.model_dump()) | {"child_age_years": 40}
+    datum = good.model_dump() | {"child_age_years": 40}
     buffer = io.BytesIO()
     buffer.write(struct.pack(">bI", 0, codec.schema_id(ReferralMade)))
     schemaless_writer(buffer, parse_schema(schema), datum)
@@ -79,7 +79,7 @@ def test_data_written_with_an_older_version_is_read(codec: Codec) -> None:
     old = avro_schema(EmergencyRemoval)
     old["fields"] = [f for f in old["fields"] if f["name"] != "guardianship_present"]
     old_id = codec.registry.register("kz.referralbus.EmergencyRemoval", old)
-    datum = _to_avro(removal().model_dump())
+    datum = removal().model_dump()
     datum.pop("guardianship_present")
     buffer = io.BytesIO()
     buffer.write(struct.pack(">bI", 0, old_id))

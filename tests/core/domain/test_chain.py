@@ -13,16 +13,16 @@ def event(age: int = 7) -> ReferralMade:
 
 def test_hash_ignores_its_own_field_and_depends_on_content_and_predecessor() -> None:
     e = event()
-    h = chain_hash(GENESIS, e.model_dump())
+    h = chain_hash(GENESIS, e)
     with_hash = e.model_copy(update={"envelope": e.envelope.model_copy(update={"hash": h})})
-    assert chain_hash(GENESIS, with_hash.model_dump()) == h
-    assert chain_hash("1" * 64, e.model_dump()) != h
+    assert chain_hash(GENESIS, with_hash) == h
+    assert chain_hash("1" * 64, e) != h
     changed = e.model_copy(update={"child_age_years": 8})
-    assert chain_hash(GENESIS, changed.model_dump()) != h
+    assert chain_hash(GENESIS, changed) != h
 
 
 def test_fingerprint_ignores_router_fields_only() -> None:
     e = event()
     stamped = e.model_copy(update={"envelope": e.envelope.model_copy(update={"sequence": 4, "hash": "x"})})
-    assert content_fingerprint(stamped.model_dump()) == content_fingerprint(e.model_dump())
-    assert content_fingerprint(e.model_copy(update={"child_age_years": 8}).model_dump()) != content_fingerprint(e.model_dump())
+    assert content_fingerprint(stamped) == content_fingerprint(e)
+    assert content_fingerprint(e.model_copy(update={"child_age_years": 8})) != content_fingerprint(e)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import struct
-from enum import Enum
 from typing import Any
 
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
@@ -22,17 +21,6 @@ from .schema_export import avro_schema, full_name
 
 MAGIC_BYTE = 0
 _HEADER = struct.Struct(">bI")
-
-
-def _to_avro(value: Any) -> Any:
-    """pydantic's python dump, with enums as their symbols (fastavro wants strings)."""
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, dict):
-        return {k: _to_avro(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_to_avro(v) for v in value]
-    return value
 
 
 def validation_error_to_decode_error(record_name: str, exc: ValidationError) -> DecodeError:
@@ -64,7 +52,9 @@ class Codec:
         schema_id, parsed = self._writer[type(record).__name__]
         buffer = io.BytesIO()
         buffer.write(_HEADER.pack(MAGIC_BYTE, schema_id))
-        schemaless_writer(buffer, parsed, _to_avro(record.model_dump()))
+        # pydantic's python dump is fastavro's input as it is: every enum in the contracts is a
+        # ``str`` Enum, which fastavro writes as its symbol
+        schemaless_writer(buffer, parsed, record.model_dump())
         return buffer.getvalue()
 
     def _writer_schema(self, schema_id: int) -> tuple[Any, str]:

@@ -19,7 +19,8 @@ CASE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{2,63}$")
 class Record(BaseModel):
     """A model that is also an Avro record (its class name is the record name)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False, ser_json_bytes="base64",
+                              val_json_bytes="base64")
     avro_namespace: ClassVar[str] = NAMESPACE
 
 

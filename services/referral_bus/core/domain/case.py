@@ -51,7 +51,7 @@ class CaseState:
         """Fold one event that is already on the case log (sequence and hash set)."""
         env = event.envelope
         from .chain import content_fingerprint  # local: keeps the import graph flat
-        self.events[env.event_id] = (env.sequence or self.last_sequence + 1, content_fingerprint(event.model_dump()))
+        self.events[env.event_id] = (env.sequence or self.last_sequence + 1, content_fingerprint(event))
         self.last_sequence = env.sequence or self.last_sequence + 1
         self.last_hash = env.hash or self.last_hash
         self.last_recorded_at = env.recorded_at or self.last_recorded_at

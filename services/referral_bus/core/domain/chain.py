@@ -1,54 +1,35 @@
 """Tamper evidence: every event on the case log carries the hash of the case's previous event.
 
 hash = SHA-256(previous_hash || canonical JSON of the event without its own hash). Canonical JSON
-(sorted keys, no spaces, ISO-8601 times) does not depend on the Avro schema version, so a log
-re-encoded by a later schema still verifies.
+is pydantic's JSON-mode dump (ISO-8601 times, bytes as base64) with sorted keys and no spaces; it
+does not depend on the Avro schema version, so a log re-encoded by a later schema still verifies.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
-from datetime import date, datetime
-from enum import Enum
-from typing import Any
-from uuid import UUID
+
+from ..contracts.base import Event
 
 GENESIS = "0" * 64
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, datetime):
-        return value.isoformat(timespec="microseconds")
-    if isinstance(value, (date, UUID)):
-        return str(value)
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode()
-    return value
-
-
-def canonical_bytes(event_dump: dict[str, Any]) -> bytes:
-    """Canonical form of an event dump with ``envelope.hash`` blanked."""
-    body = dict(event_dump)
+def canonical_bytes(event: Event) -> bytes:
+    """Canonical form of an event with ``envelope.hash`` blanked."""
+    body = event.model_dump(mode="json")
     body["envelope"] = {**body["envelope"], "hash": None}
-    return json.dumps(_plain(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def chain_hash(previous_hash: str, event_dump: dict[str, Any]) -> str:
-    return hashlib.sha256(previous_hash.encode() + canonical_bytes(event_dump)).hexdigest()
+def chain_hash(previous_hash: str, event: Event) -> str:
+    return hashlib.sha256(previous_hash.encode() + canonical_bytes(event)).hexdigest()
 
 
-def content_fingerprint(event_dump: dict[str, Any]) -> str:
+def content_fingerprint(event: Event) -> str:
     """Hash of what the producer submitted (router-set fields blanked): detects an event id reused
     for different content."""
-    body = dict(event_dump)
+    body = event.model_dump(mode="json")
     body["envelope"] = {**body["envelope"], "hash": None, "previous_hash": None, "sequence": None,
                         "recorded_at": None}
-    return hashlib.sha256(json.dumps(_plain(body), sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
