@@ -10,46 +10,36 @@ from pydantic import Field
 from .base import AwareDatetime, Record
 
 
-class DeadlineOpened(Record):
+class _DeadlineRecord(Record):
+    """Fields every deadline lifecycle record starts with (not a record of its own)."""
+
     sla_event_id: UUID
     deadline_id: UUID
     rule_id: str
     paragraph: str
     case_id: str
+
+
+class DeadlineOpened(_DeadlineRecord):
     trigger_event_id: UUID
     responsible_agency_id: str | None
     opened_at: AwareDatetime
     due_at: AwareDatetime
 
 
-class DeadlineMet(Record):
-    sla_event_id: UUID
-    deadline_id: UUID
-    rule_id: str
-    paragraph: str
-    case_id: str
+class DeadlineMet(_DeadlineRecord):
     completing_event_id: UUID
     due_at: AwareDatetime
     completed_at: AwareDatetime
 
 
-class DeadlineBreached(Record):
-    sla_event_id: UUID
-    deadline_id: UUID
-    rule_id: str
-    paragraph: str
-    case_id: str
+class DeadlineBreached(_DeadlineRecord):
     responsible_agency_id: str | None
     due_at: AwareDatetime
     breached_at: AwareDatetime = Field(description="Equals due_at: the moment the obligation lapsed")
 
 
-class DeadlineCompletedLate(Record):
-    sla_event_id: UUID
-    deadline_id: UUID
-    rule_id: str
-    paragraph: str
-    case_id: str
+class DeadlineCompletedLate(_DeadlineRecord):
     completing_event_id: UUID
     due_at: AwareDatetime
     completed_at: AwareDatetime
