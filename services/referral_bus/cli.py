@@ -120,6 +120,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     optionally the demonstration; runs until Ctrl-C, then stops everything."""
     from .core.kafka.admin import apply_topics
     from .core.kafka.embedded_broker import EmbeddedBroker
+    def stop_on_sigterm(*_: object) -> None:
+        raise KeyboardInterrupt  # run the same clean shutdown as Ctrl-C
+
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     logs = Path(os.environ.get("REFERRAL_BUS_DATA_DIR", ".referral-bus")) / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     broker = None

