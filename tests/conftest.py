@@ -70,7 +70,7 @@ class Bus:
 
     def start(self, service: str) -> subprocess.Popen[bytes]:
         log = open(self.logs / f"{service}.log", "ab")
-        proc = subprocess.Popen([sys.executable, "-m", "referral_bus.cli", service], env=self.env,
+        proc = subprocess.Popen([sys.executable, "-m", "referral_bus.cli", service, "run"], env=self.env,
                                 stdout=log, stderr=subprocess.STDOUT)
         self.processes[service] = proc
         return proc
@@ -90,6 +90,27 @@ class Bus:
             except subprocess.TimeoutExpired:
                 proc.kill()
 
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        """Until a warm-up referral is answered; fails at once, with the log, if a service died."""
+        from referral_bus.sdk import AgencyClient, PublishError
+        from tests.builders import referral
+        deadline = time.monotonic() + timeout
+        with AgencyClient("school-almaty", actor_id="warmup", runtime=self.runtime) as client:
+            event = referral(client, f"WARMUP-{secrets.token_hex(3)}")
+            value = client.validate(event)
+            while True:
+                for name, proc in self.processes.items():
+                    if proc.poll() is not None:
+                        raise RuntimeError(f"{name} exited with {proc.returncode}:\n{self.log_text(name)[-3000:]}")
+                try:
+                    receipt = client.publish_raw(event.envelope.case_id.encode(), value,
+                                                 receipt_key=str(event.envelope.event_id), timeout=5)
+                    assert receipt is not None and receipt.status.value in ("ACCEPTED", "DUPLICATE"), receipt
+                    return
+                except PublishError:
+                    if time.monotonic() > deadline:
+                        raise
+
     def log_text(self, service: str) -> str:
         return (self.logs / f"{service}.log").read_text(errors="replace")
 
@@ -107,14 +128,9 @@ def start_bus(bootstrap: str, tmp: Path, services: tuple[str, ...] = ("router", 
 @pytest.fixture(scope="module")
 def bus(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bus]:
     """Router and SLA processor on their own topics, ready once a warm-up referral is answered."""
-    from referral_bus.sdk import AgencyClient
-    from tests.builders import referral
     bus = start_bus(kafka_bootstrap, tmp_path_factory.mktemp("bus"))
     try:
-        with AgencyClient("school-almaty", actor_id="warmup", runtime=bus.runtime) as client:
-            receipt = client.publish(referral(client, f"WARMUP-{secrets.token_hex(3)}"), wait_for_receipt=True,
-                                     timeout=120)
-            assert receipt is not None and receipt.status.value == "ACCEPTED", receipt
+        bus.wait_ready()
         yield bus
     finally:
         bus.stop()

@@ -93,6 +93,31 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sla(args: argparse.Namespace) -> int:
+    if args.action == "run":
+        return cmd_service(args)
+    if not args.case_id:
+        print("sla explain needs a CASE_ID", file=sys.stderr)
+        return 2
+    from .auditor.sla_explain import explain_case
+    explanations = explain_case(_runtime(), args.case_id, datetime.now(timezone.utc))
+    if not explanations:
+        print(f"no deadlines for case {args.case_id}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps([e.as_dict() for e in explanations], ensure_ascii=False, indent=2))
+        return 0
+    for e in explanations:
+        print(f"{e.rule_id} (Annex B {e.paragraph}) — {e.title}")
+        print(f"  clock {e.clock}; trigger event {e.trigger_event_id}; responsible {e.responsible_agency_id}")
+        for line in e.reasoning:
+            print(f"    {line}")
+        status = e.status + (f" at {e.completed_at.isoformat()}" if e.completed_at else "")
+        status += f", {e.lateness_seconds} s late" if e.lateness_seconds else ""
+        print(f"  due {e.due_at.isoformat()} — {status}" + (f"; escalated {', '.join(e.escalated_to)}" if e.escalated_to else ""))
+    return 0
+
+
 def cmd_tail(args: argparse.Namespace) -> int:
     from .auditor.tail import follow, format_line
     try:
@@ -138,7 +163,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"topics from topics.yaml: {len(report.created)} created, {len(report.unchanged)} already there")
         for service in ("router", "sla"):
             out = open(logs / f"{service}.log", "ab")
-            children.append(subprocess.Popen([sys.executable, "-m", "referral_bus.cli", service],
+            children.append(subprocess.Popen([sys.executable, "-m", "referral_bus.cli", service, "run"],
                                              stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy()))
             print(f"started {service} (pid {children[-1].pid}, log {logs / (service + '.log')})")
         if args.demo:
@@ -155,7 +180,7 @@ The bus is running. Inspect it with, in another terminal:
 Press Ctrl-C to stop everything.""", flush=True)
         while all(child.poll() is None for child in children):
             time.sleep(1)
-        dead = [c.args[-1] for c in children if c.poll() is not None]
+        dead = [c.args[-2] for c in children if c.poll() is not None]
         print(f"service(s) exited: {dead}; see {logs}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -186,10 +211,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("schemas", help="check schemas against the models and released versions, or freeze them")
     p.add_argument("action", choices=["check", "freeze"])
     p.set_defaults(func=cmd_schemas)
-    for name, text in (("router", "run the validator/router (Faust worker)"), ("sla", "run the SLA processor (Faust worker)")):
-        p = sub.add_parser(name, help=text)
-        p.add_argument("--faust-log-level", default="warn", choices=["crit", "error", "warn", "info", "debug"])
-        p.set_defaults(func=cmd_service)
+    p = sub.add_parser("router", help="run the validator/router (Faust worker)")
+    p.add_argument("action", choices=["run"])
+    p.add_argument("--faust-log-level", default="warn", choices=["crit", "error", "warn", "info", "debug"])
+    p.set_defaults(func=cmd_service)
+    p = sub.add_parser("sla", help="run the SLA processor, or explain a case's deadlines (rule, paragraph, "
+                                   "due time with calendar reasoning, status)")
+    p.add_argument("action", choices=["run", "explain"])
+    p.add_argument("case_id", nargs="?", help="for explain")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--faust-log-level", default="warn", choices=["crit", "error", "warn", "info", "debug"])
+    p.set_defaults(func=cmd_sla)
     p = sub.add_parser("history", help="rebuild a case's timeline and state from the case log")
     p.add_argument("case_id")
     p.add_argument("--as-of", help="ISO-8601 time with zone; events recorded later are left out")

@@ -9,10 +9,11 @@ from datetime import datetime, timezone
 
 import pytest
 
+from referral_bus.core.contracts.events import ReferralKind
 from referral_bus.sdk import AgencyClient
-from tests.builders import case_id, outcome_report, removal
-from tests.conftest import Bus, wait_for
 from tests.broker_helpers import of_case, read_topic
+from tests.builders import case_id, outcome_report, referral, removal
+from tests.conftest import Bus, wait_for
 
 pytestmark = pytest.mark.broker
 
@@ -64,3 +65,29 @@ def test_topics_apply_is_idempotent_through_the_cli(bus: Bus) -> None:
     result = cli(bus, "topics", "apply")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 created" in result.stdout and "0 differ" in result.stdout
+
+
+def test_sla_explain_gives_rule_paragraph_reasoning_and_status(bus: Bus) -> None:
+    case = case_id()
+    with AgencyClient("police-juvenile-almaty", actor_id="i-5", runtime=bus.runtime) as police:
+        police.publish(removal(police, case, hours_ago=5), wait_for_receipt=True)
+        police.publish(outcome_report(police, case), wait_for_receipt=True)
+    result = cli(bus, "sla", "explain", case, "--json")
+    assert result.returncode == 0, result.stderr
+    rows = {row["rule_id"]: row for row in json.loads(result.stdout)}
+    report = rows["4.8-removal-outcome-3h"]
+    assert report["paragraph"] == "4.8" and report["status"] == "completed late"
+    assert report["escalated_to"] == ["level 1: police-department-almaty"]
+    assert 2 * 3600 - 120 < report["lateness_seconds"] < 2 * 3600 + 120
+    assert rows["6.3a-initial-assessment-48h-removal"]["status"] == "open"
+    text = cli(bus, "sla", "explain", case).stdout
+    assert "4.8-removal-outcome-3h (Annex B 4.8)" in text and "completed late" in text
+
+
+def test_sla_explain_shows_the_working_day_reasoning(bus: Bus) -> None:
+    case = case_id()
+    with AgencyClient("school-almaty", actor_id="t-9", runtime=bus.runtime) as school:
+        school.publish(referral(school, case, age=12, kind=ReferralKind.NGO_SUPPORT), wait_for_receipt=True)
+    [row] = json.loads(cli(bus, "sla", "explain", case, "--json").stdout)
+    assert row["rule_id"] == "5.18-ngo-decision-2wd" and row["clock"] == "2 working days"
+    assert row["reasoning"][0].startswith("starts ") and row["reasoning"][-1].startswith("ends at the end of working day 2")

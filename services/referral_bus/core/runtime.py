@@ -12,6 +12,7 @@ from .codec.framing import Codec
 from .codec.registry import ConfluentRegistry, EmbeddedRegistry, SchemaRegistry
 from .codec.schema_store import SchemaStore
 from .domain.agencies import Directory
+from .domain.deadlines.calendar import WorkingCalendar
 from .settings import Settings
 
 
@@ -22,6 +23,10 @@ class Runtime:
     @cached_property
     def directory(self) -> Directory:
         return Directory.from_mapping(yaml.safe_load(self.settings.agencies_file.read_text()) or {})
+
+    @cached_property
+    def calendar(self) -> WorkingCalendar:
+        return WorkingCalendar.from_mapping(yaml.safe_load(self.settings.calendar_file.read_text()) or {})
 
     @cached_property
     def catalogue(self) -> Catalogue:

@@ -43,5 +43,9 @@ class Settings:
         return self.root / "topics.yaml"
 
     @property
+    def calendar_file(self) -> Path:
+        return self.root / "calendar.yaml"
+
+    @property
     def agencies_file(self) -> Path:
         return self.root / "agencies.yaml"

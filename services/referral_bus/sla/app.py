@@ -54,7 +54,7 @@ class SlaService:
         self.app.on_partitions_assigned.connect(self._on_assigned)
 
     def _new_engine(self) -> DeadlineEngine:
-        return DeadlineEngine(RULES, self.runtime.directory, grace=self.grace)
+        return DeadlineEngine(RULES, self.runtime.directory, grace=self.grace, calendar=self.runtime.calendar)
 
     async def _on_assigned(self, *args: object, **kwargs: object) -> None:
         self.stale = True

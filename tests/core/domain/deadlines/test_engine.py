@@ -133,3 +133,22 @@ def test_removal_after_referral_moves_the_assessment_deadline_later(engine: Dead
     retimed = [r for r in engine.on_event(later) if isinstance(r, DeadlineOpened) and r.rule_id.startswith("6.3")]
     assert [r.due_at for r in retimed] == [T0 + timedelta(hours=78)]
     assert [r for r in engine.advance(T0 + timedelta(hours=60)) if r.rule_id.startswith("6.3")] == []  # type: ignore[attr-defined]
+
+
+def test_ngo_decision_is_due_within_two_working_days(engine: DeadlineEngine) -> None:
+    """5.18: a request received on Friday 20 March 2026 is due at the end of Friday 27 March (Nauryz)."""
+    from datetime import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from referral_bus.core.contracts.events import NGODecision, NGODecisionKind
+    friday = dt(2026, 3, 20, 10, tzinfo=ZoneInfo("Asia/Almaty"))
+    request = ReferralMade(envelope=envelope(ReferralMade, "C-1", "school-almaty", at=friday),
+                           referral_kind=ReferralKind.NGO_SUPPORT, city=City.ALMATY, child_age_years=12,
+                           services_requested=["PSYCHOLOGICAL"])
+    [opened] = engine.on_event(on_log(request, 1, recorded_at=friday))
+    assert (opened.rule_id, opened.due_at) == ("5.18-ngo-decision-2wd",  # type: ignore[attr-defined]
+                                               dt(2026, 3, 27, 23, 59, 59, tzinfo=ZoneInfo("Asia/Almaty")))
+    assert engine.advance(dt(2026, 3, 26, 12, tzinfo=ZoneInfo("Asia/Almaty"))) == []
+    decision = NGODecision(envelope=envelope(NGODecision, "C-1", "ngo-rodnik"), decision=NGODecisionKind.ACCEPTED)
+    met = engine.on_event(on_log(decision, 2, recorded_at=dt(2026, 3, 27, 16, tzinfo=ZoneInfo("Asia/Almaty"))))
+    assert kinds(met) == ["DeadlineMet"]

@@ -21,6 +21,7 @@ from ...contracts.sla_records import (
     DeadlineBreached, DeadlineCompletedLate, DeadlineMet, DeadlineOpened, EscalationRaised,
 )
 from ..agencies import AgencyKind, Directory
+from .calendar import WorkingCalendar
 from .rules import Anchor, DeadlineRule
 
 _SLA_NS = UUID("1d7f0a52-3b0e-4f6a-8f55-2c9a6e7b4d10")
@@ -43,9 +44,11 @@ class OpenDeadline:
 
 
 class DeadlineEngine:
-    def __init__(self, rules: tuple[DeadlineRule, ...], directory: Directory, grace: timedelta = timedelta(0)) -> None:
+    def __init__(self, rules: tuple[DeadlineRule, ...], directory: Directory, grace: timedelta = timedelta(0),
+                 calendar: WorkingCalendar | None = None) -> None:
         self.rules = rules
         self.directory = directory
+        self.calendar = calendar or WorkingCalendar()
         #: A breach is declared only once the clock is this far past the due time (see Settings).
         self.grace = grace
         self.open: dict[UUID, OpenDeadline] = {}
@@ -80,7 +83,7 @@ class DeadlineEngine:
     def _open(self, rule: DeadlineRule, event: Event) -> list[Record]:
         env = event.envelope
         start = env.occurred_at if rule.anchor is Anchor.OCCURRED_AT else (env.recorded_at or env.occurred_at)
-        due = rule.clock.due(start)
+        due = rule.clock.due(start, self.calendar).at
         if rule.group:
             deadline_id = _id(rule.group, env.case_id)
             existing = self.open.get(deadline_id)

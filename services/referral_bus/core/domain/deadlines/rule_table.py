@@ -7,7 +7,7 @@ deadline of 4.1–7.19; the engine does not change when a rule is added.
 from __future__ import annotations
 
 from ..agencies import AgencyKind
-from .rules import Anchor, Condition, DeadlineRule, ElapsedHours
+from .rules import Anchor, Condition, DeadlineRule, ElapsedHours, WorkingDays
 
 _ASSESSMENT = frozenset({"InitialAssessmentCompleted"})
 
@@ -60,6 +60,17 @@ RULES: tuple[DeadlineRule, ...] = (
         completed_by=_ASSESSMENT,
         responsible=AgencyKind.CAM_CSC,
         group="6.3-initial-assessment",
+    ),
+    DeadlineRule(
+        rule_id="5.18-ngo-decision-2wd",
+        paragraph="5.18–5.20",
+        title="NGO programme coordinator tells the referrer its decision within 2 working days",
+        trigger="ReferralMade",
+        when=(Condition("referral_kind", "equals", "NGO_SUPPORT"),),
+        anchor=Anchor.RECORDED_AT,
+        clock=WorkingDays(2),
+        completed_by=frozenset({"NGODecision"}),
+        responsible=AgencyKind.NGO,
     ),
 )
 

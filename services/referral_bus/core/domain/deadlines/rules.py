@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 
 from ..agencies import AgencyKind
+from .calendar import WorkingCalendar
 
 
 class Anchor(str, Enum):
@@ -38,16 +39,49 @@ class Condition:
 
 
 @dataclass(frozen=True)
+class Due:
+    """A due time and how it was reached (for `sla explain`)."""
+
+    at: datetime
+    reasoning: tuple[str, ...] = ()
+
+
+class Clock(Protocol):
+    def due(self, start: datetime, calendar: WorkingCalendar) -> Due: ...
+
+    def describe(self) -> str: ...
+
+
+@dataclass(frozen=True)
 class ElapsedHours:
-    """A clock of elapsed hours (wall time, not working time)."""
+    """Elapsed hours of wall time, nights and holidays included (4.8: "within 3 hours")."""
 
     hours: int
 
-    def due(self, start: datetime) -> datetime:
-        return start + timedelta(hours=self.hours)
+    def due(self, start: datetime, calendar: WorkingCalendar) -> Due:
+        return Due(start + timedelta(hours=self.hours))
 
     def describe(self) -> str:
         return f"{self.hours} hours"
+
+
+@dataclass(frozen=True)
+class WorkingDays:
+    """Working (business) days on Kazakhstan's calendar: the day of the trigger is not counted and
+    the period ends at the end of its last working day, Asia/Almaty (5.18: "within 2 working days")."""
+
+    days: int
+
+    def due(self, start: datetime, calendar: WorkingCalendar) -> Due:
+        at, skipped = calendar.add_working_days(start, self.days)
+        local = start.astimezone(calendar.timezone)
+        notes = [f"starts {local.isoformat()} ({local:%A}); that day is not counted"]
+        notes += [f"skipped {s.day.isoformat()} ({s.day:%A}): {s.why}" for s in skipped]
+        notes.append(f"ends at the end of working day {self.days}: {at.isoformat()} ({at:%A})")
+        return Due(at, tuple(notes))
+
+    def describe(self) -> str:
+        return f"{self.days} working day{'s' if self.days != 1 else ''}"
 
 
 @dataclass(frozen=True)
@@ -66,7 +100,7 @@ class DeadlineRule:
     paragraph: str
     title: str
     trigger: str
-    clock: ElapsedHours
+    clock: Clock
     completed_by: frozenset[str]
     responsible: AgencyKind
     anchor: Anchor = Anchor.OCCURRED_AT

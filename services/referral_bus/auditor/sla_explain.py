@@ -1,0 +1,71 @@
+"""``referral-bus sla explain CASE_ID``: every deadline of a case with its rule, paragraph, trigger,
+due time, the calendar reasoning behind the due time, and its status — recomputed from the case
+log by the same engine the SLA processor runs, so the explanation cannot drift from the verdicts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from ..core.contracts.sla_records import (
+    DeadlineBreached, DeadlineCompletedLate, DeadlineMet, DeadlineOpened, EscalationRaised,
+)
+from ..core.domain.deadlines.engine import DeadlineEngine
+from ..core.domain.deadlines.rule_table import RULES, RULES_BY_ID
+from ..core.runtime import Runtime
+from .history import rebuild_case_sync
+
+
+@dataclass
+class DeadlineExplanation:
+    deadline_id: UUID
+    rule_id: str
+    paragraph: str
+    title: str
+    clock: str
+    trigger_event_id: UUID
+    responsible_agency_id: str | None
+    started_at: datetime
+    due_at: datetime
+    reasoning: tuple[str, ...]
+    status: str = "open"
+    completed_at: datetime | None = None
+    lateness_seconds: int | None = None
+    escalated_to: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: (v.isoformat() if isinstance(v, datetime) else str(v) if isinstance(v, UUID) else v)
+                for k, v in self.__dict__.items()}
+
+
+def explain_case(runtime: Runtime, case_id: str, now: datetime) -> list[DeadlineExplanation]:
+    history = rebuild_case_sync(runtime, case_id)
+    engine = DeadlineEngine(RULES, runtime.directory, calendar=runtime.calendar,
+                            grace=timedelta(seconds=runtime.settings.sla_grace_seconds))
+    records = []
+    for event in history.events:
+        records += engine.on_event(event)
+    records += engine.advance(now)
+    out: dict[UUID, DeadlineExplanation] = {}
+    for record in records:
+        if isinstance(record, DeadlineOpened):  # a re-timed deadline (6.3(a)) replaces its entry
+            rule = RULES_BY_ID[record.rule_id]
+            out[record.deadline_id] = DeadlineExplanation(
+                record.deadline_id, rule.rule_id, rule.paragraph, rule.title, rule.clock.describe(),
+                record.trigger_event_id, record.responsible_agency_id, record.opened_at, record.due_at,
+                rule.clock.due(record.opened_at, runtime.calendar).reasoning
+                or (f"{record.opened_at.isoformat()} + {rule.clock.describe()}",))
+            continue
+        entry = out[record.deadline_id]  # type: ignore[attr-defined]
+        if isinstance(record, DeadlineMet):
+            entry.status, entry.completed_at = "met", record.completed_at
+        elif isinstance(record, DeadlineBreached):
+            entry.status = "breached"
+        elif isinstance(record, DeadlineCompletedLate):
+            entry.status, entry.completed_at = "completed late", record.completed_at
+            entry.lateness_seconds = record.lateness_seconds
+        elif isinstance(record, EscalationRaised) and record.escalated_to_agency_id:
+            entry.escalated_to.append(f"level {record.level}: {record.escalated_to_agency_id}")
+    return sorted(out.values(), key=lambda e: (e.due_at, e.rule_id))

@@ -1,0 +1,68 @@
+"""Working days on Kazakhstan's calendar, Asia/Almaty (issue 4 edge cases)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from referral_bus.core.domain.deadlines.calendar import WorkingCalendar
+from referral_bus.core.domain.deadlines.rules import WorkingDays
+
+ALMATY = ZoneInfo("Asia/Almaty")
+
+
+def local(*args: int) -> datetime:
+    return datetime(*args, tzinfo=ALMATY)
+
+
+def end_of(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=ALMATY)
+
+
+@pytest.fixture(scope="module")
+def calendar() -> WorkingCalendar:
+    return WorkingCalendar()
+
+
+@pytest.mark.parametrize("start, days, due", [
+    (local(2026, 3, 20, 12), 2, date(2026, 3, 27)),        # Nauryz 21–25 March 2026 skipped
+    (local(2025, 12, 31, 17), 1, date(2026, 1, 5)),        # New Year 1–2 January, then the weekend
+    (local(2025, 1, 2, 10), 1, date(2025, 1, 5)),          # 3 Jan off (transfer), Sunday 5 Jan made a working day
+    (local(2026, 11, 20, 23, 30), 2, date(2026, 11, 24)),  # Friday evening: Monday and Tuesday
+    (local(2026, 11, 23, 9), 2, date(2026, 11, 25)),       # an ordinary week
+])
+def test_working_day_periods(calendar: WorkingCalendar, start: datetime, days: int, due: date) -> None:
+    assert calendar.add_working_days(start, days)[0] == end_of(due)
+
+
+def test_the_local_day_counts_not_the_utc_day(calendar: WorkingCalendar) -> None:
+    """19:30 UTC on Thursday is 00:30 on Friday in Almaty: Friday is the day not counted."""
+    thursday_utc = datetime(2026, 11, 19, 19, 30, tzinfo=timezone.utc)
+    assert calendar.add_working_days(thursday_utc, 1)[0] == end_of(date(2026, 11, 23))
+
+
+def test_skipped_days_carry_their_reasons(calendar: WorkingCalendar) -> None:
+    due = WorkingDays(2).due(local(2026, 3, 20, 12), calendar)
+    text = "\n".join(due.reasoning)
+    assert "skipped 2026-03-21 (Saturday): public holiday: Nowruz Holiday" in text
+    assert "skipped 2026-03-25 (Wednesday): public holiday: Nowruz Holiday (observed)" in text
+    assert due.reasoning[0].startswith("starts 2026-03-20T12:00:00+05:00 (Friday)")
+
+
+def test_operator_overrides_from_the_calendar_file() -> None:
+    calendar = WorkingCalendar.from_mapping({
+        "days_off": [{"date": "2026-11-24", "reason": "decree 1 (test)"}],
+        "working_days": [{"date": date(2026, 11, 21), "reason": "decree 2 (test)"}]})
+    due, skipped = calendar.add_working_days(local(2026, 11, 20, 9), 2)
+    assert due == end_of(date(2026, 11, 23))  # Saturday 21 works, Sunday 22 does not
+    assert [s.day for s in skipped] == [date(2026, 11, 22)]
+    assert calendar.why_not_working(date(2026, 11, 24)) == "day off: decree 1 (test) (calendar.yaml)"
+    with pytest.raises(ValueError, match=r"days_off\[0\]: needs a date and a reason"):
+        WorkingCalendar.from_mapping({"days_off": [{"date": "2026-01-01"}]})
+
+
+def test_repository_calendar_file_loads() -> None:
+    from referral_bus.core.runtime import load_runtime
+    assert load_runtime().calendar.timezone == ALMATY
