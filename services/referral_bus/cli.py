@@ -118,6 +118,19 @@ def cmd_sla(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .auditor.verify import verify_topic_sync
+    report, undecodable = verify_topic_sync(_runtime(), args.topic)
+    for problem in report.problems:
+        print(problem)
+    for line in undecodable:
+        print(f"UNDECODABLE  {line}")
+    verdict = "OK" if report.ok and not undecodable else "TAMPERING OR DAMAGE FOUND"
+    print(f"{verdict}: {report.events} events in {report.cases} cases, {len(report.problems)} problem(s), "
+          f"{len(undecodable)} undecodable record(s)")
+    return 0 if report.ok and not undecodable else 1
+
+
 def cmd_tail(args: argparse.Namespace) -> int:
     from .auditor.tail import follow, format_line
     try:
@@ -227,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", help="ISO-8601 time with zone; events recorded later are left out")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_history)
+    p = sub.add_parser("verify", help="check per-case sequences and the hash chain of the case log")
+    p.add_argument("--topic", help="verify this topic instead (e.g. a restored or copied log)")
+    p.set_defaults(func=cmd_verify)
     p = sub.add_parser("tail", help="follow a topic of the bus as JSON lines")
     p.add_argument("what", choices=["escalations", "sla", "receipts", "dead_letter"])
     p.add_argument("--from-beginning", action="store_true")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import uuid
 from datetime import datetime, timezone
 
 import pytest
@@ -91,3 +92,47 @@ def test_sla_explain_shows_the_working_day_reasoning(bus: Bus) -> None:
     [row] = json.loads(cli(bus, "sla", "explain", case, "--json").stdout)
     assert row["rule_id"] == "5.18-ngo-decision-2wd" and row["clock"] == "2 working days"
     assert row["reasoning"][0].startswith("starts ") and row["reasoning"][-1].startswith("ends at the end of working day 2")
+
+
+def test_verify_passes_on_the_live_log_and_finds_tampering_in_a_copy(bus: Bus) -> None:
+    """Copy the case log into another topic with one event altered, one removed, two swapped and
+    one injected; verify must name each by case and position."""
+    from kafka import KafkaAdminClient, KafkaProducer
+    from kafka.admin import NewTopic
+
+    from referral_bus.core.kafka.log_reader import read_to_end_sync
+    cases = [case_id() for _ in range(3)]
+    with AgencyClient("police-juvenile-almaty", actor_id="i-6", runtime=bus.runtime) as police:
+        for case in cases:
+            police.publish(removal(police, case, hours_ago=1), wait_for_receipt=True)
+            police.publish(outcome_report(police, case), wait_for_receipt=True)
+    live = cli(bus, "verify")
+    assert live.returncode == 0 and live.stdout.strip().splitlines()[-1].startswith("OK: "), live.stdout
+
+    servers = bus.runtime.settings.bootstrap_servers
+    records = [r for r in read_to_end_sync(servers, [bus.runtime.catalogue.name("case_log")])
+               if r.key in {c.encode() for c in cases}]
+    by_case = {c: [r for r in records if r.key == c.encode()] for c in cases}
+    codec = bus.runtime.codec
+    altered = codec.decode(by_case[cases[0]][1].value).model_copy(update={"placed_in_temporary_care": False})
+    copy: list[tuple[bytes, bytes]] = [(by_case[cases[0]][0].key, by_case[cases[0]][0].value),
+                                       (by_case[cases[0]][1].key, codec.encode(altered))]     # altered
+    copy.append((by_case[cases[1]][1].key, by_case[cases[1]][1].value))                       # seq 1 removed
+    copy += [(by_case[cases[2]][1].key, by_case[cases[2]][1].value),                          # swapped
+             (by_case[cases[2]][0].key, by_case[cases[2]][0].value)]
+    copy.append((by_case[cases[0]][0].key, by_case[cases[0]][0].value))                       # injected copy
+    topic = f"tampered-{uuid.uuid4().hex[:6]}"
+    admin = KafkaAdminClient(bootstrap_servers=servers)
+    admin.create_topics([NewTopic(topic, 1, 1)])
+    admin.close()
+    producer = KafkaProducer(bootstrap_servers=servers)
+    for key, value in copy:
+        producer.send(topic, key=key, value=value, partition=0)
+    producer.close()
+    result = cli(bus, "verify", "--topic", topic)
+    assert result.returncode == 1
+    lines = result.stdout.strip().splitlines()
+    assert lines[-1].startswith("TAMPERING OR DAMAGE FOUND: 6 events in 3 cases, 4 problem(s)"), result.stdout
+    found = {(line.split()[0], line.split()[2], line.split()[6]) for line in lines[:-1]}
+    assert found == {("ALTERED", cases[0], "1"), ("REMOVED", cases[1], "2"), ("REORDERED", cases[2], "4"),
+                     ("INJECTED", cases[0], "5")}
