@@ -60,6 +60,8 @@ class Bus:
     runtime: Runtime
     logs: Path
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    #: service → port of its Prometheus endpoint, for the services that should serve one
+    metrics_ports: dict[str, int] = field(default_factory=dict)
 
     @property
     def env(self) -> dict[str, str]:
@@ -70,7 +72,10 @@ class Bus:
 
     def start(self, service: str) -> subprocess.Popen[bytes]:
         log = open(self.logs / f"{service}.log", "ab")
-        proc = subprocess.Popen([sys.executable, "-m", "referral_bus.cli", service, "run"], env=self.env,
+        env = self.env
+        if service in self.metrics_ports:
+            env["REFERRAL_BUS_METRICS_PORT"] = str(self.metrics_ports[service])
+        proc = subprocess.Popen([sys.executable, "-m", "referral_bus.cli", service, "run"], env=env,
                                 stdout=log, stderr=subprocess.STDOUT)
         self.processes[service] = proc
         return proc
@@ -115,11 +120,12 @@ class Bus:
         return (self.logs / f"{service}.log").read_text(errors="replace")
 
 
-def start_bus(bootstrap: str, tmp: Path, services: tuple[str, ...] = ("router", "sla")) -> Bus:
+def start_bus(bootstrap: str, tmp: Path, services: tuple[str, ...] = ("router", "sla"),
+              metrics_ports: dict[str, int] | None = None) -> Bus:
     prefix = f"t{secrets.token_hex(3)}."
     runtime = make_runtime(bootstrap, prefix, tmp / "data")
     apply_topics(bootstrap, runtime.catalogue.specs())
-    bus = Bus(runtime, tmp)
+    bus = Bus(runtime, tmp, metrics_ports=metrics_ports or {})
     for service in services:
         bus.start(service)
     return bus

@@ -53,8 +53,10 @@ def cmd_schemas(args: argparse.Namespace) -> int:
 
 
 def cmd_service(args: argparse.Namespace) -> int:
+    from .core import metrics
     from .core.kafka.faust_app import run_worker
     runtime = _runtime()
+    metrics.serve(runtime.settings.metrics_port)
     if args.command == "router":
         from .router.app import create_app
     else:
@@ -96,6 +98,8 @@ def cmd_history(args: argparse.Namespace) -> int:
 def cmd_sla(args: argparse.Namespace) -> int:
     if args.action == "run":
         return cmd_service(args)
+    if args.action == "report":
+        return _sla_report(args)
     if not args.case_id:
         print("sla explain needs a CASE_ID", file=sys.stderr)
         return 2
@@ -129,6 +133,35 @@ def cmd_verify(args: argparse.Namespace) -> int:
     print(f"{verdict}: {report.events} events in {report.cases} cases, {len(report.problems)} problem(s), "
           f"{len(undecodable)} undecodable record(s)")
     return 0 if report.ok and not undecodable else 1
+
+
+def _parse_time(text: str | None, what: str) -> datetime:
+    if not text:
+        raise SystemExit(f"sla report needs {what} (ISO-8601 with a time zone, e.g. 2026-11-01T00:00:00+05:00)")
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise SystemExit(f"{what} needs a time zone, e.g. {text}+05:00")
+    return value
+
+
+def _sla_report(args: argparse.Namespace) -> int:
+    from .auditor.sla_report import sla_report_sync
+    start, end = _parse_time(args.start, "--from"), _parse_time(args.end, "--to")
+    rows = sla_report_sync(_runtime(), start, end, datetime.now(timezone.utc))
+    if args.json:
+        print(json.dumps([{**{k: v for k, v in r.__dict__.items() if k != "lateness_seconds"},
+                           "met_share": r.met_share, "median_lateness_seconds": r.median_lateness,
+                           "p90_lateness_seconds": r.p90_lateness} for r in rows], ensure_ascii=False, indent=2))
+        return 0
+    print(f"deadlines due {start.isoformat()} – {end.isoformat()}")
+    print(f"{'rule':<38} {'city':<17} {'agency':<26} {'due':>5} {'met':>5} {'breach':>6} {'open':>5} "
+          f"{'median late':>12} {'p90 late':>10}")
+    for r in rows:
+        def fmt(seconds: float | None) -> str:
+            return "-" if seconds is None else f"{seconds / 3600:.1f} h"
+        print(f"{r.rule_id:<38} {r.city:<17} {r.agency:<26} {r.due:>5} {r.met:>5} {r.breached:>6} {r.open:>5} "
+              f"{fmt(r.median_lateness):>12} {fmt(r.p90_lateness):>10}")
+    return 0
 
 
 def cmd_tail(args: argparse.Namespace) -> int:
@@ -230,8 +263,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_service)
     p = sub.add_parser("sla", help="run the SLA processor, or explain a case's deadlines (rule, paragraph, "
                                    "due time with calendar reasoning, status)")
-    p.add_argument("action", choices=["run", "explain"])
+    p.add_argument("action", choices=["run", "explain", "report"])
     p.add_argument("case_id", nargs="?", help="for explain")
+    p.add_argument("--from", dest="start", help="report: deadlines due from this time (ISO-8601 with zone)")
+    p.add_argument("--to", dest="end", help="report: … up to this time (exclusive)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--faust-log-level", default="warn", choices=["crit", "error", "warn", "info", "debug"])
     p.set_defaults(func=cmd_sla)

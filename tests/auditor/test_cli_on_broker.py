@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -136,3 +136,26 @@ def test_verify_passes_on_the_live_log_and_finds_tampering_in_a_copy(bus: Bus) -
     found = {(line.split()[0], line.split()[2], line.split()[6]) for line in lines[:-1]}
     assert found == {("ALTERED", cases[0], "1"), ("REMOVED", cases[1], "2"), ("REORDERED", cases[2], "4"),
                      ("INJECTED", cases[0], "5")}
+
+
+def test_sla_report_counts_met_and_breached_per_rule_agency_and_city(bus: Bus) -> None:
+    start = datetime.now(timezone.utc) - timedelta(hours=12)
+    late_case, timely_case = case_id(), case_id()
+    with AgencyClient("police-juvenile-almaty", actor_id="i-7", runtime=bus.runtime) as police:
+        police.publish(removal(police, late_case, hours_ago=5), wait_for_receipt=True)
+        police.publish(outcome_report(police, late_case), wait_for_receipt=True)
+        police.publish(removal(police, timely_case, hours_ago=1), wait_for_receipt=True)
+        police.publish(outcome_report(police, timely_case), wait_for_receipt=True)
+
+    def closed() -> bool:
+        records = [r for r in read_topic(bus.runtime, "sla") if r.key in (late_case.encode(), timely_case.encode())]
+        return sum(type(r.record).__name__ in ("DeadlineMet", "DeadlineCompletedLate") for r in records) == 2
+
+    wait_for(closed, what="both 4.8 deadlines closed")
+    result = cli(bus, "sla", "report", "--from", start.isoformat(),
+                 "--to", (datetime.now(timezone.utc) + timedelta(days=5)).isoformat(), "--json")
+    assert result.returncode == 0, result.stderr
+    [row] = [r for r in json.loads(result.stdout) if r["rule_id"] == "4.8-removal-outcome-3h"]
+    assert (row["city"], row["agency"], row["paragraph"]) == ("ALMATY", "police-juvenile-almaty", "4.8")
+    assert row["met"] >= 1 and row["breached"] >= 1 and row["median_lateness_seconds"] > 0
+    assert "needs a time zone" in cli(bus, "sla", "report", "--from", "2026-01-01T00:00", "--to", "x").stderr

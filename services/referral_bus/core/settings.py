@@ -32,6 +32,9 @@ class Settings:
     #: which holds a join for the whole rebalance timeout (EMBEDDED_BROKER.md, item 4).
     rebalance_timeout_seconds: float = 10.0
     session_timeout_seconds: float = 10.0
+    #: Port for the Prometheus /metrics endpoint of a service (127.0.0.1); unset = no endpoint.
+    metrics_port: int | None = field(default_factory=lambda: int(os.environ["REFERRAL_BUS_METRICS_PORT"])
+                                     if os.environ.get("REFERRAL_BUS_METRICS_PORT") else None)
     data_dir: Path = field(default_factory=lambda: Path(os.environ.get("REFERRAL_BUS_DATA_DIR", ".referral-bus")))
 
     @property

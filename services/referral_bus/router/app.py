@@ -13,6 +13,7 @@ from datetime import timedelta
 import faust
 import structlog
 
+from ..core import metrics
 from ..core.kafka.faust_app import Outgoing, make_app, publish_acked, to_headers
 from ..core.kafka.log_reader import read_to_end
 from ..core.runtime import Runtime
@@ -76,6 +77,7 @@ class RouterService:
         later: list[Outgoing] = []
         for outcome in outcomes:
             receipt = outcome.receipt
+            metrics.RECEIPTS.labels(receipt.status.value, receipt.reason_code or "").inc()
             later.append(Outgoing(self.receipts, str(receipt.event_id or receipt.receipt_id).encode(),
                                   codec.encode(receipt)))
             for delivery, event in outcome.deliveries:

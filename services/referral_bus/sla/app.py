@@ -21,6 +21,7 @@ from ..core.contracts.base import Event, Record
 from ..core.contracts.sla_records import EscalationRaised
 from ..core.domain.deadlines.engine import DeadlineEngine
 from ..core.domain.deadlines.rule_table import RULES
+from ..core import metrics
 from ..core.kafka.faust_app import Outgoing, make_app, publish_acked, to_headers
 from ..core.kafka.log_reader import read_to_end
 from ..core.runtime import Runtime
@@ -91,6 +92,11 @@ class SlaService:
     async def _tick(self) -> None:
         await self.ensure_fresh()
         await self.emit(self.engine.advance(self.clock()))
+        open_by_rule: dict[str, int] = {rule.rule_id: 0 for rule in RULES}
+        for deadline in self.engine.open.values():
+            open_by_rule[deadline.rule.rule_id] += 1
+        for rule_id, count in open_by_rule.items():
+            metrics.OPEN_DEADLINES.labels(rule_id).set(count)
 
     async def emit(self, records: list[Record]) -> None:
         fresh = [r for r in records if record_id(r) not in self.emitted]
@@ -107,15 +113,18 @@ class SlaService:
                 for agency in dict.fromkeys(filter(None, (record.escalated_to_agency_id, record.responsible_agency_id))):
                     inbox.append(Outgoing(cat.inbox(agency), key, codec.encode(record), headers))
                 final.append(Outgoing(self.escalations, key, codec.encode(record)))
+                fired_late = (self.clock() - record.raised_for).total_seconds()
+                metrics.ESCALATION_FIRING_LATENESS.observe(max(0.0, fired_late))
                 log.warning("sla.escalation", escalation_id=str(record.escalation_id), case_id=record.case_id,
                             rule_id=record.rule_id, paragraph=record.paragraph,
-                            escalated_to=record.escalated_to_agency_id,
-                            fired_late_seconds=round((self.clock() - record.raised_for).total_seconds(), 3))
+                            escalated_to=record.escalated_to_agency_id, fired_late_seconds=round(fired_late, 3))
             else:
                 final.append(Outgoing(self.sla_topic, key, codec.encode(record)))
         await publish_acked(self.app, inbox)
         await publish_acked(self.app, final)
         self.emitted.update(record_id(r) for r in fresh)
+        for record in fresh:
+            metrics.SLA_RECORDS.labels(type(record).__name__, getattr(record, "rule_id", "")).inc()
 
 
 def create_app(runtime: Runtime) -> faust.App:

@@ -65,7 +65,9 @@ async def publish_acked(app: faust.App, messages: Sequence[Outgoing]) -> None:
 
 def run_worker(app: faust.App, loglevel: str = "warn") -> None:
     """Run a Faust worker until SIGTERM/SIGINT (Faust installs the signal handlers)."""
-    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    # redirect_stdouts=False: our structlog JSON lines go to stderr as they are, not wrapped by
+    # Faust's logger as "[WARNING] {...}"
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()
 
 

@@ -1,0 +1,19 @@
+"""Prometheus metrics. Labels are rule ids, record types and reason codes only — never case ids or
+anything about a child. Served on ``REFERRAL_BUS_METRICS_PORT`` when it is set."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+RECEIPTS = Counter("referral_bus_receipts", "Submissions answered by the router", ["status", "reason_code"])
+SLA_RECORDS = Counter("referral_bus_sla_records", "SLA records emitted", ["type", "rule_id"])
+OPEN_DEADLINES = Gauge("referral_bus_open_deadlines", "Deadlines open now", ["rule_id"])
+ESCALATION_FIRING_LATENESS = Histogram(
+    "referral_bus_escalation_firing_lateness_seconds",
+    "How long after the moment an escalation fell due it was actually emitted",
+    buckets=(0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, float("inf")))
+
+
+def serve(port: int | None) -> None:
+    if port:
+        start_http_server(port, addr="127.0.0.1")
