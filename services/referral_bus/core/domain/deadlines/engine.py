@@ -12,6 +12,7 @@ the trigger time follows the rule's anchor.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID, uuid5
@@ -52,6 +53,11 @@ class DeadlineEngine:
         #: A breach is declared only once the clock is this far past the due time (see Settings).
         self.grace = grace
         self.open: dict[UUID, OpenDeadline] = {}
+        #: case id → its open deadlines, so an event touches only its own case's deadlines
+        self.open_by_case: dict[str, dict[UUID, OpenDeadline]] = {}
+        #: (due_at, deadline id) of every unbreached deadline; entries of closed or re-timed
+        #: deadlines are skipped when they surface (lazy deletion), so a tick costs O(k log n)
+        self._due_heap: list[tuple[datetime, str, UUID]] = []
         self.case_city: dict[str, City] = {}
         self.last_sequence: dict[str, int] = {}
 
@@ -91,12 +97,15 @@ class DeadlineEngine:
                 if existing.breached or due <= existing.due_at:
                     return []   # 6.3(a) "if later": only a later due time re-times the deadline
                 existing.due_at, existing.rule, existing.trigger_event_id = due, rule, env.event_id
+                heapq.heappush(self._due_heap, (due, str(deadline_id), deadline_id))
                 return [self._opened_record(existing)]
         else:
             deadline_id = _id(rule.rule_id, env.case_id, env.event_id)
         deadline = OpenDeadline(deadline_id, rule, env.case_id, env.event_id, start, due,
                                 self._responsible(rule.responsible, env.case_id))
         self.open[deadline_id] = deadline
+        self.open_by_case.setdefault(env.case_id, {})[deadline_id] = deadline
+        heapq.heappush(self._due_heap, (due, str(deadline_id), deadline_id))
         return [self._opened_record(deadline)]
 
     def _opened_record(self, d: OpenDeadline) -> DeadlineOpened:
@@ -110,8 +119,8 @@ class DeadlineEngine:
         env = event.envelope
         completed_at = env.recorded_at or env.occurred_at
         out: list[Record] = []
-        closing = sorted((d for d in self.open.values()
-                          if d.case_id == env.case_id and event.event_type() in d.rule.completed_by),
+        closing = sorted((d for d in self.open_by_case.get(env.case_id, {}).values()
+                          if event.event_type() in d.rule.completed_by),
                          key=lambda d: (d.due_at, str(d.deadline_id)))
         closed_groups: set[str] = set()
         for d in closing:
@@ -119,7 +128,7 @@ class DeadlineEngine:
             if key in closed_groups:
                 continue  # one completing event closes the oldest deadline of each rule (FIFO)
             closed_groups.add(key)
-            del self.open[d.deadline_id]
+            self._close(d)
             if completed_at <= d.due_at:
                 out.append(DeadlineMet(
                     sla_event_id=_id(d.deadline_id, "met"), deadline_id=d.deadline_id, rule_id=d.rule.rule_id,
@@ -137,12 +146,24 @@ class DeadlineEngine:
 
     # -- the clock ------------------------------------------------------------------------------
     def advance(self, now: datetime) -> list[Record]:
-        """Breaches of every open deadline whose due time (plus grace) has passed by ``now``."""
+        """Breaches of every open deadline whose due time (plus grace) has passed by ``now``,
+        in due-time order."""
         out: list[Record] = []
-        for d in sorted(self.open.values(), key=lambda d: (d.due_at, str(d.deadline_id))):
-            if not d.breached and d.due_at + self.grace <= now:
-                out += self._breach(d)
+        heap = self._due_heap
+        while heap and heap[0][0] + self.grace <= now:
+            due, _, deadline_id = heapq.heappop(heap)
+            d = self.open.get(deadline_id)
+            if d is None or d.breached or d.due_at != due:
+                continue  # closed, already breached, or re-timed (its newer entry is in the heap)
+            out += self._breach(d)
         return out
+
+    def _close(self, d: OpenDeadline) -> None:
+        del self.open[d.deadline_id]
+        case = self.open_by_case[d.case_id]
+        del case[d.deadline_id]
+        if not case:
+            del self.open_by_case[d.case_id]
 
     def _breach(self, d: OpenDeadline) -> list[Record]:
         d.breached = True
