@@ -7,7 +7,7 @@ import time
 import pytest
 
 from referral_bus.core.contracts.sla_records import (
-    DeadlineBreached, DeadlineCompletedLate, DeadlineMet, DeadlineOpened, EscalationRaised,
+    DeadlineBreached, DeadlineCompletedLate, DeadlineMet, DeadlineOpened, DeadlineWarning, EscalationRaised,
 )
 from referral_bus.sdk import AgencyClient
 from tests.broker_helpers import of_case, read_topic
@@ -42,12 +42,15 @@ def test_late_report_escalates_exactly_once(bus: Bus, police: AgencyClient) -> N
     assert (escalation.rule_id, escalation.paragraph, escalation.level) == ("4.8-removal-outcome-3h", "4.8", 1)
     assert escalation.escalated_to_agency_id == "police-department-almaty"
     kinds = [type(r).__name__ for r in sla_of(bus, case)]
-    assert kinds == ["DeadlineOpened", "DeadlineBreached", "DeadlineCompletedLate"]
+    assert kinds == ["DeadlineOpened", "DeadlineWarning", "DeadlineBreached", "DeadlineCompletedLate"]
     late = [r for r in sla_of(bus, case) if isinstance(r, DeadlineCompletedLate)][0]
     assert 3600 - 120 < late.lateness_seconds < 3600 + 120
     delivered = [r for r in read_topic(bus.runtime, "inbox", agency="police-department-almaty")
                  if r.key == case.encode()]
     assert [r.headers["rb-purpose"] for r in delivered] == ["escalation"]
+    warned = [r for r in read_topic(bus.runtime, "inbox", agency="police-juvenile-almaty")
+              if r.key == case.encode() and r.headers.get("rb-purpose") == "warning"]
+    assert len(warned) == 1
 
 
 def test_timely_report_meets_the_deadline(bus: Bus, police: AgencyClient) -> None:
@@ -65,4 +68,27 @@ def test_overdue_without_any_report_breaches_on_the_clock(bus: Bus, police: Agen
     case = case_id()
     police.publish(removal(police, case, hours_ago=3.5), wait_for_receipt=True)
     wait_for(lambda: escalations_of(bus, case), what="breach by the clock")
-    assert [type(r) for r in sla_of(bus, case)] == [DeadlineOpened, DeadlineBreached]
+    assert [type(r) for r in sla_of(bus, case)] == [DeadlineOpened, DeadlineWarning, DeadlineBreached]
+
+
+def test_acknowledged_escalation_stops_the_ladder(bus: Bus, police: AgencyClient) -> None:
+    """Removal 6 h ago: due 3 h ago, level 2 fell due 1 h ago (before the acknowledgement), level 3
+    would fall due in 3 h — the acknowledgement on the case log stops it."""
+    from referral_bus.core.contracts.events import EscalationAcknowledged
+    case = case_id()
+    police.publish(removal(police, case, hours_ago=6), wait_for_receipt=True)
+    escalations = wait_for(lambda: (lambda e: e if len(e) == 2 else None)(escalations_of(bus, case)),
+                           what="levels 1 and 2")
+    assert [(e.level, e.escalated_to_agency_id) for e in escalations] == [(1, "police-department-almaty"),
+                                                                         (2, "commission-almaty")]
+    with AgencyClient("police-department-almaty", actor_id="chief-1", runtime=bus.runtime) as chief:
+        receipt = chief.publish(chief.event(EscalationAcknowledged, case_id=case, level=2,
+                                            escalation_id=escalations[1].escalation_id,
+                                            deadline_id=escalations[1].deadline_id), wait_for_receipt=True)
+    assert receipt is not None and receipt.status.value == "ACCEPTED"
+    from referral_bus.auditor.sla_explain import explain_case
+    from datetime import datetime, timedelta, timezone
+    # replaying with a clock 4 h ahead (level 3 due) still raises nothing more: acknowledged
+    later = datetime.now(timezone.utc) + timedelta(hours=4)
+    [row] = [e for e in explain_case(bus.runtime, case, later) if e.rule_id.startswith("4.8")]
+    assert row.escalated_to == ["level 1: police-department-almaty", "level 2: commission-almaty"]

@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from ..core.contracts.sla_records import (
-    DeadlineBreached, DeadlineCompletedLate, DeadlineMet, DeadlineOpened, EscalationRaised,
+    DeadlineBreached, DeadlineCompletedLate, DeadlineMet, DeadlineOpened, DeadlineWarning, EscalationRaised,
 )
 from ..core.domain.deadlines.engine import DeadlineEngine
 from ..core.domain.deadlines.rule_table import RULES, RULES_BY_ID
@@ -31,6 +31,7 @@ class DeadlineExplanation:
     due_at: datetime
     reasoning: tuple[str, ...]
     status: str = "open"
+    warned_at: datetime | None = None
     completed_at: datetime | None = None
     lateness_seconds: int | None = None
     escalated_to: list[str] = field(default_factory=list)
@@ -59,7 +60,9 @@ def explain_case(runtime: Runtime, case_id: str, now: datetime) -> list[Deadline
                 or (f"{record.opened_at.isoformat()} + {rule.clock.describe()}",))
             continue
         entry = out[record.deadline_id]  # type: ignore[attr-defined]
-        if isinstance(record, DeadlineMet):
+        if isinstance(record, DeadlineWarning):
+            entry.warned_at = record.warn_at
+        elif isinstance(record, DeadlineMet):
             entry.status, entry.completed_at = "met", record.completed_at
         elif isinstance(record, DeadlineBreached):
             entry.status = "breached"

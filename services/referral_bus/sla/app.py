@@ -4,8 +4,8 @@ Exactly-once effects without transactions: the engine's output is a deterministi
 case log and the clock, and every record has a deterministic id. On start (and after a rebalance)
 the service folds the whole case log and reads what it already emitted (rb.sla, rb.escalations);
 anything the engine owes that is not there yet is emitted, nothing already there is emitted again.
-Escalations go to the agencies' inboxes first and to rb.escalations last, so a crash in between
-re-delivers (consumers dedupe by escalation_id) rather than loses.
+Warnings and escalations go to the agencies' inboxes first and to rb.sla / rb.escalations last, so
+a crash in between re-delivers (consumers dedupe by rb-delivery-id) rather than loses.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import faust
 import structlog
 
 from ..core.contracts.base import Event, Record
-from ..core.contracts.sla_records import EscalationRaised
+from ..core.contracts.sla_records import DeadlineWarning, EscalationRaised
 from ..core.domain.deadlines.engine import DeadlineEngine
 from ..core.domain.deadlines.rule_table import RULES
 from ..core import metrics
@@ -107,6 +107,10 @@ class SlaService:
         final: list[Outgoing] = []
         for record in fresh:
             key = record.case_id.encode()  # type: ignore[attr-defined]
+            if isinstance(record, DeadlineWarning) and record.responsible_agency_id:
+                headers = to_headers({"rb-delivery-id": record.sla_event_id, "rb-paragraph": record.paragraph,
+                                      "rb-purpose": "warning", "rb-redacted": "true"})
+                inbox.append(Outgoing(cat.inbox(record.responsible_agency_id), key, codec.encode(record), headers))
             if isinstance(record, EscalationRaised):
                 headers = to_headers({"rb-delivery-id": record.escalation_id, "rb-paragraph": record.paragraph,
                                       "rb-purpose": "escalation", "rb-redacted": "true"})

@@ -4,6 +4,7 @@ of Annex B (seed 001) that the event implements is in its docstring."""
 from __future__ import annotations
 
 from enum import Enum
+from uuid import UUID
 
 from pydantic import Field, model_validator
 
@@ -138,9 +139,19 @@ class NGODecision(Event):
         return self
 
 
+class EscalationAcknowledged(Event):
+    """An agency told of a missed deadline (the responsible one or a rung of the escalation ladder)
+    acknowledges it; no further ladder level is raised for that deadline. On the case log, so
+    that who acknowledged what, and when, is part of the case's history."""
+
+    escalation_id: UUID
+    deadline_id: UUID
+    level: int = Field(description="The ladder level acknowledged")
+
+
 #: Every case event type, by Avro record name.
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (ReferralMade, GuardianshipNotified, EmergencyRemoval, RemovalOutcomeReported,
-                ProsecutorNotified, InitialAssessmentCompleted, NGODecision)
+                ProsecutorNotified, InitialAssessmentCompleted, NGODecision, EscalationAcknowledged)
 }

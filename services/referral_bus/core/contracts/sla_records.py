@@ -27,6 +27,14 @@ class DeadlineOpened(_DeadlineRecord):
     due_at: AwareDatetime
 
 
+class DeadlineWarning(_DeadlineRecord):
+    """The deadline is near and not yet met: sent to the responsible agency's inbox."""
+
+    responsible_agency_id: str | None
+    due_at: AwareDatetime
+    warn_at: AwareDatetime
+
+
 class DeadlineMet(_DeadlineRecord):
     completing_event_id: UUID
     due_at: AwareDatetime
@@ -64,5 +72,6 @@ class EscalationRaised(Record):
 
 SLA_RECORD_TYPES: dict[str, type[Record]] = {
     cls.__name__: cls
-    for cls in (DeadlineOpened, DeadlineMet, DeadlineBreached, DeadlineCompletedLate, EscalationRaised)
+    for cls in (DeadlineOpened, DeadlineWarning, DeadlineMet, DeadlineBreached, DeadlineCompletedLate,
+                EscalationRaised)
 }

@@ -18,6 +18,8 @@ PRODUCERS: dict[str, tuple[frozenset[AgencyKind], str]] = {
     "ProsecutorNotified": (frozenset({AgencyKind.CAM_CSC, AgencyKind.GUARDIANSHIP}), "4.9"),
     "InitialAssessmentCompleted": (frozenset({AgencyKind.CAM_CSC}), "6.3"),
     "NGODecision": (frozenset({AgencyKind.NGO}), "5.18"),
+    # whoever an escalation reached; the paragraph is the breached rule's, checked by the SLA engine
+    "EscalationAcknowledged": (_ANY, "escalation ladder (issue 4)"),
 }
 
 

@@ -3,16 +3,18 @@ deterministic on replay."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
 
 from referral_bus.core.contracts.base import City, Event
 from referral_bus.core.contracts.events import (
-    AssessmentOutcome, EmergencyRemoval, InitialAssessmentCompleted, ReferralKind, ReferralMade, RemovalOutcomeReported,
+    AssessmentOutcome, EmergencyRemoval, EscalationAcknowledged, InitialAssessmentCompleted, ReferralKind, ReferralMade,
+    RemovalOutcomeReported,
 )
 from referral_bus.core.contracts.sla_records import (
-    DeadlineBreached, DeadlineCompletedLate, DeadlineMet, DeadlineOpened, EscalationRaised,
+    DeadlineBreached, DeadlineCompletedLate, DeadlineMet, DeadlineOpened, DeadlineWarning, EscalationRaised,
 )
 from referral_bus.core.domain.agencies import Directory
 from referral_bus.core.domain.deadlines.engine import DeadlineEngine
@@ -83,7 +85,8 @@ def test_breach_escalates_exactly_once_then_late_completion_records_lateness(eng
 def test_late_report_before_the_timer_still_breaches_once(engine: DeadlineEngine) -> None:
     engine.on_event(removal())
     out = engine.on_event(report(T0 + timedelta(hours=3, seconds=1)))
-    assert kinds(only(out, object)) == ["DeadlineBreached", "EscalationRaised", "DeadlineCompletedLate"]
+    assert kinds(only(out, object)) == ["DeadlineWarning", "DeadlineBreached", "EscalationRaised",
+                                        "DeadlineCompletedLate"]
     assert only(engine.advance(T0 + timedelta(days=1)), EscalationRaised) == []
 
 
@@ -119,7 +122,7 @@ def test_initial_assessment_48_or_72_hours(engine: DeadlineEngine, immediate: bo
     assert [(o.rule_id, o.due_at) for o in opened] == [(rule, T0 + timedelta(hours=hours))]
     done = InitialAssessmentCompleted(envelope=envelope(InitialAssessmentCompleted, "C-1", "cam-almaty"),
                                       outcome=AssessmentOutcome.NO_CONCERN)
-    assert kinds(engine.on_event(on_log(done, 2, recorded_at=T0 + timedelta(hours=hours - 1)))) == ["DeadlineMet"]
+    assert kinds(engine.on_event(on_log(done, 2, recorded_at=T0 + timedelta(hours=hours - 13)))) == ["DeadlineMet"]
 
 
 def test_under_three_opens_no_cam_assessment_deadline(engine: DeadlineEngine) -> None:
@@ -151,4 +154,46 @@ def test_ngo_decision_is_due_within_two_working_days(engine: DeadlineEngine) -> 
     assert engine.advance(dt(2026, 3, 26, 12, tzinfo=ZoneInfo("Asia/Almaty"))) == []
     decision = NGODecision(envelope=envelope(NGODecision, "C-1", "ngo-rodnik"), decision=NGODecisionKind.ACCEPTED)
     met = engine.on_event(on_log(decision, 2, recorded_at=dt(2026, 3, 27, 16, tzinfo=ZoneInfo("Asia/Almaty"))))
-    assert kinds(met) == ["DeadlineMet"]
+    assert kinds(met) == ["DeadlineWarning", "DeadlineMet"]  # warned 8 h before the end of Friday
+
+
+# -- the escalation ladder ------------------------------------------------------------------------
+
+def test_warning_comes_before_the_due_time_and_only_if_not_met(engine: DeadlineEngine) -> None:
+    engine.on_event(removal())
+    assert only(engine.advance(T0 + timedelta(hours=2) - timedelta(seconds=1) + GRACE), DeadlineWarning) == []
+    [warning] = only(engine.advance(T0 + timedelta(hours=2) + GRACE), DeadlineWarning)
+    assert (warning.warn_at, warning.responsible_agency_id) == (T0 + timedelta(hours=2), "police-juvenile-almaty")
+    engine.on_event(removal("C-2", seq=1))
+    assert only(engine.on_event(report(T0 + timedelta(minutes=30), "C-2")), DeadlineWarning) == []
+
+
+def test_unacknowledged_breach_climbs_the_ladder_once_per_level(engine: DeadlineEngine) -> None:
+    engine.on_event(removal())
+    levels = [(e.level, e.escalated_to_agency_id) for e in
+              only(engine.advance(T0 + timedelta(hours=20)), EscalationRaised)]
+    assert levels == [(1, "police-department-almaty"), (2, "commission-almaty"), (3, "steering-committee")]
+    assert only(engine.advance(T0 + timedelta(days=30)), EscalationRaised) == []
+
+
+def acknowledgement(engine: DeadlineEngine, level: int, at, seq: int = 2) -> Event:  # type: ignore[no-untyped-def]
+    deadline_id = next(d.deadline_id for d in engine.open.values() if d.rule.rule_id.startswith("4.8"))
+    ack = EscalationAcknowledged(envelope=envelope(EscalationAcknowledged, "C-1", "police-department-almaty", at=at),
+                                 escalation_id=uuid.uuid4(), deadline_id=deadline_id, level=level)
+    return on_log(ack, seq, recorded_at=at)
+
+
+def test_acknowledgement_stops_further_levels(engine: DeadlineEngine) -> None:
+    engine.on_event(removal())
+    assert [e.level for e in only(engine.advance(T0 + timedelta(hours=3) + GRACE), EscalationRaised)] == [1]
+    assert only(engine.on_event(acknowledgement(engine, 1, T0 + timedelta(hours=4))), EscalationRaised) == []
+    assert only(engine.advance(T0 + timedelta(days=5)), EscalationRaised) == []
+
+
+def test_acknowledgement_after_the_next_level_fell_due_raises_it_first(engine: DeadlineEngine) -> None:
+    """Level 2 fell due at due+2h; an acknowledgement recorded at due+3h comes too late to stop it,
+    whether or not the timer already fired — live and replay agree."""
+    engine.on_event(removal())
+    out = engine.on_event(acknowledgement(engine, 1, T0 + timedelta(hours=6)))
+    assert [e.level for e in only(out, EscalationRaised)] == [1, 2]
+    assert only(engine.advance(T0 + timedelta(days=5)), EscalationRaised) == []

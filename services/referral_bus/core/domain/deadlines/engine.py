@@ -18,8 +18,9 @@ from datetime import datetime, timedelta
 from uuid import UUID, uuid5
 
 from ...contracts.base import City, Event, Record
+from ...contracts.events import EscalationAcknowledged
 from ...contracts.sla_records import (
-    DeadlineBreached, DeadlineCompletedLate, DeadlineMet, DeadlineOpened, EscalationRaised,
+    DeadlineBreached, DeadlineCompletedLate, DeadlineMet, DeadlineOpened, DeadlineWarning, EscalationRaised,
 )
 from ..agencies import AgencyKind, Directory
 from .calendar import WorkingCalendar
@@ -41,7 +42,21 @@ class OpenDeadline:
     opened_at: datetime
     due_at: datetime
     responsible_agency_id: str | None
+    warned: bool = False
     breached: bool = False
+    level: int = 0               # highest escalation level raised
+    acknowledged: bool = False   # an EscalationAcknowledged stops further levels
+
+    def next_step(self) -> tuple[datetime, str] | None:
+        """(time, kind) of the next ladder step still to come: warn, breach, or escalate."""
+        rule = self.rule
+        if not self.warned and rule.warn_before is not None and self.due_at - rule.warn_before > self.opened_at:
+            return self.due_at - rule.warn_before, "warn"
+        if not self.breached:
+            return self.due_at, "breach"
+        if self.level < len(rule.ladder) and not self.acknowledged:
+            return self.due_at + timedelta(hours=rule.ladder[self.level].after_hours), "escalate"
+        return None
 
 
 class DeadlineEngine:
@@ -76,6 +91,8 @@ class DeadlineEngine:
             self.case_city[env.case_id] = city
         out: list[Record] = []
         out += self._complete(event)
+        if isinstance(event, EscalationAcknowledged):
+            out += self._acknowledge(event)
         for rule in self.rules:
             if rule.triggered_by(event):
                 out += self._open(rule, event)
@@ -97,7 +114,8 @@ class DeadlineEngine:
                 if existing.breached or due <= existing.due_at:
                     return []   # 6.3(a) "if later": only a later due time re-times the deadline
                 existing.due_at, existing.rule, existing.trigger_event_id = due, rule, env.event_id
-                heapq.heappush(self._due_heap, (due, str(deadline_id), deadline_id))
+                existing.warned = False
+                self._schedule(existing)
                 return [self._opened_record(existing)]
         else:
             deadline_id = _id(rule.rule_id, env.case_id, env.event_id)
@@ -105,7 +123,7 @@ class DeadlineEngine:
                                 self._responsible(rule.responsible, env.case_id))
         self.open[deadline_id] = deadline
         self.open_by_case.setdefault(env.case_id, {})[deadline_id] = deadline
-        heapq.heappush(self._due_heap, (due, str(deadline_id), deadline_id))
+        self._schedule(deadline)
         return [self._opened_record(deadline)]
 
     def _opened_record(self, d: OpenDeadline) -> DeadlineOpened:
@@ -128,6 +146,7 @@ class DeadlineEngine:
             if key in closed_groups:
                 continue  # one completing event closes the oldest deadline of each rule (FIFO)
             closed_groups.add(key)
+            out += self._fire(d, completed_at, inclusive=False)  # steps that fell due before it came
             self._close(d)
             if completed_at <= d.due_at:
                 out.append(DeadlineMet(
@@ -135,8 +154,6 @@ class DeadlineEngine:
                     paragraph=d.rule.paragraph, case_id=d.case_id, completing_event_id=env.event_id,
                     due_at=d.due_at, completed_at=completed_at))
                 continue
-            if not d.breached:
-                out += self._breach(d)
             out.append(DeadlineCompletedLate(
                 sla_event_id=_id(d.deadline_id, "late"), deadline_id=d.deadline_id, rule_id=d.rule.rule_id,
                 paragraph=d.rule.paragraph, case_id=d.case_id, completing_event_id=env.event_id,
@@ -145,17 +162,55 @@ class DeadlineEngine:
         return out
 
     # -- the clock ------------------------------------------------------------------------------
+    def _acknowledge(self, event: EscalationAcknowledged) -> list[Record]:
+        d = self.open_by_case.get(event.envelope.case_id, {}).get(event.deadline_id)
+        if d is None:
+            return []
+        acknowledged_at = event.envelope.recorded_at or event.envelope.occurred_at
+        out = self._fire(d, acknowledged_at, inclusive=False)  # levels that fell due before it came
+        d.acknowledged = True
+        return out
+
     def advance(self, now: datetime) -> list[Record]:
-        """Breaches of every open deadline whose due time (plus grace) has passed by ``now``,
-        in due-time order."""
+        """Every ladder step (warning, breach, further escalation) whose time plus grace has passed
+        by ``now``, in time order."""
         out: list[Record] = []
         heap = self._due_heap
         while heap and heap[0][0] + self.grace <= now:
-            due, _, deadline_id = heapq.heappop(heap)
+            at, _, deadline_id = heapq.heappop(heap)
             d = self.open.get(deadline_id)
-            if d is None or d.breached or d.due_at != due:
-                continue  # closed, already breached, or re-timed (its newer entry is in the heap)
-            out += self._breach(d)
+            step = d.next_step() if d else None
+            if d is None or step is None or step[0] != at:
+                continue  # closed, acknowledged or re-timed: a newer entry (if any) is in the heap
+            out += self._fire(d, now - self.grace, inclusive=True)
+            self._schedule(d)
+        return out
+
+    def _schedule(self, d: OpenDeadline) -> None:
+        step = d.next_step()
+        if step is not None:
+            heapq.heappush(self._due_heap, (step[0], str(d.deadline_id), d.deadline_id))
+
+    def _fire(self, d: OpenDeadline, until: datetime, *, inclusive: bool) -> list[Record]:
+        """Run the deadline's ladder up to ``until``. Deterministic: depends only on the times."""
+        out: list[Record] = []
+        while (step := d.next_step()) is not None and (step[0] <= until if inclusive else step[0] < until):
+            at, kind = step
+            if kind == "warn":
+                d.warned = True
+                out.append(DeadlineWarning(
+                    sla_event_id=_id(d.deadline_id, "warning", d.due_at.isoformat()), deadline_id=d.deadline_id,
+                    rule_id=d.rule.rule_id, paragraph=d.rule.paragraph, case_id=d.case_id,
+                    responsible_agency_id=d.responsible_agency_id, due_at=d.due_at, warn_at=at))
+            elif kind == "breach":
+                d.breached = True
+                out.append(DeadlineBreached(
+                    sla_event_id=_id(d.deadline_id, "breached"), deadline_id=d.deadline_id, rule_id=d.rule.rule_id,
+                    paragraph=d.rule.paragraph, case_id=d.case_id, responsible_agency_id=d.responsible_agency_id,
+                    due_at=d.due_at, breached_at=d.due_at))
+                out.append(self._escalation(d))
+            else:
+                out.append(self._escalation(d))
         return out
 
     def _close(self, d: OpenDeadline) -> None:
@@ -165,24 +220,20 @@ class DeadlineEngine:
         if not case:
             del self.open_by_case[d.case_id]
 
-    def _breach(self, d: OpenDeadline) -> list[Record]:
-        d.breached = True
-        out: list[Record] = [DeadlineBreached(
-            sla_event_id=_id(d.deadline_id, "breached"), deadline_id=d.deadline_id, rule_id=d.rule.rule_id,
-            paragraph=d.rule.paragraph, case_id=d.case_id, responsible_agency_id=d.responsible_agency_id,
-            due_at=d.due_at, breached_at=d.due_at)]
-        first = d.rule.ladder[0]
-        out.append(EscalationRaised(
-            escalation_id=_id(d.deadline_id, "escalation", first.level), deadline_id=d.deadline_id,
-            rule_id=d.rule.rule_id, paragraph=d.rule.paragraph, case_id=d.case_id, level=first.level,
-            responsible_agency_id=d.responsible_agency_id,
-            escalated_to_agency_id=self._escalation_target(first.to, d),
-            due_at=d.due_at, raised_for=d.due_at + timedelta(hours=first.after_hours),
+    def _escalation(self, d: OpenDeadline) -> EscalationRaised:
+        step = d.rule.ladder[d.level]
+        d.level += 1
+        return EscalationRaised(
+            escalation_id=_id(d.deadline_id, "escalation", step.level), deadline_id=d.deadline_id,
+            rule_id=d.rule.rule_id, paragraph=d.rule.paragraph, case_id=d.case_id, level=step.level,
+            responsible_agency_id=d.responsible_agency_id, escalated_to_agency_id=self._escalation_target(step.to, d),
+            due_at=d.due_at, raised_for=d.due_at + timedelta(hours=step.after_hours),
             summary=f"{d.rule.title} (Annex B {d.rule.paragraph}): due {d.due_at.isoformat()}, "
-                    f"responsible {d.responsible_agency_id or d.rule.responsible.value}"))
-        return out
+                    f"responsible {d.responsible_agency_id or d.rule.responsible.value}, level {step.level}")
 
     def _escalation_target(self, to: str, d: OpenDeadline) -> str | None:
+        if to.startswith("agency:"):
+            return to.removeprefix("agency:")
         if to == "supervisor":
             agency = self.directory.get(d.responsible_agency_id or "")
             if agency and agency.supervisor_id:

@@ -7,7 +7,9 @@ deadline of 4.1–7.19; the engine does not change when a rule is added.
 from __future__ import annotations
 
 from ..agencies import AgencyKind
-from .rules import Anchor, Condition, DeadlineRule, ElapsedHours, WorkingDays
+from datetime import timedelta
+
+from .rules import Anchor, Condition, DeadlineRule, ElapsedHours, EscalationStep, WorkingDays
 
 _ASSESSMENT = frozenset({"InitialAssessmentCompleted"})
 
@@ -22,6 +24,10 @@ RULES: tuple[DeadlineRule, ...] = (
         clock=ElapsedHours(3),
         completed_by=frozenset({"RemovalOutcomeReported"}),
         responsible=AgencyKind.POLICE,
+        warn_before=timedelta(hours=1),
+        # a child removed without the CAM present: the ladder climbs within hours, not days
+        ladder=(EscalationStep(1, "supervisor"), EscalationStep(2, "commission", 2),
+                EscalationStep(3, "agency:steering-committee", 6)),
     ),
     DeadlineRule(
         rule_id="6.3a-initial-assessment-48h-referral",
@@ -35,6 +41,7 @@ RULES: tuple[DeadlineRule, ...] = (
         completed_by=_ASSESSMENT,
         responsible=AgencyKind.CAM_CSC,
         group="6.3-initial-assessment",
+        warn_before=timedelta(hours=12),
     ),
     DeadlineRule(
         rule_id="6.3a-initial-assessment-48h-removal",
@@ -47,6 +54,7 @@ RULES: tuple[DeadlineRule, ...] = (
         completed_by=_ASSESSMENT,
         responsible=AgencyKind.CAM_CSC,
         group="6.3-initial-assessment",
+        warn_before=timedelta(hours=12),
     ),
     DeadlineRule(
         rule_id="6.3b-initial-assessment-72h",
@@ -60,6 +68,7 @@ RULES: tuple[DeadlineRule, ...] = (
         completed_by=_ASSESSMENT,
         responsible=AgencyKind.CAM_CSC,
         group="6.3-initial-assessment",
+        warn_before=timedelta(hours=12),
     ),
     DeadlineRule(
         rule_id="5.18-ngo-decision-2wd",
@@ -71,6 +80,7 @@ RULES: tuple[DeadlineRule, ...] = (
         clock=WorkingDays(2),
         completed_by=frozenset({"NGODecision"}),
         responsible=AgencyKind.NGO,
+        warn_before=timedelta(hours=8),
     ),
 )
 

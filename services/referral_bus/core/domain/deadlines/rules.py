@@ -86,12 +86,13 @@ class WorkingDays:
 
 @dataclass(frozen=True)
 class EscalationStep:
-    """One rung of the ladder. ``to`` is 'supervisor' (of the responsible agency, from the
-    directory) or an agency kind whose office in the case's city is told."""
+    """One rung of the ladder, raised ``after_hours`` after the due time unless the deadline was
+    met or an earlier escalation acknowledged by then. ``to`` is 'supervisor' (of the responsible
+    agency, from agencies.yaml), an agency kind (its office in the case's city), or 'agency:<id>'."""
 
     level: int
     to: str
-    after_hours: int = 0   # after the due time
+    after_hours: float = 0
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,12 @@ class DeadlineRule:
     #: Rules in one group share a single deadline per case: a later trigger re-times it to the
     #: later due time (6.3(a): "or, if later, the removal"). Empty = one deadline per trigger.
     group: str = ""
-    ladder: tuple[EscalationStep, ...] = field(default=(EscalationStep(1, "supervisor"),))
+    #: Level 1 goes to the responsible agency's supervisor at the due time; level 2 to the city's
+    #: Commission on Issues of Minors a day later; level 3 to the Steering Committee after two days.
+    ladder: tuple[EscalationStep, ...] = field(default=(
+        EscalationStep(1, "supervisor"), EscalationStep(2, "commission", 24), EscalationStep(3, "agency:steering-committee", 48)))
+    #: A warning to the responsible agency this long before the due time (None: no warning).
+    warn_before: timedelta | None = None
 
     def triggered_by(self, event: Any) -> bool:
         return event.event_type() == self.trigger and all(c.holds(event) for c in self.when)
