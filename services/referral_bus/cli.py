@@ -12,11 +12,15 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .core.logging import configure_logging
 
+if TYPE_CHECKING:
+    from .core.runtime import Runtime
 
-def _runtime():  # type: ignore[no-untyped-def]
+
+def _runtime() -> "Runtime":
     from .core.runtime import load_runtime
     return load_runtime()
 

@@ -155,3 +155,10 @@ def test_batch_has_at_most_one_append_per_case_per_round(core: RouterCore, codec
     # everything keyed C-1 after its first append waits a round, in order; C-2 goes at once
     assert summary == [[("C-1", "ACCEPTED"), ("C-2", "ACCEPTED")], [(None, "REJECTED"), ("C-1", "ACCEPTED")]]
     assert rounds[1][1].appended.envelope.sequence == 2  # type: ignore[union-attr]
+
+
+def test_rejected_submissions_leave_no_case_state(core: RouterCore, codec: Codec) -> None:
+    report = RemovalOutcomeReported(envelope=envelope(RemovalOutcomeReported, "C-404", "police-juvenile-almaty", at=NOW),
+                                    child_removed=True, placed_in_temporary_care=True, referred_to_cam=True)
+    assert submit(core, codec, report).receipt.reason_code == "UNKNOWN_CASE"
+    assert "C-404" not in core.cases

@@ -172,9 +172,10 @@ class RouterCore:
         env = event.envelope
         known_case = self.event_cases.get(env.event_id)
         if known_case is not None and known_case != env.case_id:
-            raise Rejection(Code.EVENT_ID_CONFLICT, f"event id already used on another case",
+            raise Rejection(Code.EVENT_ID_CONFLICT, "event id already used on another case",
                             field="envelope.event_id")
-        state = self.case(env.case_id)
+        # not stored until accepted: rejected submissions must not grow state for made-up case ids
+        state = self.cases.get(env.case_id) or CaseState(env.case_id)
         if env.event_id in state.events:
             sequence, fingerprint = state.events[env.event_id]
             if fingerprint != content_fingerprint(event):
@@ -193,6 +194,7 @@ class RouterCore:
         final = stamped.model_copy(update={"envelope": stamped_env.model_copy(
             update={"hash": chain_hash(state.last_hash, stamped)})})
         state.apply(final, self.directory)
+        self.cases[env.case_id] = state
         self.event_cases[env.event_id] = env.case_id
         pairs = self._remember(final, deliveries)
         log.debug("router.accepted", event_id=str(env.event_id), case_id=env.case_id,

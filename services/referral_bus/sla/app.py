@@ -92,11 +92,8 @@ class SlaService:
     async def _tick(self) -> None:
         await self.ensure_fresh()
         await self.emit(self.engine.advance(self.clock()))
-        open_by_rule: dict[str, int] = {rule.rule_id: 0 for rule in RULES}
-        for deadline in self.engine.open.values():
-            open_by_rule[deadline.rule.rule_id] += 1
-        for rule_id, count in open_by_rule.items():
-            metrics.OPEN_DEADLINES.labels(rule_id).set(count)
+        for rule in RULES:
+            metrics.OPEN_DEADLINES.labels(rule.rule_id).set(self.engine.open_by_rule[rule.rule_id])
 
     async def emit(self, records: list[Record]) -> None:
         fresh = [r for r in records if record_id(r) not in self.emitted]

@@ -197,3 +197,12 @@ def test_acknowledgement_after_the_next_level_fell_due_raises_it_first(engine: D
     out = engine.on_event(acknowledgement(engine, 1, T0 + timedelta(hours=6)))
     assert [e.level for e in only(out, EscalationRaised)] == [1, 2]
     assert only(engine.advance(T0 + timedelta(days=5)), EscalationRaised) == []
+
+
+def test_open_counts_per_rule_follow_opening_and_closing(engine: DeadlineEngine) -> None:
+    engine.on_event(removal())
+    assert engine.open_by_rule["4.8-removal-outcome-3h"] == 1
+    assert engine.open_by_rule["6.3a-initial-assessment-48h-removal"] == 1
+    engine.on_event(report(T0 + timedelta(hours=1)))
+    assert engine.open_by_rule["4.8-removal-outcome-3h"] == 0
+    assert sum(engine.open_by_rule.values()) == len(engine.open)

@@ -13,6 +13,7 @@ the trigger time follows the rule's anchor.
 from __future__ import annotations
 
 import heapq
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID, uuid5
@@ -75,6 +76,8 @@ class DeadlineEngine:
         self._due_heap: list[tuple[datetime, str, UUID]] = []
         self.case_city: dict[str, City] = {}
         self.last_sequence: dict[str, int] = {}
+        #: rule id → open deadlines, kept as they open and close (read by the metrics)
+        self.open_by_rule: Counter[str] = Counter()
 
     # -- folding events -------------------------------------------------------------------------
     def already_applied(self, event: Event) -> bool:
@@ -113,6 +116,8 @@ class DeadlineEngine:
             if existing is not None:
                 if existing.breached or due <= existing.due_at:
                     return []   # 6.3(a) "if later": only a later due time re-times the deadline
+                self.open_by_rule[existing.rule.rule_id] -= 1
+                self.open_by_rule[rule.rule_id] += 1
                 existing.due_at, existing.rule, existing.trigger_event_id = due, rule, env.event_id
                 existing.warned = False
                 self._schedule(existing)
@@ -122,6 +127,7 @@ class DeadlineEngine:
         deadline = OpenDeadline(deadline_id, rule, env.case_id, env.event_id, start, due,
                                 self._responsible(rule.responsible, env.case_id))
         self.open[deadline_id] = deadline
+        self.open_by_rule[rule.rule_id] += 1
         self.open_by_case.setdefault(env.case_id, {})[deadline_id] = deadline
         self._schedule(deadline)
         return [self._opened_record(deadline)]
@@ -215,6 +221,7 @@ class DeadlineEngine:
 
     def _close(self, d: OpenDeadline) -> None:
         del self.open[d.deadline_id]
+        self.open_by_rule[d.rule.rule_id] -= 1
         case = self.open_by_case[d.case_id]
         del case[d.deadline_id]
         if not case:
