@@ -11,7 +11,7 @@ import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,8 +49,9 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         broker.stop()
 
 
-def make_runtime(bootstrap: str, prefix: str, data_dir: Path) -> Runtime:
-    return load_runtime(Settings(bootstrap_servers=bootstrap, topic_prefix=prefix, data_dir=data_dir))
+def make_runtime(bootstrap: str, prefix: str, data_dir: Path, database_url: str | None = None) -> Runtime:
+    return load_runtime(Settings(bootstrap_servers=bootstrap, topic_prefix=prefix, data_dir=data_dir,
+                                 database_url=database_url))
 
 
 @dataclass
@@ -66,16 +67,20 @@ class Bus:
     @property
     def env(self) -> dict[str, str]:
         s = self.runtime.settings
-        return {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": s.bootstrap_servers,
-                "REFERRAL_BUS_TOPIC_PREFIX": s.topic_prefix, "REFERRAL_BUS_DATA_DIR": str(s.data_dir),
-                "REFERRAL_BUS_SLA_GRACE": str(s.sla_grace_seconds)}
+        env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": s.bootstrap_servers,
+               "REFERRAL_BUS_TOPIC_PREFIX": s.topic_prefix, "REFERRAL_BUS_DATA_DIR": str(s.data_dir),
+               "REFERRAL_BUS_SLA_GRACE": str(s.sla_grace_seconds)}
+        if s.database_url:
+            env["REFERRAL_BUS_DATABASE_URL"] = s.database_url
+        return env
 
     def start(self, service: str) -> subprocess.Popen[bytes]:
         log = open(self.logs / f"{service}.log", "ab")
         env = self.env
         if service in self.metrics_ports:
             env["REFERRAL_BUS_METRICS_PORT"] = str(self.metrics_ports[service])
-        proc = subprocess.Popen([sys.executable, "-m", "referral_bus.cli", service, "run"], env=env,
+        command = "projections" if service == "projector" else service
+        proc = subprocess.Popen([sys.executable, "-m", "referral_bus.cli", command, "run"], env=env,
                                 stdout=log, stderr=subprocess.STDOUT)
         self.processes[service] = proc
         return proc
@@ -121,9 +126,9 @@ class Bus:
 
 
 def start_bus(bootstrap: str, tmp: Path, services: tuple[str, ...] = ("router", "sla"),
-              metrics_ports: dict[str, int] | None = None) -> Bus:
+              metrics_ports: dict[str, int] | None = None, database_url: str | None = None) -> Bus:
     prefix = f"t{secrets.token_hex(3)}."
-    runtime = make_runtime(bootstrap, prefix, tmp / "data")
+    runtime = make_runtime(bootstrap, prefix, tmp / "data", database_url)
     apply_topics(bootstrap, runtime.catalogue.specs())
     bus = Bus(runtime, tmp, metrics_ports=metrics_ports or {})
     for service in services:
@@ -140,6 +145,27 @@ def bus(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         yield bus
     finally:
         bus.stop()
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[Callable[[], str]]:
+    """Makes fresh PostgreSQL databases on the local server (scripts/test.sh starts it) and drops
+    them afterwards. Returns SQLAlchemy URLs."""
+    import psycopg
+    admin_url = os.environ.get("REFERRAL_BUS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"rb_test_{secrets.token_hex(4)}"
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        made.append(name)
+        return admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
+
+    yield make
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        for name in made:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def wait_for(predicate, timeout: float = 60.0, interval: float = 0.5, what: str = "condition"):  # type: ignore[no-untyped-def]

@@ -168,6 +168,40 @@ def _sla_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_projections(args: argparse.Namespace) -> int:
+    from .projections.service import make_engine, project, rebuild
+    runtime = _runtime()
+    if args.action == "rebuild":
+        applied = rebuild(runtime)
+        print(f"rebuilt the read models from the log: {applied:,} records into {runtime.settings.read_model_url.split('@')[-1]}")
+        return 0
+    try:
+        project(runtime, make_engine(runtime), until_end=False)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_told(args: argparse.Namespace) -> int:
+    """What AGENCY had been told about CASE by --as-of, from the log or from the read models."""
+    from .auditor.point_in_time import told_from_log, told_from_read_models
+    runtime = _runtime()
+    as_of = datetime.fromisoformat(args.as_of) if args.as_of else datetime.now(timezone.utc)
+    if as_of.tzinfo is None:
+        print("--as-of needs a time zone, e.g. 2026-11-22T10:00:00+05:00", file=sys.stderr)
+        return 2
+    if args.source == "log":
+        told = told_from_log(runtime, args.agency_id, args.case_id, as_of)
+    else:
+        from .projections.service import make_engine
+        told = told_from_read_models(make_engine(runtime), args.agency_id, args.case_id, as_of)
+    for t in told:
+        print(json.dumps({"delivered_at": t.delivered_at.isoformat(), "delivery_id": t.delivery_id,
+                          "record_type": t.record_type, "event_id": t.event_id, "paragraph": t.paragraph,
+                          "purpose": t.purpose}, ensure_ascii=False))
+    return 0
+
+
 def cmd_tail(args: argparse.Namespace) -> int:
     from .auditor.tail import follow, format_line
     try:
@@ -282,6 +316,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("verify", help="check per-case sequences and the hash chain of the case log")
     p.add_argument("--topic", help="verify this topic instead (e.g. a restored or copied log)")
     p.set_defaults(func=cmd_verify)
+    p = sub.add_parser("projections", help="run the projector into the read models, or rebuild them from the log")
+    p.add_argument("action", choices=["run", "rebuild"])
+    p.set_defaults(func=cmd_projections)
+    p = sub.add_parser("told", help="what an agency had been told about a case by a moment (its inbox)")
+    p.add_argument("agency_id")
+    p.add_argument("case_id")
+    p.add_argument("--as-of", help="ISO-8601 time with zone (default: now)")
+    p.add_argument("--source", choices=["log", "read-models"], default="log")
+    p.set_defaults(func=cmd_told)
     p = sub.add_parser("tail", help="follow a topic of the bus as JSON lines")
     p.add_argument("what", choices=["escalations", "sla", "receipts", "dead_letter"])
     p.add_argument("--from-beginning", action="store_true")

@@ -35,7 +35,13 @@ class Settings:
     #: Port for the Prometheus /metrics endpoint of a service (127.0.0.1); unset = no endpoint.
     metrics_port: int | None = field(default_factory=lambda: int(os.environ["REFERRAL_BUS_METRICS_PORT"])
                                      if os.environ.get("REFERRAL_BUS_METRICS_PORT") else None)
+    #: Read models (SQLAlchemy URL); the embedded default is SQLite under the data directory.
+    database_url: str | None = field(default_factory=lambda: os.environ.get("REFERRAL_BUS_DATABASE_URL") or None)
     data_dir: Path = field(default_factory=lambda: Path(os.environ.get("REFERRAL_BUS_DATA_DIR", ".referral-bus")))
+
+    @property
+    def read_model_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'read-models.db'}"
 
     @property
     def schemas_dir(self) -> Path:

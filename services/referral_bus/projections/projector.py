@@ -1,0 +1,159 @@
+"""Apply records read from the log to the read models, one transaction per batch, with the
+consumer offsets in the same transaction (DESIGN.md: exactly-once effects under at-least-once
+delivery). Knows nothing of Kafka: it gets decoded records with their topic, partition, offset,
+headers and timestamp."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from ..core.contracts.base import Event, Record
+from ..core.contracts.events import (
+    EmergencyRemoval, InitialAssessmentCompleted, NGODecision, ReferralKind, ReferralMade, RemovalOutcomeReported,
+)
+from ..core.contracts.sla_records import (
+    DeadlineBreached, DeadlineCompletedLate, DeadlineMet, DeadlineOpened, DeadlineWarning, EscalationRaised,
+)
+from .tables import (
+    CaseRow, ConsumerOffset, DeadlineRow, DeliveryRow, EscalationRow, ReferralRow, TimelineRow,
+)
+
+
+@dataclass(frozen=True)
+class Item:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    headers: dict[str, str]
+    timestamp: datetime
+    record: Record
+
+
+def age_band(age: int) -> str:
+    """Bands for the Steering Committee's statistics (Annex A); no exact ages leave the case."""
+    for upper, band in ((3, "0-2"), (6, "3-5"), (12, "6-11"), (16, "12-15")):
+        if age < upper:
+            return band
+    return "16-17"
+
+
+class Projector:
+    def __init__(self, engine: Engine, case_log: str, sla: str, escalations: str, inbox_agency: dict[str, str]) -> None:
+        self.engine = engine
+        self.case_log, self.sla, self.escalations = case_log, sla, escalations
+        self.inbox_agency = inbox_agency  # inbox topic name → agency id
+
+    def offsets(self) -> dict[tuple[str, int], int]:
+        with Session(self.engine) as session:
+            return {(o.topic, o.partition): o.next_offset for o in session.scalars(select(ConsumerOffset))}
+
+    def apply_batch(self, items: list[Item]) -> None:
+        if not items:
+            return
+        with Session(self.engine) as session, session.begin():
+            for item in items:
+                if item.topic == self.case_log and isinstance(item.record, Event):
+                    self._event(session, item.record)
+                elif item.topic == self.sla:
+                    self._deadline(session, item.record)
+                elif item.topic == self.escalations and isinstance(item.record, EscalationRaised):
+                    self._escalation(session, item.record)
+                elif item.topic in self.inbox_agency:
+                    self._delivery(session, item)
+                session.flush()  # later items of the batch find these rows by primary key
+            last: dict[tuple[str, int], int] = {}
+            for item in items:
+                last[(item.topic, item.partition)] = max(last.get((item.topic, item.partition), -1), item.offset)
+            for (topic, partition), offset in last.items():
+                session.merge(ConsumerOffset(topic=topic, partition=partition, next_offset=offset + 1))
+
+    # -- case log ---------------------------------------------------------------------------------
+    def _event(self, session: Session, event: Event) -> None:
+        env = event.envelope
+        if env.sequence is None or env.recorded_at is None or env.hash is None:
+            return  # not stamped by the router: cannot be on the case log (verify reports it)
+        session.add(TimelineRow(case_id=env.case_id, sequence=env.sequence, event_id=str(env.event_id),
+                                event_type=event.event_type(), producer_agency_id=env.producer.agency_id,
+                                occurred_at=env.occurred_at, recorded_at=env.recorded_at, hash=env.hash,
+                                fields=event.model_dump(mode="json", exclude={"envelope", "personal_data"})))
+        case = session.get(CaseRow, env.case_id)
+        if case is None:
+            case = CaseRow(case_id=env.case_id, opened_at=env.recorded_at, opened_by=env.producer.agency_id,
+                           referred_to_cam=False, child_removed=False)
+            session.add(case)
+        case.last_sequence, case.last_event_type, case.last_recorded_at = env.sequence, event.event_type(), env.recorded_at
+        if isinstance(event, (ReferralMade, EmergencyRemoval)):
+            case.city = case.city or event.city.value
+            case.child_age_years = event.child_age_years
+        if isinstance(event, ReferralMade):
+            session.add(ReferralRow(event_id=str(env.event_id), case_id=env.case_id,
+                                    referral_kind=event.referral_kind.value, city=event.city.value,
+                                    referring_agency_id=env.producer.agency_id,
+                                    age_band=age_band(event.child_age_years), made_at=env.recorded_at))
+            if event.referral_kind is ReferralKind.CHILD_PROTECTION and event.child_age_years >= 3:
+                case.referred_to_cam = True
+        elif isinstance(event, (EmergencyRemoval, RemovalOutcomeReported)) and event.child_removed:
+            case.child_removed = case.referred_to_cam = True
+        elif isinstance(event, InitialAssessmentCompleted):
+            case.initial_assessment = event.outcome.value
+            self._close_referrals(session, env.case_id, ReferralKind.CHILD_PROTECTION, event.outcome.value, env.recorded_at)
+        elif isinstance(event, NGODecision):
+            self._close_referrals(session, env.case_id, ReferralKind.NGO_SUPPORT, event.decision.value, env.recorded_at)
+
+    @staticmethod
+    def _close_referrals(session: Session, case_id: str, kind: ReferralKind, outcome: str, at: datetime) -> None:
+        session.flush()
+        for referral in session.scalars(select(ReferralRow).where(
+                ReferralRow.case_id == case_id, ReferralRow.referral_kind == kind.value, ReferralRow.outcome.is_(None))):
+            referral.outcome, referral.outcome_at = outcome, at
+
+    # -- deadlines ----------------------------------------------------------------------------
+    @staticmethod
+    def _deadline(session: Session, record: Record) -> None:
+        if isinstance(record, DeadlineOpened):  # a re-timed deadline (6.3(a)) keeps its id
+            row = session.get(DeadlineRow, str(record.deadline_id))
+            if row is None:
+                session.add(DeadlineRow(deadline_id=str(record.deadline_id), case_id=record.case_id,
+                                        rule_id=record.rule_id, paragraph=record.paragraph,
+                                        responsible_agency_id=record.responsible_agency_id,
+                                        opened_at=record.opened_at, due_at=record.due_at, status="open"))
+            else:
+                row.rule_id, row.paragraph, row.due_at, row.status = record.rule_id, record.paragraph, record.due_at, "open"
+            return
+        row = session.get(DeadlineRow, str(getattr(record, "deadline_id", "")))
+        if row is None:
+            return
+        if isinstance(record, DeadlineWarning):
+            row.status = "warned"
+        elif isinstance(record, DeadlineBreached):
+            row.status = "breached"
+        elif isinstance(record, DeadlineMet):
+            row.status, row.completed_at = "met", record.completed_at
+        elif isinstance(record, DeadlineCompletedLate):
+            row.status, row.completed_at, row.lateness_seconds = "late", record.completed_at, record.lateness_seconds
+
+    @staticmethod
+    def _escalation(session: Session, record: EscalationRaised) -> None:
+        if session.get(EscalationRow, str(record.escalation_id)) is None:
+            session.add(EscalationRow(escalation_id=str(record.escalation_id), deadline_id=str(record.deadline_id),
+                                      case_id=record.case_id, rule_id=record.rule_id, level=record.level,
+                                      escalated_to_agency_id=record.escalated_to_agency_id,
+                                      raised_for=record.raised_for))
+
+    # -- inboxes ------------------------------------------------------------------------------
+    def _delivery(self, session: Session, item: Item) -> None:
+        delivery_id = item.headers.get("rb-delivery-id")
+        if not delivery_id or session.get(DeliveryRow, delivery_id) is not None:
+            return  # re-sent after a crash: the same delivery, already recorded
+        record = item.record
+        event_id = str(record.envelope.event_id) if isinstance(record, Event) else None
+        session.add(DeliveryRow(delivery_id=delivery_id, agency_id=self.inbox_agency[item.topic],
+                                case_id=(item.key or b"").decode(), record_type=type(record).__name__,
+                                event_id=event_id, paragraph=item.headers.get("rb-paragraph"),
+                                purpose=item.headers.get("rb-purpose"),
+                                redacted=item.headers.get("rb-redacted") == "true", delivered_at=item.timestamp))

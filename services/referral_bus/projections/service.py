@@ -1,0 +1,83 @@
+"""The projector's consumer loop: manual assignment (no consumer group — the offsets live in the
+database), batches applied in one transaction each; ``rebuild`` drops the tables and replays the
+log to its true end (the Fetch high watermark)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+import structlog
+from kafka import KafkaConsumer, TopicPartition
+from sqlalchemy import Engine, create_engine
+
+from ..core.runtime import Runtime
+from .projector import Item, Projector
+from .tables import Base
+
+log = structlog.get_logger(__name__)
+
+
+def make_engine(runtime: Runtime) -> Engine:
+    url = runtime.settings.read_model_url
+    if url.startswith("sqlite:///"):
+        runtime.settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return create_engine(url, pool_pre_ping=True)
+
+
+def make_projector(runtime: Runtime, engine: Engine) -> Projector:
+    cat = runtime.catalogue
+    inboxes = {cat.inbox(agency_id): agency_id for agency_id in runtime.directory.agencies}
+    return Projector(engine, cat.name("case_log"), cat.name("sla"), cat.name("escalations"), inboxes)
+
+
+def project(runtime: Runtime, engine: Engine, *, until_end: bool, batch: int = 2000,
+            stop: Callable[[], bool] | None = None) -> int:
+    """Follow the log into the read models; with ``until_end`` return once caught up."""
+    Base.metadata.create_all(engine)
+    projector = make_projector(runtime, engine)
+    cat = runtime.catalogue
+    topics = {cat.name("case_log"): "case_log", cat.name("sla"): "sla", cat.name("escalations"): "escalations",
+              **{topic: "inbox" for topic in projector.inbox_agency}}
+    tps = [TopicPartition(topic, p) for topic, topic_id in topics.items() for p in range(cat.partitions(topic_id))]
+    consumer = KafkaConsumer(bootstrap_servers=runtime.settings.bootstrap_servers, group_id=None,
+                             enable_auto_commit=False, max_poll_records=batch, fetch_max_bytes=16 * 1024 * 1024)
+    consumer.assign(tps)
+    stored = projector.offsets()
+    for tp in tps:
+        consumer.seek(tp, stored.get((tp.topic, tp.partition), 0))
+    applied, progress_at, show = 0, time.monotonic(), until_end and sys.stderr.isatty()
+    try:
+        while stop is None or not stop():
+            polled = consumer.poll(timeout_ms=500)
+            items = [Item(r.topic, r.partition, r.offset, r.key,
+                          {k: v.decode() for k, v in (r.headers or [])},
+                          datetime.fromtimestamp(r.timestamp / 1000, tz=timezone.utc),
+                          runtime.codec.decode(r.value))
+                     for records in polled.values() for r in records]
+            projector.apply_batch(items)
+            applied += len(items)
+            if time.monotonic() - progress_at > 5 or (show and items):
+                behind = sum(max(0, (consumer.highwater(tp) or 0) - consumer.position(tp)) for tp in tps)
+                if show:
+                    print(f"\rprojected {applied:,} records, {behind:,} behind", end="", file=sys.stderr, flush=True)
+                else:
+                    log.info("projector.progress", applied=applied, behind=behind)
+                progress_at = time.monotonic()
+            if until_end and not items and all(
+                    consumer.highwater(tp) is not None and consumer.position(tp) >= consumer.highwater(tp) for tp in tps):
+                break
+    finally:
+        consumer.close()
+        if show:
+            print(file=sys.stderr)
+    return applied
+
+
+def rebuild(runtime: Runtime, engine: Engine | None = None) -> int:
+    """Drop every read model and replay the log into fresh tables."""
+    engine = engine or make_engine(runtime)
+    Base.metadata.drop_all(engine)
+    return project(runtime, engine, until_end=True)

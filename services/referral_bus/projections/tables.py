@@ -1,0 +1,109 @@
+"""Read-model tables (SQLAlchemy 2). No personal data: timelines keep typed fields only, never the
+``personal_data`` record."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Integer, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ConsumerOffset(Base):
+    """Next offset to read per topic partition, written in the same transaction as the rows it
+    produced: a crash replays at most an uncommitted batch, which then is written exactly once."""
+
+    __tablename__ = "consumer_offsets"
+    topic: Mapped[str] = mapped_column(String(255), primary_key=True)
+    partition: Mapped[int] = mapped_column(Integer, primary_key=True)
+    next_offset: Mapped[int] = mapped_column(BigInteger)
+
+
+class CaseRow(Base):
+    __tablename__ = "cases"
+    case_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    city: Mapped[str | None] = mapped_column(String(32))
+    child_age_years: Mapped[int | None] = mapped_column(Integer)
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    opened_by: Mapped[str] = mapped_column(String(64))
+    last_sequence: Mapped[int] = mapped_column(Integer)
+    last_event_type: Mapped[str] = mapped_column(String(64))
+    last_recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    referred_to_cam: Mapped[bool] = mapped_column(Boolean, default=False)
+    child_removed: Mapped[bool] = mapped_column(Boolean, default=False)
+    initial_assessment: Mapped[str | None] = mapped_column(String(32))
+
+
+class TimelineRow(Base):
+    __tablename__ = "case_events"
+    case_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sequence: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    event_type: Mapped[str] = mapped_column(String(64))
+    producer_agency_id: Mapped[str] = mapped_column(String(64), index=True)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    hash: Mapped[str] = mapped_column(String(64))
+    fields: Mapped[dict] = mapped_column(JSON)  # type: ignore[type-arg]
+
+
+class ReferralRow(Base):
+    """Referral outcomes: each referral and what became of it (6.21–6.23, 5.18–5.20)."""
+
+    __tablename__ = "referrals"
+    event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    case_id: Mapped[str] = mapped_column(String(64), index=True)
+    referral_kind: Mapped[str] = mapped_column(String(32))
+    city: Mapped[str] = mapped_column(String(32))
+    referring_agency_id: Mapped[str] = mapped_column(String(64))
+    age_band: Mapped[str] = mapped_column(String(8))
+    made_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str | None] = mapped_column(String(48))
+    outcome_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class DeadlineRow(Base):
+    __tablename__ = "deadlines"
+    deadline_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    case_id: Mapped[str] = mapped_column(String(64), index=True)
+    rule_id: Mapped[str] = mapped_column(String(64))
+    paragraph: Mapped[str] = mapped_column(String(32))
+    responsible_agency_id: Mapped[str | None] = mapped_column(String(64))
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    status: Mapped[str] = mapped_column(String(16))   # open | warned | breached | met | late
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lateness_seconds: Mapped[int | None] = mapped_column(Integer)
+
+
+class EscalationRow(Base):
+    """Its own table (not a column of deadlines): escalations come on their own topic, and no
+    row may depend on the order in which two topics are read."""
+
+    __tablename__ = "escalations"
+    escalation_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    deadline_id: Mapped[str] = mapped_column(String(36), index=True)
+    case_id: Mapped[str] = mapped_column(String(64), index=True)
+    rule_id: Mapped[str] = mapped_column(String(64))
+    level: Mapped[int] = mapped_column(Integer)
+    escalated_to_agency_id: Mapped[str | None] = mapped_column(String(64))
+    raised_for: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DeliveryRow(Base):
+    """What each agency was told, and when (its inbox)."""
+
+    __tablename__ = "deliveries"
+    delivery_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    agency_id: Mapped[str] = mapped_column(String(64), index=True)
+    case_id: Mapped[str] = mapped_column(String(64), index=True)
+    record_type: Mapped[str] = mapped_column(String(64))
+    event_id: Mapped[str | None] = mapped_column(String(36))
+    paragraph: Mapped[str | None] = mapped_column(String(32))
+    purpose: Mapped[str | None] = mapped_column(String(16))
+    redacted: Mapped[bool] = mapped_column(Boolean)
+    delivered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
