@@ -202,6 +202,20 @@ def cmd_told(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_archive(args: argparse.Namespace) -> int:
+    from .auditor.archive import ArchiveError, archive, restore
+    runtime = _runtime()
+    try:
+        summary = (archive if args.command == "archive" else restore)(runtime, Path(args.directory))
+    except ArchiveError as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 1
+    verb = "archived" if args.command == "archive" else "restored"
+    print(f"{verb} {summary.records:,} records of {summary.cases:,} cases in {summary.partitions} partitions "
+          f"({args.directory})")
+    return 0
+
+
 def cmd_tail(args: argparse.Namespace) -> int:
     from .auditor.tail import follow, format_line
     try:
@@ -245,11 +259,12 @@ def cmd_up(args: argparse.Namespace) -> int:
         runtime = _runtime()
         report = apply_topics(runtime.settings.bootstrap_servers, runtime.catalogue.specs())
         print(f"topics from topics.yaml: {len(report.created)} created, {len(report.unchanged)} already there")
-        for service in ("router", "sla"):
+        for service in ("router", "sla", "projections"):
             out = open(logs / f"{service}.log", "ab")
             children.append(subprocess.Popen([sys.executable, "-m", "referral_bus.cli", service, "run"],
                                              stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy()))
             print(f"started {service} (pid {children[-1].pid}, log {logs / (service + '.log')})")
+        print(f"read models: {runtime.settings.read_model_url}")
         if args.demo:
             from .demo.scenario import run_demo
             print("running the demonstration (the first receipt waits for the services to join their groups)…")
@@ -260,6 +275,9 @@ The bus is running. Inspect it with, in another terminal:
   export KAFKA_BOOTSTRAP_SERVERS={servers}
   .venv/bin/referral-bus history CASE_ID          # a case rebuilt from the case log
   .venv/bin/referral-bus tail escalations --from-beginning
+  .venv/bin/referral-bus sla explain CASE_ID
+  .venv/bin/referral-bus verify
+  .venv/bin/referral-bus told cam-almaty CASE_ID  # what CAM Almaty has been told about a case
   .venv/bin/referral-bus topics list
 Press Ctrl-C to stop everything.""", flush=True)
         while all(child.poll() is None for child in children):
@@ -325,6 +343,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", help="ISO-8601 time with zone (default: now)")
     p.add_argument("--source", choices=["log", "read-models"], default="log")
     p.set_defaults(func=cmd_told)
+    for name, text in (("archive", "write the case log to Avro container files with a manifest of counts and hashes"),
+                       ("restore", "republish an archive into an empty cluster, preserving order, ids and hashes")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("directory")
+        p.set_defaults(func=cmd_archive)
     p = sub.add_parser("tail", help="follow a topic of the bus as JSON lines")
     p.add_argument("what", choices=["escalations", "sla", "receipts", "dead_letter"])
     p.add_argument("--from-beginning", action="store_true")
