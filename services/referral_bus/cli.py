@@ -141,7 +141,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def _parse_time(text: str | None, what: str) -> datetime:
     if not text:
-        raise SystemExit(f"sla report needs {what} (ISO-8601 with a time zone, e.g. 2026-11-01T00:00:00+05:00)")
+        raise SystemExit(f"needs {what} (ISO-8601 with a time zone, e.g. 2026-11-01T00:00:00+05:00)")
     value = datetime.fromisoformat(text)
     if value.tzinfo is None:
         raise SystemExit(f"{what} needs a time zone, e.g. {text}+05:00")
@@ -213,6 +213,16 @@ def cmd_archive(args: argparse.Namespace) -> int:
     verb = "archived" if args.command == "archive" else "restored"
     print(f"{verb} {summary.records:,} records of {summary.cases:,} cases in {summary.partitions} partitions "
           f"({args.directory})")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .auditor.steering_report import build_report, write_report
+    from .projections.service import make_engine
+    start, end = _parse_time(args.start, "--from"), _parse_time(args.end, "--to")
+    report = build_report(make_engine(_runtime()), start, end, args.city)
+    for path in write_report(report, Path(args.out)):
+        print(path)
     return 0
 
 
@@ -348,6 +358,12 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text)
         p.add_argument("directory")
         p.set_defaults(func=cmd_archive)
+    p = sub.add_parser("report", help="the Steering Committee report (HTML with charts, and CSV) from the read models")
+    p.add_argument("--from", dest="start", required=True, help="period start, ISO-8601 with zone")
+    p.add_argument("--to", dest="end", required=True, help="period end (exclusive)")
+    p.add_argument("--city", choices=["NUR_SULTAN", "ALMATY", "SHYMKENT", "TURKESTAN_OBLAST"])
+    p.add_argument("--out", default="steering-report", help="directory for report.html and the CSV files")
+    p.set_defaults(func=cmd_report)
     p = sub.add_parser("tail", help="follow a topic of the bus as JSON lines")
     p.add_argument("what", choices=["escalations", "sla", "receipts", "dead_letter"])
     p.add_argument("--from-beginning", action="store_true")

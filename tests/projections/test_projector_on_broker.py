@@ -3,7 +3,10 @@ a projection rebuilt from the log; point-in-time answers from the log and the re
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import subprocess
+import sys
 from datetime import datetime, timezone
 
 import pytest
@@ -96,6 +99,22 @@ def test_live_projection_equals_rebuild_and_point_in_time_agrees(kafka_bootstrap
         assert [t.paragraph for t in told_from_log(bus.runtime, "school-almaty", cases[1], before_assessment)] == []
         assert [t.paragraph for t in told_from_log(bus.runtime, "school-almaty", cases[1],
                                                    datetime.now(timezone.utc))] == ["6.21–6.24"]
+        # the Steering Committee report from the same read models, through the CLI
+        report_dir = tmp_path / "report"
+        result = subprocess.run([sys.executable, "-m", "referral_bus.cli", "report", "--city", "ALMATY",
+                                 "--from", "2026-01-01T00:00:00+05:00", "--to", "2027-01-01T00:00:00+05:00",
+                                 "--out", str(report_dir)], env={**bus.env, "REFERRAL_BUS_DATABASE_URL": live_url},
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        with (report_dir / "referrals.csv").open() as f:
+            referral_rows = {(r["dimension"], r["value"]): int(r["referrals"]) for r in csv.DictReader(f)}
+        assert referral_rows[("category", "CHILD_PROTECTION")] == 4  # three + the warm-up
+        assert referral_rows[("outcome", "DECLINED_NO_SPACE")] == 1 and referral_rows[("age band", "0-2")] == 1
+        with (report_dir / "deadlines.csv").open() as f:
+            deadline_rows = {r["rule"]: r for r in csv.DictReader(f)}
+        assert deadline_rows["4.8-removal-outcome-3h"]["completed late"] == "1"
+        page = (report_dir / "report.html").read_text()
+        assert "<svg" in page and "Steering Committee report" in page and "Test Child" not in page
         live_engine.dispose()
         for client in (school, police, cam, ngo):
             client.close()
