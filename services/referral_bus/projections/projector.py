@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -47,6 +48,7 @@ class Projector:
         self.engine = engine
         self.case_log, self.sla, self.escalations = case_log, sla, escalations
         self.inbox_agency = inbox_agency  # inbox topic name → agency id
+        self._rows: dict[tuple[type, str], object] = {}  # rows of the current batch, found without a flush
 
     def offsets(self) -> dict[tuple[str, int], int]:
         with Session(self.engine) as session:
@@ -55,7 +57,8 @@ class Projector:
     def apply_batch(self, items: list[Item]) -> None:
         if not items:
             return
-        with Session(self.engine) as session, session.begin():
+        with Session(self.engine, autoflush=False) as session, session.begin():
+            self._rows = {}
             for item in items:
                 if item.topic == self.case_log and isinstance(item.record, Event):
                     self._event(session, item.record)
@@ -65,12 +68,21 @@ class Projector:
                     self._escalation(session, item.record)
                 elif item.topic in self.inbox_agency:
                     self._delivery(session, item)
-                session.flush()  # later items of the batch find these rows by primary key
             last: dict[tuple[str, int], int] = {}
             for item in items:
                 last[(item.topic, item.partition)] = max(last.get((item.topic, item.partition), -1), item.offset)
             for (topic, partition), offset in last.items():
                 session.merge(ConsumerOffset(topic=topic, partition=partition, next_offset=offset + 1))
+
+    def _get(self, session: Session, table: type, key: str) -> Any:
+        """A row by primary key: from this batch if it was added or loaded here, else the database."""
+        if (table, key) not in self._rows:
+            self._rows[(table, key)] = session.get(table, key)
+        return self._rows[(table, key)]
+
+    def _add(self, session: Session, row: Any, key: str) -> None:
+        session.add(row)
+        self._rows[(type(row), key)] = row
 
     # -- case log ---------------------------------------------------------------------------------
     def _event(self, session: Session, event: Event) -> None:
@@ -81,11 +93,11 @@ class Projector:
                                 event_type=event.event_type(), producer_agency_id=env.producer.agency_id,
                                 occurred_at=env.occurred_at, recorded_at=env.recorded_at, hash=env.hash,
                                 fields=event.model_dump(mode="json", exclude={"envelope", "personal_data"})))
-        case = session.get(CaseRow, env.case_id)
+        case = self._get(session, CaseRow, env.case_id)
         if case is None:
             case = CaseRow(case_id=env.case_id, opened_at=env.recorded_at, opened_by=env.producer.agency_id,
                            referred_to_cam=False, child_removed=False)
-            session.add(case)
+            self._add(session, case, env.case_id)
         case.last_sequence, case.last_event_type, case.last_recorded_at = env.sequence, event.event_type(), env.recorded_at
         if isinstance(event, (ReferralMade, EmergencyRemoval)):
             case.city = case.city or event.city.value
@@ -113,19 +125,19 @@ class Projector:
             referral.outcome, referral.outcome_at = outcome, at
 
     # -- deadlines ----------------------------------------------------------------------------
-    @staticmethod
-    def _deadline(session: Session, record: Record) -> None:
+    def _deadline(self, session: Session, record: Record) -> None:
         if isinstance(record, DeadlineOpened):  # a re-timed deadline (6.3(a)) keeps its id
-            row = session.get(DeadlineRow, str(record.deadline_id))
+            row = self._get(session, DeadlineRow, str(record.deadline_id))
             if row is None:
-                session.add(DeadlineRow(deadline_id=str(record.deadline_id), case_id=record.case_id,
+                self._add(session, DeadlineRow(deadline_id=str(record.deadline_id), case_id=record.case_id,
                                         rule_id=record.rule_id, paragraph=record.paragraph,
                                         responsible_agency_id=record.responsible_agency_id,
-                                        opened_at=record.opened_at, due_at=record.due_at, status="open"))
+                                        opened_at=record.opened_at, due_at=record.due_at, status="open"),
+                          str(record.deadline_id))
             else:
                 row.rule_id, row.paragraph, row.due_at, row.status = record.rule_id, record.paragraph, record.due_at, "open"
             return
-        row = session.get(DeadlineRow, str(getattr(record, "deadline_id", "")))
+        row = self._get(session, DeadlineRow, str(getattr(record, "deadline_id", "")))
         if row is None:
             return
         if isinstance(record, DeadlineWarning):
@@ -137,23 +149,24 @@ class Projector:
         elif isinstance(record, DeadlineCompletedLate):
             row.status, row.completed_at, row.lateness_seconds = "late", record.completed_at, record.lateness_seconds
 
-    @staticmethod
-    def _escalation(session: Session, record: EscalationRaised) -> None:
-        if session.get(EscalationRow, str(record.escalation_id)) is None:
-            session.add(EscalationRow(escalation_id=str(record.escalation_id), deadline_id=str(record.deadline_id),
-                                      case_id=record.case_id, rule_id=record.rule_id, level=record.level,
-                                      escalated_to_agency_id=record.escalated_to_agency_id,
-                                      raised_for=record.raised_for))
+    def _escalation(self, session: Session, record: EscalationRaised) -> None:
+        key = str(record.escalation_id)
+        if self._get(session, EscalationRow, key) is None:
+            self._add(session, EscalationRow(escalation_id=key, deadline_id=str(record.deadline_id),
+                                             case_id=record.case_id, rule_id=record.rule_id, level=record.level,
+                                             escalated_to_agency_id=record.escalated_to_agency_id,
+                                             raised_for=record.raised_for), key)
 
     # -- inboxes ------------------------------------------------------------------------------
     def _delivery(self, session: Session, item: Item) -> None:
         delivery_id = item.headers.get("rb-delivery-id")
-        if not delivery_id or session.get(DeliveryRow, delivery_id) is not None:
+        if not delivery_id or self._get(session, DeliveryRow, delivery_id) is not None:
             return  # re-sent after a crash: the same delivery, already recorded
         record = item.record
         event_id = str(record.envelope.event_id) if isinstance(record, Event) else None
-        session.add(DeliveryRow(delivery_id=delivery_id, agency_id=self.inbox_agency[item.topic],
+        self._add(session, DeliveryRow(delivery_id=delivery_id, agency_id=self.inbox_agency[item.topic],
                                 case_id=(item.key or b"").decode(), record_type=type(record).__name__,
                                 event_id=event_id, paragraph=item.headers.get("rb-paragraph"),
                                 purpose=item.headers.get("rb-purpose"),
-                                redacted=item.headers.get("rb-redacted") == "true", delivered_at=item.timestamp))
+                                redacted=item.headers.get("rb-redacted") == "true", delivered_at=item.timestamp),
+                  delivery_id)

@@ -11,6 +11,8 @@ from datetime import datetime, timezone
 
 import structlog
 from kafka import KafkaConsumer, TopicPartition
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy import Engine, create_engine
 
 from ..core.runtime import Runtime
@@ -48,7 +50,12 @@ def project(runtime: Runtime, engine: Engine, *, until_end: bool, batch: int = 2
     stored = projector.offsets()
     for tp in tps:
         consumer.seek(tp, stored.get((tp.topic, tp.partition), 0))
-    applied, progress_at, show = 0, time.monotonic(), until_end and sys.stderr.isatty()
+    applied, progress_at = 0, time.monotonic()
+    bar = Progress(TextColumn("projecting the log"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                   console=Console(stderr=True), transient=True) if until_end and sys.stderr.isatty() else None
+    task = bar.add_task("records", total=None) if bar else None
+    if bar:
+        bar.start()
     try:
         while stop is None or not stop():
             polled = consumer.poll(timeout_ms=500)
@@ -59,20 +66,20 @@ def project(runtime: Runtime, engine: Engine, *, until_end: bool, batch: int = 2
                      for records in polled.values() for r in records]
             projector.apply_batch(items)
             applied += len(items)
-            if time.monotonic() - progress_at > 5 or (show and items):
+            if bar is not None and task is not None:
                 behind = sum(max(0, (consumer.highwater(tp) or 0) - consumer.position(tp)) for tp in tps)
-                if show:
-                    print(f"\rprojected {applied:,} records, {behind:,} behind", end="", file=sys.stderr, flush=True)
-                else:
-                    log.info("projector.progress", applied=applied, behind=behind)
+                bar.update(task, completed=applied, total=applied + behind)
+            elif time.monotonic() - progress_at > 5:
+                behind = sum(max(0, (consumer.highwater(tp) or 0) - consumer.position(tp)) for tp in tps)
+                log.info("projector.progress", applied=applied, behind=behind)
                 progress_at = time.monotonic()
             if until_end and not items and all(
                     consumer.highwater(tp) is not None and consumer.position(tp) >= consumer.highwater(tp) for tp in tps):
                 break
     finally:
         consumer.close()
-        if show:
-            print(file=sys.stderr)
+        if bar is not None:
+            bar.stop()
     return applied
 
 
