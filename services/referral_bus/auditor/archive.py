@@ -63,7 +63,7 @@ def _chain_heads_digest(heads: dict[str, tuple[int, str]]) -> str:
 
 def archive(runtime: Runtime, directory: Path) -> ArchiveSummary:
     topic = runtime.catalogue.name("case_log")
-    records = read_to_end_sync(runtime.settings.bootstrap_servers, [topic])
+    records = read_to_end_sync(runtime.settings.bootstrap_servers, [topic], progress="archiving the case log")
     by_partition: dict[int, list[Any]] = defaultdict(list)
     heads: dict[str, tuple[int, str]] = {}
     schema_ids: set[int] = set()

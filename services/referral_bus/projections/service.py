@@ -4,17 +4,15 @@ log to its true end (the Fetch high watermark)."""
 
 from __future__ import annotations
 
-import sys
-import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import datetime, timezone
 
 import structlog
 from kafka import KafkaConsumer, TopicPartition
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy import Engine, create_engine
 
+from ..core.progress import ReplayProgress
 from ..core.runtime import Runtime
 from .projector import Item, Projector
 from .tables import Base
@@ -50,36 +48,26 @@ def project(runtime: Runtime, engine: Engine, *, until_end: bool, batch: int = 2
     stored = projector.offsets()
     for tp in tps:
         consumer.seek(tp, stored.get((tp.topic, tp.partition), 0))
-    applied, progress_at = 0, time.monotonic()
-    bar = Progress(TextColumn("projecting the log"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                   console=Console(stderr=True), transient=True) if until_end and sys.stderr.isatty() else None
-    task = bar.add_task("records", total=None) if bar else None
-    if bar:
-        bar.start()
-    try:
-        while stop is None or not stop():
-            polled = consumer.poll(timeout_ms=500)
-            items = [Item(r.topic, r.partition, r.offset, r.key,
-                          {k: v.decode() for k, v in (r.headers or [])},
-                          datetime.fromtimestamp(r.timestamp / 1000, tz=timezone.utc),
-                          runtime.codec.decode(r.value))
-                     for records in polled.values() for r in records]
-            projector.apply_batch(items)
-            applied += len(items)
-            if bar is not None and task is not None:
-                behind = sum(max(0, (consumer.highwater(tp) or 0) - consumer.position(tp)) for tp in tps)
-                bar.update(task, completed=applied, total=applied + behind)
-            elif time.monotonic() - progress_at > 5:
-                behind = sum(max(0, (consumer.highwater(tp) or 0) - consumer.position(tp)) for tp in tps)
-                log.info("projector.progress", applied=applied, behind=behind)
-                progress_at = time.monotonic()
-            if until_end and not items and all(
-                    consumer.highwater(tp) is not None and consumer.position(tp) >= consumer.highwater(tp) for tp in tps):
-                break
-    finally:
-        consumer.close()
-        if bar is not None:
-            bar.stop()
+    applied = 0
+    with ReplayProgress("projecting the log") if until_end else nullcontext() as progress:
+        try:
+            while stop is None or not stop():
+                polled = consumer.poll(timeout_ms=500)
+                items = [Item(r.topic, r.partition, r.offset, r.key,
+                              {k: v.decode() for k, v in (r.headers or [])},
+                              datetime.fromtimestamp(r.timestamp / 1000, tz=timezone.utc),
+                              runtime.codec.decode(r.value))
+                         for records in polled.values() for r in records]
+                projector.apply_batch(items)
+                applied += len(items)
+                if progress is not None:
+                    behind = sum(max(0, (consumer.highwater(tp) or 0) - consumer.position(tp)) for tp in tps)
+                    progress.update(applied, applied + behind)
+                if until_end and not items and all(consumer.highwater(tp) is not None
+                                                   and consumer.position(tp) >= consumer.highwater(tp) for tp in tps):
+                    break
+        finally:
+            consumer.close()
     return applied
 
 

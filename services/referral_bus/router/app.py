@@ -50,7 +50,8 @@ class RouterService:
         """Rebuild per-case state from the case log, read to its true end."""
         self.core.reset()
         count = 0
-        async for record in read_to_end(self.runtime.settings.bootstrap_servers, [self.case_log]):
+        async for record in read_to_end(self.runtime.settings.bootstrap_servers, [self.case_log],
+                                        progress="rebuilding router state"):
             self.core.fold(self.runtime.codec.decode(record.value))  # type: ignore[arg-type]
             count += 1
         self.stale = False

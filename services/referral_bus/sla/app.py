@@ -67,7 +67,7 @@ class SlaService:
             codec, servers = self.runtime.codec, self.runtime.settings.bootstrap_servers
             engine = self._new_engine()
             owed: list[Record] = []
-            async for record in read_to_end(servers, [self.case_log]):
+            async for record in read_to_end(servers, [self.case_log], progress="rebuilding deadlines"):
                 owed += engine.on_event(codec.decode(record.value))  # type: ignore[arg-type]
             owed += engine.advance(self.clock())
             emitted: set[str] = set()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from contextlib import nullcontext
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
@@ -17,6 +18,8 @@ from aiokafka.structs import ConsumerRecord
 
 from kafka.partitioner.default import murmur2
 
+from ..progress import ReplayProgress
+
 
 def partition_for_key(key: bytes, partitions: int) -> int:
     """Kafka's default partitioner (murmur2, as in Java, kafka-python and aiokafka)."""
@@ -24,9 +27,10 @@ def partition_for_key(key: bytes, partitions: int) -> int:
 
 
 async def read_to_end(bootstrap_servers: str, topics: Iterable[str], *,
-                      partitions: dict[str, list[int]] | None = None,
-                      timeout: float = 60.0) -> AsyncIterator[ConsumerRecord[Any, Any]]:
-    """Yield every record of ``topics`` (or the given partitions) in per-partition order, then stop."""
+                      partitions: dict[str, list[int]] | None = None, timeout: float = 60.0,
+                      progress: str | None = None) -> AsyncIterator[ConsumerRecord[Any, Any]]:
+    """Yield every record of ``topics`` (or the given partitions) in per-partition order, then stop.
+    ``progress`` names the replay for a progress bar (terminal) or progress log lines."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None, enable_auto_commit=False,
                                 auto_offset_reset="earliest", fetch_max_bytes=16 * 1024 * 1024,
                                 max_partition_fetch_bytes=4 * 1024 * 1024)
@@ -46,17 +50,23 @@ async def read_to_end(bootstrap_servers: str, topics: Iterable[str], *,
         await consumer.seek_to_beginning(*tps)
         remaining = set(tps)
         deadline = time.monotonic() + timeout
-        while remaining:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"did not reach the end of {sorted(map(str, remaining))} within {timeout}s")
-            batches = await consumer.getmany(*remaining, timeout_ms=200, max_records=5000)
-            for tp, records in batches.items():
-                for record in records:
-                    yield record
-            for tp in list(remaining):
-                highwater = consumer.highwater(tp)
-                if highwater is not None and await consumer.position(tp) >= highwater:
-                    remaining.discard(tp)
+        done = 0
+        with ReplayProgress(progress) if progress else nullcontext() as bar:
+            while remaining:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"did not reach the end of {sorted(map(str, remaining))} within {timeout}s")
+                batches = await consumer.getmany(*remaining, timeout_ms=200, max_records=5000)
+                for tp, records in batches.items():
+                    done += len(records)
+                    deadline = time.monotonic() + timeout  # the timeout is for a stall, not for a long log
+                    for record in records:
+                        yield record
+                for tp in list(remaining):
+                    highwater = consumer.highwater(tp)
+                    if highwater is not None and await consumer.position(tp) >= highwater:
+                        remaining.discard(tp)
+                if bar is not None:
+                    bar.update(done, sum(consumer.highwater(tp) or 0 for tp in tps))
     finally:
         await consumer.stop()
 
