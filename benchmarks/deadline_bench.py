@@ -27,11 +27,10 @@ def rss_bytes() -> int:
 
 
 def naive_advance(engine: DeadlineEngine, now):  # type: ignore[no-untyped-def]
-    """The first implementation: sort every open deadline on every tick."""
+    """The first implementation: sort every open deadline on every tick, then run the same ladder."""
     out = []
     for d in sorted(engine.open.values(), key=lambda d: (d.due_at, str(d.deadline_id))):
-        if not d.breached and d.due_at + engine.grace <= now:
-            out += engine._breach(d)  # noqa: SLF001
+        out += engine._fire(d, now - engine.grace, inclusive=True)  # noqa: SLF001
     return out
 
 
