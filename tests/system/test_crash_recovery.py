@@ -113,7 +113,7 @@ def test_kill_9_loses_and_duplicates_nothing(kafka_bootstrap: str, tmp_path) -> 
 
         # 4. SLA records: exactly what a replay of the log owes, each once
         def owed() -> set[str]:
-            engine = DeadlineEngine(RULES, bus.runtime.directory, calendar=bus.runtime.calendar,
+            engine = DeadlineEngine(RULES, bus.runtime.directory, context=bus.runtime.clock_context,
                                     grace=timedelta(seconds=bus.runtime.settings.sla_grace_seconds))
             out = []
             for event in events:

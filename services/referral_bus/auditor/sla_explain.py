@@ -43,7 +43,7 @@ class DeadlineExplanation:
 
 def explain_case(runtime: Runtime, case_id: str, now: datetime) -> list[DeadlineExplanation]:
     history = rebuild_case_sync(runtime, case_id)
-    engine = DeadlineEngine(RULES, runtime.directory, calendar=runtime.calendar,
+    engine = DeadlineEngine(RULES, runtime.directory, context=runtime.clock_context,
                             grace=timedelta(seconds=runtime.settings.sla_grace_seconds))
     records = []
     for event in history.events:
@@ -56,7 +56,7 @@ def explain_case(runtime: Runtime, case_id: str, now: datetime) -> list[Deadline
             out[record.deadline_id] = DeadlineExplanation(
                 record.deadline_id, rule.rule_id, rule.paragraph, rule.title, rule.clock.describe(),
                 record.trigger_event_id, record.responsible_agency_id, record.opened_at, record.due_at,
-                rule.clock.due(record.opened_at, runtime.calendar).reasoning
+                rule.clock.due(record.opened_at, runtime.clock_context).reasoning
                 or (f"{record.opened_at.isoformat()} + {rule.clock.describe()}",))
             continue
         entry = out[record.deadline_id]  # type: ignore[attr-defined]

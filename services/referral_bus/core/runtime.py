@@ -13,6 +13,7 @@ from .codec.registry import ConfluentRegistry, EmbeddedRegistry, SchemaRegistry
 from .codec.schema_store import SchemaStore
 from .domain.agencies import Directory
 from .domain.deadlines.calendar import WorkingCalendar
+from .domain.deadlines.rules import ClockContext
 from .settings import Settings
 
 
@@ -27,6 +28,11 @@ class Runtime:
     @cached_property
     def calendar(self) -> WorkingCalendar:
         return WorkingCalendar.from_mapping(yaml.safe_load(self.settings.calendar_file.read_text()) or {})
+
+    @cached_property
+    def clock_context(self) -> ClockContext:
+        """The calendar and the operator's policy thresholds ("immediately", policy.yaml)."""
+        return ClockContext.from_policy_mapping(self.calendar, yaml.safe_load(self.settings.policy_file.read_text()))
 
     @cached_property
     def catalogue(self) -> Catalogue:

@@ -52,6 +52,10 @@ class Settings:
         return self.root / "topics.yaml"
 
     @property
+    def policy_file(self) -> Path:
+        return self.root / "policy.yaml"
+
+    @property
     def calendar_file(self) -> Path:
         return self.root / "calendar.yaml"
 

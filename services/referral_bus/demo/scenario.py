@@ -65,7 +65,7 @@ def run_demo(runtime: Runtime, say: Callable[[str], None] = print) -> dict[str, 
     deadline = time.monotonic() + 60
     while escalation is None and time.monotonic() < deadline:
         for record in follow(runtime, from_beginning=True, idle_timeout=2):
-            if getattr(record, "case_id", None) == late_case:
+            if getattr(record, "case_id", None) == late_case and getattr(record, "rule_id", "").startswith("4.8"):
                 escalation = record
                 break
     if escalation is not None:

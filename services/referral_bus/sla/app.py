@@ -55,7 +55,7 @@ class SlaService:
         self.app.on_partitions_assigned.connect(self._on_assigned)
 
     def _new_engine(self) -> DeadlineEngine:
-        return DeadlineEngine(RULES, self.runtime.directory, grace=self.grace, calendar=self.runtime.calendar)
+        return DeadlineEngine(RULES, self.runtime.directory, grace=self.grace, context=self.runtime.clock_context)
 
     async def _on_assigned(self, *args: object, **kwargs: object) -> None:
         self.stale = True

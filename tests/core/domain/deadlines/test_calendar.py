@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from referral_bus.core.domain.deadlines.calendar import WorkingCalendar
-from referral_bus.core.domain.deadlines.rules import WorkingDays
+from referral_bus.core.domain.deadlines.rules import ClockContext, WorkingDays
 
 ALMATY = ZoneInfo("Asia/Almaty")
 
@@ -44,7 +44,7 @@ def test_the_local_day_counts_not_the_utc_day(calendar: WorkingCalendar) -> None
 
 
 def test_skipped_days_carry_their_reasons(calendar: WorkingCalendar) -> None:
-    due = WorkingDays(2).due(local(2026, 3, 20, 12), calendar)
+    due = WorkingDays(2).due(local(2026, 3, 20, 12), ClockContext(calendar))
     text = "\n".join(due.reasoning)
     assert "skipped 2026-03-21 (Saturday): public holiday: Nowruz Holiday" in text
     assert "skipped 2026-03-25 (Wednesday): public holiday: Nowruz Holiday (observed)" in text

@@ -206,3 +206,32 @@ def test_open_counts_per_rule_follow_opening_and_closing(engine: DeadlineEngine)
     engine.on_event(report(T0 + timedelta(hours=1)))
     assert engine.open_by_rule["4.8-removal-outcome-3h"] == 0
     assert sum(engine.open_by_rule.values()) == len(engine.open)
+
+
+# -- "immediately" as an operator's policy threshold (4.9) -------------------------------------
+
+def test_immediately_needs_a_policy_threshold_and_says_it_is_policy(directory: Directory) -> None:
+    from referral_bus.core.contracts.events import ProsecutorNotified
+    from referral_bus.core.domain.deadlines.rules import ClockContext, PolicyThreshold
+    without = DeadlineEngine(RULES, directory, grace=GRACE)
+    assert [r for r in without.on_event(removal()) if r.rule_id.startswith("4.9")] == []  # type: ignore[attr-defined]
+    context = ClockContext(policy={"4.9": PolicyThreshold(2, "test")})
+    engine = DeadlineEngine(RULES, directory, grace=GRACE, context=context)
+    [opened] = [r for r in engine.on_event(removal()) if r.rule_id.startswith("4.9")]  # type: ignore[attr-defined]
+    assert opened.due_at == T0 + timedelta(hours=2) and opened.responsible_agency_id == "cam-almaty"
+    [escalation] = [r for r in engine.advance(T0 + timedelta(hours=2) + GRACE)
+                    if isinstance(r, EscalationRaised) and r.rule_id.startswith("4.9")]
+    assert "policy threshold, not law" in escalation.summary
+    notice = ProsecutorNotified(envelope=envelope(ProsecutorNotified, "C-1", "cam-almaty"))
+    assert "DeadlineCompletedLate" in kinds(engine.on_event(on_log(notice, 2, recorded_at=T0 + timedelta(hours=3))))
+
+
+def test_policy_file_errors_name_the_paragraph() -> None:
+    from referral_bus.core.domain.deadlines.calendar import WorkingCalendar
+    from referral_bus.core.domain.deadlines.rules import ClockContext
+    with pytest.raises(ValueError, match=r"immediately\.4\.9\.hours"):
+        ClockContext.from_policy_mapping(WorkingCalendar(), {"immediately": {"4.9": {"hours": -1, "reason": "x"}}})
+    with pytest.raises(ValueError, match=r"immediately\.4\.9\.reason"):
+        ClockContext.from_policy_mapping(WorkingCalendar(), {"immediately": {"4.9": {"hours": 1}}})
+    from referral_bus.core.runtime import load_runtime
+    assert load_runtime().clock_context.policy["4.9"].hours == 2

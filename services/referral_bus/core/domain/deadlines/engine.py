@@ -25,7 +25,7 @@ from ...contracts.sla_records import (
 )
 from ..agencies import AgencyKind, Directory
 from .calendar import WorkingCalendar
-from .rules import Anchor, DeadlineRule
+from .rules import Anchor, ClockContext, DeadlineRule, Immediately
 
 _SLA_NS = UUID("1d7f0a52-3b0e-4f6a-8f55-2c9a6e7b4d10")
 
@@ -62,10 +62,10 @@ class OpenDeadline:
 
 class DeadlineEngine:
     def __init__(self, rules: tuple[DeadlineRule, ...], directory: Directory, grace: timedelta = timedelta(0),
-                 calendar: WorkingCalendar | None = None) -> None:
+                 calendar: WorkingCalendar | None = None, context: ClockContext | None = None) -> None:
         self.rules = rules
         self.directory = directory
-        self.calendar = calendar or WorkingCalendar()
+        self.context = context or ClockContext(calendar or WorkingCalendar())
         #: A breach is declared only once the clock is this far past the due time (see Settings).
         self.grace = grace
         self.open: dict[UUID, OpenDeadline] = {}
@@ -109,7 +109,10 @@ class DeadlineEngine:
     def _open(self, rule: DeadlineRule, event: Event) -> list[Record]:
         env = event.envelope
         start = env.occurred_at if rule.anchor is Anchor.OCCURRED_AT else (env.recorded_at or env.occurred_at)
-        due = rule.clock.due(start, self.calendar).at
+        try:
+            due = rule.clock.due(start, self.context).at
+        except LookupError:  # an "immediately" rule without a policy threshold: no deadline invented
+            return []
         if rule.group:
             deadline_id = _id(rule.group, env.case_id)
             existing = self.open.get(deadline_id)
@@ -235,8 +238,12 @@ class DeadlineEngine:
             rule_id=d.rule.rule_id, paragraph=d.rule.paragraph, case_id=d.case_id, level=step.level,
             responsible_agency_id=d.responsible_agency_id, escalated_to_agency_id=self._escalation_target(step.to, d),
             due_at=d.due_at, raised_for=d.due_at + timedelta(hours=step.after_hours),
-            summary=f"{d.rule.title} (Annex B {d.rule.paragraph}): due {d.due_at.isoformat()}, "
+            summary=f"{d.rule.title} (Annex B {d.rule.paragraph}{self._basis(d.rule)}): due {d.due_at.isoformat()}, "
                     f"responsible {d.responsible_agency_id or d.rule.responsible.value}, level {step.level}")
+
+    @staticmethod
+    def _basis(rule: DeadlineRule) -> str:
+        return "; policy threshold, not law" if isinstance(rule.clock, Immediately) else ""
 
     def _escalation_target(self, to: str, d: OpenDeadline) -> str | None:
         if to.startswith("agency:"):

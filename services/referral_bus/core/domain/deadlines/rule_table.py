@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..agencies import AgencyKind
 from datetime import timedelta
 
-from .rules import Anchor, Condition, DeadlineRule, ElapsedHours, EscalationStep, WorkingDays
+from .rules import Anchor, Condition, DeadlineRule, ElapsedHours, EscalationStep, Immediately, WorkingDays
 
 _ASSESSMENT = frozenset({"InitialAssessmentCompleted"})
 
@@ -69,6 +69,18 @@ RULES: tuple[DeadlineRule, ...] = (
         responsible=AgencyKind.CAM_CSC,
         group="6.3-initial-assessment",
         warn_before=timedelta(hours=12),
+    ),
+    DeadlineRule(
+        rule_id="4.9-prosecutor-notice-immediately",
+        paragraph="4.9",
+        title="CAM/CSC with the Guardianship notify the Public Prosecutor of the removal 'immediately' "
+              "(operator's policy threshold)",
+        trigger="EmergencyRemoval",
+        when=(Condition("child_removed", "equals", True),),
+        anchor=Anchor.OCCURRED_AT,
+        clock=Immediately("4.9"),
+        completed_by=frozenset({"ProsecutorNotified"}),
+        responsible=AgencyKind.CAM_CSC,
     ),
     DeadlineRule(
         rule_id="5.18-ngo-decision-2wd",

@@ -46,8 +46,36 @@ class Due:
     reasoning: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class PolicyThreshold:
+    """An operator's number of hours for an obligation the protocol words "immediately"."""
+
+    hours: float
+    reason: str
+
+
+@dataclass
+class ClockContext:
+    """What clocks need besides the start time: the working-day calendar and the operator's policy."""
+
+    calendar: WorkingCalendar = field(default_factory=WorkingCalendar)
+    policy: dict[str, PolicyThreshold] = field(default_factory=dict)
+
+    @classmethod
+    def from_policy_mapping(cls, calendar: WorkingCalendar, data: Any) -> "ClockContext":
+        """From the parsed policy.yaml; errors name the paragraph and the field."""
+        policy = {}
+        for paragraph, entry in ((data or {}).get("immediately") or {}).items():
+            if not isinstance(entry, dict) or not isinstance(entry.get("hours"), (int, float)) or entry["hours"] <= 0:
+                raise ValueError(f"policy.yaml immediately.{paragraph}.hours: a positive number of hours is required")
+            if not entry.get("reason"):
+                raise ValueError(f"policy.yaml immediately.{paragraph}.reason: say which obligation this is")
+            policy[str(paragraph)] = PolicyThreshold(float(entry["hours"]), str(entry["reason"]))
+        return cls(calendar, policy)
+
+
 class Clock(Protocol):
-    def due(self, start: datetime, calendar: WorkingCalendar) -> Due: ...
+    def due(self, start: datetime, context: ClockContext) -> Due: ...
 
     def describe(self) -> str: ...
 
@@ -58,7 +86,7 @@ class ElapsedHours:
 
     hours: int
 
-    def due(self, start: datetime, calendar: WorkingCalendar) -> Due:
+    def due(self, start: datetime, context: ClockContext) -> Due:
         return Due(start + timedelta(hours=self.hours))
 
     def describe(self) -> str:
@@ -72,7 +100,8 @@ class WorkingDays:
 
     days: int
 
-    def due(self, start: datetime, calendar: WorkingCalendar) -> Due:
+    def due(self, start: datetime, context: ClockContext) -> Due:
+        calendar = context.calendar
         at, skipped = calendar.add_working_days(start, self.days)
         local = start.astimezone(calendar.timezone)
         notes = [f"starts {local.isoformat()} ({local:%A}); that day is not counted"]
@@ -82,6 +111,25 @@ class WorkingDays:
 
     def describe(self) -> str:
         return f"{self.days} working day{'s' if self.days != 1 else ''}"
+
+
+@dataclass(frozen=True)
+class Immediately:
+    """An obligation worded "immediately": the operator's threshold from policy.yaml, labelled as
+    policy. Without a configured value the rule opens no deadline at all rather than invent one."""
+
+    paragraph: str
+
+    def due(self, start: datetime, context: ClockContext) -> Due:
+        threshold = context.policy.get(self.paragraph)
+        if threshold is None:
+            raise LookupError(f"no policy threshold for {self.paragraph} in policy.yaml")
+        return Due(start + timedelta(hours=threshold.hours),
+                   (f"Annex B {self.paragraph} says 'immediately'; policy threshold {threshold.hours:g} hours "
+                    f"(policy.yaml: {threshold.reason}) — policy, not law",))
+
+    def describe(self) -> str:
+        return f"'immediately' (policy threshold for {self.paragraph})"
 
 
 @dataclass(frozen=True)
