@@ -94,3 +94,26 @@ def test_acknowledged_escalation_stops_the_ladder(bus: Bus, police: AgencyClient
     later = datetime.now(timezone.utc) + timedelta(hours=4)
     [row] = [e for e in explain_case(bus.runtime, case, later) if e.rule_id.startswith("4.8")]
     assert row.escalated_to == ["level 1: police-department-almaty", "level 2: commission-almaty"]
+
+
+def test_social_assessment_pathway_6_21_to_6_30(bus: Bus) -> None:
+    from referral_bus.core.contracts.events import (
+        AssessmentOutcome, InitialAssessmentCompleted, SocialAssessmentCompleted,
+    )
+    from tests.builders import referral
+    case = case_id()
+    with AgencyClient("school-almaty", actor_id="t-2", runtime=bus.runtime) as school, \
+            AgencyClient("cam-almaty", actor_id="m-2", runtime=bus.runtime) as cam:
+        school.publish(referral(school, case, age=9), wait_for_receipt=True)
+        cam.publish(cam.event(InitialAssessmentCompleted, case_id=case,
+                              outcome=AssessmentOutcome.SIGNIFICANT_HARM_CONCERN), wait_for_receipt=True)
+        wait_for(lambda: [r for r in of_case(read_topic(bus.runtime, "sla"), case)
+                          if getattr(r, "rule_id", "") == "6.28-social-assessment-8w"], what="6.28 opened")
+        receipt = cam.publish(cam.event(SocialAssessmentCompleted, case_id=case, conclusion="NO_REASONABLE_CAUSE"),
+                              wait_for_receipt=True)
+        assert receipt is not None and receipt.status.value == "ACCEPTED"
+    wait_for(lambda: [r for r in of_case(read_topic(bus.runtime, "sla"), case)
+                      if isinstance(r, DeadlineMet) and r.rule_id == "6.28-social-assessment-8w"], what="6.28 met")
+    told = [r for r in read_topic(bus.runtime, "inbox", agency="school-almaty") if r.key == case.encode()]
+    assert [(r.headers["rb-paragraph"], r.headers["rb-redacted"]) for r in told] == \
+        [("6.21–6.24", "true"), ("6.30 (6.22–6.25)", "true")]

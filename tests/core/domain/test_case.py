@@ -89,3 +89,19 @@ def test_guardianship_notice_follows_a_cam_referral(directory: Directory) -> Non
                                   channel=NotificationChannel.TELEPHONE)
     state = fold(directory, removal(removed=False))
     assert rejected(notice, state).paragraph == "4.5(b)(ii)"
+
+
+def social(conclusion: str = "SIGNIFICANT_HARM") -> "SocialAssessmentCompleted":
+    from referral_bus.core.contracts.events import SocialAssessmentCompleted
+    return SocialAssessmentCompleted(envelope=envelope(SocialAssessmentCompleted, "C-1", "cam-almaty"),
+                                     conclusion=conclusion)
+
+
+def test_social_assessment_follows_a_concern_and_happens_once(directory: Directory) -> None:
+    no_concern = InitialAssessmentCompleted(envelope=envelope(InitialAssessmentCompleted, "C-1", "cam-almaty"),
+                                            outcome=AssessmentOutcome.NO_CONCERN)
+    r = rejected(social(), fold(directory, removal(), no_concern))
+    assert (r.code, r.paragraph) == (Code.ILLEGAL_TRANSITION, "6.26")
+    state = fold(directory, removal(), assessment(), social())
+    r = rejected(social(), state)
+    assert (r.paragraph, "already completed" in r.message) == ("6.28", True)

@@ -80,3 +80,14 @@ def test_missing_agency_is_a_rejection_naming_the_paragraph() -> None:
         route(referral(City.ALMATY, 5), CaseState("C-1"), Directory())
     assert caught.value.code is Code.NO_RECIPIENT
     assert caught.value.paragraph == "4.6"
+
+
+def test_social_assessment_conclusion_reaches_referrer_redacted_6_30(directory: Directory) -> None:
+    from referral_bus.core.contracts.events import SocialAssessmentCompleted
+    state = CaseState("C-1")
+    state.apply(on_log(referral(City.ALMATY, 8), 1), directory)
+    event = SocialAssessmentCompleted(envelope=envelope(SocialAssessmentCompleted, "C-1", "cam-almaty"),
+                                      conclusion="NO_REASONABLE_CAUSE")
+    got = recipients(route(event, state, directory))
+    assert got == {"school-almaty": ("6.30 (6.22–6.25)", "outcome", True),
+                   "guardianship-almaty": ("6.30", "outcome", False), "commission-almaty": ("6.30", "outcome", False)}

@@ -110,6 +110,22 @@ class InitialAssessmentCompleted(Event):
     crime_suspected: bool = Field(default=False, description="6.5: evidence a crime or offence was committed")
 
 
+class SocialAssessmentConclusion(str, Enum):
+    """6.29–6.30: the conclusion of the full social assessment."""
+
+    NO_REASONABLE_CAUSE = "NO_REASONABLE_CAUSE"          # 6.30: referrer informed as in 6.22–6.25
+    SIGNIFICANT_HARM = "SIGNIFICANT_HARM"                # 6.30: stakeholders coordinate; 6.31 onwards
+
+
+class SocialAssessmentCompleted(Event):
+    """6.26–6.30: the CAM/CSC completed the full social assessment, due within eight weeks of
+    notifying the referrer of the initial assessment's decision under 6.21 (6.28)."""
+
+    conclusion: SocialAssessmentConclusion
+    police_consulted: bool = Field(default=False, description="6.29: the police officer or juvenile inspector "
+                                                              "was consulted (crime or offence cases)")
+
+
 class NGODecisionKind(str, Enum):
     ACCEPTED = "ACCEPTED"                                # 5.20
     DECLINED_NO_SPACE = "DECLINED_NO_SPACE"              # 5.19
@@ -153,5 +169,6 @@ class EscalationAcknowledged(Event):
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (ReferralMade, GuardianshipNotified, EmergencyRemoval, RemovalOutcomeReported,
-                ProsecutorNotified, InitialAssessmentCompleted, NGODecision, EscalationAcknowledged)
+                ProsecutorNotified, InitialAssessmentCompleted, SocialAssessmentCompleted, NGODecision,
+                EscalationAcknowledged)
 }

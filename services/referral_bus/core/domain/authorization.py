@@ -17,6 +17,7 @@ PRODUCERS: dict[str, tuple[frozenset[AgencyKind], str]] = {
     "RemovalOutcomeReported": (frozenset({AgencyKind.POLICE}), "4.8"),
     "ProsecutorNotified": (frozenset({AgencyKind.CAM_CSC, AgencyKind.GUARDIANSHIP}), "4.9"),
     "InitialAssessmentCompleted": (frozenset({AgencyKind.CAM_CSC}), "6.3"),
+    "SocialAssessmentCompleted": (frozenset({AgencyKind.CAM_CSC}), "6.26–6.28"),
     "NGODecision": (frozenset({AgencyKind.NGO}), "5.18"),
     # whoever an escalation reached; the paragraph is the breached rule's, checked by the SLA engine
     "EscalationAcknowledged": (_ANY, "escalation ladder (issue 4)"),

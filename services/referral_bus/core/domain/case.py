@@ -9,7 +9,8 @@ from uuid import UUID
 from ..contracts.base import City, Event
 from ..contracts.events import (
     AssessmentOutcome, EmergencyRemoval, GuardianshipNotified, InitialAssessmentCompleted, NGODecision,
-    ProsecutorNotified, ReferralKind, ReferralMade, RemovalOutcomeReported,
+    ProsecutorNotified, ReferralKind, ReferralMade, RemovalOutcomeReported, SocialAssessmentCompleted,
+    SocialAssessmentConclusion,
 )
 from .agencies import AgencyKind, Directory
 from .chain import GENESIS
@@ -38,6 +39,7 @@ class CaseState:
     removal_producers: list[str] = field(default_factory=list)
     child_removed: bool = False
     initial_assessment: AssessmentOutcome | None = None
+    social_assessment: SocialAssessmentConclusion | None = None
 
     @property
     def exists(self) -> bool:
@@ -83,6 +85,8 @@ class CaseState:
                 self.referred_to_cam = True
         elif isinstance(event, InitialAssessmentCompleted):
             self.initial_assessment = event.outcome
+        elif isinstance(event, SocialAssessmentCompleted):
+            self.social_assessment = event.conclusion
         elif isinstance(event, NGODecision):
             for referral_id, ngo_id in list(self.ngo_referrals_pending.items()):
                 if ngo_id == env.producer.agency_id:
@@ -113,6 +117,14 @@ def check_transition(event: Event, state: CaseState) -> None:
         if state.initial_assessment is not None:
             raise Rejection(Code.ILLEGAL_TRANSITION, "the initial assessment of this case is already completed",
                             paragraph="6.3")
+    if isinstance(event, SocialAssessmentCompleted):
+        if state.initial_assessment is not AssessmentOutcome.SIGNIFICANT_HARM_CONCERN:
+            raise Rejection(Code.ILLEGAL_TRANSITION, "a full social assessment follows an initial assessment that "
+                            "found reasonable grounds for concern of significant harm (6.21, 6.26)",
+                            paragraph="6.26")
+        if state.social_assessment is not None:
+            raise Rejection(Code.ILLEGAL_TRANSITION, "the social assessment of this case is already completed",
+                            paragraph="6.28")
     if isinstance(event, NGODecision) and producer not in state.ngo_referrals_pending.values():
         raise Rejection(Code.ILLEGAL_TRANSITION, f"no referral request to {producer} awaits a decision on this case",
                         paragraph="5.18")

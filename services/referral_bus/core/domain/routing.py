@@ -9,7 +9,7 @@ from uuid import UUID, uuid5
 from ..contracts.base import City, Event
 from ..contracts.events import (
     EmergencyRemoval, GuardianshipNotified, InitialAssessmentCompleted, NGODecision, ProsecutorNotified,
-    ReferralKind, ReferralMade, RemovalOutcomeReported,
+    ReferralKind, ReferralMade, RemovalOutcomeReported, SocialAssessmentCompleted,
 )
 from .agencies import AgencyKind, Directory
 from .case import CaseState
@@ -68,6 +68,11 @@ def route(event: Event, state: CaseState, directory: Directory) -> list[Delivery
         out += [Delivery(r, "6.21–6.24", "outcome", redacted=True) for r in state.referrers()]
         out.append(Delivery(_agency(directory, AgencyKind.GUARDIANSHIP, city, "4.10"), "4.10", "outcome"))
         out.append(Delivery(_agency(directory, AgencyKind.COMMISSION, city, "4.10"), "4.10", "outcome"))
+    elif isinstance(event, SocialAssessmentCompleted):
+        # 6.30: the referrer is informed "in the same way as outlined in paragraphs 6.22 to 6.25"
+        out += [Delivery(r, "6.30 (6.22–6.25)", "outcome", redacted=True) for r in state.referrers()]
+        out.append(Delivery(_agency(directory, AgencyKind.GUARDIANSHIP, city, "6.30"), "6.30", "outcome"))
+        out.append(Delivery(_agency(directory, AgencyKind.COMMISSION, city, "6.30"), "6.30", "outcome"))
     elif isinstance(event, NGODecision):
         referrer = state.ngo_referrers.get(event.envelope.producer.agency_id)
         if referrer:

@@ -66,3 +66,10 @@ def test_operator_overrides_from_the_calendar_file() -> None:
 def test_repository_calendar_file_loads() -> None:
     from referral_bus.core.runtime import load_runtime
     assert load_runtime().calendar.timezone == ALMATY
+
+
+def test_eight_weeks_are_calendar_days_ending_at_local_midnight() -> None:
+    from referral_bus.core.domain.deadlines.rules import CalendarDays
+    due = CalendarDays(56, "8 weeks").due(local(2026, 11, 30, 16), ClockContext(WorkingCalendar()))
+    assert due.at == end_of(date(2027, 1, 25))  # across New Year: holidays count in calendar days
+    assert "8 weeks of calendar days" in due.reasoning[0]

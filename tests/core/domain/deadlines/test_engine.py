@@ -235,3 +235,19 @@ def test_policy_file_errors_name_the_paragraph() -> None:
         ClockContext.from_policy_mapping(WorkingCalendar(), {"immediately": {"4.9": {"hours": 1}}})
     from referral_bus.core.runtime import load_runtime
     assert load_runtime().clock_context.policy["4.9"].hours == 2
+
+
+def test_social_assessment_due_eight_weeks_after_the_6_21_decision(engine: DeadlineEngine) -> None:
+    from zoneinfo import ZoneInfo
+
+    from referral_bus.core.contracts.events import SocialAssessmentCompleted
+    engine.on_event(removal())
+    concern = InitialAssessmentCompleted(envelope=envelope(InitialAssessmentCompleted, "C-1", "cam-almaty"),
+                                         outcome=AssessmentOutcome.SIGNIFICANT_HARM_CONCERN)
+    decided = T0 + timedelta(hours=20)
+    opened = [r for r in engine.on_event(on_log(concern, 2, recorded_at=decided)) if isinstance(r, DeadlineOpened)]
+    assert [(o.rule_id, o.due_at.astimezone(ZoneInfo("Asia/Almaty")).date().isoformat()) for o in opened] == \
+        [("6.28-social-assessment-8w", "2026-04-28")]  # 3 March (Almaty) + 56 days
+    done = SocialAssessmentCompleted(envelope=envelope(SocialAssessmentCompleted, "C-1", "cam-almaty"),
+                                     conclusion="SIGNIFICANT_HARM")
+    assert kinds(engine.on_event(on_log(done, 3, recorded_at=decided + timedelta(days=30)))) == ["DeadlineMet"]

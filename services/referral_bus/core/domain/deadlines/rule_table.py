@@ -9,7 +9,9 @@ from __future__ import annotations
 from ..agencies import AgencyKind
 from datetime import timedelta
 
-from .rules import Anchor, Condition, DeadlineRule, ElapsedHours, EscalationStep, Immediately, WorkingDays
+from .rules import (
+    Anchor, CalendarDays, Condition, DeadlineRule, ElapsedHours, EscalationStep, Immediately, WorkingDays,
+)
 
 _ASSESSMENT = frozenset({"InitialAssessmentCompleted"})
 
@@ -69,6 +71,19 @@ RULES: tuple[DeadlineRule, ...] = (
         responsible=AgencyKind.CAM_CSC,
         group="6.3-initial-assessment",
         warn_before=timedelta(hours=12),
+    ),
+    DeadlineRule(
+        rule_id="6.28-social-assessment-8w",
+        paragraph="6.28",
+        title="CAM/CSC completes the full social assessment within eight weeks of notifying the referrer "
+              "of the initial assessment's decision (6.21)",
+        trigger="InitialAssessmentCompleted",
+        when=(Condition("outcome", "equals", "SIGNIFICANT_HARM_CONCERN"),),
+        anchor=Anchor.RECORDED_AT,   # the 6.21 notification goes out through the bus when recorded
+        clock=CalendarDays(56, "8 weeks"),
+        completed_by=frozenset({"SocialAssessmentCompleted"}),
+        responsible=AgencyKind.CAM_CSC,
+        warn_before=timedelta(days=7),
     ),
     DeadlineRule(
         rule_id="4.9-prosecutor-notice-immediately",

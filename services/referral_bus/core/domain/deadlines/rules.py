@@ -94,6 +94,25 @@ class ElapsedHours:
 
 
 @dataclass(frozen=True)
+class CalendarDays:
+    """Calendar days (weekends and holidays count), e.g. 6.28's "within eight weeks" = 56 days.
+    Ends at the end of the last day, Asia/Almaty, like every day-counted period."""
+
+    days: int
+    label: str = ""
+
+    def due(self, start: datetime, context: ClockContext) -> Due:
+        calendar = context.calendar
+        last_day = calendar.local_day(start) + timedelta(days=self.days)
+        at = datetime.combine(last_day, calendar.end_of_day, tzinfo=calendar.timezone)
+        return Due(at, (f"starts {start.astimezone(calendar.timezone).isoformat()}; {self.describe()} "
+                        f"of calendar days (weekends and holidays count) end {at.isoformat()} ({at:%A})",))
+
+    def describe(self) -> str:
+        return self.label or f"{self.days} calendar days"
+
+
+@dataclass(frozen=True)
 class WorkingDays:
     """Working (business) days on Kazakhstan's calendar: the day of the trigger is not counted and
     the period ends at the end of its last working day, Asia/Almaty (5.18: "within 2 working days")."""
