@@ -12,7 +12,7 @@ from referral_bus.core.contracts.events import (
 from referral_bus.core.domain.agencies import Directory
 from referral_bus.core.domain.case import CaseState, check_transition
 from referral_bus.core.domain.rejections import Code, Rejection
-from tests.builders import envelope, on_log
+from tests.builders import T0, envelope, on_log
 
 
 def removal(removed: bool = True) -> EmergencyRemoval:
@@ -105,3 +105,27 @@ def test_social_assessment_follows_a_concern_and_happens_once(directory: Directo
     state = fold(directory, removal(), assessment(), social())
     r = rejected(social(), state)
     assert (r.paragraph, "already completed" in r.message) == ("6.28", True)
+
+
+def test_meeting_material_is_for_invited_members_only(directory: Directory) -> None:
+    from referral_bus.core.contracts.events import (
+        ChildProtectionMeetingHeld, ChildProtectionMeetingScheduled, MeetingAttendanceDeclined, MeetingDecision,
+    )
+    from datetime import timedelta
+    meeting = ChildProtectionMeetingScheduled(envelope=envelope(ChildProtectionMeetingScheduled, "C-1", "cam-almaty"),
+                                              meeting_id="M-1", scheduled_for=T0 + timedelta(days=5),
+                                              invited_agency_ids=["school-almaty"])
+    assert rejected(meeting, fold(directory, removal(), assessment())).paragraph == "6.32"  # no social assessment yet
+    state = fold(directory, removal(), assessment(), social(), meeting)
+    outsider = MeetingAttendanceDeclined(envelope=envelope(MeetingAttendanceDeclined, "C-1", "health-almaty"),
+                                         meeting_id="M-1")
+    r = rejected(outsider, state)
+    assert (r.code, r.paragraph, r.field) == (Code.AGENCY_NOT_ALLOWED, "6.33", "envelope.producer.agency_id")
+    unknown = MeetingAttendanceDeclined(envelope=envelope(MeetingAttendanceDeclined, "C-1", "school-almaty"),
+                                        meeting_id="M-9")
+    assert rejected(unknown, state).field == "meeting_id"
+    held = ChildProtectionMeetingHeld(envelope=envelope(ChildProtectionMeetingHeld, "C-1", "cam-almaty"),
+                                      meeting_id="M-1", decision=MeetingDecision.CHILD_PROTECTION_PLAN)
+    state = fold(directory, removal(), assessment(), social(), meeting, held)
+    assert rejected(held, state).paragraph == "6.34"
+    assert rejected(meeting, state).paragraph == "6.33"   # a held meeting cannot be moved

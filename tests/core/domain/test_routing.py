@@ -91,3 +91,21 @@ def test_social_assessment_conclusion_reaches_referrer_redacted_6_30(directory: 
     got = recipients(route(event, state, directory))
     assert got == {"school-almaty": ("6.30 (6.22–6.25)", "outcome", True),
                    "guardianship-almaty": ("6.30", "outcome", False), "commission-almaty": ("6.30", "outcome", False)}
+
+
+def test_meeting_invitation_goes_to_invited_members_only(directory: Directory) -> None:
+    from datetime import timedelta
+
+    from referral_bus.core.contracts.events import ChildProtectionMeetingScheduled
+    from tests.builders import T0
+    meeting = ChildProtectionMeetingScheduled(envelope=envelope(ChildProtectionMeetingScheduled, "C-1", "cam-almaty"),
+                                              meeting_id="M-1", scheduled_for=T0 + timedelta(days=5),
+                                              invited_agency_ids=["school-almaty", "police-juvenile-almaty"])
+    state = CaseState("C-1")
+    state.apply(on_log(referral(City.ALMATY, 8), 1), directory)
+    assert recipients(route(meeting, state, directory)) == {
+        "school-almaty": ("6.33", "invitation", False), "police-juvenile-almaty": ("6.33", "invitation", False)}
+    ghost = meeting.model_copy(update={"invited_agency_ids": ["nobody"]})
+    with pytest.raises(Rejection) as caught:
+        route(ghost, state, directory)
+    assert (caught.value.paragraph, caught.value.field) == ("6.33", "invited_agency_ids")

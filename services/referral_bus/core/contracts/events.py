@@ -126,6 +126,47 @@ class SocialAssessmentCompleted(Event):
                                                               "was consulted (crime or offence cases)")
 
 
+class ChildProtectionMeetingScheduled(Event):
+    """6.32–6.33: the CAM/CSC Social Worker invites the professionals to the confidential child
+    protection meeting. Publishing it again with the same ``meeting_id`` moves the meeting; the
+    deadlines counted back from it (6.34) move with it."""
+
+    meeting_id: str
+    scheduled_for: AwareDatetime
+    invited_agency_ids: list[str] = Field(description="6.33: only these may receive the meeting material")
+
+
+class MeetingAttendanceDeclined(Event):
+    """6.34: an invited professional cannot attend; a written report is then owed at least 2 working
+    days before the meeting."""
+
+    meeting_id: str
+
+
+class ProfessionalReportSubmitted(Event):
+    """6.34: the written contribution of a professional who cannot attend; the CAM/CSC shares it
+    with the other invited members only (confidential, as 6.33)."""
+
+    meeting_id: str
+
+
+class MeetingDecision(str, Enum):
+    """6.39 (a)–(d)."""
+
+    NO_FURTHER_ACTION = "NO_FURTHER_ACTION"                  # 6.39(a)
+    SUPPORT_SERVICES = "SUPPORT_SERVICES"                    # 6.39(b)
+    CHILD_PROTECTION_PLAN = "CHILD_PROTECTION_PLAN"          # 6.39(c), 6.40
+    CARE_PLAN = "CARE_PLAN"                                  # 6.39(d), 6.42
+
+
+class ChildProtectionMeetingHeld(Event):
+    """6.35–6.39: the meeting took place (within 7 working days of the social assessment, 6.33)
+    and adopted one of the decisions of 6.39."""
+
+    meeting_id: str
+    decision: MeetingDecision
+
+
 class NGODecisionKind(str, Enum):
     ACCEPTED = "ACCEPTED"                                # 5.20
     DECLINED_NO_SPACE = "DECLINED_NO_SPACE"              # 5.19
@@ -169,6 +210,7 @@ class EscalationAcknowledged(Event):
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (ReferralMade, GuardianshipNotified, EmergencyRemoval, RemovalOutcomeReported,
-                ProsecutorNotified, InitialAssessmentCompleted, SocialAssessmentCompleted, NGODecision,
-                EscalationAcknowledged)
+                ProsecutorNotified, InitialAssessmentCompleted, SocialAssessmentCompleted,
+                ChildProtectionMeetingScheduled, MeetingAttendanceDeclined, ProfessionalReportSubmitted,
+                ChildProtectionMeetingHeld, NGODecision, EscalationAcknowledged)
 }

@@ -18,6 +18,10 @@ PRODUCERS: dict[str, tuple[frozenset[AgencyKind], str]] = {
     "ProsecutorNotified": (frozenset({AgencyKind.CAM_CSC, AgencyKind.GUARDIANSHIP}), "4.9"),
     "InitialAssessmentCompleted": (frozenset({AgencyKind.CAM_CSC}), "6.3"),
     "SocialAssessmentCompleted": (frozenset({AgencyKind.CAM_CSC}), "6.26–6.28"),
+    "ChildProtectionMeetingScheduled": (frozenset({AgencyKind.CAM_CSC}), "6.32–6.33"),
+    "MeetingAttendanceDeclined": (_ANY, "6.34"),    # an invited professional (checked as a transition)
+    "ProfessionalReportSubmitted": (_ANY, "6.34"),
+    "ChildProtectionMeetingHeld": (frozenset({AgencyKind.CAM_CSC}), "6.35–6.39"),
     "NGODecision": (frozenset({AgencyKind.NGO}), "5.18"),
     # whoever an escalation reached; the paragraph is the breached rule's, checked by the SLA engine
     "EscalationAcknowledged": (_ANY, "escalation ladder (issue 4)"),

@@ -9,6 +9,7 @@ from uuid import UUID
 from ..contracts.base import City, Event
 from ..contracts.events import (
     AssessmentOutcome, EmergencyRemoval, GuardianshipNotified, InitialAssessmentCompleted, NGODecision,
+    ChildProtectionMeetingHeld, ChildProtectionMeetingScheduled, MeetingAttendanceDeclined, ProfessionalReportSubmitted,
     ProsecutorNotified, ReferralKind, ReferralMade, RemovalOutcomeReported, SocialAssessmentCompleted,
     SocialAssessmentConclusion,
 )
@@ -40,6 +41,9 @@ class CaseState:
     child_removed: bool = False
     initial_assessment: AssessmentOutcome | None = None
     social_assessment: SocialAssessmentConclusion | None = None
+    #: meeting id → invited agency ids (6.33: who may see the meeting material)
+    meetings: dict[str, list[str]] = field(default_factory=dict)
+    meetings_held: set[str] = field(default_factory=set)
 
     @property
     def exists(self) -> bool:
@@ -87,6 +91,10 @@ class CaseState:
             self.initial_assessment = event.outcome
         elif isinstance(event, SocialAssessmentCompleted):
             self.social_assessment = event.conclusion
+        elif isinstance(event, ChildProtectionMeetingScheduled):
+            self.meetings[event.meeting_id] = list(event.invited_agency_ids)
+        elif isinstance(event, ChildProtectionMeetingHeld):
+            self.meetings_held.add(event.meeting_id)
         elif isinstance(event, NGODecision):
             for referral_id, ngo_id in list(self.ngo_referrals_pending.items()):
                 if ngo_id == env.producer.agency_id:
@@ -125,6 +133,29 @@ def check_transition(event: Event, state: CaseState) -> None:
         if state.social_assessment is not None:
             raise Rejection(Code.ILLEGAL_TRANSITION, "the social assessment of this case is already completed",
                             paragraph="6.28")
+    if isinstance(event, ChildProtectionMeetingScheduled):
+        if state.social_assessment is not SocialAssessmentConclusion.SIGNIFICANT_HARM:
+            raise Rejection(Code.ILLEGAL_TRANSITION, "a child protection meeting follows a social assessment that "
+                            "concluded the child is suffering or at risk of significant harm (6.31, 6.32)",
+                            paragraph="6.32")
+        if event.meeting_id in state.meetings_held:
+            raise Rejection(Code.ILLEGAL_TRANSITION, f"meeting {event.meeting_id} has already been held",
+                            paragraph="6.33", field="meeting_id")
+        if not event.invited_agency_ids:
+            raise Rejection(Code.ILLEGAL_TRANSITION, "the professionals involved must be invited", paragraph="6.33",
+                            field="invited_agency_ids")
+    if isinstance(event, (MeetingAttendanceDeclined, ProfessionalReportSubmitted, ChildProtectionMeetingHeld)):
+        invited = state.meetings.get(event.meeting_id)
+        if invited is None:
+            raise Rejection(Code.ILLEGAL_TRANSITION, f"no child protection meeting {event.meeting_id} is scheduled "
+                            "on this case", paragraph="6.33", field="meeting_id")
+        if event.meeting_id in state.meetings_held:
+            raise Rejection(Code.ILLEGAL_TRANSITION, f"meeting {event.meeting_id} has already been held",
+                            paragraph="6.34", field="meeting_id")
+        if not isinstance(event, ChildProtectionMeetingHeld) and producer not in invited:
+            raise Rejection(Code.AGENCY_NOT_ALLOWED, f"{producer} is not invited to meeting {event.meeting_id}; "
+                            "its material is confidential to the invited members", paragraph="6.33",
+                            field="envelope.producer.agency_id")
     if isinstance(event, NGODecision) and producer not in state.ngo_referrals_pending.values():
         raise Rejection(Code.ILLEGAL_TRANSITION, f"no referral request to {producer} awaits a decision on this case",
                         paragraph="5.18")

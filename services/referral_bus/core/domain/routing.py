@@ -9,6 +9,7 @@ from uuid import UUID, uuid5
 from ..contracts.base import City, Event
 from ..contracts.events import (
     EmergencyRemoval, GuardianshipNotified, InitialAssessmentCompleted, NGODecision, ProsecutorNotified,
+    ChildProtectionMeetingHeld, ChildProtectionMeetingScheduled, MeetingAttendanceDeclined, ProfessionalReportSubmitted,
     ReferralKind, ReferralMade, RemovalOutcomeReported, SocialAssessmentCompleted,
 )
 from .agencies import AgencyKind, Directory
@@ -73,6 +74,19 @@ def route(event: Event, state: CaseState, directory: Directory) -> list[Delivery
         out += [Delivery(r, "6.30 (6.22–6.25)", "outcome", redacted=True) for r in state.referrers()]
         out.append(Delivery(_agency(directory, AgencyKind.GUARDIANSHIP, city, "6.30"), "6.30", "outcome"))
         out.append(Delivery(_agency(directory, AgencyKind.COMMISSION, city, "6.30"), "6.30", "outcome"))
+    elif isinstance(event, ChildProtectionMeetingScheduled):
+        for agency_id in event.invited_agency_ids:   # 6.33: the invitation and material, invited only
+            if directory.get(agency_id) is None:
+                raise Rejection(Code.NO_RECIPIENT, f"invited agency {agency_id!r} is not in the directory",
+                                paragraph="6.33", field="invited_agency_ids")
+            out.append(Delivery(agency_id, "6.33", "invitation"))
+    elif isinstance(event, (MeetingAttendanceDeclined, ProfessionalReportSubmitted)):
+        # 6.34: to the CAM/CSC, which shares the report with the other invited members only
+        out += [Delivery(a, "6.34", "meeting material") for a in state.meetings.get(event.meeting_id, [])]
+        out.append(Delivery(_agency(directory, AgencyKind.CAM_CSC, city, "6.34"), "6.34", "meeting material"))
+    elif isinstance(event, ChildProtectionMeetingHeld):
+        out += [Delivery(a, "6.39", "outcome") for a in state.meetings.get(event.meeting_id, [])]
+        out.append(Delivery(_agency(directory, AgencyKind.GUARDIANSHIP, city, "6.39"), "6.39", "outcome"))
     elif isinstance(event, NGODecision):
         referrer = state.ngo_referrers.get(event.envelope.producer.agency_id)
         if referrer:

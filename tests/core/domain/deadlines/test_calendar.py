@@ -73,3 +73,10 @@ def test_eight_weeks_are_calendar_days_ending_at_local_midnight() -> None:
     due = CalendarDays(56, "8 weeks").due(local(2026, 11, 30, 16), ClockContext(WorkingCalendar()))
     assert due.at == end_of(date(2027, 1, 25))  # across New Year: holidays count in calendar days
     assert "8 weeks of calendar days" in due.reasoning[0]
+
+
+def test_counting_back_skips_nauryz(calendar: WorkingCalendar) -> None:
+    """A meeting on Thursday 26 March 2026: 2 working days before skips Nauryz (21-25) and the weekend."""
+    due, skipped = calendar.working_days_before(local(2026, 3, 26, 10), 2)
+    assert due == end_of(date(2026, 3, 19))
+    assert [s.day.day for s in skipped] == [25, 24, 23, 22, 21]

@@ -250,4 +250,43 @@ def test_social_assessment_due_eight_weeks_after_the_6_21_decision(engine: Deadl
         [("6.28-social-assessment-8w", "2026-04-28")]  # 3 March (Almaty) + 56 days
     done = SocialAssessmentCompleted(envelope=envelope(SocialAssessmentCompleted, "C-1", "cam-almaty"),
                                      conclusion="SIGNIFICANT_HARM")
-    assert kinds(engine.on_event(on_log(done, 3, recorded_at=decided + timedelta(days=30)))) == ["DeadlineMet"]
+    out = engine.on_event(on_log(done, 3, recorded_at=decided + timedelta(days=30)))
+    assert kinds(out) == ["DeadlineMet", "DeadlineOpened"]  # 6.28 met; 6.33 meeting within 7 working days
+    assert out[1].rule_id == "6.33-protection-meeting-7wd"  # type: ignore[attr-defined]
+
+
+
+# -- 6.33-6.34: deadlines counted back from a meeting move with it ----------------------------------
+
+def test_report_deadline_counts_back_from_the_meeting_and_moves_with_it(engine: DeadlineEngine) -> None:
+    from zoneinfo import ZoneInfo
+
+    from referral_bus.core.contracts.events import (
+        ChildProtectionMeetingScheduled, MeetingAttendanceDeclined, ProfessionalReportSubmitted,
+    )
+    almaty = ZoneInfo("Asia/Almaty")
+    thursday = datetime_(2026, 11, 26, 10, almaty)
+
+    def scheduled(at, seq):  # type: ignore[no-untyped-def]
+        e = ChildProtectionMeetingScheduled(envelope=envelope(ChildProtectionMeetingScheduled, "C-1", "cam-almaty"),
+                                            meeting_id="M-1", scheduled_for=at,
+                                            invited_agency_ids=["school-almaty", "health-almaty"])
+        return on_log(e, seq, recorded_at=T0)
+
+    def by(kind, agency, seq):  # type: ignore[no-untyped-def]
+        return on_log(kind(envelope=envelope(kind, "C-1", agency), meeting_id="M-1"), seq, recorded_at=T0)
+
+    engine.on_event(scheduled(thursday, 1))
+    [opened] = [r for r in engine.on_event(by(MeetingAttendanceDeclined, "school-almaty", 2))
+                if isinstance(r, DeadlineOpened)]
+    assert (opened.rule_id, opened.responsible_agency_id) == ("6.34-written-report-2wd-before", "school-almaty")
+    assert opened.due_at == datetime_(2026, 11, 24, 23, almaty, 59, 59)       # Tuesday, 2 working days before
+    [moved] = engine.on_event(scheduled(datetime_(2026, 11, 30, 10, almaty), 3))  # the meeting moves to Monday
+    assert (moved.deadline_id, moved.due_at) == (opened.deadline_id, datetime_(2026, 11, 26, 23, almaty, 59, 59))
+    assert engine.on_event(by(ProfessionalReportSubmitted, "health-almaty", 4)) == []  # not this one's report
+    assert kinds(engine.on_event(by(ProfessionalReportSubmitted, "school-almaty", 5))) == ["DeadlineMet"]
+
+
+def datetime_(y, m, d, h, tz, minute=0, second=0):  # type: ignore[no-untyped-def]
+    from datetime import datetime
+    return datetime(y, m, d, h, minute, second, tzinfo=tz)

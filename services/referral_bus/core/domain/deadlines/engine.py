@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from uuid import UUID, uuid5
 
 from ...contracts.base import City, Event, Record
-from ...contracts.events import EscalationAcknowledged
+from ...contracts.events import ChildProtectionMeetingScheduled, EscalationAcknowledged
 from ...contracts.sla_records import (
     DeadlineBreached, DeadlineCompletedLate, DeadlineMet, DeadlineOpened, DeadlineWarning, EscalationRaised,
 )
@@ -43,6 +43,8 @@ class OpenDeadline:
     opened_at: datetime
     due_at: datetime
     responsible_agency_id: str | None
+    match_key: tuple[str, ...] = ()
+    meeting: tuple[str, str] | None = None   # (case id, meeting id) a MEETING-anchored deadline follows
     warned: bool = False
     breached: bool = False
     level: int = 0               # highest escalation level raised
@@ -78,6 +80,8 @@ class DeadlineEngine:
         self.last_sequence: dict[str, int] = {}
         #: rule id → open deadlines, kept as they open and close (read by the metrics)
         self.open_by_rule: Counter[str] = Counter()
+        #: (case id, meeting id) → scheduled time; deadlines counted from a meeting move with it
+        self.meetings: dict[tuple[str, str], datetime] = {}
 
     # -- folding events -------------------------------------------------------------------------
     def already_applied(self, event: Event) -> bool:
@@ -96,19 +100,32 @@ class DeadlineEngine:
         out += self._complete(event)
         if isinstance(event, EscalationAcknowledged):
             out += self._acknowledge(event)
+        if isinstance(event, ChildProtectionMeetingScheduled):
+            out += self._meeting_moved(env.case_id, event.meeting_id, event.scheduled_for)
         for rule in self.rules:
             if rule.triggered_by(event):
                 out += self._open(rule, event)
         return out
 
-    def _responsible(self, kind: AgencyKind, case_id: str) -> str | None:
+    def _responsible(self, kind: AgencyKind | None, case_id: str, trigger: Event | None = None) -> str | None:
+        if kind is None:
+            return trigger.envelope.producer.agency_id if trigger is not None else None
         city = self.case_city.get(case_id)
         agency = self.directory.serving(kind, city) if city else None
         return agency.id if agency else None
 
     def _open(self, rule: DeadlineRule, event: Event) -> list[Record]:
         env = event.envelope
-        start = env.occurred_at if rule.anchor is Anchor.OCCURRED_AT else (env.recorded_at or env.occurred_at)
+        meeting: tuple[str, str] | None = None
+        if rule.anchor is Anchor.MEETING:
+            meeting = (env.case_id, str(getattr(event, "meeting_id", "")))
+            if meeting not in self.meetings:
+                return []  # the router refuses events naming an unscheduled meeting
+            start = self.meetings[meeting]
+        elif rule.anchor is Anchor.OCCURRED_AT:
+            start = env.occurred_at
+        else:
+            start = env.recorded_at or env.occurred_at
         try:
             due = rule.clock.due(start, self.context).at
         except LookupError:  # an "immediately" rule without a policy threshold: no deadline invented
@@ -128,16 +145,35 @@ class DeadlineEngine:
         else:
             deadline_id = _id(rule.rule_id, env.case_id, env.event_id)
         deadline = OpenDeadline(deadline_id, rule, env.case_id, env.event_id, start, due,
-                                self._responsible(rule.responsible, env.case_id))
+                                self._responsible(rule.responsible, env.case_id, event), rule.match_key(event),
+                                meeting)
         self.open[deadline_id] = deadline
         self.open_by_rule[rule.rule_id] += 1
         self.open_by_case.setdefault(env.case_id, {})[deadline_id] = deadline
         self._schedule(deadline)
         return [self._opened_record(deadline)]
 
+    def _meeting_moved(self, case_id: str, meeting_id: str, scheduled_for: datetime) -> list[Record]:
+        """A (re)scheduled meeting: every open, unbreached deadline counted from it gets a new due time."""
+        key = (case_id, meeting_id)
+        self.meetings[key] = scheduled_for
+        out: list[Record] = []
+        for d in list(self.open_by_case.get(case_id, {}).values()):
+            if d.meeting != key or d.breached:
+                continue
+            try:
+                due = d.rule.clock.due(scheduled_for, self.context).at
+            except LookupError:
+                continue
+            if due != d.due_at:
+                d.opened_at, d.due_at, d.warned = scheduled_for, due, False
+                self._schedule(d)
+                out.append(self._opened_record(d))
+        return out
+
     def _opened_record(self, d: OpenDeadline) -> DeadlineOpened:
         return DeadlineOpened(
-            sla_event_id=_id(d.deadline_id, "opened", d.trigger_event_id), deadline_id=d.deadline_id,
+            sla_event_id=_id(d.deadline_id, "opened", d.trigger_event_id, d.due_at.isoformat()), deadline_id=d.deadline_id,
             rule_id=d.rule.rule_id, paragraph=d.rule.paragraph, case_id=d.case_id,
             trigger_event_id=d.trigger_event_id, responsible_agency_id=d.responsible_agency_id,
             opened_at=d.opened_at, due_at=d.due_at)
@@ -147,7 +183,7 @@ class DeadlineEngine:
         completed_at = env.recorded_at or env.occurred_at
         out: list[Record] = []
         closing = sorted((d for d in self.open_by_case.get(env.case_id, {}).values()
-                          if event.event_type() in d.rule.completed_by),
+                          if event.event_type() in d.rule.completed_by and d.rule.match_key(event) == d.match_key),
                          key=lambda d: (d.due_at, str(d.deadline_id)))
         closed_groups: set[str] = set()
         for d in closing:
@@ -239,7 +275,8 @@ class DeadlineEngine:
             responsible_agency_id=d.responsible_agency_id, escalated_to_agency_id=self._escalation_target(step.to, d),
             due_at=d.due_at, raised_for=d.due_at + timedelta(hours=step.after_hours),
             summary=f"{d.rule.title} (Annex B {d.rule.paragraph}{self._basis(d.rule)}): due {d.due_at.isoformat()}, "
-                    f"responsible {d.responsible_agency_id or d.rule.responsible.value}, level {step.level}")
+                    f"responsible {d.responsible_agency_id or getattr(d.rule.responsible, 'value', '?')}, "
+                    f"level {step.level}")
 
     @staticmethod
     def _basis(rule: DeadlineRule) -> str:

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from .rules import (
     Anchor, CalendarDays, Condition, DeadlineRule, ElapsedHours, EscalationStep, Immediately, WorkingDays,
+    WorkingDaysBefore,
 )
 
 _ASSESSMENT = frozenset({"InitialAssessmentCompleted"})
@@ -84,6 +85,31 @@ RULES: tuple[DeadlineRule, ...] = (
         completed_by=frozenset({"SocialAssessmentCompleted"}),
         responsible=AgencyKind.CAM_CSC,
         warn_before=timedelta(days=7),
+    ),
+    DeadlineRule(
+        rule_id="6.33-protection-meeting-7wd",
+        paragraph="6.33",
+        title="The child protection meeting takes place within 7 working days of the completed social assessment",
+        trigger="SocialAssessmentCompleted",
+        when=(Condition("conclusion", "equals", "SIGNIFICANT_HARM"),),
+        anchor=Anchor.RECORDED_AT,
+        clock=WorkingDays(7),
+        completed_by=frozenset({"ChildProtectionMeetingHeld"}),
+        responsible=AgencyKind.CAM_CSC,
+        warn_before=timedelta(days=2),
+    ),
+    DeadlineRule(
+        rule_id="6.34-written-report-2wd-before",
+        paragraph="6.34",
+        title="A professional who cannot attend submits a written report at least 2 working days before "
+              "the child protection meeting",
+        trigger="MeetingAttendanceDeclined",
+        anchor=Anchor.MEETING,   # counted back from the meeting; moves when the meeting moves
+        clock=WorkingDaysBefore(2),
+        completed_by=frozenset({"ProfessionalReportSubmitted"}),
+        responsible=None,        # the professional who declined
+        match_on=("producer", "meeting_id"),
+        warn_before=timedelta(days=1),
     ),
     DeadlineRule(
         rule_id="4.9-prosecutor-notice-immediately",

@@ -16,6 +16,7 @@ class Anchor(str, Enum):
 
     OCCURRED_AT = "occurred_at"   # e.g. 4.8: "within 3 hours of the removal"
     RECORDED_AT = "recorded_at"   # e.g. 6.3: "of receiving the referral" — when the bus delivered it
+    MEETING = "meeting"           # e.g. 6.34: counted back from the meeting the trigger names; moves with it
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,25 @@ class WorkingDays:
 
 
 @dataclass(frozen=True)
+class WorkingDaysBefore:
+    """Working days counted back from a scheduled event (6.34: a report "at least 2 working days
+    before the meeting"): due at the end of the N-th working day before the event's local day."""
+
+    days: int
+
+    def due(self, start: datetime, context: ClockContext) -> Due:
+        calendar = context.calendar
+        at, skipped = calendar.working_days_before(start, self.days)
+        notes = [f"counted back from {start.astimezone(calendar.timezone).isoformat()} ({start.astimezone(calendar.timezone):%A})"]
+        notes += [f"skipped {s.day.isoformat()} ({s.day:%A}): {s.why}" for s in skipped]
+        notes.append(f"due by the end of working day -{self.days}: {at.isoformat()} ({at:%A})")
+        return Due(at, tuple(notes))
+
+    def describe(self) -> str:
+        return f"{self.days} working days before"
+
+
+@dataclass(frozen=True)
 class Immediately:
     """An obligation worded "immediately": the operator's threshold from policy.yaml, labelled as
     policy. Without a configured value the rule opens no deadline at all rather than invent one."""
@@ -170,7 +190,9 @@ class DeadlineRule:
     trigger: str
     clock: Clock
     completed_by: frozenset[str]
-    responsible: AgencyKind
+    #: The kind of agency responsible in the case's city; None: the agency that triggered it
+    #: (6.34: the professional who cannot attend owes the report).
+    responsible: AgencyKind | None
     anchor: Anchor = Anchor.OCCURRED_AT
     when: tuple[Condition, ...] = ()
     #: Rules in one group share a single deadline per case: a later trigger re-times it to the
@@ -182,6 +204,13 @@ class DeadlineRule:
         EscalationStep(1, "supervisor"), EscalationStep(2, "commission", 24), EscalationStep(3, "agency:steering-committee", 48)))
     #: A warning to the responsible agency this long before the due time (None: no warning).
     warn_before: timedelta | None = None
+    #: Fields that must be equal on the trigger and the completing event ("producer" = the
+    #: publishing agency): 6.34's report closes only that professional's deadline for that meeting.
+    match_on: tuple[str, ...] = ()
+
+    def match_key(self, event: Any) -> tuple[str, ...]:
+        return tuple(event.envelope.producer.agency_id if name == "producer" else str(getattr(event, name, ""))
+                     for name in self.match_on)
 
     def triggered_by(self, event: Any) -> bool:
         return event.event_type() == self.trigger and all(c.holds(event) for c in self.when)
