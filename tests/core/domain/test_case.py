@@ -129,3 +129,45 @@ def test_meeting_material_is_for_invited_members_only(directory: Directory) -> N
     state = fold(directory, removal(), assessment(), social(), meeting, held)
     assert rejected(held, state).paragraph == "6.34"
     assert rejected(meeting, state).paragraph == "6.33"   # a held meeting cannot be moved
+
+
+def test_closure_waits_for_the_criminal_case_and_needs_a_ground_6_25(directory: Directory) -> None:
+    from referral_bus.core.contracts.events import (
+        CaseClosed, ClosureGround, CriminalCaseConcluded, CriminalCaseOpened, CriminalCaseOutcome,
+    )
+    no_concern = InitialAssessmentCompleted(envelope=envelope(InitialAssessmentCompleted, "C-1", "cam-almaty"),
+                                            outcome=AssessmentOutcome.NO_CONCERN)
+    opened = CriminalCaseOpened(envelope=envelope(CriminalCaseOpened, "C-1", "police-juvenile-almaty"),
+                                criminal_case_ref="KZ-CR-1", parent_or_relative_charged=True)
+
+    def closed(ground: ClosureGround, referred: bool = False) -> CaseClosed:
+        return CaseClosed(envelope=envelope(CaseClosed, "C-1", "cam-almaty"), ground=ground,
+                          referred_to_support_services=referred)
+
+    def concluded(outcome: CriminalCaseOutcome) -> CriminalCaseConcluded:
+        return CriminalCaseConcluded(envelope=envelope(CriminalCaseConcluded, "C-1", "police-juvenile-almaty"),
+                                     criminal_case_ref="KZ-CR-1", outcome=outcome)
+
+    state = fold(directory, removal(), no_concern, opened)
+    r = rejected(closed(ClosureGround.NO_CONCERN_FOUND), state)
+    assert (r.code, r.paragraph) == (Code.ILLEGAL_TRANSITION, "6.25")
+    state = fold(directory, removal(), no_concern, opened, concluded(CriminalCaseOutcome.PARENT_FOUND_GUILTY))
+    assert rejected(closed(ClosureGround.NO_CONCERN_FOUND), state).paragraph == "6.22, 6.30, 6.39(a)"
+    state = fold(directory, removal(), no_concern, opened, concluded(CriminalCaseOutcome.PARENT_NOT_RESPONSIBLE),
+                 closed(ClosureGround.NO_CONCERN_FOUND))
+    r = rejected(report(), state)
+    assert (r.code, "closed" in r.message) == (Code.ILLEGAL_TRANSITION, True)
+    plan_state = fold(directory, removal(), no_concern)
+    assert rejected(closed(ClosureGround.PLAN_NO_LONGER_NECESSARY, True), plan_state).paragraph == "6.51"
+    assert rejected(concluded(CriminalCaseOutcome.PROCEEDINGS_TERMINATED), plan_state).field == "criminal_case_ref"
+
+
+def test_a_new_referral_reopens_a_closed_case(directory: Directory) -> None:
+    from referral_bus.core.contracts.events import CaseClosed, ClosureGround
+    no_concern = InitialAssessmentCompleted(envelope=envelope(InitialAssessmentCompleted, "C-1", "cam-almaty"),
+                                            outcome=AssessmentOutcome.NO_CONCERN)
+    closed = CaseClosed(envelope=envelope(CaseClosed, "C-1", "cam-almaty"), ground=ClosureGround.NO_CONCERN_FOUND)
+    again = ReferralMade(envelope=envelope(ReferralMade, "C-1", "school-almaty"),
+                         referral_kind=ReferralKind.CHILD_PROTECTION, city=City.ALMATY, child_age_years=10)
+    state = fold(directory, removal(), no_concern, closed, again)
+    assert not state.closed

@@ -167,6 +167,45 @@ class ChildProtectionMeetingHeld(Event):
     decision: MeetingDecision
 
 
+class CriminalCaseOpened(Event):
+    """6.5–6.7, 6.25: a criminal or administrative case concerning harm to the child is open; the
+    police coordinate with the CAM/CSC (joint handling) and keep it informed."""
+
+    criminal_case_ref: str = Field(description="The investigating body's reference (no personal data)")
+    parent_or_relative_charged: bool = Field(default=False, description="6.25")
+
+
+class CriminalCaseOutcome(str, Enum):
+    PARENT_NOT_RESPONSIBLE = "PARENT_NOT_RESPONSIBLE"    # 6.25: closure possible
+    PARENT_FOUND_GUILTY = "PARENT_FOUND_GUILTY"          # 6.25: social assessment updated first
+    PROCEEDINGS_TERMINATED = "PROCEEDINGS_TERMINATED"
+
+
+class CriminalCaseConcluded(Event):
+    """6.25: the criminal or administrative case is complete."""
+
+    criminal_case_ref: str
+    outcome: CriminalCaseOutcome
+
+
+class ClosureGround(str, Enum):
+    """The only grounds on which the CAM/CSC closes a case file."""
+
+    NO_CONCERN_FOUND = "NO_CONCERN_FOUND"                        # 6.22, 6.30, 6.39(a)
+    PLAN_NO_LONGER_NECESSARY = "PLAN_NO_LONGER_NECESSARY"        # 6.51
+    SAFE_ARRIVAL_CONFIRMED = "SAFE_ARRIVAL_CONFIRMED"            # 6.52, 6.79
+    TURNED_18_CASE_TRANSFERRED = "TURNED_18_CASE_TRANSFERRED"    # 6.78(a)
+    ONE_YEAR_REVIEW_AFTER_CARE = "ONE_YEAR_REVIEW_AFTER_CARE"    # 6.78(b)
+
+
+class CaseClosed(Event):
+    """The CAM/CSC closes the child's case file, on one of the grounds of 6.22/6.30/6.39(a), 6.51,
+    6.52, 6.78 or 6.79 — never while a criminal case about the child is open (6.25)."""
+
+    ground: ClosureGround
+    referred_to_support_services: bool = Field(default=False, description="6.51: referred on before closing")
+
+
 class NGODecisionKind(str, Enum):
     ACCEPTED = "ACCEPTED"                                # 5.20
     DECLINED_NO_SPACE = "DECLINED_NO_SPACE"              # 5.19
@@ -212,5 +251,6 @@ EVENT_TYPES: dict[str, type[Event]] = {
     for cls in (ReferralMade, GuardianshipNotified, EmergencyRemoval, RemovalOutcomeReported,
                 ProsecutorNotified, InitialAssessmentCompleted, SocialAssessmentCompleted,
                 ChildProtectionMeetingScheduled, MeetingAttendanceDeclined, ProfessionalReportSubmitted,
-                ChildProtectionMeetingHeld, NGODecision, EscalationAcknowledged)
+                ChildProtectionMeetingHeld, CriminalCaseOpened, CriminalCaseConcluded, CaseClosed, NGODecision,
+                EscalationAcknowledged)
 }

@@ -22,6 +22,9 @@ PRODUCERS: dict[str, tuple[frozenset[AgencyKind], str]] = {
     "MeetingAttendanceDeclined": (_ANY, "6.34"),    # an invited professional (checked as a transition)
     "ProfessionalReportSubmitted": (_ANY, "6.34"),
     "ChildProtectionMeetingHeld": (frozenset({AgencyKind.CAM_CSC}), "6.35–6.39"),
+    "CriminalCaseOpened": (frozenset({AgencyKind.POLICE, AgencyKind.PROSECUTOR}), "6.5–6.7, 6.25"),
+    "CriminalCaseConcluded": (frozenset({AgencyKind.POLICE, AgencyKind.PROSECUTOR, AgencyKind.COURT}), "6.25"),
+    "CaseClosed": (frozenset({AgencyKind.CAM_CSC}), "6.51, 6.52, 6.78, 6.79"),
     "NGODecision": (frozenset({AgencyKind.NGO}), "5.18"),
     # whoever an escalation reached; the paragraph is the breached rule's, checked by the SLA engine
     "EscalationAcknowledged": (_ANY, "escalation ladder (issue 4)"),

@@ -9,7 +9,8 @@ from uuid import UUID
 from ..contracts.base import City, Event
 from ..contracts.events import (
     AssessmentOutcome, EmergencyRemoval, GuardianshipNotified, InitialAssessmentCompleted, NGODecision,
-    ChildProtectionMeetingHeld, ChildProtectionMeetingScheduled, MeetingAttendanceDeclined, ProfessionalReportSubmitted,
+    CaseClosed, ChildProtectionMeetingHeld, ChildProtectionMeetingScheduled, ClosureGround, CriminalCaseConcluded,
+    CriminalCaseOpened, CriminalCaseOutcome, MeetingAttendanceDeclined, MeetingDecision, ProfessionalReportSubmitted,
     ProsecutorNotified, ReferralKind, ReferralMade, RemovalOutcomeReported, SocialAssessmentCompleted,
     SocialAssessmentConclusion,
 )
@@ -44,6 +45,10 @@ class CaseState:
     #: meeting id → invited agency ids (6.33: who may see the meeting material)
     meetings: dict[str, list[str]] = field(default_factory=dict)
     meetings_held: set[str] = field(default_factory=set)
+    meeting_decisions: list[MeetingDecision] = field(default_factory=list)
+    open_criminal_cases: set[str] = field(default_factory=set)
+    parent_found_guilty: bool = False
+    closed: bool = False
 
     @property
     def exists(self) -> bool:
@@ -95,6 +100,16 @@ class CaseState:
             self.meetings[event.meeting_id] = list(event.invited_agency_ids)
         elif isinstance(event, ChildProtectionMeetingHeld):
             self.meetings_held.add(event.meeting_id)
+            self.meeting_decisions.append(event.decision)
+        elif isinstance(event, CriminalCaseOpened):
+            self.open_criminal_cases.add(event.criminal_case_ref)
+        elif isinstance(event, CriminalCaseConcluded):
+            self.open_criminal_cases.discard(event.criminal_case_ref)
+            self.parent_found_guilty |= event.outcome is CriminalCaseOutcome.PARENT_FOUND_GUILTY
+        elif isinstance(event, CaseClosed):
+            self.closed = True
+        if isinstance(event, ReferralMade) and self.closed:  # a new referral reopens the case
+            self.closed = False
         elif isinstance(event, NGODecision):
             for referral_id, ngo_id in list(self.ngo_referrals_pending.items()):
                 if ngo_id == env.producer.agency_id:
@@ -109,6 +124,14 @@ def check_transition(event: Event, state: CaseState) -> None:
     if not state.exists and etype not in OPENING_EVENTS:
         raise Rejection(Code.UNKNOWN_CASE, f"case {state.case_id} has no events; a case starts with a referral "
                         "(4.5, 5.2) or an emergency removal (4.7)", paragraph="4.5, 4.7", field="envelope.case_id")
+    if state.closed and not isinstance(event, ReferralMade):
+        raise Rejection(Code.ILLEGAL_TRANSITION, f"case {state.case_id} is closed; a new referral (4.5, 5.2) "
+                        "reopens it", paragraph="6.51, 6.78")
+    if isinstance(event, CaseClosed):
+        check_closure(event, state)
+    if isinstance(event, CriminalCaseConcluded) and event.criminal_case_ref not in state.open_criminal_cases:
+        raise Rejection(Code.ILLEGAL_TRANSITION, f"no open criminal case {event.criminal_case_ref} on this case",
+                        paragraph="6.25", field="criminal_case_ref")
     if isinstance(event, GuardianshipNotified) and not state.referred_to_cam:
         raise Rejection(Code.ILLEGAL_TRANSITION, "the Guardianship notice of 4.5(b)(ii) follows a referral of a "
                         "child aged 3 or above to the CAM/CSC, and this case has none", paragraph="4.5(b)(ii)")
@@ -159,3 +182,33 @@ def check_transition(event: Event, state: CaseState) -> None:
     if isinstance(event, NGODecision) and producer not in state.ngo_referrals_pending.values():
         raise Rejection(Code.ILLEGAL_TRANSITION, f"no referral request to {producer} awaits a decision on this case",
                         paragraph="5.18")
+
+
+def check_closure(event: CaseClosed, state: CaseState) -> None:
+    """6.25 and the grounds' preconditions, as far as the case log can show them. Grounds whose
+    events do not exist yet (care plans, leaving care: 6.52, 6.78(b), 6.79) are accepted on the
+    CAM/CSC's word and recorded as such on the log."""
+    if state.open_criminal_cases:
+        raise Rejection(Code.ILLEGAL_TRANSITION, "the case file stays open until the criminal or administrative "
+                        f"case is complete ({len(state.open_criminal_cases)} open)", paragraph="6.25")
+    ground = event.ground
+    if ground is ClosureGround.NO_CONCERN_FOUND:
+        found = (state.initial_assessment is AssessmentOutcome.NO_CONCERN
+                 or state.social_assessment is SocialAssessmentConclusion.NO_REASONABLE_CAUSE
+                 or MeetingDecision.NO_FURTHER_ACTION in state.meeting_decisions)
+        if not found or state.parent_found_guilty:
+            raise Rejection(Code.ILLEGAL_TRANSITION, "closing for no concern needs an assessment or meeting that "
+                            "found none (6.22, 6.30, 6.39(a)), and no parent found guilty since (6.25)",
+                            paragraph="6.22, 6.30, 6.39(a)", field="ground")
+    elif ground is ClosureGround.PLAN_NO_LONGER_NECESSARY:
+        if MeetingDecision.CHILD_PROTECTION_PLAN not in state.meeting_decisions:
+            raise Rejection(Code.ILLEGAL_TRANSITION, "closing because the child protection plan is no longer "
+                            "necessary needs a plan decided under 6.39(c)", paragraph="6.51", field="ground")
+        if not event.referred_to_support_services:
+            raise Rejection(Code.ILLEGAL_TRANSITION, "the child and family are referred to appropriate support "
+                            "services before the case is closed", paragraph="6.51",
+                            field="referred_to_support_services")
+    elif ground is ClosureGround.TURNED_18_CASE_TRANSFERRED:
+        if state.child_age_years is not None and state.child_age_years < 17:
+            raise Rejection(Code.ILLEGAL_TRANSITION, f"the child was {state.child_age_years} when the case opened; "
+                            "closure at 18 needs the child to have turned 18", paragraph="6.78(a)", field="ground")

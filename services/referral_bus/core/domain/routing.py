@@ -9,8 +9,8 @@ from uuid import UUID, uuid5
 from ..contracts.base import City, Event
 from ..contracts.events import (
     EmergencyRemoval, GuardianshipNotified, InitialAssessmentCompleted, NGODecision, ProsecutorNotified,
-    ChildProtectionMeetingHeld, ChildProtectionMeetingScheduled, MeetingAttendanceDeclined, ProfessionalReportSubmitted,
-    ReferralKind, ReferralMade, RemovalOutcomeReported, SocialAssessmentCompleted,
+    CaseClosed, ChildProtectionMeetingHeld, ChildProtectionMeetingScheduled, CriminalCaseConcluded, CriminalCaseOpened,
+    MeetingAttendanceDeclined, ProfessionalReportSubmitted, ReferralKind, ReferralMade, RemovalOutcomeReported, SocialAssessmentCompleted,
 )
 from .agencies import AgencyKind, Directory
 from .case import CaseState
@@ -87,6 +87,12 @@ def route(event: Event, state: CaseState, directory: Directory) -> list[Delivery
     elif isinstance(event, ChildProtectionMeetingHeld):
         out += [Delivery(a, "6.39", "outcome") for a in state.meetings.get(event.meeting_id, [])]
         out.append(Delivery(_agency(directory, AgencyKind.GUARDIANSHIP, city, "6.39"), "6.39", "outcome"))
+    elif isinstance(event, (CriminalCaseOpened, CriminalCaseConcluded)):
+        # 6.6 joint handling; 6.25 the police keep the CAM/CSC Manager informed
+        out.append(Delivery(_agency(directory, AgencyKind.CAM_CSC, city, "6.25"), "6.6, 6.25", "notification"))
+    elif isinstance(event, CaseClosed):
+        out += [Delivery(r, "6.51, 6.78", "outcome", redacted=True) for r in state.referrers()]
+        out.append(Delivery(_agency(directory, AgencyKind.GUARDIANSHIP, city, "6.51"), "6.51, 6.78", "outcome"))
     elif isinstance(event, NGODecision):
         referrer = state.ngo_referrers.get(event.envelope.producer.agency_id)
         if referrer:
