@@ -171,3 +171,17 @@ def test_a_new_referral_reopens_a_closed_case(directory: Directory) -> None:
                          referral_kind=ReferralKind.CHILD_PROTECTION, city=City.ALMATY, child_age_years=10)
     state = fold(directory, removal(), no_concern, closed, again)
     assert not state.closed
+
+
+def test_ngo_programme_steps_need_acceptance_and_order(directory: Directory) -> None:
+    from referral_bus.core.contracts.events import NGOFirstContactMade, ServicePlanAgreed
+    request = ReferralMade(envelope=envelope(ReferralMade, "C-1", "school-almaty"),
+                           referral_kind=ReferralKind.NGO_SUPPORT, city=City.ALMATY, child_age_years=12,
+                           services_requested=["LEGAL"])
+    state = fold(directory, request)
+    contact = NGOFirstContactMade(envelope=envelope(NGOFirstContactMade, "C-1", "ngo-rodnik"), by_role="LAWYER")
+    assert rejected(contact, state).paragraph == "7.1"
+    accepted = NGODecision(envelope=envelope(NGODecision, "C-1", "ngo-rodnik"), decision=NGODecisionKind.ACCEPTED)
+    state = fold(directory, request, accepted, contact)
+    plan = ServicePlanAgreed(envelope=envelope(ServicePlanAgreed, "C-1", "ngo-rodnik"), by_role="SOCIAL_WORKER")
+    assert rejected(plan, state).paragraph == "7.3"

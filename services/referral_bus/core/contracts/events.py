@@ -245,6 +245,33 @@ class EscalationAcknowledged(Event):
     level: int = Field(description="The ladder level acknowledged")
 
 
+class NGOStaffRole(str, Enum):
+    SOCIAL_WORKER = "SOCIAL_WORKER"   # 7.2: multiple services
+    LAWYER = "LAWYER"                 # 7.11: legal services only
+    PSYCHOLOGIST = "PSYCHOLOGIST"     # 7.16: psychological counselling only
+
+
+class NGOFirstContactMade(Event):
+    """7.1 (7.11): the NGO's social worker, lawyer or psychologist contacted the child and family,
+    within 3 working days of the NGO's receipt of the referral request."""
+
+    by_role: NGOStaffRole
+
+
+class NGOInitialMeetingHeld(Event):
+    """7.2 (7.16): the initial meeting with the child and family, within 4 working days of the NGO's
+    receipt of the referral request."""
+
+    by_role: NGOStaffRole
+
+
+class ServicePlanAgreed(Event):
+    """7.3 (7.18): the needs assessment and the individual service (or therapy) plan, within 5 working
+    days of the initial meeting."""
+
+    by_role: NGOStaffRole
+
+
 #: Every case event type, by Avro record name.
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
@@ -252,5 +279,5 @@ EVENT_TYPES: dict[str, type[Event]] = {
                 ProsecutorNotified, InitialAssessmentCompleted, SocialAssessmentCompleted,
                 ChildProtectionMeetingScheduled, MeetingAttendanceDeclined, ProfessionalReportSubmitted,
                 ChildProtectionMeetingHeld, CriminalCaseOpened, CriminalCaseConcluded, CaseClosed, NGODecision,
-                EscalationAcknowledged)
+                NGOFirstContactMade, NGOInitialMeetingHeld, ServicePlanAgreed, EscalationAcknowledged)
 }

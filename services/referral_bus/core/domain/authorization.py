@@ -26,6 +26,9 @@ PRODUCERS: dict[str, tuple[frozenset[AgencyKind], str]] = {
     "CriminalCaseConcluded": (frozenset({AgencyKind.POLICE, AgencyKind.PROSECUTOR, AgencyKind.COURT}), "6.25"),
     "CaseClosed": (frozenset({AgencyKind.CAM_CSC}), "6.51, 6.52, 6.78, 6.79"),
     "NGODecision": (frozenset({AgencyKind.NGO}), "5.18"),
+    "NGOFirstContactMade": (frozenset({AgencyKind.NGO}), "7.1"),
+    "NGOInitialMeetingHeld": (frozenset({AgencyKind.NGO}), "7.2"),
+    "ServicePlanAgreed": (frozenset({AgencyKind.NGO}), "7.3"),
     # whoever an escalation reached; the paragraph is the breached rule's, checked by the SLA engine
     "EscalationAcknowledged": (_ANY, "escalation ladder (issue 4)"),
 }

@@ -10,7 +10,8 @@ from ..contracts.base import City, Event
 from ..contracts.events import (
     AssessmentOutcome, EmergencyRemoval, GuardianshipNotified, InitialAssessmentCompleted, NGODecision,
     CaseClosed, ChildProtectionMeetingHeld, ChildProtectionMeetingScheduled, ClosureGround, CriminalCaseConcluded,
-    CriminalCaseOpened, CriminalCaseOutcome, MeetingAttendanceDeclined, MeetingDecision, ProfessionalReportSubmitted,
+    CriminalCaseOpened, CriminalCaseOutcome, MeetingAttendanceDeclined, MeetingDecision, NGODecisionKind,
+    NGOFirstContactMade, NGOInitialMeetingHeld, ProfessionalReportSubmitted, ServicePlanAgreed,
     ProsecutorNotified, ReferralKind, ReferralMade, RemovalOutcomeReported, SocialAssessmentCompleted,
     SocialAssessmentConclusion,
 )
@@ -37,6 +38,8 @@ class CaseState:
     referred_to_cam: bool = False
     ngo_referrals_pending: dict[UUID, str] = field(default_factory=dict)  # referral event id → NGO id
     ngo_referrers: dict[str, str] = field(default_factory=dict)            # NGO id → referrer agency id
+    ngo_accepted: set[str] = field(default_factory=set)                    # NGOs that took the case on (5.20)
+    ngo_initial_meetings: set[str] = field(default_factory=set)            # 7.2 held, by NGO id
     removals_unreported: list[UUID] = field(default_factory=list)
     removal_producers: list[str] = field(default_factory=list)
     child_removed: bool = False
@@ -110,7 +113,11 @@ class CaseState:
             self.closed = True
         if isinstance(event, ReferralMade) and self.closed:  # a new referral reopens the case
             self.closed = False
+        elif isinstance(event, NGOInitialMeetingHeld):
+            self.ngo_initial_meetings.add(env.producer.agency_id)
         elif isinstance(event, NGODecision):
+            if event.decision is NGODecisionKind.ACCEPTED:
+                self.ngo_accepted.add(env.producer.agency_id)
             for referral_id, ngo_id in list(self.ngo_referrals_pending.items()):
                 if ngo_id == env.producer.agency_id:
                     del self.ngo_referrals_pending[referral_id]
@@ -179,6 +186,13 @@ def check_transition(event: Event, state: CaseState) -> None:
             raise Rejection(Code.AGENCY_NOT_ALLOWED, f"{producer} is not invited to meeting {event.meeting_id}; "
                             "its material is confidential to the invited members", paragraph="6.33",
                             field="envelope.producer.agency_id")
+    if isinstance(event, (NGOFirstContactMade, NGOInitialMeetingHeld, ServicePlanAgreed)) \
+            and producer not in state.ngo_accepted:
+        raise Rejection(Code.ILLEGAL_TRANSITION, f"{producer} has not accepted this case onto its programme (5.20)",
+                        paragraph="7.1")
+    if isinstance(event, ServicePlanAgreed) and producer not in state.ngo_initial_meetings:
+        raise Rejection(Code.ILLEGAL_TRANSITION, "the service plan follows the initial meeting with the child "
+                        "and family", paragraph="7.3")
     if isinstance(event, NGODecision) and producer not in state.ngo_referrals_pending.values():
         raise Rejection(Code.ILLEGAL_TRANSITION, f"no referral request to {producer} awaits a decision on this case",
                         paragraph="5.18")

@@ -154,7 +154,12 @@ def test_ngo_decision_is_due_within_two_working_days(engine: DeadlineEngine) -> 
     assert engine.advance(dt(2026, 3, 26, 12, tzinfo=ZoneInfo("Asia/Almaty"))) == []
     decision = NGODecision(envelope=envelope(NGODecision, "C-1", "ngo-rodnik"), decision=NGODecisionKind.ACCEPTED)
     met = engine.on_event(on_log(decision, 2, recorded_at=dt(2026, 3, 27, 16, tzinfo=ZoneInfo("Asia/Almaty"))))
-    assert kinds(met) == ["DeadlineWarning", "DeadlineMet"]  # warned 8 h before the end of Friday
+    assert kinds(met) == ["DeadlineWarning", "DeadlineMet", "DeadlineOpened", "DeadlineOpened"]
+    # accepted: 7.1 and 7.2 count from Friday's receipt of the request, across Nauryz
+    almaty = ZoneInfo("Asia/Almaty")
+    assert [(r.rule_id, r.due_at) for r in met if isinstance(r, DeadlineOpened)] == [  # type: ignore[attr-defined]
+        ("7.1-ngo-first-contact-3wd", dt(2026, 3, 30, 23, 59, 59, tzinfo=almaty)),
+        ("7.2-ngo-initial-meeting-4wd", dt(2026, 3, 31, 23, 59, 59, tzinfo=almaty))]
 
 
 # -- the escalation ladder ------------------------------------------------------------------------
@@ -290,3 +295,27 @@ def test_report_deadline_counts_back_from_the_meeting_and_moves_with_it(engine: 
 def datetime_(y, m, d, h, tz, minute=0, second=0):  # type: ignore[no-untyped-def]
     from datetime import datetime
     return datetime(y, m, d, h, minute, second, tzinfo=tz)
+
+
+def test_ngo_programme_steps_7_1_to_7_3(engine: DeadlineEngine) -> None:
+    from referral_bus.core.contracts.events import (
+        NGODecision, NGODecisionKind, NGOFirstContactMade, NGOInitialMeetingHeld, ServicePlanAgreed,
+    )
+    monday = T0  # Monday 2 March 2026
+    request = ReferralMade(envelope=envelope(ReferralMade, "C-1", "school-almaty", at=monday),
+                           referral_kind=ReferralKind.NGO_SUPPORT, city=City.ALMATY, child_age_years=12,
+                           services_requested=["SOCIAL", "LEGAL"])
+    engine.on_event(on_log(request, 1, recorded_at=monday))
+    accepted = NGODecision(envelope=envelope(NGODecision, "C-1", "ngo-rodnik"), decision=NGODecisionKind.ACCEPTED)
+    engine.on_event(on_log(accepted, 2, recorded_at=monday + timedelta(days=1)))
+
+    def by_ngo(kind, seq, at):  # type: ignore[no-untyped-def]
+        return on_log(kind(envelope=envelope(kind, "C-1", "ngo-rodnik", at=at), by_role="SOCIAL_WORKER"), seq,
+                      recorded_at=at)
+
+    assert kinds(engine.on_event(by_ngo(NGOFirstContactMade, 3, monday + timedelta(days=2)))) == ["DeadlineMet"]
+    out = engine.on_event(by_ngo(NGOInitialMeetingHeld, 4, monday + timedelta(days=3)))
+    assert kinds(out) == ["DeadlineMet", "DeadlineOpened"]
+    assert out[1].rule_id == "7.3-service-plan-5wd"  # type: ignore[attr-defined]
+    late = engine.on_event(by_ngo(ServicePlanAgreed, 5, monday + timedelta(days=14)))
+    assert kinds(late)[-1] == "DeadlineCompletedLate"

@@ -19,7 +19,9 @@ from datetime import datetime, timedelta
 from uuid import UUID, uuid5
 
 from ...contracts.base import City, Event, Record
-from ...contracts.events import ChildProtectionMeetingScheduled, EscalationAcknowledged
+from ...contracts.events import (
+    ChildProtectionMeetingScheduled, EscalationAcknowledged, ReferralKind, ReferralMade,
+)
 from ...contracts.sla_records import (
     DeadlineBreached, DeadlineCompletedLate, DeadlineMet, DeadlineOpened, DeadlineWarning, EscalationRaised,
 )
@@ -82,6 +84,8 @@ class DeadlineEngine:
         self.open_by_rule: Counter[str] = Counter()
         #: (case id, meeting id) → scheduled time; deadlines counted from a meeting move with it
         self.meetings: dict[tuple[str, str], datetime] = {}
+        #: (case id, NGO id) → when the NGO received the referral request (7.1, 7.2)
+        self.ngo_referrals: dict[tuple[str, str], datetime] = {}
 
     # -- folding events -------------------------------------------------------------------------
     def already_applied(self, event: Event) -> bool:
@@ -102,6 +106,10 @@ class DeadlineEngine:
             out += self._acknowledge(event)
         if isinstance(event, ChildProtectionMeetingScheduled):
             out += self._meeting_moved(env.case_id, event.meeting_id, event.scheduled_for)
+        if isinstance(event, ReferralMade) and event.referral_kind is ReferralKind.NGO_SUPPORT:
+            ngo = self.directory.serving(AgencyKind.NGO, event.city)
+            if ngo is not None:
+                self.ngo_referrals[(env.case_id, ngo.id)] = env.recorded_at or env.occurred_at
         for rule in self.rules:
             if rule.triggered_by(event):
                 out += self._open(rule, event)
@@ -122,6 +130,11 @@ class DeadlineEngine:
             if meeting not in self.meetings:
                 return []  # the router refuses events naming an unscheduled meeting
             start = self.meetings[meeting]
+        elif rule.anchor is Anchor.NGO_REFERRAL:
+            received = self.ngo_referrals.get((env.case_id, env.producer.agency_id))
+            if received is None:
+                return []
+            start = received
         elif rule.anchor is Anchor.OCCURRED_AT:
             start = env.occurred_at
         else:

@@ -112,6 +112,43 @@ RULES: tuple[DeadlineRule, ...] = (
         warn_before=timedelta(days=1),
     ),
     DeadlineRule(
+        rule_id="7.1-ngo-first-contact-3wd",
+        paragraph="7.1",
+        title="Once it accepts, the NGO contacts the child and family within 3 working days of receiving "
+              "the referral request",
+        trigger="NGODecision",
+        when=(Condition("decision", "equals", "ACCEPTED"),),
+        anchor=Anchor.NGO_REFERRAL,
+        clock=WorkingDays(3),
+        completed_by=frozenset({"NGOFirstContactMade"}),
+        responsible=AgencyKind.NGO,
+        warn_before=timedelta(hours=8),
+    ),
+    DeadlineRule(
+        rule_id="7.2-ngo-initial-meeting-4wd",
+        paragraph="7.2, 7.16",
+        title="The NGO's initial meeting with the child and family within 4 working days of receiving the "
+              "referral request",
+        trigger="NGODecision",
+        when=(Condition("decision", "equals", "ACCEPTED"),),
+        anchor=Anchor.NGO_REFERRAL,
+        clock=WorkingDays(4),
+        completed_by=frozenset({"NGOInitialMeetingHeld"}),
+        responsible=AgencyKind.NGO,
+        warn_before=timedelta(hours=8),
+    ),
+    DeadlineRule(
+        rule_id="7.3-service-plan-5wd",
+        paragraph="7.3, 7.18",
+        title="Needs assessment and service (or therapy) plan within 5 working days of the initial meeting",
+        trigger="NGOInitialMeetingHeld",
+        anchor=Anchor.OCCURRED_AT,
+        clock=WorkingDays(5),
+        completed_by=frozenset({"ServicePlanAgreed"}),
+        responsible=AgencyKind.NGO,
+        warn_before=timedelta(hours=8),
+    ),
+    DeadlineRule(
         rule_id="4.9-prosecutor-notice-immediately",
         paragraph="4.9",
         title="CAM/CSC with the Guardianship notify the Public Prosecutor of the removal 'immediately' "

@@ -17,6 +17,7 @@ class Anchor(str, Enum):
     OCCURRED_AT = "occurred_at"   # e.g. 4.8: "within 3 hours of the removal"
     RECORDED_AT = "recorded_at"   # e.g. 6.3: "of receiving the referral" — when the bus delivered it
     MEETING = "meeting"           # e.g. 6.34: counted back from the meeting the trigger names; moves with it
+    NGO_REFERRAL = "ngo_referral"  # e.g. 7.1: "of the NGO's receipt of the referral request", once accepted
 
 
 @dataclass(frozen=True)
