@@ -319,3 +319,10 @@ def test_ngo_programme_steps_7_1_to_7_3(engine: DeadlineEngine) -> None:
     assert out[1].rule_id == "7.3-service-plan-5wd"  # type: ignore[attr-defined]
     late = engine.on_event(by_ngo(ServicePlanAgreed, 5, monday + timedelta(days=14)))
     assert kinds(late)[-1] == "DeadlineCompletedLate"
+
+
+def test_retimed_deadline_reports_its_new_start(engine: DeadlineEngine) -> None:
+    engine.on_event(assessment_referral(True))
+    later = removal(at=T0 + timedelta(hours=30), seq=2)
+    [retimed] = [r for r in engine.on_event(later) if isinstance(r, DeadlineOpened) and r.rule_id.startswith("6.3")]
+    assert retimed.opened_at == T0 + timedelta(hours=30)

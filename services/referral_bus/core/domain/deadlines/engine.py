@@ -75,8 +75,8 @@ class DeadlineEngine:
         self.open: dict[UUID, OpenDeadline] = {}
         #: case id → its open deadlines, so an event touches only its own case's deadlines
         self.open_by_case: dict[str, dict[UUID, OpenDeadline]] = {}
-        #: (due_at, deadline id) of every unbreached deadline; entries of closed or re-timed
-        #: deadlines are skipped when they surface (lazy deletion), so a tick costs O(k log n)
+        #: (time of the next ladder step, deadline id) per deadline; entries of closed, acknowledged
+        #: or re-timed deadlines are skipped when they surface (lazy deletion): a tick costs O(k log n)
         self._due_heap: list[tuple[datetime, str, UUID]] = []
         self.case_city: dict[str, City] = {}
         self.last_sequence: dict[str, int] = {}
@@ -152,7 +152,7 @@ class DeadlineEngine:
                 self.open_by_rule[existing.rule.rule_id] -= 1
                 self.open_by_rule[rule.rule_id] += 1
                 existing.due_at, existing.rule, existing.trigger_event_id = due, rule, env.event_id
-                existing.warned = False
+                existing.opened_at, existing.warned = start, False
                 self._schedule(existing)
                 return [self._opened_record(existing)]
         else:
