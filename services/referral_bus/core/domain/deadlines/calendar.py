@@ -70,26 +70,19 @@ class WorkingCalendar:
     def working_days_before(self, moment: datetime, days: int) -> tuple[datetime, list[DayNote]]:
         """The end of the ``days``-th working day before the local day of ``moment`` (6.34: "at least
         2 working days before the meeting"), and the days skipped going back."""
-        day = self.local_day(moment)
-        skipped: list[DayNote] = []
-        counted = 0
-        while counted < days:
-            day -= timedelta(days=1)
-            reason = self.why_not_working(day)
-            if reason:
-                skipped.append(DayNote(day, reason))
-            else:
-                counted += 1
-        return datetime.combine(day, self.end_of_day, tzinfo=self.timezone), skipped
+        return self._walk(moment, days, step=-1)
 
     def add_working_days(self, start: datetime, days: int) -> tuple[datetime, list[DayNote]]:
         """The end of the ``days``-th working day after the local day of ``start`` (that day is not
         counted), and every day skipped on the way with the reason."""
-        day = self.local_day(start)
+        return self._walk(start, days, step=1)
+
+    def _walk(self, moment: datetime, days: int, step: int) -> tuple[datetime, list[DayNote]]:
+        day = self.local_day(moment)
         skipped: list[DayNote] = []
         counted = 0
         while counted < days:
-            day += timedelta(days=1)
+            day += timedelta(days=step)
             reason = self.why_not_working(day)
             if reason:
                 skipped.append(DayNote(day, reason))

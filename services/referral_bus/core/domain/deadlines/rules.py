@@ -8,7 +8,7 @@ from enum import Enum
 from typing import Any, Protocol
 
 from ..agencies import AgencyKind
-from .calendar import WorkingCalendar
+from .calendar import DayNote, WorkingCalendar
 
 
 class Anchor(str, Enum):
@@ -95,6 +95,16 @@ class ElapsedHours:
         return f"{self.hours} hours"
 
 
+def _working_day_notes(start: datetime, at: datetime, skipped: list[DayNote], calendar: WorkingCalendar,
+                       opening: str, closing: str) -> tuple[str, ...]:
+    """The calendar reasoning behind a working-day due time, for `sla explain`."""
+    local = start.astimezone(calendar.timezone)
+    notes = [f"{opening} {local.isoformat()} ({local:%A})"]
+    notes += [f"skipped {s.day.isoformat()} ({s.day:%A}): {s.why}" for s in skipped]
+    notes.append(f"{closing}: {at.isoformat()} ({at:%A})")
+    return tuple(notes)
+
+
 @dataclass(frozen=True)
 class CalendarDays:
     """Calendar days (weekends and holidays count), e.g. 6.28's "within eight weeks" = 56 days.
@@ -122,13 +132,10 @@ class WorkingDays:
     days: int
 
     def due(self, start: datetime, context: ClockContext) -> Due:
-        calendar = context.calendar
-        at, skipped = calendar.add_working_days(start, self.days)
-        local = start.astimezone(calendar.timezone)
-        notes = [f"starts {local.isoformat()} ({local:%A}); that day is not counted"]
-        notes += [f"skipped {s.day.isoformat()} ({s.day:%A}): {s.why}" for s in skipped]
-        notes.append(f"ends at the end of working day {self.days}: {at.isoformat()} ({at:%A})")
-        return Due(at, tuple(notes))
+        at, skipped = context.calendar.add_working_days(start, self.days)
+        return Due(at, _working_day_notes(start, at, skipped, context.calendar,
+                                          "starts (that day is not counted)",
+                                          f"ends at the end of working day {self.days}"))
 
     def describe(self) -> str:
         return f"{self.days} working day{'s' if self.days != 1 else ''}"
@@ -142,12 +149,9 @@ class WorkingDaysBefore:
     days: int
 
     def due(self, start: datetime, context: ClockContext) -> Due:
-        calendar = context.calendar
-        at, skipped = calendar.working_days_before(start, self.days)
-        notes = [f"counted back from {start.astimezone(calendar.timezone).isoformat()} ({start.astimezone(calendar.timezone):%A})"]
-        notes += [f"skipped {s.day.isoformat()} ({s.day:%A}): {s.why}" for s in skipped]
-        notes.append(f"due by the end of working day -{self.days}: {at.isoformat()} ({at:%A})")
-        return Due(at, tuple(notes))
+        at, skipped = context.calendar.working_days_before(start, self.days)
+        return Due(at, _working_day_notes(start, at, skipped, context.calendar,
+                                          "counted back from", f"due by the end of working day -{self.days}"))
 
     def describe(self) -> str:
         return f"{self.days} working days before"
