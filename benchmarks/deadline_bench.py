@@ -13,7 +13,7 @@ from datetime import timedelta
 from referral_bus.core.contracts.base import City, Envelope, Producer
 from referral_bus.core.contracts.events import EmergencyRemoval
 from referral_bus.core.domain.deadlines.engine import DeadlineEngine
-from referral_bus.core.domain.deadlines.rules import DeadlineRule, ElapsedHours
+from referral_bus.core.domain.deadlines.rules import DeadlineRule
 from referral_bus.core.domain.deadlines.rule_table import RULES_BY_ID
 from referral_bus.core.runtime import load_runtime
 from tests.builders import T0

@@ -27,7 +27,6 @@ from ..core.contracts.base import Envelope, Event, Producer, Record
 from ..core.contracts.bus_records import Receipt
 from ..core.domain.authorization import authorize
 from ..core.domain.rejections import Rejection
-from ..core.kafka.log_reader import partition_for_key
 from ..core.runtime import Runtime, load_runtime
 from ..core.settings import Settings
 

@@ -8,6 +8,7 @@ from referral_bus.core.contracts.base import City, Event
 from referral_bus.core.contracts.events import (
     AssessmentOutcome, EmergencyRemoval, GuardianshipNotified, InitialAssessmentCompleted, NGODecision,
     NGODecisionKind, NotificationChannel, ProsecutorNotified, ReferralKind, ReferralMade, RemovalOutcomeReported,
+    SocialAssessmentCompleted,
 )
 from referral_bus.core.domain.agencies import Directory
 from referral_bus.core.domain.case import CaseState, check_transition
@@ -91,8 +92,7 @@ def test_guardianship_notice_follows_a_cam_referral(directory: Directory) -> Non
     assert rejected(notice, state).paragraph == "4.5(b)(ii)"
 
 
-def social(conclusion: str = "SIGNIFICANT_HARM") -> "SocialAssessmentCompleted":
-    from referral_bus.core.contracts.events import SocialAssessmentCompleted
+def social(conclusion: str = "SIGNIFICANT_HARM") -> SocialAssessmentCompleted:
     return SocialAssessmentCompleted(envelope=envelope(SocialAssessmentCompleted, "C-1", "cam-almaty"),
                                      conclusion=conclusion)
 
