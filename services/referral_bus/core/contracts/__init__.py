@@ -6,8 +6,17 @@ No Kafka or Avro imports here, so domain logic can use these models directly; th
 
 from .base import Record
 from .bus_records import DeadLetter, Receipt
-from .events import EVENT_TYPES
+from . import care_events, events, justice_events, ngo_events, violence_events
+from .base import Event
 from .sla_records import SLA_RECORD_TYPES
+
+#: Every case event type, by Avro record name: Annex B of seed 001 (``events``, ``care_events``,
+#: ``ngo_events``) and seeds 002 (``violence_events``) and 003 (``justice_events``).
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.__name__: cls
+    for module in (events, care_events, ngo_events, violence_events, justice_events)
+    for cls in module.EVENTS
+}
 
 #: Every top-level record that travels on a topic, by record name (= Avro record name).
 ALL_RECORDS: dict[str, type[Record]] = {

@@ -27,6 +27,16 @@ class SupportService(str, Enum):
     INDEPENDENT_SUPPORTER = "INDEPENDENT_SUPPORTER"
 
 
+class LegalMatter(str, Enum):
+    """5.6, 5.9(a): the legal matters the NGOs take on."""
+
+    MIGRATION_STATUS_OR_DOCUMENTATION = "MIGRATION_STATUS_OR_DOCUMENTATION"
+    ACCESS_TO_STATE_SERVICES = "ACCESS_TO_STATE_SERVICES"
+    CHARGE_BASED_ON_MIGRATION_STATUS = "CHARGE_BASED_ON_MIGRATION_STATUS"
+    SAFE_RETURN = "SAFE_RETURN"      # only at the CAM/CSC's request after a best interests determination
+    OTHER = "OTHER"                  # outside 5.9(a)
+
+
 class ReferralMade(Event):
     """A professional refers a child: child protection under 4.5 (routing of 4.6), or an NGO
     referral request under 5.2/5.8/5.11 with the fields of the Part 8 form (5.14–5.17)."""
@@ -41,6 +51,12 @@ class ReferralMade(Event):
     receiving_other_services: bool | None = Field(default=None, description="Part 8 E (Д3), 5.17(e)")
     family_informed: bool | None = Field(default=None, description="5.17(f): child and family told of the referral")
     family_willing: bool | None = Field(default=None, description="5.17(f): child and family willing to receive services")
+    affected_by_migration: bool = Field(default=True, description="4.1, 5.12(a): the child is a CABM")
+    child_located_in_city: bool = Field(default=True, description="5.9(b), 5.12(b): located in the City/Oblast")
+    legal_matters: list[LegalMatter] = Field(default_factory=list, description="5.9(a): for LEGAL services")
+    already_represented: bool = Field(default=False, description="5.7: a lawyer already acts for the child")
+    complex_mental_health_needs: bool = Field(default=False, description="5.13: e.g. attempted suicide, "
+                                                                         "clinical depression")
 
     @model_validator(mode="after")
     def _rules(self) -> "ReferralMade":
@@ -126,21 +142,32 @@ class SocialAssessmentCompleted(Event):
                                                               "was consulted (crime or offence cases)")
 
 
+class MeetingPurpose(str, Enum):
+    """The confidential professional meetings the CAM/CSC convenes."""
+
+    CHILD_PROTECTION_MEETING = "CHILD_PROTECTION_MEETING"   # 6.32–6.39
+    PLAN_REVIEW = "PLAN_REVIEW"                             # 6.45–6.46: same procedure as 6.32–6.38
+    CARE_PLAN_REVIEW = "CARE_PLAN_REVIEW"                   # 6.61–6.72
+
+
 class ChildProtectionMeetingScheduled(Event):
-    """6.32–6.33: the CAM/CSC Social Worker invites the professionals to the confidential child
-    protection meeting. Publishing it again with the same ``meeting_id`` moves the meeting; the
-    deadlines counted back from it (6.34) move with it."""
+    """6.32–6.33 (and 6.46, 6.63 for reviews): the CAM/CSC Social Worker invites the professionals to
+    a confidential meeting. Publishing it again with the same ``meeting_id`` moves the meeting; the
+    deadlines counted back from it (6.34, 6.66, 6.67) move with it."""
 
     meeting_id: str
+    purpose: MeetingPurpose = MeetingPurpose.CHILD_PROTECTION_MEETING
     scheduled_for: AwareDatetime
     invited_agency_ids: list[str] = Field(description="6.33: only these may receive the meeting material")
 
 
 class MeetingAttendanceDeclined(Event):
-    """6.34: an invited professional cannot attend; a written report is then owed at least 2 working
-    days before the meeting."""
+    """6.34, 6.67: an invited professional cannot attend; a written report is then owed at least 2
+    working days before a child protection meeting or plan review (6.34, 6.46) and 3 working days
+    before a care plan review (6.67). ``purpose`` must match the meeting's."""
 
     meeting_id: str
+    purpose: MeetingPurpose = MeetingPurpose.CHILD_PROTECTION_MEETING
 
 
 class ProfessionalReportSubmitted(Event):
@@ -267,17 +294,31 @@ class NGOInitialMeetingHeld(Event):
 
 class ServicePlanAgreed(Event):
     """7.3 (7.18): the needs assessment and the individual service (or therapy) plan, within 5 working
-    days of the initial meeting."""
+    days of the initial meeting. The providers who signed it (7.8) owe the NGO monthly updates (7.9)."""
 
     by_role: NGOStaffRole
+    service_provider_agency_ids: list[str] = Field(default_factory=list, description="7.8: agencies that signed "
+                                                                                     "the plan to provide services")
 
 
-#: Every case event type, by Avro record name.
-EVENT_TYPES: dict[str, type[Event]] = {
-    cls.__name__: cls
-    for cls in (ReferralMade, GuardianshipNotified, EmergencyRemoval, RemovalOutcomeReported,
-                ProsecutorNotified, InitialAssessmentCompleted, SocialAssessmentCompleted,
-                ChildProtectionMeetingScheduled, MeetingAttendanceDeclined, ProfessionalReportSubmitted,
-                ChildProtectionMeetingHeld, CriminalCaseOpened, CriminalCaseConcluded, CaseClosed, NGODecision,
-                NGOFirstContactMade, NGOInitialMeetingHeld, ServicePlanAgreed, EscalationAcknowledged)
-}
+class AgeRecordReason(str, Enum):
+    BIRTHDAY = "BIRTHDAY"            # the child turned one year older during the case
+    DOCUMENT = "DOCUMENT"            # 6.8: a document proving the age was accepted
+
+
+class ChildAgeRecorded(Event):
+    """The child's age changed during the case. Turning 3 moves a case from the Guardianship's remit
+    to the CAM/CSC's (4.5(a)–(b)); turning 18 ends child protection: the care plan is no longer
+    necessary (6.74(a)) and the case is transferred and closed (6.78(a))."""
+
+    child_age_years: int
+    reason: AgeRecordReason
+
+
+#: The case events of this module; ``contracts.EVENT_TYPES`` gathers every module's.
+EVENTS: tuple[type[Event], ...] = (
+    ReferralMade, GuardianshipNotified, EmergencyRemoval, RemovalOutcomeReported, ProsecutorNotified,
+    InitialAssessmentCompleted, SocialAssessmentCompleted, ChildProtectionMeetingScheduled, MeetingAttendanceDeclined,
+    ProfessionalReportSubmitted, ChildProtectionMeetingHeld, CriminalCaseOpened, CriminalCaseConcluded, CaseClosed,
+    NGODecision, NGOFirstContactMade, NGOInitialMeetingHeld, ServicePlanAgreed, EscalationAcknowledged, ChildAgeRecorded,
+)
