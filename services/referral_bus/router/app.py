@@ -8,6 +8,8 @@ batch costs two broker round trips instead of two per event.
 
 from __future__ import annotations
 
+import json
+
 from datetime import timedelta
 
 import faust
@@ -87,7 +89,9 @@ class RouterService:
                     self.runtime.catalogue.inbox(delivery.recipient_id), env.case_id.encode(), codec.encode(event),
                     headers=to_headers({"rb-delivery-id": delivery.delivery_id(env.event_id),
                                         "rb-paragraph": delivery.paragraph, "rb-purpose": delivery.purpose,
-                                        "rb-redacted": str(delivery.redacted).lower()})))
+                                        "rb-redacted": str(delivery.redacted).lower(),
+                                        **({"rb-advice": json.dumps(delivery.advice, ensure_ascii=False)}
+                                           if delivery.advice else {})})))
             if outcome.dead_letter is not None:
                 dead = outcome.dead_letter
                 later.append(Outgoing(self.dead_letter, f"{dead.source_topic}:{dead.source_partition}".encode(),

@@ -12,6 +12,8 @@ group, committing only what the caller has processed.
 
 from __future__ import annotations
 
+import json
+
 import time
 import uuid
 from collections.abc import Iterator
@@ -47,6 +49,8 @@ class InboxItem:
     topic: str
     partition: int
     offset: int
+    #: Advice the bus attaches and never applies, e.g. the NGO admission criteria (5.9, 5.12, 5.13)
+    advice: tuple[str, ...] = ()
 
 
 class AgencyClient:
@@ -162,7 +166,7 @@ class AgencyClient:
                     yield InboxItem(self.runtime.codec.decode(record.value), headers.get("rb-delivery-id"),
                                     headers.get("rb-paragraph"), headers.get("rb-purpose"),
                                     headers.get("rb-redacted") == "true", record.topic, record.partition,
-                                    record.offset)
+                                    record.offset, tuple(json.loads(headers.get("rb-advice") or "[]")))
             consumer.commit()
 
     def _inbox_consumer(self, group_id: str | None) -> KafkaConsumer:

@@ -104,7 +104,7 @@ def test_social_assessment_follows_a_concern_and_happens_once(directory: Directo
     assert (r.code, r.paragraph) == (Code.ILLEGAL_TRANSITION, "6.26")
     state = fold(directory, removal(), assessment(), social())
     r = rejected(social(), state)
-    assert (r.paragraph, "already completed" in r.message) == ("6.28", True)
+    assert (r.paragraph, "already completed" in r.message) == ("6.28, 6.50", True)
 
 
 def test_meeting_material_is_for_invited_members_only(directory: Directory) -> None:

@@ -20,7 +20,9 @@ class AgencyKind(str, Enum):
     PROSECUTOR = "prosecutor"         # 4.9
     COURT = "court"
     NGO = "ngo"                       # selected NGO per city (5.15)
-    HELPLINE = "helpline"
+    HELPLINE = "helpline"             # 111 and 150 (seed 002)
+    SOCIAL_PROTECTION = "social-protection"  # seed 002: told of suspected violence against a child
+    PROBATION = "probation"           # seed 003: supervises probation orders
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ from .agencies import Agency, AgencyKind, Directory
 from .rejections import Code, Rejection
 
 _ANY = frozenset(AgencyKind)
+_CAM = frozenset({AgencyKind.CAM_CSC})
+_NGO = frozenset({AgencyKind.NGO})
 
 #: event type → (agency kinds allowed to publish it, paragraph)
 PRODUCERS: dict[str, tuple[frozenset[AgencyKind], str]] = {
@@ -31,6 +33,52 @@ PRODUCERS: dict[str, tuple[frozenset[AgencyKind], str]] = {
     "ServicePlanAgreed": (frozenset({AgencyKind.NGO}), "7.3"),
     # whoever an escalation reached; the paragraph is the breached rule's, checked by the SLA engine
     "EscalationAcknowledged": (_ANY, "escalation ladder (issue 4)"),
+    "ChildAgeRecorded": (frozenset({AgencyKind.CAM_CSC, AgencyKind.GUARDIANSHIP}), "4.5, 6.74(a), 6.78(a)"),
+    # the CAM/CSC's later work (6.8–6.79)
+    "AgeAssessmentCompleted": (_CAM, "6.9–6.11"),
+    "FamilyTracingUpdated": (_CAM, "6.12"),
+    "MedicalExaminationConsentRecorded": (frozenset({AgencyKind.CAM_CSC, AgencyKind.POLICE, AgencyKind.HEALTH}),
+                                          "6.14–6.15"),
+    "MedicalExaminationCompleted": (frozenset({AgencyKind.CAM_CSC, AgencyKind.POLICE, AgencyKind.HEALTH}), "6.13"),
+    "TemporaryCareRecommended": (_CAM, "6.16"),
+    "TemporaryCareDecided": (frozenset({AgencyKind.GUARDIANSHIP, AgencyKind.COMMISSION, AgencyKind.COURT}), "6.17"),
+    "PlacementReviewed": (frozenset({AgencyKind.CAM_CSC, AgencyKind.GUARDIANSHIP}), "6.19(b), 6.56"),
+    "PlacementEnded": (frozenset({AgencyKind.CAM_CSC, AgencyKind.GUARDIANSHIP}), "6.18(e), 6.56"),
+    "ChildProtectionPlanFinalised": (_CAM, "6.44"),
+    "ChildProtectionPlanReviewed": (_CAM, "6.45, 6.70"),
+    "ReviewRecommendationsRejected": (_CAM, "6.48, 6.76"),
+    "ChildProtectionPlanAmended": (_CAM, "6.49"),
+    "CaseTransferredAbroad": (_CAM, "6.52, 6.79"),
+    "SafeArrivalConfirmed": (_CAM, "6.52, 6.79"),  # the CAM/CSC records the receiving case manager's confirmation
+    "CarePlanAgreed": (_CAM, "6.53"),
+    "CarePlanReviewReportIssued": (_CAM, "6.66"),
+    "CarePlanReviewed": (_CAM, "6.61, 6.70"),
+    "CarePlanAmended": (_CAM, "6.77"),
+    "TransitionFromCarePlanned": (_CAM, "6.75"),
+    "ChildLeftCare": (_CAM, "6.75"),
+    "LeavingCareReviewCompleted": (_CAM, "6.78(b)"),
+    "IndependentSupporterAssigned": (frozenset({AgencyKind.CAM_CSC, AgencyKind.NGO}), "6.36, 6.63(b), 6.65"),
+    # the NGO programme (5.9–5.13, 7.8–7.19)
+    "NGOConsentRecorded": (_NGO, "5.9(c)–(d), 5.12(d), 7.17"),
+    "NGOLegalAdviceProvided": (_NGO, "7.14"),
+    "ServiceProgressReported": (_ANY, "7.9"),     # a provider that signed the plan (checked as a transition)
+    "NGOCaseClosed": (_NGO, "7.10, 7.15, 7.19"),
+    # seed 002: violence against children
+    "ViolenceSuspectedByMedicalStaff": (frozenset({AgencyKind.HEALTH}), "seed 002 SOP (2020)"),
+    "MedicalWrittenNoticeSent": (frozenset({AgencyKind.HEALTH}), "seed 002 SOP (2020)"),
+    "MultidisciplinaryEvaluationCompleted": (frozenset({AgencyKind.HEALTH}), "seed 002 SOP (2020)"),
+    "HelplineRedirected": (frozenset({AgencyKind.HELPLINE}), "seed 002 (helplines 111, 150)"),
+    "SchoolScreeningFlagRaised": (frozenset({AgencyKind.SCHOOL}), "seed 002 (school screening)"),
+    # seed 003: child-friendly justice
+    "PoliceCustodyStarted": (frozenset({AgencyKind.POLICE}), "seed 003 (72-hour custody)"),
+    "PoliceCustodyEnded": (frozenset({AgencyKind.POLICE, AgencyKind.COURT}), "seed 003"),
+    "ChildInterviewed": (frozenset({AgencyKind.POLICE, AgencyKind.PROSECUTOR, AgencyKind.COURT, AgencyKind.CAM_CSC}),
+                         "6.6–6.7, seed 003"),
+    "ProceedingsTerminated": (frozenset({AgencyKind.POLICE, AgencyKind.PROSECUTOR, AgencyKind.COURT}), "seed 003"),
+    "ProbationOrdered": (frozenset({AgencyKind.COURT}), "seed 003"),
+    "ProgrammeEnrolled": (frozenset({AgencyKind.NGO, AgencyKind.PROBATION, AgencyKind.CAM_CSC}), "seed 003"),
+    "ProgrammeReviewed": (frozenset({AgencyKind.NGO, AgencyKind.PROBATION, AgencyKind.CAM_CSC}), "seed 003"),
+    "ProgrammeCompleted": (frozenset({AgencyKind.NGO, AgencyKind.PROBATION, AgencyKind.CAM_CSC}), "seed 003"),
 }
 
 

@@ -10,17 +10,25 @@ from ..contracts.base import City, Event
 from ..contracts.events import (
     AssessmentOutcome, EmergencyRemoval, GuardianshipNotified, InitialAssessmentCompleted, NGODecision,
     CaseClosed, ChildProtectionMeetingHeld, ChildProtectionMeetingScheduled, ClosureGround, CriminalCaseConcluded,
-    CriminalCaseOpened, CriminalCaseOutcome, MeetingAttendanceDeclined, MeetingDecision, NGODecisionKind,
+    CriminalCaseOpened, CriminalCaseOutcome, MeetingAttendanceDeclined, MeetingDecision, MeetingPurpose,
+    NGODecisionKind,
     NGOFirstContactMade, NGOInitialMeetingHeld, ProfessionalReportSubmitted, ServicePlanAgreed,
     ProsecutorNotified, ReferralKind, ReferralMade, RemovalOutcomeReported, SocialAssessmentCompleted,
     SocialAssessmentConclusion,
 )
 from .agencies import AgencyKind, Directory
 from .chain import GENESIS
+from .pathways import STEPS
+from .pathways.care import CareState
+from .pathways.justice import JusticeState
+from .pathways.ngo import NGOProgrammeState, apply_service_plan, check_service_plan
+from .pathways.violence import ViolenceState
 from .rejections import Code, Rejection
 
-#: Event types that may start a case.
-OPENING_EVENTS = frozenset({"ReferralMade", "EmergencyRemoval"})
+#: Event types that may start a case: a referral (4.5, 5.2), a removal (4.7), and the first
+#: contacts of seeds 002 (medical staff, helplines, schools) and 003 (police custody).
+OPENING_EVENTS = frozenset({"ReferralMade", "EmergencyRemoval", "ViolenceSuspectedByMedicalStaff",
+                            "HelplineRedirected", "SchoolScreeningFlagRaised", "PoliceCustodyStarted"})
 
 
 @dataclass
@@ -48,10 +56,18 @@ class CaseState:
     #: meeting id → invited agency ids (6.33: who may see the meeting material)
     meetings: dict[str, list[str]] = field(default_factory=dict)
     meetings_held: set[str] = field(default_factory=set)
+    meeting_purposes: dict[str, MeetingPurpose] = field(default_factory=dict)
     meeting_decisions: list[MeetingDecision] = field(default_factory=list)
+    meeting_outcomes: dict[str, MeetingDecision] = field(default_factory=dict)   # meeting id → 6.39 decision
+    age_disputed: bool = False                                                   # 6.8–6.9
     open_criminal_cases: set[str] = field(default_factory=set)
     parent_found_guilty: bool = False
     closed: bool = False
+    #: the pathways after the core (core/domain/pathways/)
+    care: CareState = field(default_factory=CareState)
+    ngo: NGOProgrammeState = field(default_factory=NGOProgrammeState)
+    violence: ViolenceState = field(default_factory=ViolenceState)
+    justice: JusticeState = field(default_factory=JusticeState)
 
     @property
     def exists(self) -> bool:
@@ -70,10 +86,11 @@ class CaseState:
         self.last_hash = env.hash or self.last_hash
         self.last_recorded_at = env.recorded_at or self.last_recorded_at
         self.event_types.append(event.event_type())
-        if isinstance(event, (ReferralMade, EmergencyRemoval)):
-            self.city = self.city or event.city
-            self.child_age_years = event.child_age_years
+        if event.event_type() in OPENING_EVENTS:
+            self.city = self.city or getattr(event, "city", None)
+            self.child_age_years = getattr(event, "child_age_years", self.child_age_years)
         if isinstance(event, ReferralMade):
+            self.age_disputed |= event.age_disputed
             if event.referral_kind is ReferralKind.CHILD_PROTECTION:
                 self.child_protection_referrers.append(env.producer.agency_id)
                 if event.child_age_years >= 3:
@@ -99,11 +116,15 @@ class CaseState:
             self.initial_assessment = event.outcome
         elif isinstance(event, SocialAssessmentCompleted):
             self.social_assessment = event.conclusion
+            self.care.reassessment_due = False   # 6.50: the new assessment was made
+            self.parent_found_guilty = False     # 6.25: the assessment was updated
         elif isinstance(event, ChildProtectionMeetingScheduled):
             self.meetings[event.meeting_id] = list(event.invited_agency_ids)
+            self.meeting_purposes[event.meeting_id] = event.purpose
         elif isinstance(event, ChildProtectionMeetingHeld):
             self.meetings_held.add(event.meeting_id)
             self.meeting_decisions.append(event.decision)
+            self.meeting_outcomes[event.meeting_id] = event.decision
         elif isinstance(event, CriminalCaseOpened):
             self.open_criminal_cases.add(event.criminal_case_ref)
         elif isinstance(event, CriminalCaseConcluded):
@@ -115,6 +136,8 @@ class CaseState:
             self.closed = False
         elif isinstance(event, NGOInitialMeetingHeld):
             self.ngo_initial_meetings.add(env.producer.agency_id)
+        elif isinstance(event, ServicePlanAgreed):
+            apply_service_plan(event, self)
         elif isinstance(event, NGODecision):
             if event.decision is NGODecisionKind.ACCEPTED:
                 self.ngo_accepted.add(env.producer.agency_id)
@@ -122,6 +145,9 @@ class CaseState:
                 if ngo_id == env.producer.agency_id:
                     del self.ngo_referrals_pending[referral_id]
                     break
+        step = STEPS.get(event.event_type())
+        if step is not None and step.apply is not None:
+            step.apply(event, self)
 
 
 def check_transition(event: Event, state: CaseState) -> None:
@@ -134,6 +160,9 @@ def check_transition(event: Event, state: CaseState) -> None:
     if state.closed and not isinstance(event, ReferralMade):
         raise Rejection(Code.ILLEGAL_TRANSITION, f"case {state.case_id} is closed; a new referral (4.5, 5.2) "
                         "reopens it", paragraph="6.51, 6.78")
+    step = STEPS.get(etype)
+    if step is not None and step.check is not None:
+        step.check(event, state)
     if isinstance(event, CaseClosed):
         check_closure(event, state)
     if isinstance(event, CriminalCaseConcluded) and event.criminal_case_ref not in state.open_criminal_cases:
@@ -160,14 +189,12 @@ def check_transition(event: Event, state: CaseState) -> None:
             raise Rejection(Code.ILLEGAL_TRANSITION, "a full social assessment follows an initial assessment that "
                             "found reasonable grounds for concern of significant harm (6.21, 6.26)",
                             paragraph="6.26")
-        if state.social_assessment is not None:
-            raise Rejection(Code.ILLEGAL_TRANSITION, "the social assessment of this case is already completed",
-                            paragraph="6.28")
+        if state.social_assessment is not None and not (state.care.reassessment_due or state.parent_found_guilty):
+            raise Rejection(Code.ILLEGAL_TRANSITION, "the social assessment of this case is already completed; it "
+                            "is repeated when a review calls for it (6.47(c)–(d), 6.50) or a parent is found "
+                            "guilty (6.25)", paragraph="6.28, 6.50")
     if isinstance(event, ChildProtectionMeetingScheduled):
-        if state.social_assessment is not SocialAssessmentConclusion.SIGNIFICANT_HARM:
-            raise Rejection(Code.ILLEGAL_TRANSITION, "a child protection meeting follows a social assessment that "
-                            "concluded the child is suffering or at risk of significant harm (6.31, 6.32)",
-                            paragraph="6.32")
+        check_meeting_purpose(event, state)
         if event.meeting_id in state.meetings_held:
             raise Rejection(Code.ILLEGAL_TRANSITION, f"meeting {event.meeting_id} has already been held",
                             paragraph="6.33", field="meeting_id")
@@ -182,6 +209,14 @@ def check_transition(event: Event, state: CaseState) -> None:
         if event.meeting_id in state.meetings_held:
             raise Rejection(Code.ILLEGAL_TRANSITION, f"meeting {event.meeting_id} has already been held",
                             paragraph="6.34", field="meeting_id")
+        purpose = state.meeting_purposes.get(event.meeting_id, MeetingPurpose.CHILD_PROTECTION_MEETING)
+        if isinstance(event, ChildProtectionMeetingHeld) and purpose is not MeetingPurpose.CHILD_PROTECTION_MEETING:
+            raise Rejection(Code.ILLEGAL_TRANSITION, f"meeting {event.meeting_id} is a {purpose.value}; its outcome "
+                            "is recorded as ChildProtectionPlanReviewed or CarePlanReviewed", paragraph="6.46, 6.73",
+                            field="meeting_id")
+        if isinstance(event, MeetingAttendanceDeclined) and event.purpose is not purpose:
+            raise Rejection(Code.ILLEGAL_TRANSITION, f"meeting {event.meeting_id} is a {purpose.value}, not a "
+                            f"{event.purpose.value}", paragraph="6.34, 6.67", field="purpose")
         if not isinstance(event, ChildProtectionMeetingHeld) and producer not in invited:
             raise Rejection(Code.AGENCY_NOT_ALLOWED, f"{producer} is not invited to meeting {event.meeting_id}; "
                             "its material is confidential to the invited members", paragraph="6.33",
@@ -190,18 +225,42 @@ def check_transition(event: Event, state: CaseState) -> None:
             and producer not in state.ngo_accepted:
         raise Rejection(Code.ILLEGAL_TRANSITION, f"{producer} has not accepted this case onto its programme (5.20)",
                         paragraph="7.1")
-    if isinstance(event, ServicePlanAgreed) and producer not in state.ngo_initial_meetings:
-        raise Rejection(Code.ILLEGAL_TRANSITION, "the service plan follows the initial meeting with the child "
-                        "and family", paragraph="7.3")
+    if isinstance(event, ServicePlanAgreed):
+        if producer not in state.ngo_initial_meetings:
+            raise Rejection(Code.ILLEGAL_TRANSITION, "the service plan follows the initial meeting with the child "
+                            "and family", paragraph="7.3")
+        check_service_plan(event, state)
     if isinstance(event, NGODecision) and producer not in state.ngo_referrals_pending.values():
         raise Rejection(Code.ILLEGAL_TRANSITION, f"no referral request to {producer} awaits a decision on this case",
                         paragraph="5.18")
 
 
+def check_meeting_purpose(event: ChildProtectionMeetingScheduled, state: CaseState) -> None:
+    """What must precede each kind of meeting: the social assessment (6.31–6.32), a plan in force
+    for its review (6.45–6.46), a care plan in force for its review (6.61–6.63)."""
+    known = state.meeting_purposes.get(event.meeting_id)
+    if known is not None and known is not event.purpose:
+        raise Rejection(Code.ILLEGAL_TRANSITION, f"meeting {event.meeting_id} was scheduled as a {known.value}",
+                        paragraph="6.33", field="purpose")
+    if state.care.turned_18:
+        raise Rejection(Code.ILLEGAL_TRANSITION, "the child has turned 18; the case is transferred, not planned "
+                        "(6.74(a), 6.78(a))", paragraph="6.78(a)")
+    if event.purpose is MeetingPurpose.CHILD_PROTECTION_MEETING:
+        if state.social_assessment is not SocialAssessmentConclusion.SIGNIFICANT_HARM:
+            raise Rejection(Code.ILLEGAL_TRANSITION, "a child protection meeting follows a social assessment that "
+                            "concluded the child is suffering or at risk of significant harm (6.31, 6.32)",
+                            paragraph="6.32")
+    elif event.purpose is MeetingPurpose.PLAN_REVIEW:
+        if not state.care.active_plan:
+            raise Rejection(Code.ILLEGAL_TRANSITION, "a review meeting reviews a child protection plan in force, "
+                            "and this case has none", paragraph="6.45", field="purpose")
+    elif state.care.care_plan_id is None:
+        raise Rejection(Code.ILLEGAL_TRANSITION, "a care plan review reviews a care plan in force, and this case "
+                        "has none", paragraph="6.61", field="purpose")
+
+
 def check_closure(event: CaseClosed, state: CaseState) -> None:
-    """6.25 and the grounds' preconditions, as far as the case log can show them. Grounds whose
-    events do not exist yet (care plans, leaving care: 6.52, 6.78(b), 6.79) are accepted on the
-    CAM/CSC's word and recorded as such on the log."""
+    """6.25 and the preconditions of each ground of closure, as the case log shows them."""
     if state.open_criminal_cases:
         raise Rejection(Code.ILLEGAL_TRANSITION, "the case file stays open until the criminal or administrative "
                         f"case is complete ({len(state.open_criminal_cases)} open)", paragraph="6.25")
@@ -218,11 +277,28 @@ def check_closure(event: CaseClosed, state: CaseState) -> None:
         if MeetingDecision.CHILD_PROTECTION_PLAN not in state.meeting_decisions:
             raise Rejection(Code.ILLEGAL_TRANSITION, "closing because the child protection plan is no longer "
                             "necessary needs a plan decided under 6.39(c)", paragraph="6.51", field="ground")
+        if state.care.protection_plans and not state.care.plan_ended:
+            raise Rejection(Code.ILLEGAL_TRANSITION, "a finalised plan ends when a review finds it no longer "
+                            "necessary (6.47(e)); no review has", paragraph="6.47(e), 6.51", field="ground")
         if not event.referred_to_support_services:
             raise Rejection(Code.ILLEGAL_TRANSITION, "the child and family are referred to appropriate support "
                             "services before the case is closed", paragraph="6.51",
                             field="referred_to_support_services")
     elif ground is ClosureGround.TURNED_18_CASE_TRANSFERRED:
-        if state.child_age_years is not None and state.child_age_years < 17:
-            raise Rejection(Code.ILLEGAL_TRANSITION, f"the child was {state.child_age_years} when the case opened; "
-                            "closure at 18 needs the child to have turned 18", paragraph="6.78(a)", field="ground")
+        if not state.care.turned_18:
+            raise Rejection(Code.ILLEGAL_TRANSITION, "closure at 18 needs the child's 18th birthday on the case "
+                            "log (ChildAgeRecorded) or a discharge from care at 18 (ChildLeftCare)",
+                            paragraph="6.78(a)", field="ground")
+    elif ground is ClosureGround.SAFE_ARRIVAL_CONFIRMED:
+        if not state.care.safe_arrival_confirmed:
+            raise Rejection(Code.ILLEGAL_TRANSITION, "the case closes on the receiving case manager's confirmation "
+                            "of the child's safe arrival, and none is recorded", paragraph="6.52, 6.79",
+                            field="ground")
+    elif ground is ClosureGround.ONE_YEAR_REVIEW_AFTER_CARE:
+        if not state.care.leaving_care_review_clear:
+            raise Rejection(Code.ILLEGAL_TRANSITION, "closure after leaving care needs the one-year review to find "
+                            "no reasonable cause for concern", paragraph="6.78(b)", field="ground")
+    if ground is not ClosureGround.TURNED_18_CASE_TRANSFERRED and state.care.care_plan_id is not None \
+            and ground is not ClosureGround.SAFE_ARRIVAL_CONFIRMED:
+        raise Rejection(Code.ILLEGAL_TRANSITION, f"care plan {state.care.care_plan_id} is in force; the child "
+                        "leaves care first (6.75)", paragraph="6.75, 6.78", field="ground")

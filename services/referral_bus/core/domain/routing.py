@@ -1,44 +1,24 @@
-"""Who must receive an accepted event, and under which paragraph (Annex B 4.5–4.9, 5.15, 5.18–5.20,
-6.21–6.24). Pure: (event, case so far, directory) → deliveries."""
+"""Who must receive an accepted event, and under which paragraph (Annex B 4.5–4.10, 5.15, 5.18–5.20,
+6.21–6.39; the later pathways route through ``pathways/``). Pure: (event, case so far, directory)
+→ deliveries."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from uuid import UUID, uuid5
-
-from ..contracts.base import City, Event
+from ..contracts.base import Event
 from ..contracts.events import (
-    EmergencyRemoval, GuardianshipNotified, InitialAssessmentCompleted, NGODecision, ProsecutorNotified,
-    CaseClosed, ChildProtectionMeetingHeld, ChildProtectionMeetingScheduled, CriminalCaseConcluded, CriminalCaseOpened,
-    MeetingAttendanceDeclined, ProfessionalReportSubmitted, ReferralKind, ReferralMade, RemovalOutcomeReported, SocialAssessmentCompleted,
+    AssessmentOutcome, CaseClosed, ChildProtectionMeetingHeld, ChildProtectionMeetingScheduled, CriminalCaseConcluded,
+    CriminalCaseOpened, EmergencyRemoval, GuardianshipNotified, InitialAssessmentCompleted, MeetingAttendanceDeclined,
+    NGODecision, NGODecisionKind, ProfessionalReportSubmitted, ProsecutorNotified, ReferralKind, ReferralMade,
+    RemovalOutcomeReported, SocialAssessmentCompleted,
 )
 from .agencies import AgencyKind, Directory
 from .case import CaseState
+from .deliveries import Delivery, agency_of as _agency
+from .pathways import STEPS
+from .pathways.ngo import admission_advice
 from .rejections import Code, Rejection
 
-_DELIVERY_NS = UUID("6f1c8d0e-5b1a-4c2e-9a57-0b6c1f3d2e41")
-
-
-@dataclass(frozen=True)
-class Delivery:
-    recipient_id: str
-    paragraph: str
-    purpose: str          # referral | notification | outcome
-    #: True when the recipient may see only the outcome, not the child's details (6.24).
-    redacted: bool = False
-
-    def delivery_id(self, event_id: UUID) -> UUID:
-        """Deterministic, so a re-sent delivery is recognisably the same one."""
-        return uuid5(_DELIVERY_NS, f"{event_id}|{self.recipient_id}")
-
-
-def _agency(directory: Directory, kind: AgencyKind, city: City | None, paragraph: str) -> str:
-    agency = directory.serving(kind, city) if city else None
-    if agency is None:
-        where = city.value if city else "an unknown city"
-        raise Rejection(Code.NO_RECIPIENT, f"no {kind.value} agency serves {where} in the directory",
-                        paragraph=paragraph, field="city")
-    return agency.id
+__all__ = ["Delivery", "route"]
 
 
 def route(event: Event, state: CaseState, directory: Directory) -> list[Delivery]:
@@ -47,7 +27,10 @@ def route(event: Event, state: CaseState, directory: Directory) -> list[Delivery
     out: list[Delivery] = []
     if isinstance(event, ReferralMade):
         if event.referral_kind is ReferralKind.NGO_SUPPORT:
-            out.append(Delivery(_agency(directory, AgencyKind.NGO, city, "5.15"), "5.2, 5.15", "referral"))
+            producer = directory.get(event.envelope.producer.agency_id)
+            advice = admission_advice(event, producer.kind.value if producer else None)
+            out.append(Delivery(_agency(directory, AgencyKind.NGO, city, "5.15"), "5.2, 5.15", "referral",
+                                advice=advice))
         elif event.child_age_years < 3:
             out.append(Delivery(_agency(directory, AgencyKind.GUARDIANSHIP, city, "4.5(a)"), "4.5(a)", "referral"))
         else:
@@ -97,6 +80,12 @@ def route(event: Event, state: CaseState, directory: Directory) -> list[Delivery
         referrer = state.ngo_referrers.get(event.envelope.producer.agency_id)
         if referrer:
             out.append(Delivery(referrer, "5.18–5.20", "outcome", redacted=True))
+        if event.decision is NGODecisionKind.ACCEPTED \
+                and state.initial_assessment is AssessmentOutcome.DIFFICULT_LIFE_SITUATION:
+            # 6.23: the child protection referrer learns the child was referred to and accepted by the NGO
+            out += [Delivery(r, "6.23", "outcome", redacted=True) for r in state.referrers()]
+    elif (step := STEPS.get(event.event_type())) is not None and step.route is not None:
+        out += step.route(event, state, directory)
     producer = event.envelope.producer.agency_id
     unique: dict[str, Delivery] = {}
     for delivery in out:

@@ -1,0 +1,453 @@
+"""The CAM/CSC's work after the referral (Annex B 6.8–6.20, 6.40–6.79): age assessment, family
+tracing, medical examination consent, temporary care, the child protection plan and its reviews,
+the care plan, leaving care, return abroad and the independent supporter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING
+
+from ...contracts.care_events import (
+    AgeAssessmentCompleted, CarePlacement, CarePlanAgreed, CarePlanAmended, CarePlanDecision, CarePlanReviewed,
+    CarePlanReviewReportIssued, CaseTransferredAbroad, ChildLeftCare, ChildProtectionPlanAmended,
+    ChildProtectionPlanFinalised, ChildProtectionPlanReviewed, FamilyTracingUpdated, IndependentSupporterAssigned,
+    LeavingCareReviewCompleted, MedicalExaminationCompleted, MedicalExaminationConsentRecorded, PlacementEnded,
+    PlacementKind, PlacementReviewed, PlanKind, PlanReviewRecommendation, ReviewRecommendationsRejected,
+    SafeArrivalConfirmed, TemporaryCareDecided, TemporaryCareForm, TemporaryCareRecommended, TracingStatus,
+    TransitionFromCarePlanned,
+)
+from ...contracts.events import (
+    AgeRecordReason, ChildAgeRecorded, MeetingDecision, MeetingPurpose, SocialAssessmentConclusion,
+)
+from ..agencies import AgencyKind, Directory
+from ..consent import consent_problems
+from ..deliveries import Delivery
+from ...contracts.base import Event
+from .base import Route, Step, illegal, route_to, to_kind, to_members, to_referrers
+
+if TYPE_CHECKING:
+    from ..case import CaseState
+
+_RESIDENTIAL_UNITS = {TemporaryCareForm.CAM_RESIDENTIAL_UNIT, TemporaryCareForm.CSC_RESIDENTIAL_UNIT}
+
+
+@dataclass
+class CareState:
+    """What the CAM/CSC's later work has established on a case."""
+
+    age_assessed: bool = False
+    tracing: TracingStatus | None = None
+    medical_consent_problems: list[str] | None = None   # None: no consent recorded yet
+    temporary_care_recommended: bool = False
+    placements: set[PlacementKind] = field(default_factory=set)   # residential placements under review
+    #: plan id → the invited members of the meeting that decided it (6.44: they receive the plan)
+    protection_plans: dict[str, list[str]] = field(default_factory=dict)
+    plan_ended: bool = False                       # a review recommended 6.47(e)
+    reassessment_due: bool = False                 # 6.47(c)–(d), 6.50
+    amendments_due: set[str] = field(default_factory=set)          # plan ids: 6.49, 6.77
+    reasons_due: set[str] = field(default_factory=set)             # meeting ids: 6.48, 6.76
+    care_plan_id: str | None = None
+    care_plan_members: list[str] = field(default_factory=list)
+    care_plan_placement: CarePlacement | None = None
+    care_plan_ends_on: date | None = None
+    transferred_abroad: bool = False
+    safe_arrival_confirmed: bool = False
+    left_care: bool = False
+    turned_18: bool = False
+    leaving_care_review_clear: bool = False
+    independent_supporter: bool = False
+
+    @property
+    def active_plan(self) -> bool:
+        return bool(self.protection_plans) and not self.plan_ended
+
+
+def _needs_cam(state: "CaseState", paragraph: str) -> None:
+    if not state.referred_to_cam:
+        raise illegal("this follows a referral of the child to the CAM/CSC (4.5(b), 4.7(c)), and this case has none",
+                      paragraph)
+
+
+def _open_meeting(state: "CaseState", meeting_id: str, purpose: MeetingPurpose, paragraph: str) -> list[str]:
+    """The invited members of a scheduled, not yet held meeting of this purpose."""
+    invited = state.meetings.get(meeting_id)
+    if invited is None or state.meeting_purposes.get(meeting_id) is not purpose:
+        raise illegal(f"no {purpose.value} meeting {meeting_id} is scheduled on this case", paragraph, "meeting_id")
+    if meeting_id in state.meetings_held:
+        raise illegal(f"meeting {meeting_id} has already been held", paragraph, "meeting_id")
+    return invited
+
+
+def _not_adult(state: "CaseState", paragraph: str) -> None:
+    if state.care.turned_18:
+        raise illegal("the child has turned 18 and is no longer subject to a plan; the case is transferred "
+                      "(6.74(a), 6.78(a))", paragraph)
+
+
+# -- 4.5, 6.74(a), 6.78(a): the child's age changes --------------------------------------------------
+def _check_age(event: ChildAgeRecorded, state: "CaseState") -> None:
+    if not 0 <= event.child_age_years <= 18:
+        raise illegal("child_age_years must be 0–18", "Annex B part 2", "child_age_years")
+    if event.reason is AgeRecordReason.BIRTHDAY and state.child_age_years is not None \
+            and event.child_age_years != state.child_age_years + 1:
+        raise illegal(f"a birthday makes the child one year older than the {state.child_age_years} on record",
+                      "4.5", "child_age_years")
+
+
+def _apply_age(event: ChildAgeRecorded, state: "CaseState") -> None:
+    state.child_age_years = event.child_age_years
+    if event.child_age_years >= 3 and state.child_protection_referrers:
+        state.referred_to_cam = True   # 4.5(b): from 3 the CAM/CSC holds the case
+    if event.child_age_years >= 18:
+        state.care.turned_18 = True
+
+
+def _route_age(event: ChildAgeRecorded, state: "CaseState", directory: Directory) -> list[Delivery]:
+    out: list[Delivery] = []
+    if event.child_age_years == 3 and state.child_protection_referrers and not state.referred_to_cam:
+        out.append(to_kind(AgencyKind.CAM_CSC, "4.5(b)(i), 4.6", "referral")(event, state, directory))
+    if event.child_age_years >= 18:
+        out.append(to_kind(AgencyKind.CAM_CSC, "6.78(a)", "notification")(event, state, directory))
+        out.append(to_kind(AgencyKind.COMMISSION, "6.78(a)", "notification")(event, state, directory))
+    out.append(to_kind(AgencyKind.GUARDIANSHIP, "4.5", "notification")(event, state, directory))
+    return out
+
+
+# -- 6.8–6.11: age assessment ---------------------------------------------------------------------
+def _check_age_assessment(event: AgeAssessmentCompleted, state: "CaseState") -> None:
+    if not state.age_disputed:
+        raise illegal("an age assessment is arranged only for an age-disputed child (the referral says the age "
+                      "is undocumented and disputed)", "6.8–6.9")
+    _needs_cam(state, "6.9")
+
+
+def _apply_age_assessment(event: AgeAssessmentCompleted, state: "CaseState") -> None:
+    state.care.age_assessed = True
+    state.child_age_years = event.adopted_age_years   # 6.11: benefit of the doubt
+
+
+# -- 6.12: family tracing -------------------------------------------------------------------------
+def _check_tracing(event: FamilyTracingUpdated, state: "CaseState") -> None:
+    _needs_cam(state, "6.12")
+    if event.status in (TracingStatus.FAMILY_TRACED, TracingStatus.NOT_TRACEABLE) \
+            and state.care.tracing is not TracingStatus.STARTED:
+        raise illegal("a tracing result follows the start of family tracing", "6.12", "status")
+
+
+def _apply_tracing(event: FamilyTracingUpdated, state: "CaseState") -> None:
+    state.care.tracing = event.status
+
+
+# -- 6.13–6.15: medical examination ---------------------------------------------------------------
+def _check_medical_consent(event: MedicalExaminationConsentRecorded, state: "CaseState") -> None:
+    if not (state.referred_to_cam or state.open_criminal_cases):
+        raise illegal("a medical examination is managed by the CAM/CSC (6.1(e)) or agreed with the police in a "
+                      "criminal case (6.13); this case has neither", "6.13")
+
+
+def _apply_medical_consent(event: MedicalExaminationConsentRecorded, state: "CaseState") -> None:
+    state.care.medical_consent_problems = consent_problems(event.consent)
+
+
+def _check_medical_exam(event: MedicalExaminationCompleted, state: "CaseState") -> None:
+    problems = state.care.medical_consent_problems
+    if problems is None:
+        raise illegal("the consents for the medical examination are recorded first", "6.14")
+    if problems:
+        raise illegal("the consents recorded do not suffice: " + "; ".join(problems), "6.14–6.15")
+
+
+# -- 6.16–6.20: temporary care ----------------------------------------------------------------------
+def _check_care_recommended(event: TemporaryCareRecommended, state: "CaseState") -> None:
+    _needs_cam(state, "6.16")
+
+
+def _apply_care_recommended(event: TemporaryCareRecommended, state: "CaseState") -> None:
+    state.care.temporary_care_recommended = True
+
+
+def _check_care_decided(event: TemporaryCareDecided, state: "CaseState") -> None:
+    if not state.care.temporary_care_recommended:
+        raise illegal("the decision considers the CAM/CSC's assessment and recommendations, and none was made",
+                      "6.17")
+
+
+def _apply_care_decided(event: TemporaryCareDecided, state: "CaseState") -> None:
+    if event.placement_necessary and event.form in _RESIDENTIAL_UNITS:
+        state.care.placements.add(PlacementKind.TEMPORARY_RESIDENTIAL_UNIT)
+
+
+def _route_care_decided(event: TemporaryCareDecided, state: "CaseState", directory: Directory) -> list[Delivery]:
+    out = [to_kind(AgencyKind.CAM_CSC, "6.17", "outcome")(event, state, directory)]
+    if event.placement_necessary and event.form in _RESIDENTIAL_UNITS:   # 6.19(a): an open regime, schooling
+        out.append(to_kind(AgencyKind.SCHOOL, "6.19(a)", "notification")(event, state, directory))
+    return out
+
+
+def _check_placement(event: PlacementReviewed | PlacementEnded, state: "CaseState") -> None:
+    if event.placement not in state.care.placements:
+        raise illegal(f"the child has no {event.placement.value} placement under review on this case",
+                      "6.19(b)" if event.placement is PlacementKind.TEMPORARY_RESIDENTIAL_UNIT else "6.56",
+                      "placement")
+
+
+def _apply_placement_ended(event: PlacementEnded, state: "CaseState") -> None:
+    state.care.placements.discard(event.placement)
+
+
+# -- 6.40–6.51: the child protection plan ---------------------------------------------------------
+def _check_plan_finalised(event: ChildProtectionPlanFinalised, state: "CaseState") -> None:
+    _not_adult(state, "6.41")
+    if state.meeting_outcomes.get(event.meeting_id) is not MeetingDecision.CHILD_PROTECTION_PLAN:
+        raise illegal(f"meeting {event.meeting_id} did not decide on a child protection plan (6.39(c))", "6.40, 6.44",
+                      "meeting_id")
+    if event.plan_id in state.care.protection_plans:
+        raise illegal(f"plan {event.plan_id} is already finalised; amendments follow a review (6.49)", "6.44",
+                      "plan_id")
+
+
+def _apply_plan_finalised(event: ChildProtectionPlanFinalised, state: "CaseState") -> None:
+    state.care.protection_plans[event.plan_id] = list(state.meetings.get(event.meeting_id, []))
+    state.care.plan_ended = False
+    state.care.reassessment_due = False
+
+
+def _route_plan_finalised(event: ChildProtectionPlanFinalised, state: "CaseState",
+                          directory: Directory) -> list[Delivery]:
+    out = to_members(state.meetings.get(event.meeting_id, []), "6.44", "plan")
+    out.append(to_kind(AgencyKind.GUARDIANSHIP, "6.44", "plan")(event, state, directory))
+    return out
+
+
+def _known_plan(state: "CaseState", plan_id: str, paragraph: str) -> None:
+    if plan_id not in state.care.protection_plans or state.care.plan_ended:
+        raise illegal(f"no child protection plan {plan_id} is in force on this case", paragraph, "plan_id")
+
+
+def _check_plan_reviewed(event: ChildProtectionPlanReviewed, state: "CaseState") -> None:
+    _known_plan(state, event.plan_id, "6.45")
+    _open_meeting(state, event.meeting_id, MeetingPurpose.PLAN_REVIEW, "6.46")
+
+
+def _apply_plan_reviewed(event: ChildProtectionPlanReviewed, state: "CaseState") -> None:
+    state.meetings_held.add(event.meeting_id)
+    care = state.care
+    if not event.manager_accepts:
+        care.reasons_due.add(event.meeting_id)
+        return
+    if event.recommendation is PlanReviewRecommendation.VARY:
+        care.amendments_due.add(event.plan_id)
+    elif event.recommendation in (PlanReviewRecommendation.NO_LONGER_ADEQUATE,
+                                  PlanReviewRecommendation.TWELVE_MONTHS_STILL_AT_RISK):
+        care.reassessment_due = True
+    elif event.recommendation is PlanReviewRecommendation.NO_LONGER_NECESSARY:
+        care.plan_ended = True
+
+
+def _route_review(event: ChildProtectionPlanReviewed | CarePlanReviewed | ReviewRecommendationsRejected,
+                  state: "CaseState", directory: Directory) -> list[Delivery]:
+    paragraph = "6.69" if state.meeting_purposes.get(event.meeting_id) is MeetingPurpose.CARE_PLAN_REVIEW else "6.46"
+    if isinstance(event, ReviewRecommendationsRejected):
+        paragraph = "6.48" if event.plan_kind is PlanKind.CHILD_PROTECTION_PLAN else "6.76"
+    return to_members(state.meetings.get(event.meeting_id, []), paragraph, "meeting material")
+
+
+def _check_rejected(event: ReviewRecommendationsRejected, state: "CaseState") -> None:
+    paragraph = "6.48" if event.plan_kind is PlanKind.CHILD_PROTECTION_PLAN else "6.76"
+    if event.meeting_id not in state.care.reasons_due:
+        raise illegal(f"no review at meeting {event.meeting_id} has recommendations the Manager did not accept",
+                      paragraph, "meeting_id")
+
+
+def _apply_rejected(event: ReviewRecommendationsRejected, state: "CaseState") -> None:
+    state.care.reasons_due.discard(event.meeting_id)
+
+
+def _check_plan_amended(event: ChildProtectionPlanAmended, state: "CaseState") -> None:
+    _known_plan(state, event.plan_id, "6.49")
+    if event.plan_id not in state.care.amendments_due:
+        raise illegal("a plan is amended after a review that recommends varying it (6.47(b))", "6.49", "plan_id")
+
+
+def _apply_amended(event: ChildProtectionPlanAmended | CarePlanAmended, state: "CaseState") -> None:
+    state.care.amendments_due.discard(getattr(event, "plan_id", None) or getattr(event, "care_plan_id", ""))
+
+
+def _route_plan_amended(event: ChildProtectionPlanAmended, state: "CaseState", directory: Directory) -> list[Delivery]:
+    return to_members(state.care.protection_plans.get(event.plan_id, []), "6.49", "plan")
+
+
+# -- 6.41(e), 6.52, 6.79: return abroad -----------------------------------------------------------
+def _check_transfer(event: CaseTransferredAbroad, state: "CaseState") -> None:
+    if not (state.care.active_plan or state.care.care_plan_id):
+        raise illegal("case management is transferred abroad under a child protection plan (6.41(e), 6.52) or "
+                      "a care plan (6.79), and this case has neither", "6.52, 6.79")
+
+
+def _apply_transfer(event: CaseTransferredAbroad, state: "CaseState") -> None:
+    state.care.transferred_abroad = True
+
+
+def _check_arrival(event: SafeArrivalConfirmed, state: "CaseState") -> None:
+    if not state.care.transferred_abroad:
+        raise illegal("safe arrival is confirmed by the case manager the case was transferred to, and this case "
+                      "was not transferred abroad", "6.52, 6.79")
+
+
+def _apply_arrival(event: SafeArrivalConfirmed, state: "CaseState") -> None:
+    state.care.safe_arrival_confirmed = True
+
+
+# -- 6.53–6.78: the care plan ---------------------------------------------------------------------
+def _check_care_plan(event: CarePlanAgreed, state: "CaseState") -> None:
+    _not_adult(state, "6.53")
+    decided = MeetingDecision.CARE_PLAN in state.meeting_decisions
+    if not decided and state.social_assessment is not SocialAssessmentConclusion.SIGNIFICANT_HARM:
+        raise illegal("a care plan follows a social assessment or child protection meeting concluding that the "
+                      "child must be removed or placed in alternative care (6.39(d), 6.42, 6.53)", "6.53")
+    if state.care.care_plan_id is not None:
+        raise illegal(f"care plan {state.care.care_plan_id} is already in force; it is varied at a review (6.77)",
+                      "6.53", "care_plan_id")
+
+
+def _apply_care_plan(event: CarePlanAgreed, state: "CaseState") -> None:
+    care = state.care
+    decided = [m for m, d in state.meeting_outcomes.items() if d is MeetingDecision.CARE_PLAN]
+    care.care_plan_id = event.care_plan_id
+    care.care_plan_members = list(state.meetings.get(decided[-1], [])) if decided else []
+    care.care_plan_placement = event.placement
+    care.care_plan_ends_on = event.ends_on
+    if event.placement is CarePlacement.RESIDENTIAL_CARE:
+        care.placements.add(PlacementKind.RESIDENTIAL_CARE)
+
+
+def _route_care_plan(event: CarePlanAgreed, state: "CaseState", directory: Directory) -> list[Delivery]:
+    decided = [m for m, d in state.meeting_outcomes.items() if d is MeetingDecision.CARE_PLAN]
+    members = list(state.meetings.get(decided[-1], [])) if decided else []
+    out = to_members(members, "6.60", "plan")
+    out.append(to_kind(AgencyKind.GUARDIANSHIP, "6.60", "plan")(event, state, directory))
+    return out
+
+
+def _known_care_plan(state: "CaseState", care_plan_id: str, paragraph: str) -> None:
+    if state.care.care_plan_id != care_plan_id:
+        raise illegal(f"no care plan {care_plan_id} is in force on this case", paragraph, "care_plan_id")
+
+
+def _check_review_report(event: CarePlanReviewReportIssued, state: "CaseState") -> None:
+    _open_meeting(state, event.meeting_id, MeetingPurpose.CARE_PLAN_REVIEW, "6.66")
+
+
+def _route_review_report(event: CarePlanReviewReportIssued, state: "CaseState", directory: Directory
+                         ) -> list[Delivery]:
+    return to_members(state.meetings.get(event.meeting_id, []), "6.66, 6.69", "meeting material")
+
+
+def _check_care_reviewed(event: CarePlanReviewed, state: "CaseState") -> None:
+    _known_care_plan(state, event.care_plan_id, "6.61")
+    _open_meeting(state, event.meeting_id, MeetingPurpose.CARE_PLAN_REVIEW, "6.63")
+
+
+def _apply_care_reviewed(event: CarePlanReviewed, state: "CaseState") -> None:
+    state.meetings_held.add(event.meeting_id)
+    if not event.manager_accepts:
+        state.care.reasons_due.add(event.meeting_id)
+    elif event.decision is CarePlanDecision.VARY:
+        state.care.amendments_due.add(event.care_plan_id)
+
+
+def _check_care_amended(event: CarePlanAmended, state: "CaseState") -> None:
+    _known_care_plan(state, event.care_plan_id, "6.77")
+    if event.care_plan_id not in state.care.amendments_due:
+        raise illegal("a care plan is amended after a review that decides to vary it (6.73(b))", "6.77",
+                      "care_plan_id")
+
+
+def _route_care_members(paragraph: str) -> Route:
+    """The care plan's members and the Guardianship (6.60: a copy for written approval)."""
+    def route(event: Event, state: "CaseState", directory: Directory) -> list[Delivery]:
+        out = to_members(state.care.care_plan_members, paragraph, "plan")
+        out.append(to_kind(AgencyKind.GUARDIANSHIP, paragraph, "plan")(event, state, directory))
+        return out
+    return route
+
+
+def _check_transition_planned(event: TransitionFromCarePlanned, state: "CaseState") -> None:
+    _known_care_plan(state, event.care_plan_id, "6.75(a)")
+
+
+def _check_left_care(event: ChildLeftCare, state: "CaseState") -> None:
+    _known_care_plan(state, event.care_plan_id, "6.75")
+
+
+def _apply_left_care(event: ChildLeftCare, state: "CaseState") -> None:
+    care = state.care
+    care.care_plan_id = None
+    care.left_care = True
+    care.turned_18 = care.turned_18 or event.turned_18
+    care.placements.discard(PlacementKind.RESIDENTIAL_CARE)
+
+
+def _route_left_care(event: ChildLeftCare, state: "CaseState", directory: Directory) -> list[Delivery]:
+    out = to_referrers(state, "6.75, 6.24")
+    out.append(to_kind(AgencyKind.GUARDIANSHIP, "6.75(b)", "notification")(event, state, directory))
+    out.append(to_kind(AgencyKind.COMMISSION, "6.75(b)", "notification")(event, state, directory))
+    return out
+
+
+def _check_leaving_review(event: LeavingCareReviewCompleted, state: "CaseState") -> None:
+    if not state.care.left_care:
+        raise illegal("the one-year review follows the child's leaving care", "6.78(b)")
+
+
+def _apply_leaving_review(event: LeavingCareReviewCompleted, state: "CaseState") -> None:
+    state.care.leaving_care_review_clear = event.no_reasonable_cause_for_concern
+
+
+def _apply_supporter(event: IndependentSupporterAssigned, state: "CaseState") -> None:
+    state.care.independent_supporter = True
+
+
+STEPS: dict[str, Step] = {
+    "ChildAgeRecorded": Step(_check_age, _apply_age, _route_age),
+    "AgeAssessmentCompleted": Step(_check_age_assessment, _apply_age_assessment, lambda e, s, d: [
+        *to_referrers(s, "6.11, 6.24"), to_kind(AgencyKind.GUARDIANSHIP, "6.11", "outcome")(e, s, d)]),
+    "FamilyTracingUpdated": Step(_check_tracing, _apply_tracing,
+                                 route_to(to_kind(AgencyKind.GUARDIANSHIP, "6.12", "notification"))),
+    "MedicalExaminationConsentRecorded": Step(_check_medical_consent, _apply_medical_consent, route_to(
+        to_kind(AgencyKind.CAM_CSC, "6.14", "notification"), to_kind(AgencyKind.POLICE, "6.14", "notification"))),
+    "MedicalExaminationCompleted": Step(_check_medical_exam, None, route_to(
+        to_kind(AgencyKind.CAM_CSC, "6.13", "notification"), to_kind(AgencyKind.POLICE, "6.13", "notification"))),
+    "TemporaryCareRecommended": Step(_check_care_recommended, _apply_care_recommended, route_to(
+        to_kind(AgencyKind.GUARDIANSHIP, "6.16", "recommendation"),
+        to_kind(AgencyKind.COMMISSION, "6.16", "recommendation"))),
+    "TemporaryCareDecided": Step(_check_care_decided, _apply_care_decided, _route_care_decided),
+    "PlacementReviewed": Step(_check_placement, None, route_to(
+        to_kind(AgencyKind.CAM_CSC, "6.19(b), 6.56", "outcome"),
+        to_kind(AgencyKind.GUARDIANSHIP, "6.19(b), 6.56", "outcome"),
+        to_kind(AgencyKind.COMMISSION, "6.19(b)", "outcome"))),
+    "PlacementEnded": Step(_check_placement, _apply_placement_ended, route_to(
+        to_kind(AgencyKind.GUARDIANSHIP, "6.18(e), 6.56", "notification"),
+        to_kind(AgencyKind.COMMISSION, "6.19(b)", "notification"))),
+    "ChildProtectionPlanFinalised": Step(_check_plan_finalised, _apply_plan_finalised, _route_plan_finalised),
+    "ChildProtectionPlanReviewed": Step(_check_plan_reviewed, _apply_plan_reviewed, _route_review),
+    "ReviewRecommendationsRejected": Step(_check_rejected, _apply_rejected, _route_review),
+    "ChildProtectionPlanAmended": Step(_check_plan_amended, _apply_amended, _route_plan_amended),
+    "CaseTransferredAbroad": Step(_check_transfer, _apply_transfer, lambda e, s, d: [
+        *to_referrers(s, "6.52, 6.24"), to_kind(AgencyKind.GUARDIANSHIP, "6.52, 6.79", "notification")(e, s, d),
+        to_kind(AgencyKind.BORDER_GUARD, "4.4, 6.41(e)(iii)", "notification")(e, s, d)]),
+    "SafeArrivalConfirmed": Step(_check_arrival, _apply_arrival,
+                                 route_to(to_kind(AgencyKind.GUARDIANSHIP, "6.52, 6.79", "notification"))),
+    "CarePlanAgreed": Step(_check_care_plan, _apply_care_plan, _route_care_plan),
+    "CarePlanReviewReportIssued": Step(_check_review_report, None, _route_review_report),
+    "CarePlanReviewed": Step(_check_care_reviewed, _apply_care_reviewed, _route_review),
+    "CarePlanAmended": Step(_check_care_amended, _apply_amended, _route_care_members("6.77, 6.60")),
+    "TransitionFromCarePlanned": Step(_check_transition_planned, None, _route_care_members("6.75(a)")),
+    "ChildLeftCare": Step(_check_left_care, _apply_left_care, _route_left_care),
+    "LeavingCareReviewCompleted": Step(_check_leaving_review, _apply_leaving_review,
+                                       route_to(to_kind(AgencyKind.GUARDIANSHIP, "6.78(b)", "outcome"))),
+    "IndependentSupporterAssigned": Step(None, _apply_supporter, route_to(
+        to_kind(AgencyKind.CAM_CSC, "6.36, 6.65", "notification"),
+        to_kind(AgencyKind.GUARDIANSHIP, "6.36, 6.65", "notification"))),
+}

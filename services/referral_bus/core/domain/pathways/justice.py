@@ -1,0 +1,129 @@
+"""The child-friendly justice pathway of seed 003 and the interviews of Annex B 6.5–6.7: custody,
+interviews, termination, probation, community-based programmes with feedback to the referrer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ...contracts.justice_events import (
+    ChildInterviewed, ChildRole, InterviewProfessional, PoliceCustodyStarted, ProceedingsTerminated,
+    ProgrammeCompleted, ProgrammeEnrolled, ProgrammeReviewed,
+)
+from ..agencies import AgencyKind, Directory
+from ..deliveries import Delivery
+from ..rejections import Code, Rejection
+from .base import Step, illegal, route_to, to_kind, to_referrers
+
+if TYPE_CHECKING:
+    from ..case import CaseState
+
+_SEED = "seed 003"
+
+
+@dataclass
+class JusticeState:
+    in_custody: bool = False
+    proceedings: set[str] = field(default_factory=set)            # criminal case refs against/about the child
+    programmes: dict[str, str] = field(default_factory=dict)      # programme id → referring agency id
+
+
+def interview_deviations(event: ChildInterviewed, state: "CaseState") -> list[str]:
+    """6.7: what the interview did that the protocol says it should not. The interview happened, so
+    the event is accepted; the deviations go to the Commission and the CAM/CSC."""
+    out: list[str] = []
+    if event.suspected_person_present:
+        out.append("6.7: the child was interviewed in the presence of a person suspected of harming the child")
+    if state.open_criminal_cases and event.child_role is not ChildRole.IN_CONFLICT_WITH_LAW \
+            and InterviewProfessional.CAM_SOCIAL_WORKER not in event.professionals_present:
+        out.append("6.7: no CAM/CSC Social Worker was present at the investigative interview")
+    return out
+
+
+def _route_interview(event: ChildInterviewed, state: "CaseState", directory: Directory) -> list[Delivery]:
+    out = [to_kind(AgencyKind.CAM_CSC, "6.6–6.7", "notification")(event, state, directory)]
+    deviations = interview_deviations(event, state)
+    if deviations:
+        out.append(Delivery(to_kind(AgencyKind.COMMISSION, "6.7", "deviation")(event, state, directory).recipient_id,
+                            "6.7", "deviation", advice=tuple(deviations)))
+    return out
+
+
+def _apply_custody(event: PoliceCustodyStarted, state: "CaseState") -> None:
+    state.justice.in_custody = True
+    state.justice.proceedings.add(event.criminal_case_ref)
+
+
+def _check_custody_ended(event: object, state: "CaseState") -> None:
+    if not state.justice.in_custody:
+        raise illegal("the child is not in police custody on this case", _SEED)
+
+
+def _apply_custody_ended(event: object, state: "CaseState") -> None:
+    state.justice.in_custody = False
+
+
+def _check_terminated(event: ProceedingsTerminated, state: "CaseState") -> None:
+    if event.criminal_case_ref not in state.justice.proceedings | state.open_criminal_cases:
+        raise illegal(f"no criminal proceedings {event.criminal_case_ref} are recorded on this case", _SEED,
+                      "criminal_case_ref")
+
+
+def _apply_terminated(event: ProceedingsTerminated, state: "CaseState") -> None:
+    state.justice.proceedings.discard(event.criminal_case_ref)
+    state.open_criminal_cases.discard(event.criminal_case_ref)
+
+
+def _check_enrolled(event: ProgrammeEnrolled, state: "CaseState") -> None:
+    if event.programme_id in state.justice.programmes:
+        raise illegal(f"the child is already enrolled in programme {event.programme_id}", _SEED, "programme_id")
+
+
+def _check_enrolled_directory(event: ProgrammeEnrolled, directory: Directory) -> None:
+    if directory.get(event.referring_agency_id) is None:
+        raise Rejection(Code.NO_RECIPIENT, f"referring agency {event.referring_agency_id!r} is not in the directory",
+                        paragraph=_SEED, field="referring_agency_id")
+
+
+def _apply_enrolled(event: ProgrammeEnrolled, state: "CaseState") -> None:
+    state.justice.programmes[event.programme_id] = event.referring_agency_id
+
+
+def _route_enrolled(event: ProgrammeEnrolled, state: "CaseState", directory: Directory) -> list[Delivery]:
+    _check_enrolled_directory(event, directory)
+    return [Delivery(event.referring_agency_id, f"{_SEED} (feedback to the referring body)", "outcome",
+                     redacted=True)]
+
+
+def _check_programme(event: ProgrammeReviewed | ProgrammeCompleted, state: "CaseState") -> None:
+    if event.programme_id not in state.justice.programmes:
+        raise illegal(f"the child is not enrolled in programme {event.programme_id}", _SEED, "programme_id")
+
+
+def _route_programme(event: ProgrammeReviewed | ProgrammeCompleted, state: "CaseState",
+                     directory: Directory) -> list[Delivery]:
+    referrer = state.justice.programmes.get(event.programme_id)
+    return [Delivery(referrer, f"{_SEED} (feedback to the referring body)", "outcome", redacted=True)] \
+        if referrer else []
+
+
+def _apply_completed(event: ProgrammeCompleted, state: "CaseState") -> None:
+    state.justice.programmes.pop(event.programme_id, None)
+
+
+STEPS: dict[str, Step] = {
+    "PoliceCustodyStarted": Step(None, _apply_custody, route_to(
+        to_kind(AgencyKind.PROSECUTOR, f"{_SEED} (72-hour custody)", "notification"),
+        to_kind(AgencyKind.COMMISSION, _SEED, "notification"))),
+    "PoliceCustodyEnded": Step(_check_custody_ended, _apply_custody_ended, route_to(
+        to_kind(AgencyKind.PROSECUTOR, f"{_SEED} (72-hour custody)", "notification"))),
+    "ChildInterviewed": Step(None, None, _route_interview),
+    "ProceedingsTerminated": Step(_check_terminated, _apply_terminated, lambda e, s, d: [
+        *to_referrers(s, f"{_SEED}, 6.24"), to_kind(AgencyKind.CAM_CSC, f"{_SEED}, 6.25", "outcome")(e, s, d),
+        to_kind(AgencyKind.COMMISSION, _SEED, "outcome")(e, s, d)]),
+    "ProbationOrdered": Step(None, None, route_to(
+        to_kind(AgencyKind.PROBATION, _SEED, "referral"), to_kind(AgencyKind.CAM_CSC, _SEED, "notification"))),
+    "ProgrammeEnrolled": Step(_check_enrolled, _apply_enrolled, _route_enrolled),
+    "ProgrammeReviewed": Step(_check_programme, None, _route_programme),
+    "ProgrammeCompleted": Step(_check_programme, _apply_completed, _route_programme),
+}

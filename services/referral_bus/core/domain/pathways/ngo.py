@@ -1,0 +1,169 @@
+"""The NGO programme beyond the first steps (Annex B 5.9–5.13, 7.8–7.19): admission advice on the
+referral, consent, legal advice, progress reports from service providers, closure of the NGO file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ...contracts.consent import ConsentSubject
+from ...contracts.events import LegalMatter, NGOStaffRole, ReferralMade, ServicePlanAgreed, SupportService
+from ...contracts.ngo_events import (
+    NGOCaseClosed, NGOCaseClosureReason, NGOConsentRecorded, NGOLegalAdviceProvided, ServiceProgressReported,
+)
+from ..consent import ADULT_CONSENT_AGE, consent_problems
+from ..deliveries import Delivery
+from ..rejections import Code, Rejection
+from .base import Step, illegal
+
+if TYPE_CHECKING:
+    from ..agencies import Directory
+    from ..case import CaseState
+
+_CONSENT_FOR_ROLE = {NGOStaffRole.LAWYER: ConsentSubject.LEGAL_SERVICES,
+                     NGOStaffRole.PSYCHOLOGIST: ConsentSubject.PSYCHOLOGICAL_COUNSELLING}
+
+
+@dataclass
+class NGOProgrammeState:
+    """Per NGO (by agency id): consents, service providers, legal advice."""
+
+    consent_problems: dict[tuple[str, ConsentSubject], list[str]] = field(default_factory=dict)
+    service_providers: dict[str, list[str]] = field(default_factory=dict)   # NGO id → providers (7.8)
+    closed: set[str] = field(default_factory=set)
+
+    def consent_ok(self, ngo_id: str, subject: ConsentSubject) -> bool:
+        return self.consent_problems.get((ngo_id, subject)) == []
+
+
+def admission_advice(referral: ReferralMade, producer_kind: str | None = None) -> tuple[str, ...]:
+    """The NGO's admission criteria (5.9, 5.12, 5.13) checked against the referral request, as advice
+    for the programme coordinator who decides (5.18) — the bus never decides eligibility itself."""
+    advice: list[str] = []
+    services = set(referral.services_requested)
+    if not referral.affected_by_migration:
+        advice.append("5.1, 5.12(a): the programme serves children affected by migration; the referral says "
+                      "the child is not one")
+    if not referral.child_located_in_city:
+        advice.append("5.9(b), 5.12(b): the child is not located in the City/Oblast; legal services only in "
+                      "exceptional circumstances")
+    if SupportService.LEGAL in services:
+        matters = set(referral.legal_matters)
+        if not matters:
+            advice.append("5.9(a): no legal matter is named; the NGO takes on migration status or documentation, "
+                          "access to State services, charges based on migration status, safe return")
+        if LegalMatter.OTHER in matters:
+            advice.append("5.9(a): a legal matter outside the NGO's scope was named")
+        if LegalMatter.SAFE_RETURN in matters and producer_kind != "cam-csc":
+            advice.append("5.6, 5.9(a): safe-return services are provided at the CAM/CSC's request after a best "
+                          "interests determination")
+        if referral.already_represented:
+            advice.append("5.7: the NGO does not advise on a matter a lawyer already handles for the child")
+        advice.append("5.9(c)" if referral.child_age_years >= ADULT_CONSENT_AGE else "5.9(d)")
+        advice[-1] += ": the NGO obtains written consent — " + (
+            "the child's own" if referral.child_age_years >= ADULT_CONSENT_AGE
+            else "the parent's, and the child's if of sufficient age and maturity")
+    if SupportService.PSYCHOLOGICAL in services:
+        if referral.complex_mental_health_needs:
+            advice.append("5.13: complex or serious mental health needs are referred to the local health "
+                          "authorities, not the NGO")
+        advice.append("5.12(d): the NGO obtains the child's consent" +
+                      (" and the parent's (under 16)" if referral.child_age_years < ADULT_CONSENT_AGE else ""))
+    return tuple(advice)
+
+
+def _ngo_of_case(producer: str, state: "CaseState", paragraph: str) -> None:
+    if producer not in state.ngo_referrals_pending.values() and producer not in state.ngo_accepted:
+        raise illegal(f"{producer} has no referral request on this case", paragraph)
+
+
+def _check_consent(event: NGOConsentRecorded, state: "CaseState") -> None:
+    if event.consent.subject is ConsentSubject.MEDICAL_EXAMINATION:
+        raise Rejection(Code.ILLEGAL_TRANSITION, "medical examination consent is recorded by the CAM/CSC or police "
+                        "(MedicalExaminationConsentRecorded)", paragraph="6.14", field="consent.subject")
+    _ngo_of_case(event.envelope.producer.agency_id, state, "5.9, 5.12")
+
+
+def _apply_consent(event: NGOConsentRecorded, state: "CaseState") -> None:
+    key = (event.envelope.producer.agency_id, event.consent.subject)
+    state.ngo.consent_problems[key] = consent_problems(event.consent)
+
+
+def _route_consent(event: NGOConsentRecorded, state: "CaseState", directory: "Directory") -> list[Delivery]:
+    """7.17: the referrer is told when the consents for counselling were not obtained."""
+    referrer = state.ngo_referrers.get(event.envelope.producer.agency_id)
+    if referrer and event.consent.subject is ConsentSubject.PSYCHOLOGICAL_COUNSELLING \
+            and consent_problems(event.consent):
+        return [Delivery(referrer, "7.17", "outcome", redacted=True)]
+    return []
+
+
+def check_service_plan(event: ServicePlanAgreed, state: "CaseState") -> None:
+    """7.18, 5.9: a therapy plan or legal service plan needs the relevant consents first."""
+    subject = _CONSENT_FOR_ROLE.get(event.by_role)
+    producer = event.envelope.producer.agency_id
+    if subject is not None and not state.ngo.consent_ok(producer, subject):
+        problems = state.ngo.consent_problems.get((producer, subject))
+        detail = "; ".join(problems) if problems else "no consent is recorded"
+        raise illegal(f"the relevant consents are provided first: {detail}",
+                      "7.18" if subject is ConsentSubject.PSYCHOLOGICAL_COUNSELLING else "5.9(c)–(d)", "by_role")
+
+
+def apply_service_plan(event: ServicePlanAgreed, state: "CaseState") -> None:
+    state.ngo.service_providers[event.envelope.producer.agency_id] = list(event.service_provider_agency_ids)
+
+
+def _check_legal_advice(event: NGOLegalAdviceProvided, state: "CaseState") -> None:
+    producer = event.envelope.producer.agency_id
+    if producer not in state.ngo_accepted:
+        raise illegal(f"{producer} has not accepted this case onto its programme (5.20)", "7.14")
+    if not state.ngo.consent_ok(producer, ConsentSubject.LEGAL_SERVICES):
+        raise illegal("written consent to legal services is obtained before advice is given", "5.9(c)–(d), 7.14")
+
+
+def _check_progress(event: ServiceProgressReported, state: "CaseState") -> None:
+    providers = state.ngo.service_providers.get(event.ngo_agency_id)
+    if providers is None or event.ngo_agency_id in state.ngo.closed:
+        raise illegal(f"{event.ngo_agency_id} has no service plan in force on this case", "7.9", "ngo_agency_id")
+    if event.envelope.producer.agency_id not in providers:
+        raise Rejection(Code.AGENCY_NOT_ALLOWED, f"{event.envelope.producer.agency_id} did not sign the service "
+                        "plan as a provider", paragraph="7.8", field="envelope.producer.agency_id")
+
+
+def _route_progress(event: ServiceProgressReported, state: "CaseState", directory: "Directory") -> list[Delivery]:
+    return [Delivery(event.ngo_agency_id, "7.9", "progress")]
+
+
+def _check_ngo_closed(event: NGOCaseClosed, state: "CaseState") -> None:
+    producer = event.envelope.producer.agency_id
+    _ngo_of_case(producer, state, "7.10")
+    if event.reason is NGOCaseClosureReason.CONSENT_NOT_OBTAINED and producer in state.ngo_accepted \
+            and not any(p for (ngo, _), p in state.ngo.consent_problems.items() if ngo == producer):
+        raise illegal("closing for want of consent needs a consent record showing it was not obtained", "7.17",
+                      "reason")
+
+
+def _apply_ngo_closed(event: NGOCaseClosed, state: "CaseState") -> None:
+    producer = event.envelope.producer.agency_id
+    state.ngo.closed.add(producer)
+    state.ngo_accepted.discard(producer)
+    for referral_id, ngo_id in list(state.ngo_referrals_pending.items()):
+        if ngo_id == producer:
+            del state.ngo_referrals_pending[referral_id]
+
+
+def _route_ngo_closed(event: NGOCaseClosed, state: "CaseState", directory: "Directory") -> list[Delivery]:
+    producer = event.envelope.producer.agency_id
+    out = [Delivery(a, "7.10", "notification") for a in state.ngo.service_providers.get(producer, [])]
+    referrer = state.ngo_referrers.get(producer)
+    if referrer:
+        out.append(Delivery(referrer, "7.10, 7.15, 7.17, 7.19", "outcome", redacted=True))
+    return out
+
+
+STEPS: dict[str, Step] = {
+    "NGOConsentRecorded": Step(_check_consent, _apply_consent, _route_consent),
+    "NGOLegalAdviceProvided": Step(_check_legal_advice, None, None),
+    "ServiceProgressReported": Step(_check_progress, None, _route_progress),
+    "NGOCaseClosed": Step(_check_ngo_closed, _apply_ngo_closed, _route_ngo_closed),
+}
