@@ -53,3 +53,40 @@ def removal(client: AgencyClient, case: str, *, hours_ago: float, worker_present
 def outcome_report(client: AgencyClient, case: str) -> RemovalOutcomeReported:
     return client.event(RemovalOutcomeReported, case_id=case, child_removed=True, placed_in_temporary_care=True,
                         referred_to_cam=True)
+
+
+def make(event_type: type[Event], agency: str, *, case: str = "C-1", at: datetime = T0, **fields: Any) -> Event:
+    """Any case event, produced by ``agency`` on ``case``."""
+    return event_type(envelope=envelope(event_type, case, agency, at=at), **fields)
+
+
+class CaseFold:
+    """One case driven through the router's pure decisions — transition check, routing, fold —
+    without a broker, so pathway tests read as the protocol's sequence of steps."""
+
+    def __init__(self, directory: Any, case: str = "C-1") -> None:
+        from referral_bus.core.domain.case import CaseState
+        self.directory = directory
+        self.state = CaseState(case)
+        self.case = case
+
+    def add(self, event: Event) -> dict[str, Any]:
+        """Accept ``event``; returns recipient id → Delivery."""
+        from referral_bus.core.domain.case import check_transition
+        from referral_bus.core.domain.routing import route
+        check_transition(event, self.state)
+        deliveries = route(event, self.state, self.directory)
+        self.state.apply(on_log(event, self.state.last_sequence + 1), self.directory)
+        return {d.recipient_id: d for d in deliveries}
+
+    def rejects(self, event: Event) -> Any:
+        """The Rejection ``event`` gets; fails the test if it is accepted."""
+        from referral_bus.core.domain.case import check_transition
+        from referral_bus.core.domain.rejections import Rejection
+        from referral_bus.core.domain.routing import route
+        try:
+            check_transition(event, self.state)
+            route(event, self.state, self.directory)
+        except Rejection as rejection:
+            return rejection
+        raise AssertionError(f"{event.event_type()} was accepted")
