@@ -312,6 +312,13 @@ Press Ctrl-C to stop everything.""", flush=True)
         print("stopped.")
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """A scenario through router and deadline code on a simulated clock, no broker (issue 3)."""
+    from .simulate.command import run_command
+    configure_logging(args.log_level if args.verbose else "ERROR")  # rejections are in the output already
+    return run_command(args.file, until=args.until, fmt=args.format, check_expectations=args.check)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="referral-bus", description=__doc__)
     parser.add_argument("--bootstrap", help="Kafka bootstrap servers (default: $KAFKA_BOOTSTRAP_SERVERS)")
@@ -374,6 +381,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("up", help="start broker, topics, router and SLA processor; --demo runs the demonstration")
     p.add_argument("--demo", action="store_true")
     p.set_defaults(func=cmd_up)
+    p = sub.add_parser("simulate", help="run a YAML scenario through validation, routing and deadlines on a "
+                                        "simulated clock, without a broker; prints JSON lines")
+    p.add_argument("file", help="scenario YAML (see examples/)")
+    p.add_argument("--until", help="run the clock to this time: offset from the scenario's start (+72h, +5wd) "
+                                   "or ISO-8601 with a zone")
+    p.add_argument("--format", choices=["json", "text"], default="json")
+    p.add_argument("--check", action="store_true", help="also check the scenario's expect: block (exit 1 if not met)")
+    p.add_argument("--verbose", action="store_true", help="show the router's and engine's logs on stderr")
+    p.set_defaults(func=cmd_simulate)
     return parser
 
 

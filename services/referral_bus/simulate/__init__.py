@@ -1,0 +1,9 @@
+"""``referral-bus simulate``: "what happens if …" without a broker. A YAML timeline of agency
+submissions runs through the router's and the SLA processor's own decision code on a simulated
+clock and prints receipts, inbox deliveries and SLA outcomes as JSON lines (issue 3)."""
+
+from .expect import check
+from .runner import Simulation, simulate
+from .scenario import Scenario, ScenarioError, load_scenario, parse_scenario
+
+__all__ = ["Scenario", "ScenarioError", "Simulation", "check", "load_scenario", "parse_scenario", "simulate"]
