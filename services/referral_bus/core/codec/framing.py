@@ -8,6 +8,7 @@ so data written with any released version stays readable.
 from __future__ import annotations
 
 import io
+import re
 import struct
 from typing import Any
 
@@ -25,8 +26,11 @@ _HEADER = struct.Struct(">bI")
 
 def validation_error_to_decode_error(record_name: str, exc: ValidationError) -> DecodeError:
     first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "(record)"
     message = first["msg"].removeprefix("Value error, ")
+    where = ".".join(str(p) for p in first["loc"])
+    if not where:  # a whole-record rule: its message starts with the field it is about ("reasons: …")
+        named = re.match(r"^([A-Za-z_][\w.]*): ", message)
+        where = named.group(1) if named else "(record)"
     return DecodeError("SCHEMA_INVALID", f"{record_name}.{where}: {message}", field=where)
 
 
