@@ -1,6 +1,8 @@
 """Emergency removals in Almaty (Annex B 4.7–4.8): one inspector reports after 3 hours (an
-escalation appears), one in time (the deadline is met); plus the routing of 4.5 and a rejection.
-All people here are fictional; case ids are random per run."""
+escalation appears), one in time (the deadline is met); the routing of 4.5 and a rejection; and
+seed 002's SOP for medical staff: violence suspected 2 hours ago, the 1-hour evaluation recorded
+late and the written notice to six bodies in time. All people here are fictional; case ids are
+random per run."""
 
 from __future__ import annotations
 
@@ -13,6 +15,9 @@ from ..auditor.history import rebuild_case_sync
 from ..auditor.tail import follow
 from ..core.contracts.base import City, PersonalData
 from ..core.contracts.events import EmergencyRemoval, ReferralKind, ReferralMade, RemovalOutcomeReported
+from ..core.contracts.violence_events import (
+    MedicalWrittenNoticeSent, MultidisciplinaryEvaluationCompleted, ViolenceSuspectedByMedicalStaff,
+)
 from ..core.runtime import Runtime
 from ..sdk import AgencyClient, PublishError
 
@@ -20,10 +25,12 @@ from ..sdk import AgencyClient, PublishError
 def run_demo(runtime: Runtime, say: Callable[[str], None] = print) -> dict[str, Any]:
     run = secrets.token_hex(3).upper()
     late_case, timely_case, referral_case = f"DEMO-ALA-{run}-1", f"DEMO-ALA-{run}-2", f"DEMO-ALA-{run}-3"
+    violence_case = f"DEMO-ALA-{run}-4"
     now = datetime.now(timezone.utc)
     police = AgencyClient("police-juvenile-almaty", actor_id="inspector-demo-1", actor_role="juvenile_inspector",
                           runtime=runtime)
     school = AgencyClient("school-almaty", actor_id="teacher-demo-1", runtime=runtime)
+    health = AgencyClient("health-almaty", actor_id="doctor-demo-1", runtime=runtime)
     fictional = PersonalData(child_name="Fictional Child", narrative="demonstration only")
 
     def publish(client: AgencyClient, event: Any, label: str) -> Any:
@@ -60,6 +67,15 @@ def run_demo(runtime: Runtime, say: Callable[[str], None] = print) -> dict[str, 
     except PublishError as exc:
         say(f"  refused by the SDK before sending: {exc}")
 
+    say("\n== Case 4 (seed 002 SOP): violence suspected 2 h ago; evaluation (due in 1 h) and written notice now ==")
+    publish(health, health.event(ViolenceSuspectedByMedicalStaff, case_id=violence_case,
+                                 occurred_at=now - timedelta(hours=2), city=City.ALMATY, child_age_years=5),
+            "ViolenceSuspectedByMedicalStaff (police told at once)")
+    publish(health, health.event(MultidisciplinaryEvaluationCompleted, case_id=violence_case, violence_confirmed=True),
+            "MultidisciplinaryEvaluationCompleted (1 h late)")
+    publish(health, health.event(MedicalWrittenNoticeSent, case_id=violence_case),
+            "MedicalWrittenNoticeSent (police, Guardianship, Commission, …)")
+
     say("\n== Waiting for the SLA processor's escalation ==")
     escalation = None
     deadline = time.monotonic() + 60
@@ -76,7 +92,7 @@ def run_demo(runtime: Runtime, say: Callable[[str], None] = print) -> dict[str, 
 
     time.sleep(2)  # let the SLA records of case 2 land
     results: dict[str, Any] = {"escalation": escalation}
-    for case_id in (late_case, timely_case, referral_case):
+    for case_id in (late_case, timely_case, referral_case, violence_case):
         history = rebuild_case_sync(runtime, case_id)
         results[case_id] = history
         say(f"\n-- history of {case_id} (chain {'OK' if not history.chain_problems else history.chain_problems}) --")
@@ -89,5 +105,6 @@ def run_demo(runtime: Runtime, say: Callable[[str], None] = print) -> dict[str, 
                 say(f"  {row['at']}  {row['type']:<29} {f.get('rule_id')} (Annex B {f.get('paragraph')}){extra}")
     police.close()
     school.close()
-    results["cases"] = (late_case, timely_case, referral_case)
+    health.close()
+    results["cases"] = (late_case, timely_case, referral_case, violence_case)
     return results
