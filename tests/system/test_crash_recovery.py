@@ -1,20 +1,23 @@
 """kill -9 of the router and of the SLA processor in the middle of a stream of thousands of events:
 nothing lost or duplicated on the case log, per-case sequences without gaps, hash chains intact,
-and exactly the escalations a replay of the log says are owed — each once."""
+and exactly the escalations a replay of the log says are owed — each once. The load includes
+escalation acknowledgements (the ladder's level 2 falls due during the run, so an acknowledgement
+recorded before it must stop it, whichever process instance folds it)."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections import Counter, defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from referral_bus.core.contracts.base import Event
 from referral_bus.core.contracts.bus_records import Receipt, ReceiptStatus
 from referral_bus.core.domain.chain import GENESIS, chain_hash
-from referral_bus.core.domain.deadlines.engine import DeadlineEngine
+from referral_bus.core.contracts.events import EscalationAcknowledged
+from referral_bus.core.domain.deadlines.engine import DeadlineEngine, deadline_id_for, escalation_id_for
 from referral_bus.core.domain.deadlines.rule_table import RULES
 from referral_bus.router.core import utc_now
 from referral_bus.sdk import AgencyClient
@@ -26,25 +29,42 @@ from tests.conftest import Bus, start_bus, wait_for
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 CASES = 1000          # 3 events each: 3,000 events
+ACK_CASES = 200       # removal never reported; half of them acknowledged: 500 more events
 RATE_PER_SECOND = 250
+RULE_4_8 = "4.8-removal-outcome-3h"
+#: ACK_CASES' removals are dated so that 4.8's level 2 (due + 2 h) falls due this long after the
+#: plan is built: the acknowledgements (published within ~20 s) come before it, and the run waits for it.
+LEVEL_2_AFTER = timedelta(seconds=100)
 
 
-def workload(bus: Bus) -> tuple[list[tuple[AgencyClient, Event]], set[str]]:
+def workload(bus: Bus) -> tuple[list[tuple[AgencyClient, Event]], set[str], datetime]:
     school = AgencyClient("school-almaty", actor_id="t-1", runtime=bus.runtime)
     police = AgencyClient("police-juvenile-almaty", actor_id="i-1", runtime=bus.runtime)
+    chief = AgencyClient("police-department-almaty", actor_id="chief-1", runtime=bus.runtime)
     plan: list[tuple[AgencyClient, Event]] = []
     for i in range(CASES):
         case = case_id("KILL")
         hours = 4 if i % 2 else 1   # every other inspector reports late (4.8)
         plan += [(school, referral(school, case)), (police, removal(police, case, hours_ago=hours)),
                  (police, outcome_report(police, case))]
+    level_2_at = datetime.now(timezone.utc) + LEVEL_2_AFTER
+    hours_ago = (timedelta(hours=5) - LEVEL_2_AFTER).total_seconds() / 3600
+    for i in range(ACK_CASES):
+        case = case_id("ACK")
+        removed = removal(police, case, hours_ago=hours_ago)
+        plan += [(school, referral(school, case)), (police, removed)]
+        if i % 2 == 0:  # the supervisor acknowledges level 1 (raised 2 h ago, at the due time)
+            deadline = deadline_id_for(RULE_4_8, case, removed.envelope.event_id)
+            plan.append((chief, chief.event(EscalationAcknowledged, case_id=case, level=1, deadline_id=deadline,
+                                            escalation_id=escalation_id_for(deadline, 1))))
     # interleave cases so that every partition sees traffic throughout
     plan.sort(key=lambda pair: (hash(pair[1].envelope.case_id) % 7, 0))
     by_case: dict[str, list[tuple[AgencyClient, Event]]] = defaultdict(list)
     for pair in plan:
         by_case[pair[1].envelope.case_id].append(pair)
-    ordered = [by_case[c][k] for k in range(3) for c in by_case]  # all referrals, then removals, then reports
-    return ordered, {str(e.envelope.event_id) for _, e in ordered}
+    # all referrals, then removals, then reports and acknowledgements
+    ordered = [by_case[c][k] for k in range(3) for c in by_case if k < len(by_case[c])]
+    return ordered, {str(e.envelope.event_id) for _, e in ordered}, level_2_at
 
 
 def publish_steadily(plan: list[tuple[AgencyClient, Event]], done: threading.Event) -> None:
@@ -68,7 +88,7 @@ def logged_event_ids(bus: Bus) -> list[str]:
 def test_kill_9_loses_and_duplicates_nothing(kafka_bootstrap: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
     bus = start_bus(kafka_bootstrap, tmp_path)
     try:
-        plan, expected_ids = workload(bus)
+        plan, expected_ids, level_2_at = workload(bus)
         warm = AgencyClient("school-almaty", actor_id="w", runtime=bus.runtime)
         assert warm.publish(referral(warm, case_id("WARM")), wait_for_receipt=True, timeout=120).status is ReceiptStatus.ACCEPTED  # type: ignore[union-attr]
         done = threading.Event()
@@ -81,6 +101,9 @@ def test_kill_9_loses_and_duplicates_nothing(kafka_bootstrap: str, tmp_path) -> 
         assert 0 < before_kill < len(plan), before_kill
         bus.start("router")
         time.sleep(4)
+        bus.kill9("sla")
+        bus.start("sla")
+        time.sleep(4)          # again, while the acknowledgements arrive
         bus.kill9("sla")
         bus.start("sla")
 
@@ -123,13 +146,31 @@ def test_kill_9_loses_and_duplicates_nothing(kafka_bootstrap: str, tmp_path) -> 
         def emitted() -> Counter[str]:
             return Counter(record_id(r.record) for topic in ("sla", "escalations") for r in read_topic(bus.runtime, topic))
 
+        # past level 2 of the unacknowledged cases (+ grace and a few ticks): nothing more falls due for hours
+        settle = level_2_at + timedelta(seconds=bus.runtime.settings.sla_grace_seconds + 5)
+        time.sleep(max(0.0, (settle - datetime.now(timezone.utc)).total_seconds()))
         wait_for(lambda: owed() <= set(emitted()), timeout=120, interval=2, what="the SLA processor to catch up")
         time.sleep(3)
         final = emitted()
         assert {i: n for i, n in final.items() if n > 1} == {}
         assert set(final) == owed()
         late_cases = CASES // 2
-        escalations = read_topic(bus.runtime, "escalations")
-        assert len([r for r in escalations if r.record.rule_id == "4.8-removal-outcome-3h"]) == late_cases  # type: ignore[attr-defined]
+        escalations = [r.record for r in read_topic(bus.runtime, "escalations")
+                       if r.record.rule_id == RULE_4_8]  # type: ignore[attr-defined]
+        levels: dict[str, list[int]] = defaultdict(list)
+        for e in escalations:
+            levels[e.case_id].append(e.level)  # type: ignore[attr-defined]
+        assert len([c for c, got in levels.items() if c.startswith("KILL")]) == late_cases
+        assert all(got == [1] for c, got in levels.items() if c.startswith("KILL"))
+
+        # 5. acknowledgements recorded before level 2 fell due stopped it; the others got level 2
+        acks = {e.envelope.case_id: e for e in events if isinstance(e, EscalationAcknowledged)}
+        assert len(acks) == ACK_CASES // 2
+        in_time = {c for c, ack in acks.items() if ack.envelope.recorded_at and ack.envelope.recorded_at < level_2_at}
+        assert in_time, "no acknowledgement reached the log before level 2 fell due"
+        assert all(sorted(levels[c]) == [1] for c in in_time)
+        ack_cases = {e.envelope.case_id for e in events if e.envelope.case_id.startswith("ACK")}
+        assert len(ack_cases) == ACK_CASES
+        assert all(sorted(levels[c]) == [1, 2] for c in ack_cases - set(acks))
     finally:
         bus.stop()

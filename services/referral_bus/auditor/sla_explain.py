@@ -1,6 +1,8 @@
 """``referral-bus sla explain CASE_ID``: every deadline of a case with its rule, paragraph, trigger,
 due time, the calendar reasoning behind the due time, and its status — recomputed from the case
-log by the same engine the SLA processor runs, so the explanation cannot drift from the verdicts."""
+log by the same engine the SLA processor runs, so the explanation cannot drift from the verdicts.
+Each occurrence of a recurring duty is a deadline of its own; a withdrawn one says by which event
+and why it is no longer owed."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ from typing import Any
 from uuid import UUID
 
 from ..core.contracts.sla_records import (
-    DeadlineBreached, DeadlineCompletedLate, DeadlineMet, DeadlineOpened, DeadlineWarning, EscalationRaised,
+    DeadlineBreached, DeadlineCompletedLate, DeadlineMet, DeadlineOpened, DeadlineWarning, DeadlineWithdrawn,
+    EscalationRaised,
 )
 from ..core.domain.deadlines.engine import DeadlineEngine
 from ..core.domain.deadlines.rule_table import RULES, RULES_BY_ID
@@ -35,6 +38,8 @@ class DeadlineExplanation:
     completed_at: datetime | None = None
     lateness_seconds: int | None = None
     escalated_to: list[str] = field(default_factory=list)
+    withdrawn_reason: str | None = None
+    closing_event_id: UUID | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {k: (v.isoformat() if isinstance(v, datetime) else str(v) if isinstance(v, UUID) else v)
@@ -44,20 +49,20 @@ class DeadlineExplanation:
 def explain_case(runtime: Runtime, case_id: str, now: datetime) -> list[DeadlineExplanation]:
     history = rebuild_case_sync(runtime, case_id)
     engine = DeadlineEngine(RULES, runtime.directory, context=runtime.clock_context,
-                            grace=timedelta(seconds=runtime.settings.sla_grace_seconds))
+                            grace=timedelta(seconds=runtime.settings.sla_grace_seconds), keep_reasoning=True)
     records = []
     for event in history.events:
         records += engine.on_event(event)
     records += engine.advance(now)
     out: dict[UUID, DeadlineExplanation] = {}
     for record in records:
-        if isinstance(record, DeadlineOpened):  # a re-timed deadline (6.3(a)) replaces its entry
+        if isinstance(record, DeadlineOpened):  # a re-timed deadline (6.3(a), a moved meeting) replaces its entry
             rule = RULES_BY_ID[record.rule_id]
+            clock, reasoning = engine.reasoning.get(record.sla_event_id, (rule.clock.describe(), ()))
             out[record.deadline_id] = DeadlineExplanation(
-                record.deadline_id, rule.rule_id, rule.paragraph, rule.title, rule.clock.describe(),
+                record.deadline_id, rule.rule_id, rule.paragraph, rule.title, clock,
                 record.trigger_event_id, record.responsible_agency_id, record.opened_at, record.due_at,
-                rule.clock.due(record.opened_at, runtime.clock_context).reasoning
-                or (f"{record.opened_at.isoformat()} + {rule.clock.describe()}",))
+                reasoning or (f"{record.opened_at.isoformat()} + {clock}",))
             continue
         entry = out[record.deadline_id]  # type: ignore[attr-defined]
         if isinstance(record, DeadlineWarning):
@@ -69,6 +74,12 @@ def explain_case(runtime: Runtime, case_id: str, now: datetime) -> list[Deadline
         elif isinstance(record, DeadlineCompletedLate):
             entry.status, entry.completed_at = "completed late", record.completed_at
             entry.lateness_seconds = record.lateness_seconds
+        elif isinstance(record, DeadlineWithdrawn):
+            entry.status, entry.completed_at = f"withdrawn: {record.reason}", record.withdrawn_at
+            entry.withdrawn_reason, entry.closing_event_id = record.reason, record.withdrawing_event_id
+        if isinstance(record, (DeadlineMet, DeadlineCompletedLate)):
+            entry.closing_event_id = record.completing_event_id
         elif isinstance(record, EscalationRaised) and record.escalated_to_agency_id:
             entry.escalated_to.append(f"level {record.level}: {record.escalated_to_agency_id}")
     return sorted(out.values(), key=lambda e: (e.due_at, e.rule_id))
+

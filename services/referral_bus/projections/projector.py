@@ -17,7 +17,8 @@ from ..core.contracts.events import (
     EmergencyRemoval, InitialAssessmentCompleted, NGODecision, ReferralKind, ReferralMade, RemovalOutcomeReported,
 )
 from ..core.contracts.sla_records import (
-    DeadlineBreached, DeadlineCompletedLate, DeadlineMet, DeadlineOpened, DeadlineWarning, EscalationRaised,
+    DeadlineBreached, DeadlineCompletedLate, DeadlineMet, DeadlineOpened, DeadlineWarning, DeadlineWithdrawn,
+    EscalationRaised,
 )
 from .tables import (
     CaseRow, ConsumerOffset, DeadlineRow, DeliveryRow, EscalationRow, ReferralRow, TimelineRow,
@@ -148,6 +149,8 @@ class Projector:
             row.status, row.completed_at = "met", record.completed_at
         elif isinstance(record, DeadlineCompletedLate):
             row.status, row.completed_at, row.lateness_seconds = "late", record.completed_at, record.lateness_seconds
+        elif isinstance(record, DeadlineWithdrawn):  # no longer owed: closed at the withdrawing event
+            row.status, row.completed_at = "withdrawn", record.withdrawn_at
 
     def _escalation(self, session: Session, record: EscalationRaised) -> None:
         key = str(record.escalation_id)

@@ -75,7 +75,8 @@ class DeadlineRow(Base):
     responsible_agency_id: Mapped[str | None] = mapped_column(String(64))
     opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    status: Mapped[str] = mapped_column(String(16))   # open | warned | breached | met | late
+    status: Mapped[str] = mapped_column(String(16))   # open | warned | breached | met | late | withdrawn
+    #: met/late: when completed; withdrawn: when the withdrawing event was recorded
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     lateness_seconds: Mapped[int | None] = mapped_column(Integer)
 

@@ -54,6 +54,18 @@ class DeadlineCompletedLate(_DeadlineRecord):
     lateness_seconds: int
 
 
+class DeadlineWithdrawn(_DeadlineRecord):
+    """The deadline is no longer owed — its series ended (a placement ended, a plan is no longer
+    necessary, the NGO closed its file) or the case file was closed — before it was breached.
+    Not a completion: it counts neither as met nor as breached."""
+
+    responsible_agency_id: str | None
+    withdrawing_event_id: UUID = Field(description="The case event that ended the obligation")
+    due_at: AwareDatetime
+    withdrawn_at: AwareDatetime = Field(description="recorded_at of the withdrawing event")
+    reason: str = Field(description="Why it is no longer owed; never personal data")
+
+
 class EscalationRaised(Record):
     """One escalation per breach and ladder level; operations staff watch these."""
 
@@ -73,5 +85,5 @@ class EscalationRaised(Record):
 SLA_RECORD_TYPES: dict[str, type[Record]] = {
     cls.__name__: cls
     for cls in (DeadlineOpened, DeadlineWarning, DeadlineMet, DeadlineBreached, DeadlineCompletedLate,
-                EscalationRaised)
+                DeadlineWithdrawn, EscalationRaised)
 }

@@ -80,3 +80,55 @@ def test_counting_back_skips_nauryz(calendar: WorkingCalendar) -> None:
     due, skipped = calendar.working_days_before(local(2026, 3, 26, 10), 2)
     assert due == end_of(date(2026, 3, 19))
     assert [s.day.day for s in skipped] == [25, 24, 23, 22, 21]
+
+
+# -- calendar months, and periods counted back from a scheduled event or a date (issue 4) -------------
+
+@pytest.mark.parametrize("start, months, due, clamped", [
+    (local(2026, 1, 31, 10), 1, date(2026, 2, 28), True),     # no 31 February: the month's last day
+    (local(2028, 1, 31, 10), 1, date(2028, 2, 29), True),     # leap year
+    (local(2026, 3, 31, 10), 3, date(2026, 6, 30), True),
+    (local(2025, 12, 15, 10), 1, date(2026, 1, 15), False),   # across New Year: holidays count
+    (local(2026, 2, 21, 10), 1, date(2026, 3, 21), False),    # ends on Nauryz: calendar months do not skip it
+    (local(2026, 1, 15, 10), 12, date(2027, 1, 15), False),
+])
+def test_calendar_months_keep_the_day_and_clamp_to_the_month_end(start: datetime, months: int, due: date,
+                                                                  clamped: bool) -> None:
+    from referral_bus.core.domain.deadlines.rules import CalendarMonths
+    result = CalendarMonths(months).due(start, ClockContext(WorkingCalendar()))
+    assert result.at == end_of(due)
+    assert ("has no day" in result.reasoning[0]) is clamped
+    assert "weekends and holidays count" in result.reasoning[-1]
+
+
+def test_calendar_months_count_from_the_local_day() -> None:
+    """19:30 UTC on 31 January is 00:30 on 1 February in Almaty: one month later is 1 March."""
+    from referral_bus.core.domain.deadlines.rules import CalendarMonths
+    utc_evening = datetime(2026, 1, 31, 19, 30, tzinfo=timezone.utc)
+    assert CalendarMonths(1).due(utc_evening, ClockContext(WorkingCalendar())).at == end_of(date(2026, 3, 1))
+    assert CalendarMonths(1).due(datetime(2026, 1, 31, 18, 59, tzinfo=timezone.utc),
+                                 ClockContext(WorkingCalendar())).at == end_of(date(2026, 2, 28))
+
+
+def test_calendar_days_before_a_meeting_count_holidays() -> None:
+    """6.66: 7 days before a review on Thursday 26 March 2026 is Thursday 19 March (Nauryz counts)."""
+    from referral_bus.core.domain.deadlines.rules import CalendarDaysBefore
+    due = CalendarDaysBefore(7).due(local(2026, 3, 26, 10), ClockContext(WorkingCalendar()))
+    assert due.at == end_of(date(2026, 3, 19))
+    assert "7 calendar days before" in due.reasoning[1]
+
+
+def test_months_before_a_date_clamp_to_the_month_end() -> None:
+    """6.75(a): 3 months before a care plan ending on 31 May is 28 February."""
+    from referral_bus.core.domain.deadlines.rules import MonthsBefore
+    due = MonthsBefore(3).due(datetime(2026, 5, 31, tzinfo=ALMATY), ClockContext(WorkingCalendar()))
+    assert due.at == end_of(date(2026, 2, 28))
+    assert "February 2026 has no day 31" in due.reasoning[1]
+
+
+def test_working_days_before_a_care_plan_review_skip_new_year() -> None:
+    """6.67: 3 working days before a review on Tuesday 5 January 2027 — 4 January (New Year observed),
+    the weekend and 1–2 January are skipped: 31 December, 30, 29."""
+    due, skipped = WorkingCalendar().working_days_before(local(2027, 1, 5, 10), 3)
+    assert due == end_of(date(2026, 12, 29))
+    assert [s.day for s in skipped] == [date(2027, 1, 4), date(2027, 1, 3), date(2027, 1, 2), date(2027, 1, 1)]

@@ -41,3 +41,15 @@ def test_met_breached_open_and_lateness_percentiles() -> None:
     assert row.median_lateness == (120 + 3600) / 2
     assert row.p90_lateness is not None and 3600 < row.p90_lateness <= 7 * 3600
     assert row.met_share == 2 / 6 and row.city == "ALMATY" and row.agency == "police-juvenile-almaty"
+
+
+def test_withdrawn_deadlines_are_counted_apart_not_as_due() -> None:
+    from referral_bus.core.contracts.sla_records import DeadlineWithdrawn
+    kept, dropped = opened("C-1", 3), opened("C-2", 3)
+    withdrawn = DeadlineWithdrawn(sla_event_id=uuid.uuid4(), deadline_id=dropped.deadline_id, rule_id=dropped.rule_id,
+                                  paragraph=dropped.paragraph, case_id="C-2", responsible_agency_id="police-juvenile-almaty",
+                                  withdrawing_event_id=uuid.uuid4(), due_at=dropped.due_at,
+                                  withdrawn_at=T0 + timedelta(hours=1), reason="the case file was closed")
+    [row] = compliance([kept, dropped, closing(DeadlineMet, kept), withdrawn], {"C-1": "ALMATY", "C-2": "ALMATY"},
+                       start=T0, end=T0 + timedelta(days=1), now=T0 + timedelta(hours=5))
+    assert (row.due, row.met, row.breached, row.open, row.withdrawn) == (1, 1, 0, 0, 1)

@@ -3,6 +3,8 @@ due in a period — met, breached, open, and the median and 90th percentile of l
 
 Lateness is counted for breached deadlines only: completed late → completion minus due time;
 still open → the report time minus due time (how late it is so far). Met deadlines are not late.
+Withdrawn deadlines (no longer owed: the series stopped, the case closed) are counted apart and are
+neither due, met nor breached.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from datetime import datetime
 from uuid import UUID
 
 from ...contracts.base import Record
-from ...contracts.sla_records import DeadlineBreached, DeadlineCompletedLate, DeadlineMet, DeadlineOpened
+from ...contracts.sla_records import (
+    DeadlineBreached, DeadlineCompletedLate, DeadlineMet, DeadlineOpened, DeadlineWithdrawn,
+)
 
 
 @dataclass
@@ -24,7 +28,7 @@ class _Deadline:
     agency: str
     case_id: str
     due_at: datetime
-    status: str = "open"          # open | met | breached (open) | completed late
+    status: str = "open"          # open | met | breached (open) | completed late | withdrawn
     lateness: float | None = None
 
 
@@ -38,6 +42,7 @@ class ComplianceRow:
     met: int = 0
     breached: int = 0
     open: int = 0
+    withdrawn: int = 0
     lateness_seconds: list[float] = field(default_factory=list)
 
     @property
@@ -73,12 +78,17 @@ def compliance(records: Iterable[Record], case_city: dict[str, str], *, start: d
         elif isinstance(record, DeadlineCompletedLate) and record.deadline_id in deadlines:
             d = deadlines[record.deadline_id]
             d.status, d.lateness = "completed late", float(record.lateness_seconds)
+        elif isinstance(record, DeadlineWithdrawn) and record.deadline_id in deadlines:
+            deadlines[record.deadline_id].status = "withdrawn"
     rows: dict[tuple[str, str, str], ComplianceRow] = {}
     for d in deadlines.values():
         if not start <= d.due_at < end:
             continue
         city = case_city.get(d.case_id, "(unknown)")
         row = rows.setdefault((d.rule_id, d.agency, city), ComplianceRow(d.rule_id, d.paragraph, d.agency, city))
+        if d.status == "withdrawn":
+            row.withdrawn += 1
+            continue
         row.due += 1
         if d.status == "met":
             row.met += 1

@@ -1,20 +1,30 @@
 """Every deadline the bus enforces, one entry each, with its paragraph beside it.
 
-Annex B of seed 001 (Manual on Intersectoral Coordination). Later issues grow this table to every
-deadline of 4.1–7.19; the engine does not change when a rule is added.
+Annex B of seed 001 (Manual on Intersectoral Coordination), paragraphs 4.1–7.19, and the
+violence (seed 002) and justice (seed 003) pathways. The engine does not change when a rule is
+added. Deadlines the bus cannot see are listed in ``NOT_ENFORCEABLE`` with the reason.
 """
 
 from __future__ import annotations
 
-from ..agencies import AgencyKind
+from dataclasses import dataclass
 from datetime import timedelta
 
+from ..agencies import AgencyKind
 from .rules import (
-    Anchor, CalendarDays, Condition, DeadlineRule, ElapsedHours, EscalationStep, Immediately, WorkingDays,
-    WorkingDaysBefore,
+    Anchor, CalendarDays, CalendarDaysBefore, CalendarMonths, Condition, DeadlineRule, ElapsedHours,
+    EscalationStep, Immediately, MonthsBefore, Recurrence, Stop, WorkingDays, WorkingDaysBefore,
 )
 
 _ASSESSMENT = frozenset({"InitialAssessmentCompleted"})
+_UNIT = "TEMPORARY_RESIDENTIAL_UNIT"
+_NGO_CLOSED = Stop("NGOCaseClosed", reason="the NGO closed its case file (7.10, 7.15, 7.17, 7.19)")
+_ABROAD = Stop("CaseTransferredAbroad", reason="case management handed to the authority of the receiving country "
+                                               "(6.41(e)(iv), 6.52, 6.79)")
+_LEFT_CARE = Stop("ChildLeftCare", match=True, reason="the child left care: the care plan ended (6.75)")
+#: Hour-scale ladders for duties counted in hours (4.8, seed 002): days would be too late.
+_HOURS_LADDER = (EscalationStep(1, "supervisor"), EscalationStep(2, "commission", 2),
+                 EscalationStep(3, "agency:steering-committee", 6))
 
 RULES: tuple[DeadlineRule, ...] = (
     DeadlineRule(
@@ -29,8 +39,7 @@ RULES: tuple[DeadlineRule, ...] = (
         responsible=AgencyKind.POLICE,
         warn_before=timedelta(hours=1),
         # a child removed without the CAM present: the ladder climbs within hours, not days
-        ladder=(EscalationStep(1, "supervisor"), EscalationStep(2, "commission", 2),
-                EscalationStep(3, "agency:steering-committee", 6)),
+        ladder=_HOURS_LADDER,
     ),
     DeadlineRule(
         rule_id="6.3a-initial-assessment-48h-referral",
@@ -100,15 +109,18 @@ RULES: tuple[DeadlineRule, ...] = (
     ),
     DeadlineRule(
         rule_id="6.34-written-report-2wd-before",
-        paragraph="6.34",
+        paragraph="6.34, 6.46",
         title="A professional who cannot attend submits a written report at least 2 working days before "
-              "the child protection meeting",
+              "the child protection meeting or plan review",
         trigger="MeetingAttendanceDeclined",
+        # 6.46: plan reviews follow the meeting's procedure; care plan reviews have 6.67 instead
+        when=(Condition("purpose", "in", ("CHILD_PROTECTION_MEETING", "PLAN_REVIEW")),),
         anchor=Anchor.MEETING,   # counted back from the meeting; moves when the meeting moves
         clock=WorkingDaysBefore(2),
         completed_by=frozenset({"ProfessionalReportSubmitted"}),
         responsible=None,        # the professional who declined
         match_on=("producer", "meeting_id"),
+        single="open",           # declining twice owes one report
         warn_before=timedelta(days=1),
     ),
     DeadlineRule(
@@ -119,9 +131,11 @@ RULES: tuple[DeadlineRule, ...] = (
         trigger="NGODecision",
         when=(Condition("decision", "equals", "ACCEPTED"),),
         anchor=Anchor.NGO_REFERRAL,
+        referral_when=(Condition("services_requested", "not_only", "LEGAL"),),  # legal only: 7.11
         clock=WorkingDays(3),
         completed_by=frozenset({"NGOFirstContactMade"}),
         responsible=AgencyKind.NGO,
+        stopped_by=(_NGO_CLOSED,),
         warn_before=timedelta(hours=8),
     ),
     DeadlineRule(
@@ -132,9 +146,12 @@ RULES: tuple[DeadlineRule, ...] = (
         trigger="NGODecision",
         when=(Condition("decision", "equals", "ACCEPTED"),),
         anchor=Anchor.NGO_REFERRAL,
+        # 7.2 (several services, social worker) and 7.16 (psychological only); legal only has no such meeting
+        referral_when=(Condition("services_requested", "not_only", "LEGAL"),),
         clock=WorkingDays(4),
         completed_by=frozenset({"NGOInitialMeetingHeld"}),
         responsible=AgencyKind.NGO,
+        stopped_by=(_NGO_CLOSED,),
         warn_before=timedelta(hours=8),
     ),
     DeadlineRule(
@@ -146,6 +163,7 @@ RULES: tuple[DeadlineRule, ...] = (
         clock=WorkingDays(5),
         completed_by=frozenset({"ServicePlanAgreed"}),
         responsible=AgencyKind.NGO,
+        stopped_by=(_NGO_CLOSED,),
         warn_before=timedelta(hours=8),
     ),
     DeadlineRule(
@@ -172,6 +190,403 @@ RULES: tuple[DeadlineRule, ...] = (
         responsible=AgencyKind.NGO,
         warn_before=timedelta(hours=8),
     ),
+    # -- NGO legal services (7.11–7.14) ----------------------------------------------------------
+    DeadlineRule(
+        rule_id="7.11-ngo-lawyer-contact-2bd",
+        paragraph="7.11",
+        title="When the child requires legal services only, the NGO lawyer contacts the child or parent within "
+              "2 business days of the NGO's receipt of the referral request",
+        trigger="NGODecision",
+        when=(Condition("decision", "equals", "ACCEPTED"),),
+        anchor=Anchor.NGO_REFERRAL,
+        referral_when=(Condition("services_requested", "only", "LEGAL"),),
+        clock=WorkingDays(2),   # business days = working days on Kazakhstan's calendar
+        completed_by=frozenset({"NGOFirstContactMade"}),
+        responsible=AgencyKind.NGO,
+        stopped_by=(_NGO_CLOSED,),
+        warn_before=timedelta(hours=8),
+    ),
+    DeadlineRule(
+        rule_id="7.14-ngo-legal-advice-11bd",
+        paragraph="7.14",
+        title="The NGO lawyer gives the client written legal advice within 11 business days of the NGO's "
+              "receipt of the initial referral request",
+        trigger="NGODecision",
+        when=(Condition("decision", "equals", "ACCEPTED"),),
+        anchor=Anchor.NGO_REFERRAL,
+        # the request form (Part 8 E) does not tell advice from advocacy: legal services requested = advice owed
+        referral_when=(Condition("services_requested", "contains", "LEGAL"),),
+        clock=WorkingDays(11),
+        completed_by=frozenset({"NGOLegalAdviceProvided"}),
+        responsible=AgencyKind.NGO,
+        stopped_by=(_NGO_CLOSED,),
+        warn_before=timedelta(days=2),
+    ),
+    # -- 7.8–7.9: every service provider reports monthly (one series per provider) -----------------
+    DeadlineRule(
+        rule_id="7.9-service-provider-update-monthly",
+        paragraph="7.8, 7.9",
+        title="Every service provider that signed the service plan gives the NGO an update on the child's "
+              "progress at least every month",
+        trigger="ServicePlanAgreed",
+        anchor=Anchor.OCCURRED_AT,
+        clock=CalendarMonths(1),
+        completed_by=frozenset({"ServiceProgressReported"}),
+        responsible=None,        # each provider named on the plan (fan_out)
+        fan_out="service_provider_agency_ids",
+        match_on=("producer",),  # only that provider's own report counts
+        recurrence=Recurrence(CalendarMonths(1)),
+        stopped_by=(_NGO_CLOSED,),
+        single="open",           # a revised plan keeps each remaining provider's monthly rhythm
+        warn_before=timedelta(days=5),
+    ),
+    # -- 6.19(b) and seed 002: temporary residential unit ----------------------------------------
+    DeadlineRule(
+        rule_id="6.19b-unit-placement-review-monthly",
+        paragraph="6.19(b)",
+        title="The child's placement in the CAM/CSC temporary residential unit is reviewed at least every "
+              "calendar month",
+        trigger="TemporaryCareDecided",
+        when=(Condition("placement_necessary", "equals", True),
+              Condition("form", "in", ("CAM_RESIDENTIAL_UNIT", "CSC_RESIDENTIAL_UNIT"))),
+        anchor=Anchor.OCCURRED_AT,
+        clock=CalendarMonths(1),
+        completed_by=frozenset({"PlacementReviewed"}),
+        completed_when=(Condition("placement", "equals", _UNIT),),
+        responsible=AgencyKind.CAM_CSC,
+        recurrence=Recurrence(CalendarMonths(1)),
+        stopped_by=(Stop("PlacementEnded", (Condition("placement", "equals", _UNIT),),
+                         reason="the child left the temporary residential unit (6.19(b))"),),
+        single="open",           # one placement at a time: a new decision does not restart the rhythm
+        warn_before=timedelta(days=5),
+    ),
+    DeadlineRule(
+        rule_id="6.19b-unit-placement-limit-3m",
+        paragraph="6.19(b)",
+        title="A placement in the CAM temporary residential unit does not exceed 3 months",
+        trigger="TemporaryCareDecided",
+        when=(Condition("placement_necessary", "equals", True), Condition("form", "equals", "CAM_RESIDENTIAL_UNIT")),
+        anchor=Anchor.OCCURRED_AT,
+        clock=CalendarMonths(3),
+        completed_by=frozenset({"PlacementEnded"}),
+        completed_when=(Condition("placement", "equals", _UNIT),),
+        responsible=AgencyKind.CAM_CSC,
+        single="open",           # re-deciding the placement does not extend the limit
+        warn_before=timedelta(days=14),
+    ),
+    DeadlineRule(
+        rule_id="seed002-csc-centre-stay-6m",
+        paragraph="6.19(b); seed 002 (centres for children in difficult life situations: up to 6 months)",
+        title="A stay in the CSC centre for children in difficult life situations does not exceed 6 months",
+        trigger="TemporaryCareDecided",
+        when=(Condition("placement_necessary", "equals", True), Condition("form", "equals", "CSC_RESIDENTIAL_UNIT")),
+        anchor=Anchor.OCCURRED_AT,
+        clock=CalendarMonths(6),
+        completed_by=frozenset({"PlacementEnded"}),
+        completed_when=(Condition("placement", "equals", _UNIT),),
+        responsible=AgencyKind.CAM_CSC,
+        single="open",
+        warn_before=timedelta(days=14),
+    ),
+    # -- the child protection plan (6.40–6.51) -----------------------------------------------------
+    DeadlineRule(
+        rule_id="6.44-protection-plan-finalised-7wd",
+        paragraph="6.44",
+        title="The CAM/CSC finalises the child protection plan within 7 working days of the meeting that "
+              "decided on it (6.39(c))",
+        trigger="ChildProtectionMeetingHeld",
+        when=(Condition("decision", "equals", "CHILD_PROTECTION_PLAN"),),
+        anchor=Anchor.OCCURRED_AT,   # when the meeting took place
+        clock=WorkingDays(7),
+        completed_by=frozenset({"ChildProtectionPlanFinalised"}),
+        match_on=("meeting_id",),
+        responsible=AgencyKind.CAM_CSC,
+        warn_before=timedelta(days=2),
+    ),
+    DeadlineRule(
+        rule_id="6.45-protection-plan-review-30d",
+        paragraph="6.41(d), 6.45, 6.49",
+        title="The child protection plan is reviewed within 30 days of its commencement, then at least once "
+              "every 30 days",
+        trigger="ChildProtectionPlanFinalised",
+        anchor=Anchor.DATE_FIELD,
+        anchor_field="commences_on",
+        clock=CalendarDays(30),
+        completed_by=frozenset({"ChildProtectionPlanReviewed"}),
+        match_on=("plan_id",),
+        responsible=AgencyKind.CAM_CSC,
+        recurrence=Recurrence(CalendarDays(30), next_due_from=(("ChildProtectionPlanAmended", "next_review_by"),)),
+        stopped_by=(
+            Stop("ChildProtectionPlanReviewed", (Condition("recommendation", "equals", "NO_LONGER_NECESSARY"),
+                                                 Condition("manager_accepts", "equals", True)), match=True,
+                 reason="the review found the plan no longer necessary (6.47(e), 6.51)"),
+            Stop("SocialAssessmentCompleted", reason="a new social assessment (6.50) decides the child's protection "
+                                                     "afresh"),
+            _ABROAD),
+        single="open",
+        warn_before=timedelta(days=5),
+    ),
+    DeadlineRule(
+        rule_id="6.41-protection-plan-12m-limit",
+        paragraph="6.41, 6.47(d), 6.50",
+        title="A child protection plan lasts no longer than 12 months without a new social assessment",
+        trigger="ChildProtectionPlanFinalised",
+        anchor=Anchor.DATE_FIELD,
+        anchor_field="commences_on",
+        clock=CalendarMonths(12, "12 months"),
+        completed_by=frozenset({"SocialAssessmentCompleted", "CaseClosed"}),
+        responsible=AgencyKind.CAM_CSC,
+        stopped_by=(_ABROAD,),
+        warn_before=timedelta(days=30),
+    ),
+    DeadlineRule(
+        rule_id="6.48-review-reasons-2wd",
+        paragraph="6.48",
+        title="The CAM/CSC Manager who rejects a plan review's recommendations gives the members written reasons "
+              "within 2 working days of the review meeting",
+        trigger="ChildProtectionPlanReviewed",
+        when=(Condition("manager_accepts", "equals", False),),
+        anchor=Anchor.OCCURRED_AT,   # when the review meeting took place
+        clock=WorkingDays(2),
+        completed_by=frozenset({"ReviewRecommendationsRejected"}),
+        completed_when=(Condition("plan_kind", "equals", "CHILD_PROTECTION_PLAN"),),
+        match_on=("meeting_id",),
+        responsible=AgencyKind.CAM_CSC,
+        warn_before=timedelta(hours=8),
+    ),
+    DeadlineRule(
+        rule_id="6.49-protection-plan-amended-7wd",
+        paragraph="6.49",
+        title="The CAM/CSC amends the child protection plan within 7 working days of a review that recommends "
+              "varying it (6.47(b))",
+        trigger="ChildProtectionPlanReviewed",
+        when=(Condition("recommendation", "equals", "VARY"), Condition("manager_accepts", "equals", True)),
+        anchor=Anchor.OCCURRED_AT,
+        clock=WorkingDays(7),
+        completed_by=frozenset({"ChildProtectionPlanAmended"}),
+        match_on=("plan_id",),
+        responsible=AgencyKind.CAM_CSC,
+        warn_before=timedelta(days=2),
+    ),
+    # -- the care plan (6.53–6.79) -------------------------------------------------------------------
+    DeadlineRule(
+        rule_id="6.62-care-plan-review",
+        paragraph="6.54(g), 6.62, 6.77",
+        title="The care plan is first reviewed no later than 28 days after it commences, then at least every "
+              "three months until it ends",
+        trigger="CarePlanAgreed",
+        anchor=Anchor.DATE_FIELD,
+        anchor_field="commences_on",
+        clock=CalendarDays(28),
+        completed_by=frozenset({"CarePlanReviewed"}),
+        match_on=("care_plan_id",),
+        responsible=AgencyKind.CAM_CSC,
+        recurrence=Recurrence(CalendarMonths(3), next_due_from=(("CarePlanAmended", "next_review_by"),)),
+        stopped_by=(_LEFT_CARE, _ABROAD),
+        single="open",
+        warn_before=timedelta(days=7),
+    ),
+    DeadlineRule(
+        rule_id="6.56-residential-care-review-3m",
+        paragraph="6.56",
+        title="The Guardianship and the CAM/CSC have a placement in residential care reviewed at least every "
+              "three months",
+        trigger="CarePlanAgreed",
+        when=(Condition("placement", "equals", "RESIDENTIAL_CARE"),),
+        anchor=Anchor.DATE_FIELD,
+        anchor_field="commences_on",
+        clock=CalendarMonths(3),
+        completed_by=frozenset({"PlacementReviewed"}),
+        completed_when=(Condition("placement", "equals", "RESIDENTIAL_CARE"),),
+        responsible=AgencyKind.CAM_CSC,   # coordinates the care plan (6.61); the Guardianship sits on the review
+        recurrence=Recurrence(CalendarMonths(3)),
+        stopped_by=(Stop("PlacementEnded", (Condition("placement", "equals", "RESIDENTIAL_CARE"),),
+                         reason="the child left residential care (6.56: family-based care as soon as possible)"),
+                    Stop("ChildLeftCare", reason="the child left care (6.75)"), _ABROAD),
+        single="open",
+        warn_before=timedelta(days=14),
+    ),
+    DeadlineRule(
+        rule_id="6.66-review-report-7d-before",
+        paragraph="6.66",
+        title="The members of a care plan review receive the CAM/CSC's written report at least 7 days before it",
+        trigger="ChildProtectionMeetingScheduled",
+        when=(Condition("purpose", "equals", "CARE_PLAN_REVIEW"),),
+        anchor=Anchor.MEETING,   # counted back from the review; moves when it moves
+        clock=CalendarDaysBefore(7),
+        completed_by=frozenset({"CarePlanReviewReportIssued"}),
+        match_on=("meeting_id",),
+        responsible=AgencyKind.CAM_CSC,
+        single="ever",           # moving the review re-times the report; a report issued is not owed again
+        warn_before=timedelta(days=2),
+    ),
+    DeadlineRule(
+        rule_id="6.67-declined-review-report-3wd-before",
+        paragraph="6.67",
+        title="A professional invited to a care plan review who cannot attend submits a written report at least "
+              "3 working days before it",
+        trigger="MeetingAttendanceDeclined",
+        when=(Condition("purpose", "equals", "CARE_PLAN_REVIEW"),),
+        anchor=Anchor.MEETING,
+        clock=WorkingDaysBefore(3),
+        completed_by=frozenset({"ProfessionalReportSubmitted"}),
+        responsible=None,        # the professional who declined
+        match_on=("producer", "meeting_id"),
+        single="open",
+        warn_before=timedelta(days=1),
+    ),
+    DeadlineRule(
+        rule_id="6.76-care-review-reasons-2wd",
+        paragraph="6.76",
+        title="The CAM/CSC Manager who rejects a care plan review's recommendations gives the members written "
+              "reasons within 2 working days of the meeting",
+        trigger="CarePlanReviewed",
+        when=(Condition("manager_accepts", "equals", False),),
+        anchor=Anchor.OCCURRED_AT,
+        clock=WorkingDays(2),
+        completed_by=frozenset({"ReviewRecommendationsRejected"}),
+        completed_when=(Condition("plan_kind", "equals", "CARE_PLAN"),),
+        match_on=("meeting_id",),
+        responsible=AgencyKind.CAM_CSC,
+        warn_before=timedelta(hours=8),
+    ),
+    DeadlineRule(
+        rule_id="6.77-care-plan-amended-7wd",
+        paragraph="6.77",
+        title="The CAM/CSC amends the care plan within 7 working days of a review that decides to vary it "
+              "(6.73(b))",
+        trigger="CarePlanReviewed",
+        when=(Condition("decision", "equals", "VARY"), Condition("manager_accepts", "equals", True)),
+        anchor=Anchor.OCCURRED_AT,
+        clock=WorkingDays(7),
+        completed_by=frozenset({"CarePlanAmended"}),
+        match_on=("care_plan_id",),
+        responsible=AgencyKind.CAM_CSC,
+        warn_before=timedelta(days=2),
+    ),
+    DeadlineRule(
+        rule_id="6.75a-transition-steps-3m-before-end",
+        paragraph="6.75(a)",
+        title="No later than 3 months before the care plan ends, it sets out the steps of the child's transition "
+              "from care, who takes them and by when",
+        trigger="CarePlanAgreed",
+        when=(Condition("ends_on", "present"),),   # a plan without a planned end has no such deadline yet
+        anchor=Anchor.DATE_FIELD,
+        anchor_field="ends_on",
+        clock=MonthsBefore(3),
+        completed_by=frozenset({"TransitionFromCarePlanned"}),
+        match_on=("care_plan_id",),
+        responsible=AgencyKind.CAM_CSC,
+        stopped_by=(_LEFT_CARE, _ABROAD),
+        single="open",
+        warn_before=timedelta(days=14),
+    ),
+    DeadlineRule(
+        rule_id="6.78b-leaving-care-review-1y",
+        paragraph="6.78(b)",
+        title="The CAM/CSC reviews the child one year after the child left care",
+        trigger="ChildLeftCare",
+        when=(Condition("turned_18", "equals", False),),   # at 18 the case is transferred and closed (6.78(a))
+        anchor=Anchor.OCCURRED_AT,
+        clock=CalendarMonths(12, "one year"),
+        completed_by=frozenset({"LeavingCareReviewCompleted"}),
+        responsible=AgencyKind.CAM_CSC,
+        warn_before=timedelta(days=30),
+    ),
+    # -- seed 002: violence identified by medical staff (SOP, November 2020) -------------------------
+    DeadlineRule(
+        rule_id="seed002-medical-written-notice-1d",
+        paragraph="seed 002 (SOP for medical staff, 2020)",
+        title="The head of the medical organisation sends written information on the child to the police, "
+              "Guardianship, Commission, social protection and the child's school within 1 day",
+        trigger="ViolenceSuspectedByMedicalStaff",
+        anchor=Anchor.OCCURRED_AT,
+        clock=ElapsedHours(24),
+        completed_by=frozenset({"MedicalWrittenNoticeSent"}),
+        responsible=AgencyKind.HEALTH,
+        ladder=_HOURS_LADDER,
+        warn_before=timedelta(hours=6),
+    ),
+    DeadlineRule(
+        rule_id="seed002-multidisciplinary-evaluation-1h",
+        paragraph="seed 002 (SOP for medical staff, 2020)",
+        title="A multidisciplinary team evaluates the child's condition within 1 hour of identifying violence",
+        trigger="ViolenceSuspectedByMedicalStaff",
+        anchor=Anchor.OCCURRED_AT,
+        clock=ElapsedHours(1),
+        completed_by=frozenset({"MultidisciplinaryEvaluationCompleted"}),
+        responsible=AgencyKind.HEALTH,
+        ladder=(EscalationStep(1, "supervisor"), EscalationStep(2, "commission", 1),
+                EscalationStep(3, "agency:steering-committee", 3)),
+        warn_before=timedelta(minutes=20),
+    ),
+    # -- seed 003: child-friendly justice ----------------------------------------------------------
+    DeadlineRule(
+        rule_id="seed003-police-custody-72h",
+        paragraph="seed 003 (Criminal Procedure Code: police custody of a child at most 72 hours)",
+        title="A child held in police custody is released (or the custody converted by a court) within 72 hours",
+        trigger="PoliceCustodyStarted",
+        anchor=Anchor.OCCURRED_AT,
+        clock=ElapsedHours(72),
+        completed_by=frozenset({"PoliceCustodyEnded"}),
+        responsible=AgencyKind.POLICE,
+        # unlawful detention: the prosecutor (who oversees its legality) first, at once
+        ladder=(EscalationStep(1, "prosecutor"), EscalationStep(2, "supervisor", 1),
+                EscalationStep(3, "commission", 4)),
+        warn_before=timedelta(hours=12),
+    ),
+    DeadlineRule(
+        rule_id="seed003-programme-review-6m",
+        paragraph="seed 003 (community-based programmes: no more than 6 months without a review)",
+        title="A child's participation in a community-based programme is reviewed within 6 months of enrolment, "
+              "then at least every 6 months",
+        trigger="ProgrammeEnrolled",
+        anchor=Anchor.OCCURRED_AT,
+        clock=CalendarMonths(6),
+        completed_by=frozenset({"ProgrammeReviewed"}),
+        match_on=("programme_id",),
+        responsible=None,        # the agency that enrolled the child runs the programme
+        recurrence=Recurrence(CalendarMonths(6)),
+        stopped_by=(Stop("ProgrammeCompleted", match=True, reason="the child left the programme"),),
+        single="open",
+        warn_before=timedelta(days=14),
+    ),
+    DeadlineRule(
+        rule_id="seed003-programme-limit-1y",
+        paragraph="seed 003 (community-based programmes: up to one year)",
+        title="A child's participation in a community-based programme lasts at most one year",
+        trigger="ProgrammeEnrolled",
+        anchor=Anchor.OCCURRED_AT,
+        clock=CalendarMonths(12, "one year"),
+        completed_by=frozenset({"ProgrammeCompleted"}),
+        match_on=("programme_id",),
+        responsible=None,
+        single="open",
+        warn_before=timedelta(days=30),
+    ),
 )
 
 RULES_BY_ID = {rule.rule_id: rule for rule in RULES}
+
+
+@dataclass(frozen=True)
+class Unenforced:
+    """A deadline of the protocol that the bus cannot enforce, and why (for docs and auditors)."""
+
+    paragraph: str
+    duty: str
+    why: str
+
+
+NOT_ENFORCEABLE: tuple[Unenforced, ...] = (
+    Unenforced("5.2, 5.8, 5.11", "refer the child to the NGO within 1 working day of identifying the need",
+               "no event records the moment a professional identified the need: the referral is the first event "
+               "the bus sees. ReferralMade's occurred_at is when the referral was made, not when the need was "
+               "identified, so it cannot stand in for it; an 'identified_at' field would make 5.2 enforceable"),
+    Unenforced("6.12", "start family tracing 'as soon as possible' after the referral",
+               "no number in the protocol and no operator threshold in policy.yaml (add one under `immediately` "
+               "to enforce it as policy)"),
+    Unenforced("6.68", "give the review's members the carer's and other professionals' reports within 2 working "
+                       "days of the review meeting",
+               "no event records that distribution; the reports themselves are ProfessionalReportSubmitted (6.67)"),
+)

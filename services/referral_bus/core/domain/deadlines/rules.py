@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from enum import Enum
 from typing import Any, Protocol
+
+from dateutil.relativedelta import relativedelta
 
 from ..agencies import AgencyKind
 from .calendar import DayNote, WorkingCalendar
@@ -18,25 +20,47 @@ class Anchor(str, Enum):
     RECORDED_AT = "recorded_at"   # e.g. 6.3: "of receiving the referral" — when the bus delivered it
     MEETING = "meeting"           # e.g. 6.34: counted back from the meeting the trigger names; moves with it
     NGO_REFERRAL = "ngo_referral"  # e.g. 7.1: "of the NGO's receipt of the referral request", once accepted
+    #: A date the trigger names (``DeadlineRule.anchor_field``), from the start of that day in Asia/Almaty:
+    #: 6.62 "28 days after the commencement date of the care plan", 6.75(a) "3 months before the end of the
+    #: care plan". A trigger whose date is empty opens nothing.
+    DATE_FIELD = "date_field"
+
+
+def _plain(value: Any) -> Any:
+    """An enum's value, and lists of enums as a frozenset of values, so rules compare plain data."""
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return frozenset(getattr(v, "value", v) for v in value)
+    return getattr(value, "value", value)
 
 
 @dataclass(frozen=True)
 class Condition:
-    """A test on a field of the trigger event; ``op`` is one of equals, at_least, below."""
+    """A test on a field of an event (or of the remembered NGO referral, 7.11). Ops: equals, at_least,
+    below, in (the field's value is one of ``value``), present (not None), and for list fields contains
+    (``value`` is among them), only (they are exactly ``{value}``) and not_only."""
 
     field: str
     op: str
-    value: Any
+    value: Any = None
 
     def holds(self, event: Any) -> bool:
-        actual = getattr(event, self.field)
-        actual = getattr(actual, "value", actual)
+        actual = _plain(getattr(event, self.field))
         if self.op == "equals":
             return bool(actual == self.value)
         if self.op == "at_least":
             return bool(actual >= self.value)
         if self.op == "below":
             return bool(actual < self.value)
+        if self.op == "in":
+            return actual in self.value
+        if self.op == "present":
+            return actual is not None
+        if self.op == "contains":
+            return self.value in actual
+        if self.op == "only":
+            return bool(actual == frozenset({self.value}))
+        if self.op == "not_only":
+            return bool(actual != frozenset({self.value}))
         raise ValueError(f"unknown condition op {self.op!r}")
 
 
@@ -157,6 +181,86 @@ class WorkingDaysBefore:
         return f"{self.days} working days before"
 
 
+def _end_of(day: date, calendar: WorkingCalendar) -> datetime:
+    return datetime.combine(day, calendar.end_of_day, tzinfo=calendar.timezone)
+
+
+def _shift_months(day: date, months: int) -> tuple[date, str]:
+    """The same day ``months`` later (or earlier), clamped to the month's last day (Civil Code of the
+    Republic of Kazakhstan, art. 172: a period in months ends on the corresponding day of its last
+    month, or on that month's last day if it has no such day), with a note when it was clamped."""
+    shifted = day + relativedelta(months=months)
+    note = ""
+    if shifted.day != day.day:
+        note = f"; {shifted:%B %Y} has no day {day.day}, so the last day of the month"
+    return shifted, note
+
+
+def _months_text(months: int) -> str:
+    return f"{months} calendar month{'s' if months != 1 else ''}"
+
+
+@dataclass(frozen=True)
+class CalendarMonths:
+    """Calendar months: the same local day ``months`` later, clamped to the month's end, ending at the
+    end of that day, Asia/Almaty (6.19(b) "at least every calendar month", 6.56/6.62 "every three
+    months", 6.78(b) "one-year review")."""
+
+    months: int
+    label: str = ""
+
+    def due(self, start: datetime, context: ClockContext) -> Due:
+        calendar = context.calendar
+        first = calendar.local_day(start)
+        last, clamped = _shift_months(first, self.months)
+        at = _end_of(last, calendar)
+        return Due(at, (f"starts {start.astimezone(calendar.timezone).isoformat()} ({first:%A}); "
+                        f"{self.describe()} later is {last.isoformat()}{clamped}",
+                        f"ends at the end of that day: {at.isoformat()} ({at:%A}); weekends and holidays count"))
+
+    def describe(self) -> str:
+        return self.label or _months_text(self.months)
+
+
+@dataclass(frozen=True)
+class CalendarDaysBefore:
+    """Calendar days counted back from a scheduled event (6.66: a report "at least 7 days before the
+    review meeting"): due at the end of the local day ``days`` days before the event's local day."""
+
+    days: int
+
+    def due(self, start: datetime, context: ClockContext) -> Due:
+        calendar = context.calendar
+        event_day = calendar.local_day(start)
+        at = _end_of(event_day - timedelta(days=self.days), calendar)
+        return Due(at, (f"counted back from {start.astimezone(calendar.timezone).isoformat()} ({event_day:%A})",
+                        f"{self.days} calendar days before (weekends and holidays count): due by the end of "
+                        f"{at.date().isoformat()}: {at.isoformat()} ({at:%A})"))
+
+    def describe(self) -> str:
+        return f"{self.days} calendar days before"
+
+
+@dataclass(frozen=True)
+class MonthsBefore:
+    """Calendar months counted back from a date (6.75(a): "no later than 3 months before the end of
+    the care plan"): the same local day ``months`` earlier, clamped to the month's end, end of day."""
+
+    months: int
+
+    def due(self, start: datetime, context: ClockContext) -> Due:
+        calendar = context.calendar
+        end = calendar.local_day(start)
+        last, clamped = _shift_months(end, -self.months)
+        at = _end_of(last, calendar)
+        return Due(at, (f"counted back from {end.isoformat()} ({end:%A})",
+                        f"{_months_text(self.months)} before is {last.isoformat()}{clamped}; due by the end of "
+                        f"that day: {at.isoformat()} ({at:%A})"))
+
+    def describe(self) -> str:
+        return f"{_months_text(self.months)} before"
+
+
 @dataclass(frozen=True)
 class Immediately:
     """An obligation worded "immediately": the operator's threshold from policy.yaml, labelled as
@@ -188,6 +292,37 @@ class EscalationStep:
 
 
 @dataclass(frozen=True)
+class Stop:
+    """An event after which a deadline is no longer owed (the series ends, the placement ended, the
+    NGO closed its file): open occurrences are withdrawn, not counted as met. ``match``: the event
+    must carry the rule's ``match_on`` fields with the deadline's values (ChildLeftCare ends the
+    reviews of that care plan only)."""
+
+    event_type: str
+    when: tuple[Condition, ...] = ()
+    match: bool = False
+    reason: str = ""
+
+    def applies(self, rule: "DeadlineRule", event: Any, key: tuple[str, ...]) -> bool:
+        return (event.event_type() == self.event_type and all(c.holds(event) for c in self.when)
+                and (not self.match or rule.match_key(event) == key))
+
+
+@dataclass(frozen=True)
+class Recurrence:
+    """A duty that recurs (6.45 "at least once every 30 days", 6.62 "at least every three months",
+    7.9 "at least every month"): completing occurrence n opens occurrence n+1, its clock ``every``
+    counted from the completing event's ``recorded_at`` — the interval runs between the actual
+    reviews, so a late review does not shorten the next interval and an early one does not lengthen
+    it. ``next_due_from``: (event type, date field) of events that set the next due date themselves
+    (6.49, 6.77 "set a date for the next review"); such a date brings the open occurrence forward,
+    never later than the interval allows. The series runs until a ``Stop`` or the case's closure."""
+
+    every: Clock
+    next_due_from: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class DeadlineRule:
     rule_id: str
     paragraph: str
@@ -199,7 +334,12 @@ class DeadlineRule:
     #: (6.34: the professional who cannot attend owes the report).
     responsible: AgencyKind | None
     anchor: Anchor = Anchor.OCCURRED_AT
+    #: The trigger's date field for ``Anchor.DATE_FIELD`` (6.62: ``commences_on``; 6.75(a): ``ends_on``).
+    anchor_field: str = ""
     when: tuple[Condition, ...] = ()
+    #: Conditions on the completing event (6.19(b): only a review of the *temporary residential unit*
+    #: placement counts); every type in ``completed_by`` has these fields (a test checks it).
+    completed_when: tuple[Condition, ...] = ()
     #: Rules in one group share a single deadline per case: a later trigger re-times it to the
     #: later due time (6.3(a): "or, if later, the removal"). Empty = one deadline per trigger.
     group: str = ""
@@ -212,10 +352,37 @@ class DeadlineRule:
     #: Fields that must be equal on the trigger and the completing event ("producer" = the
     #: publishing agency): 6.34's report closes only that professional's deadline for that meeting.
     match_on: tuple[str, ...] = ()
+    recurrence: Recurrence | None = None
+    stopped_by: tuple[Stop, ...] = ()
+    #: A list field of agency ids on the trigger: one deadline (series) per agency, that agency
+    #: responsible, and "producer" in ``match_on`` means it (7.9: every service provider reports).
+    fan_out: str = ""
+    #: Conditions on the NGO referral request the trigger answers (``Anchor.NGO_REFERRAL`` only):
+    #: 7.11 applies when the request asked for legal services only.
+    referral_when: tuple[Condition, ...] = ()
+    #: "" — every trigger opens a deadline; "open" — while one with the same match key is open (or
+    #: its series runs) in the case, a further trigger opens nothing (6.19(b): re-deciding the
+    #: placement does not restart its 3-month limit); "ever" — at most one per match key (6.66: a
+    #: meeting published again moves the report deadline; it does not owe a second report).
+    single: str = ""
 
-    def match_key(self, event: Any) -> tuple[str, ...]:
-        return tuple(event.envelope.producer.agency_id if name == "producer" else str(getattr(event, name, ""))
-                     for name in self.match_on)
+    def match_key(self, event: Any, agency: str | None = None) -> tuple[str, ...]:
+        return tuple((agency or event.envelope.producer.agency_id) if name == "producer"
+                     else str(_plain(getattr(event, name, ""))) for name in self.match_on)
 
     def triggered_by(self, event: Any) -> bool:
         return event.event_type() == self.trigger and all(c.holds(event) for c in self.when)
+
+    def completed_by_event(self, event: Any, key: tuple[str, ...]) -> bool:
+        return (event.event_type() in self.completed_by and all(c.holds(event) for c in self.completed_when)
+                and self.match_key(event) == key)
+
+    def stop_for(self, event: Any, key: tuple[str, ...]) -> Stop | None:
+        return next((s for s in self.stopped_by if s.applies(self, event, key)), None)
+
+    def start_of_date(self, event: Any, context: ClockContext) -> datetime | None:
+        """``Anchor.DATE_FIELD``: the start of the named day in the calendar's zone; None if empty."""
+        day = getattr(event, self.anchor_field)
+        if day is None:
+            return None
+        return datetime.combine(day, time(0), tzinfo=context.calendar.timezone)
