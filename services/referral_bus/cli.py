@@ -159,12 +159,12 @@ def _sla_report(args: argparse.Namespace) -> int:
         return 0
     print(f"deadlines due {start.isoformat()} – {end.isoformat()}")
     print(f"{'rule':<38} {'city':<17} {'agency':<26} {'due':>5} {'met':>5} {'breach':>6} {'open':>5} "
-          f"{'median late':>12} {'p90 late':>10}")
+          f"{'withdrawn':>9} {'median late':>12} {'p90 late':>10}")
     for r in rows:
         def fmt(seconds: float | None) -> str:
             return "-" if seconds is None else f"{seconds / 3600:.1f} h"
         print(f"{r.rule_id:<38} {r.city:<17} {r.agency:<26} {r.due:>5} {r.met:>5} {r.breached:>6} {r.open:>5} "
-              f"{fmt(r.median_lateness):>12} {fmt(r.p90_lateness):>10}")
+              f"{r.withdrawn:>9} {fmt(r.median_lateness):>12} {fmt(r.p90_lateness):>10}")
     return 0
 
 

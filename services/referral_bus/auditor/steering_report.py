@@ -57,7 +57,7 @@ def build_report(engine: Engine, start: datetime, end: datetime, city: str | Non
                 continue
             if d.status in ("open", "warned", "breached"):
                 open_cases.add(d.case_id)
-            if _in_period(d.due_at, start, end):
+            if _in_period(d.due_at, start, end) and d.status != "withdrawn":   # no longer owed: not due
                 key = (d.rule_id, d.paragraph, d.responsible_agency_id or "(unknown)")
                 rows.setdefault(key, Counter())[d.status] += 1
         for (rule_id, paragraph, agency), counts in sorted(rows.items()):

@@ -100,9 +100,11 @@ class Projector:
                            referred_to_cam=False, child_removed=False)
             self._add(session, case, env.case_id)
         case.last_sequence, case.last_event_type, case.last_recorded_at = env.sequence, event.event_type(), env.recorded_at
-        if isinstance(event, (ReferralMade, EmergencyRemoval)):
-            case.city = case.city or event.city.value
-            case.child_age_years = event.child_age_years
+        city = getattr(event, "city", None)   # every opening event names the city (4.5, 4.7, seeds 002/003)
+        if city is not None:
+            case.city = case.city or city.value
+        if isinstance(getattr(event, "child_age_years", None), int):
+            case.child_age_years = event.child_age_years  # type: ignore[attr-defined]
         if isinstance(event, ReferralMade):
             session.add(ReferralRow(event_id=str(env.event_id), case_id=env.case_id,
                                     referral_kind=event.referral_kind.value, city=event.city.value,
