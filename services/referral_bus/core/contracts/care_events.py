@@ -88,6 +88,12 @@ class TemporaryCareRecommended(Event):
     recommended_form: TemporaryCareForm
     decision_body: str = Field(default="guardianship", description="6.16: guardianship, commission or court")
 
+    @model_validator(mode="after")
+    def _body(self) -> "TemporaryCareRecommended":
+        if self.decision_body not in ("guardianship", "commission", "court"):
+            raise ValueError("decision_body: the decision lies with the guardianship, commission or court (6.16)")
+        return self
+
 
 class TemporaryCareDecided(Event):
     """6.17–6.18: the Guardianship (or Commission/court) decides on temporary care. Separating
@@ -170,8 +176,9 @@ class ChildProtectionPlanReviewed(Event):
 
 
 class PlanKind(str, Enum):
-    CHILD_PROTECTION_PLAN = "CHILD_PROTECTION_PLAN"   # 6.48
-    CARE_PLAN = "CARE_PLAN"                           # 6.76
+    CHILD_PROTECTION_PLAN = "CHILD_PROTECTION_PLAN"   # 6.44, 6.48
+    CARE_PLAN = "CARE_PLAN"                           # 6.60, 6.76
+    MEETING_MINUTES = "MEETING_MINUTES"               # 6.43
 
 
 class ReviewRecommendationsRejected(Event):
@@ -194,6 +201,38 @@ class ChildProtectionPlanAmended(Event):
 
     plan_id: str
     next_review_by: date
+
+
+class PlanApproved(Event):
+    """6.43: a member approves and signs the minutes (comments it makes are held on the case file);
+    6.44: another body (e.g. the Guardianship) approves the child protection plan; 6.60: a professional's
+    written approval of the care plan."""
+
+    plan_kind: PlanKind
+    reference: str = Field(description="The plan id, care plan id, or meeting id of the minutes")
+    comments_submitted: bool = Field(default=False, description="6.43: comments on the minutes' accuracy")
+
+
+class ReturnBar(str, Enum):
+    """6.58 (a)–(d): when a child must not be returned to the country of origin."""
+
+    RISK_OF_IRREPARABLE_HARM = "RISK_OF_IRREPARABLE_HARM"
+    RISK_OF_RIGHTS_VIOLATION = "RISK_OF_RIGHTS_VIOLATION"
+    ASYLUM_SEEKER_OR_REFUGEE = "ASYLUM_SEEKER_OR_REFUGEE"
+    NO_SECURE_CARE_ARRANGEMENT = "NO_SECURE_CARE_ARRANGEMENT"
+
+
+class ReturnAssessmentCompleted(Event):
+    """6.57–6.59: whether returning a child who cannot be reunited with the parents to the country of
+    origin is in the child's best interests; any bar of 6.58 forbids the return, and the CAM/CSC
+    then assesses integration in Kazakhstan (6.59)."""
+
+    return_in_best_interests: bool
+    bars: list[ReturnBar] = Field(default_factory=list, description="6.58: any one forbids the return")
+
+    @property
+    def return_permitted(self) -> bool:
+        return self.return_in_best_interests and not self.bars
 
 
 class CaseTransferredAbroad(Event):
@@ -318,6 +357,6 @@ EVENTS: tuple[type[Event], ...] = (
     AgeAssessmentCompleted, FamilyTracingUpdated, MedicalExaminationConsentRecorded, MedicalExaminationCompleted,
     TemporaryCareRecommended, TemporaryCareDecided, PlacementReviewed, PlacementEnded, ChildProtectionPlanFinalised,
     ChildProtectionPlanReviewed, ReviewRecommendationsRejected, ChildProtectionPlanAmended, CaseTransferredAbroad,
-    SafeArrivalConfirmed, CarePlanAgreed, CarePlanReviewReportIssued, CarePlanReviewed, CarePlanAmended,
+    SafeArrivalConfirmed, PlanApproved, ReturnAssessmentCompleted, CarePlanAgreed, CarePlanReviewReportIssued, CarePlanReviewed, CarePlanAmended,
     TransitionFromCarePlanned, ChildLeftCare, LeavingCareReviewCompleted, IndependentSupporterAssigned,
 )

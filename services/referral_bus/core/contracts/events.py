@@ -57,6 +57,9 @@ class ReferralMade(Event):
     already_represented: bool = Field(default=False, description="5.7: a lawyer already acts for the child")
     complex_mental_health_needs: bool = Field(default=False, description="5.13: e.g. attempted suicide, "
                                                                          "clinical depression")
+    on_behalf_of_agency_id: str | None = Field(
+        default=None, description="5.14–5.17, Part 8: the NGO coordinator records an oral request; this names the "
+                                  "referring agency, which is owed the decision (5.18)")
 
     @model_validator(mode="after")
     def _rules(self) -> "ReferralMade":
@@ -73,6 +76,23 @@ class NotificationChannel(str, Enum):
     IN_PERSON = "IN_PERSON"
     EMAIL = "EMAIL"
     WRITTEN = "WRITTEN"
+
+
+class EmergencyRemovalRequested(Event):
+    """4.7: a professional believes the child's health or life is in immediate danger and removal is
+    needed: the Guardianship (a) and the juvenile inspection (b) are notified and the case referred to
+    the CAM/CSC (c), immediately. The removal itself is ``EmergencyRemoval`` (4.8)."""
+
+    city: City
+    child_age_years: int
+
+
+class CourtClaimRequested(Event):
+    """4.7 (box on Family Code art. 82): after removing a child the Guardianship asks the local executive
+    body, through the Commission on Issues of Minors, to file a claim restricting or removing parental
+    rights."""
+
+    deprivation_sought: bool = Field(default=False, description="Deprivation rather than restriction")
 
 
 class GuardianshipNotified(Event):
@@ -130,7 +150,8 @@ class SocialAssessmentConclusion(str, Enum):
     """6.29–6.30: the conclusion of the full social assessment."""
 
     NO_REASONABLE_CAUSE = "NO_REASONABLE_CAUSE"          # 6.30: referrer informed as in 6.22–6.25
-    SIGNIFICANT_HARM = "SIGNIFICANT_HARM"                # 6.30: stakeholders coordinate; 6.31 onwards
+    SIGNIFICANT_HARM = "SIGNIFICANT_HARM"                # 6.30: stakeholders coordinate; 6.31(a) onwards
+    REUNIFICATION_WITH_TRACED_PARENTS = "REUNIFICATION_WITH_TRACED_PARENTS"  # 6.31(b): a meeting plans it
 
 
 class SocialAssessmentCompleted(Event):
@@ -200,6 +221,24 @@ class CriminalCaseOpened(Event):
 
     criminal_case_ref: str = Field(description="The investigating body's reference (no personal data)")
     parent_or_relative_charged: bool = Field(default=False, description="6.25")
+
+
+class CriminalCaseUpdated(Event):
+    """6.25: the police officer or juvenile inspector keeps the CAM/CSC Manager informed of the progress
+    of a criminal or administrative case against a parent or relative."""
+
+    criminal_case_ref: str
+    stage: str = Field(description="e.g. 'charged', 'sent to court' — procedural, never personal data")
+
+
+class JointHandlingAgreed(Event):
+    """6.5–6.6, 6.13: the police and the CAM/CSC agree how the case is handled jointly: who leads the
+    interview, whether one joint medical examination is needed."""
+
+    criminal_case_ref: str
+    joint_interview: bool = True
+    joint_medical_examination: bool = False
+    interview_led_by: str = Field(default="police", description="6.6: police or cam-csc")
 
 
 class CriminalCaseOutcome(str, Enum):
@@ -321,4 +360,5 @@ EVENTS: tuple[type[Event], ...] = (
     InitialAssessmentCompleted, SocialAssessmentCompleted, ChildProtectionMeetingScheduled, MeetingAttendanceDeclined,
     ProfessionalReportSubmitted, ChildProtectionMeetingHeld, CriminalCaseOpened, CriminalCaseConcluded, CaseClosed,
     NGODecision, NGOFirstContactMade, NGOInitialMeetingHeld, ServicePlanAgreed, EscalationAcknowledged, ChildAgeRecorded,
+    EmergencyRemovalRequested, CourtClaimRequested, CriminalCaseUpdated, JointHandlingAgreed,
 )

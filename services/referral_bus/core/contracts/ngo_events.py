@@ -32,6 +32,16 @@ class ServiceProgressReported(Event):
 
     ngo_agency_id: str = Field(description="The NGO coordinating the service plan")
     service: str = Field(description="The service reported on (7.6), e.g. 'school enrolment'")
+    consent_withdrawn: bool = Field(default=False, description="7.10: the child or family withdrew consent to "
+                                                               "this service; the provider tells the NGO")
+
+
+class ServiceRequested(Event):
+    """7.7: the NGO asks a government body, institution or provider whether it can provide a service
+    the child or family needs; the provider's agreement is its signature on the plan (7.8)."""
+
+    provider_agency_id: str
+    service: str = Field(description="The service (7.6), e.g. 'remedial education'")
 
 
 class NGOCaseClosureReason(str, Enum):
@@ -47,4 +57,6 @@ class NGOCaseClosed(Event):
     reason: NGOCaseClosureReason
 
 
-EVENTS: tuple[type[Event], ...] = (NGOConsentRecorded, NGOLegalAdviceProvided, ServiceProgressReported, NGOCaseClosed)
+EVENTS: tuple[type[Event], ...] = (
+    NGOConsentRecorded, NGOLegalAdviceProvided, ServiceRequested, ServiceProgressReported, NGOCaseClosed,
+)

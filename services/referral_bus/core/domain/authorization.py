@@ -34,6 +34,13 @@ PRODUCERS: dict[str, tuple[frozenset[AgencyKind], str]] = {
     # whoever an escalation reached; the paragraph is the breached rule's, checked by the SLA engine
     "EscalationAcknowledged": (_ANY, "escalation ladder (issue 4)"),
     "ChildAgeRecorded": (frozenset({AgencyKind.CAM_CSC, AgencyKind.GUARDIANSHIP}), "4.5, 6.74(a), 6.78(a)"),
+    "EmergencyRemovalRequested": (_ANY, "4.7"),   # "whenever a professional believes …"
+    "CourtClaimRequested": (frozenset({AgencyKind.GUARDIANSHIP}), "4.7 (Family Code art. 82)"),
+    "CriminalCaseUpdated": (frozenset({AgencyKind.POLICE, AgencyKind.PROSECUTOR}), "6.25"),
+    "JointHandlingAgreed": (frozenset({AgencyKind.POLICE, AgencyKind.CAM_CSC}), "6.5–6.6, 6.13"),
+    "PlanApproved": (_ANY, "6.43, 6.44, 6.60"),     # a member of the plan or meeting (checked as a transition)
+    "ReturnAssessmentCompleted": (_CAM, "6.57–6.59"),
+    "ServiceRequested": (_NGO, "7.7"),
     # the CAM/CSC's later work (6.8–6.79)
     "AgeAssessmentCompleted": (_CAM, "6.9–6.11"),
     "FamilyTracingUpdated": (_CAM, "6.12"),

@@ -27,7 +27,8 @@ from .rejections import Code, Rejection
 
 #: Event types that may start a case: a referral (4.5, 5.2), a removal (4.7), and the first
 #: contacts of seeds 002 (medical staff, helplines, schools) and 003 (police custody).
-OPENING_EVENTS = frozenset({"ReferralMade", "EmergencyRemoval", "ViolenceSuspectedByMedicalStaff",
+OPENING_EVENTS = frozenset({"ReferralMade", "EmergencyRemoval", "EmergencyRemovalRequested",
+                            "ViolenceSuspectedByMedicalStaff",
                             "HelplineRedirected", "SchoolScreeningFlagRaised", "PoliceCustodyStarted"})
 
 
@@ -99,7 +100,8 @@ class CaseState:
                 ngo = directory.serving(AgencyKind.NGO, event.city) if directory else None
                 ngo_id = ngo.id if ngo else ""
                 self.ngo_referrals_pending[env.event_id] = ngo_id
-                self.ngo_referrers[ngo_id] = env.producer.agency_id
+                # 5.14–5.17: an oral request recorded by the NGO names the referrer owed the decision
+                self.ngo_referrers[ngo_id] = event.on_behalf_of_agency_id or env.producer.agency_id
         elif isinstance(event, EmergencyRemoval):
             self.removal_producers.append(env.producer.agency_id)
             self.removals_unreported.append(env.event_id)
@@ -189,6 +191,10 @@ def check_transition(event: Event, state: CaseState) -> None:
             raise Rejection(Code.ILLEGAL_TRANSITION, "a full social assessment follows an initial assessment that "
                             "found reasonable grounds for concern of significant harm (6.21, 6.26)",
                             paragraph="6.26")
+        if state.open_criminal_cases and not event.police_consulted:
+            raise Rejection(Code.ILLEGAL_TRANSITION, "with a criminal case open, the CAM/CSC Manager consults the "
+                            "police officer or juvenile inspector before formulating its conclusions",
+                            paragraph="6.29", field="police_consulted")
         if state.social_assessment is not None and not (state.care.reassessment_due or state.parent_found_guilty):
             raise Rejection(Code.ILLEGAL_TRANSITION, "the social assessment of this case is already completed; it "
                             "is repeated when a review calls for it (6.47(c)–(d), 6.50) or a parent is found "
@@ -246,10 +252,11 @@ def check_meeting_purpose(event: ChildProtectionMeetingScheduled, state: CaseSta
         raise Rejection(Code.ILLEGAL_TRANSITION, "the child has turned 18; the case is transferred, not planned "
                         "(6.74(a), 6.78(a))", paragraph="6.78(a)")
     if event.purpose is MeetingPurpose.CHILD_PROTECTION_MEETING:
-        if state.social_assessment is not SocialAssessmentConclusion.SIGNIFICANT_HARM:
+        if state.social_assessment not in (SocialAssessmentConclusion.SIGNIFICANT_HARM,
+                                           SocialAssessmentConclusion.REUNIFICATION_WITH_TRACED_PARENTS):
             raise Rejection(Code.ILLEGAL_TRANSITION, "a child protection meeting follows a social assessment that "
-                            "concluded the child is suffering or at risk of significant harm (6.31, 6.32)",
-                            paragraph="6.32")
+                            "concluded the child is suffering or at risk of significant harm, or that the traced "
+                            "parents can care for the child (6.31, 6.32)", paragraph="6.32")
     elif event.purpose is MeetingPurpose.PLAN_REVIEW:
         if not state.care.active_plan:
             raise Rejection(Code.ILLEGAL_TRANSITION, "a review meeting reviews a child protection plan in force, "

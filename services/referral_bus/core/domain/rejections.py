@@ -24,7 +24,7 @@ class Code(str, Enum):
     NO_RECIPIENT = "NO_RECIPIENT"
 
 
-@dataclass(frozen=True)
+@dataclass  # not frozen: Python sets __traceback__ on an exception as it propagates
 class Rejection(Exception):
     code: Code
     message: str

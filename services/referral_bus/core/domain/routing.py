@@ -9,13 +9,13 @@ from ..contracts.events import (
     AssessmentOutcome, CaseClosed, ChildProtectionMeetingHeld, ChildProtectionMeetingScheduled, CriminalCaseConcluded,
     CriminalCaseOpened, EmergencyRemoval, GuardianshipNotified, InitialAssessmentCompleted, MeetingAttendanceDeclined,
     NGODecision, NGODecisionKind, ProfessionalReportSubmitted, ProsecutorNotified, ReferralKind, ReferralMade,
-    RemovalOutcomeReported, SocialAssessmentCompleted,
+    RemovalOutcomeReported, ServicePlanAgreed, SocialAssessmentCompleted,
 )
 from .agencies import AgencyKind, Directory
 from .case import CaseState
 from .deliveries import Delivery, agency_of as _agency
 from .pathways import STEPS
-from .pathways.ngo import admission_advice
+from .pathways.ngo import admission_advice, check_on_behalf_of
 from .rejections import Code, Rejection
 
 __all__ = ["Delivery", "route"]
@@ -28,6 +28,8 @@ def route(event: Event, state: CaseState, directory: Directory) -> list[Delivery
     if isinstance(event, ReferralMade):
         if event.referral_kind is ReferralKind.NGO_SUPPORT:
             producer = directory.get(event.envelope.producer.agency_id)
+            if event.on_behalf_of_agency_id is not None:
+                check_on_behalf_of(event, producer.kind if producer else None, directory)
             advice = admission_advice(event, producer.kind.value if producer else None)
             out.append(Delivery(_agency(directory, AgencyKind.NGO, city, "5.15"), "5.2, 5.15", "referral",
                                 advice=advice))
@@ -52,11 +54,15 @@ def route(event: Event, state: CaseState, directory: Directory) -> list[Delivery
         out += [Delivery(r, "6.21–6.24", "outcome", redacted=True) for r in state.referrers()]
         out.append(Delivery(_agency(directory, AgencyKind.GUARDIANSHIP, city, "4.10"), "4.10", "outcome"))
         out.append(Delivery(_agency(directory, AgencyKind.COMMISSION, city, "4.10"), "4.10", "outcome"))
+        if event.crime_suspected or state.open_criminal_cases:   # 6.5–6.6: the police handle it jointly
+            out.append(Delivery(_agency(directory, AgencyKind.POLICE, city, "6.6"), "6.5–6.6", "notification"))
     elif isinstance(event, SocialAssessmentCompleted):
         # 6.30: the referrer is informed "in the same way as outlined in paragraphs 6.22 to 6.25"
         out += [Delivery(r, "6.30 (6.22–6.25)", "outcome", redacted=True) for r in state.referrers()]
         out.append(Delivery(_agency(directory, AgencyKind.GUARDIANSHIP, city, "6.30"), "6.30", "outcome"))
         out.append(Delivery(_agency(directory, AgencyKind.COMMISSION, city, "6.30"), "6.30", "outcome"))
+        if event.police_consulted:   # 6.29: the police officer consulted learns the conclusion
+            out.append(Delivery(_agency(directory, AgencyKind.POLICE, city, "6.29"), "6.29", "outcome"))
     elif isinstance(event, ChildProtectionMeetingScheduled):
         for agency_id in event.invited_agency_ids:   # 6.33: the invitation and material, invited only
             if directory.get(agency_id) is None:
@@ -84,6 +90,12 @@ def route(event: Event, state: CaseState, directory: Directory) -> list[Delivery
                 and state.initial_assessment is AssessmentOutcome.DIFFICULT_LIFE_SITUATION:
             # 6.23: the child protection referrer learns the child was referred to and accepted by the NGO
             out += [Delivery(r, "6.23", "outcome", redacted=True) for r in state.referrers()]
+    elif isinstance(event, ServicePlanAgreed):   # 7.8: the providers sign the plan
+        out += [Delivery(a, "7.8", "plan") for a in event.service_provider_agency_ids if directory.get(a)]
+        unknown = [a for a in event.service_provider_agency_ids if directory.get(a) is None]
+        if unknown:
+            raise Rejection(Code.NO_RECIPIENT, f"service provider {unknown[0]!r} is not in the directory",
+                            paragraph="7.8", field="service_provider_agency_ids")
     elif (step := STEPS.get(event.event_type())) is not None and step.route is not None:
         out += step.route(event, state, directory)
     producer = event.envelope.producer.agency_id

@@ -11,8 +11,9 @@ from referral_bus.core.contracts.base import City
 from referral_bus.core.contracts.care_events import (
     AgeAssessmentCompleted, CarePlacement, CarePlanAgreed, CarePlanAmended, CarePlanDecision, CarePlanReviewed,
     CarePlanReviewReportIssued, CaseTransferredAbroad, ChildLeftCare, ChildProtectionPlanFinalised,
-    ChildProtectionPlanReviewed, LeavingCareReviewCompleted, PlacementEnded, PlacementKind, PlacementReviewed,
-    PlanKind, PlanReviewRecommendation, ReviewRecommendationsRejected, SafeArrivalConfirmed, TemporaryCareDecided,
+    ChildProtectionPlanAmended, ChildProtectionPlanReviewed, IndependentSupporterAssigned, LeavingCareReviewCompleted,
+    PlacementEnded, PlacementKind, PlacementReviewed, PlanApproved, PlanKind, PlanReviewRecommendation,
+    ReturnAssessmentCompleted, ReturnBar, ReviewRecommendationsRejected, SafeArrivalConfirmed, TemporaryCareDecided,
     TemporaryCareForm, TemporaryCareRecommended, TransitionFromCarePlanned,
 )
 from referral_bus.core.contracts.events import (
@@ -47,9 +48,9 @@ def meeting(meeting_id: str, purpose: MeetingPurpose) -> ChildProtectionMeetingS
                 scheduled_for=T0 + timedelta(days=5), invited_agency_ids=MEMBERS)
 
 
-def plan(meeting_id: str = "M-1") -> ChildProtectionPlanFinalised:
+def plan(meeting_id: str = "M-1", return_abroad: bool = False) -> ChildProtectionPlanFinalised:
     return make(ChildProtectionPlanFinalised, CAM, plan_id="P-1", meeting_id=meeting_id, commences_on=START,
-                first_review_by=START + timedelta(days=30))
+                first_review_by=START + timedelta(days=30), return_abroad=return_abroad)
 
 
 def care_plan(placement: CarePlacement = CarePlacement.FOSTER_FAMILY) -> CarePlanAgreed:
@@ -153,18 +154,67 @@ def test_no_closure_while_a_care_plan_is_in_force(directory: Directory) -> None:
     assert case.rejects(care_plan()).field == "care_plan_id"
 
 
-def test_return_abroad_closes_on_confirmed_arrival(directory: Directory) -> None:
-    case = assessed(directory, MeetingDecision.CHILD_PROTECTION_PLAN)
+def test_return_abroad_needs_a_plan_that_provides_for_it_and_closes_on_arrival(directory: Directory) -> None:
+    transfer = make(CaseTransferredAbroad, CAM, country_code="UZ", receiving_authority="child protection authority")
     closing = make(CaseClosed, CAM, ground=ClosureGround.SAFE_ARRIVAL_CONFIRMED)
+    staying = assessed(directory, MeetingDecision.CHILD_PROTECTION_PLAN)
+    staying.add(plan(return_abroad=False))
+    assert staying.rejects(transfer).paragraph == "6.52, 6.79"
+    case = assessed(directory, MeetingDecision.CHILD_PROTECTION_PLAN)
     assert case.rejects(closing).paragraph == "6.52, 6.79"
     assert case.rejects(make(SafeArrivalConfirmed, CAM, country_code="UZ")).paragraph == "6.52, 6.79"
-    assert case.rejects(make(CaseTransferredAbroad, CAM, country_code="UZ",
-                             receiving_authority="child protection authority")).paragraph == "6.52, 6.79"
-    case.add(plan())
-    got = case.add(make(CaseTransferredAbroad, CAM, country_code="UZ", receiving_authority="child protection authority"))
-    assert "border-guard-almaty" in got
+    case.add(plan(return_abroad=True))
+    assert "border-guard-almaty" in case.add(transfer)
     case.add(make(SafeArrivalConfirmed, CAM, country_code="UZ"))
     case.add(closing)
+
+
+def test_a_barred_return_from_care_is_refused(directory: Directory) -> None:
+    transfer = make(CaseTransferredAbroad, CAM, country_code="AF", receiving_authority="child protection authority")
+    case = assessed(directory, MeetingDecision.CARE_PLAN)
+    case.add(care_plan())
+    assert case.rejects(transfer).paragraph == "6.57–6.58"
+    got = case.add(make(ReturnAssessmentCompleted, CAM, return_in_best_interests=True,
+                        bars=[ReturnBar.ASYLUM_SEEKER_OR_REFUGEE]))
+    assert got["guardianship-almaty"].paragraph == "6.57–6.59"
+    assert case.rejects(transfer).paragraph == "6.58"
+
+
+def test_plan_amendment_reaches_the_plan_members(directory: Directory) -> None:
+    case = assessed(directory, MeetingDecision.CHILD_PROTECTION_PLAN)
+    case.add(plan())
+    amended = make(ChildProtectionPlanAmended, CAM, plan_id="P-1", next_review_by=START + timedelta(days=40))
+    assert case.rejects(amended).paragraph == "6.49"
+    case.add(meeting("R-1", MeetingPurpose.PLAN_REVIEW))
+    case.add(make(ChildProtectionPlanReviewed, CAM, plan_id="P-1", meeting_id="R-1",
+                  recommendation=PlanReviewRecommendation.VARY))
+    got = case.add(amended)
+    assert set(got) == set(MEMBERS) and got["school-almaty"].paragraph == "6.49"
+
+
+def test_approvals_of_minutes_and_plans_come_from_members(directory: Directory) -> None:
+    case = assessed(directory, MeetingDecision.CHILD_PROTECTION_PLAN)
+    case.add(make(PlanApproved, "school-almaty", plan_kind=PlanKind.MEETING_MINUTES, reference="M-1",
+                  comments_submitted=True))
+    outsider = make(PlanApproved, "court-almaty", plan_kind=PlanKind.MEETING_MINUTES, reference="M-1")
+    assert (case.rejects(outsider).code, case.rejects(outsider).paragraph) == (Code.AGENCY_NOT_ALLOWED, "6.43")
+    early = make(PlanApproved, "guardianship-almaty", plan_kind=PlanKind.CHILD_PROTECTION_PLAN, reference="P-1")
+    assert case.rejects(early).field == "reference"
+    case.add(plan())
+    assert case.add(early)[CAM].paragraph == "6.43, 6.44, 6.60"
+
+
+def test_care_review_rejected_recommendations_and_supporter(directory: Directory) -> None:
+    case = assessed(directory, MeetingDecision.CARE_PLAN)
+    case.add(care_plan())
+    case.add(meeting("CR-1", MeetingPurpose.CARE_PLAN_REVIEW))
+    case.add(make(CarePlanReviewed, CAM, care_plan_id="CP-1", meeting_id="CR-1",
+                  decision=CarePlanDecision.CONTINUE_AS_DRAFTED, manager_accepts=False))
+    got = case.add(make(ReviewRecommendationsRejected, CAM, plan_kind=PlanKind.CARE_PLAN, meeting_id="CR-1",
+                        reasons="the placement must stay stable this term"))
+    assert got["school-almaty"].paragraph == "6.76"
+    got = case.add(make(IndependentSupporterAssigned, "ngo-rodnik", supporter_organisation="independent visitors"))
+    assert set(got) == {CAM, "guardianship-almaty"} and case.state.care.independent_supporter
 
 
 def test_temporary_care_recommendation_decision_and_placement_reviews(directory: Directory) -> None:

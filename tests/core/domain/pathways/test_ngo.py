@@ -11,6 +11,7 @@ from referral_bus.core.contracts.events import (
 )
 from referral_bus.core.contracts.ngo_events import (
     NGOCaseClosed, NGOCaseClosureReason, NGOConsentRecorded, NGOLegalAdviceProvided, ServiceProgressReported,
+    ServiceRequested,
 )
 from referral_bus.core.domain.agencies import Directory
 from referral_bus.core.domain.rejections import Code
@@ -95,3 +96,29 @@ def test_cam_referral_to_ngo_tells_the_original_referrer_of_acceptance(directory
     got = case.add(make(NGODecision, NGO, decision=NGODecisionKind.ACCEPTED))
     assert got["cam-almaty"].paragraph == "5.18–5.20"
     assert got["police-juvenile-almaty"].paragraph == "6.23" and got["police-juvenile-almaty"].redacted
+
+
+def test_oral_request_recorded_by_the_ngo_owes_the_decision_to_the_referrer(directory: Directory) -> None:
+    case = CaseFold(directory)
+    oral = make(ReferralMade, NGO, referral_kind=ReferralKind.NGO_SUPPORT, city=City.ALMATY, child_age_years=9,
+                services_requested=[SupportService.SOCIAL], on_behalf_of_agency_id="health-almaty")
+    case.add(oral)
+    got = case.add(make(NGODecision, NGO, decision=NGODecisionKind.DECLINED_NO_SPACE, reasons="programme full"))
+    assert got["health-almaty"].paragraph == "5.18–5.20"
+    forged = make(ReferralMade, "school-almaty", referral_kind=ReferralKind.NGO_SUPPORT, city=City.ALMATY,
+                  child_age_years=9, services_requested=[SupportService.SOCIAL], on_behalf_of_agency_id="health-almaty")
+    assert CaseFold(directory, "C-2").rejects(forged).code is Code.AGENCY_NOT_ALLOWED
+
+
+def test_service_requests_and_withdrawn_consent(directory: Directory) -> None:
+    case = accepted(directory, SupportService.SOCIAL)
+    assert case.add(make(ServiceRequested, NGO, provider_agency_id="school-almaty",
+                         service="remedial education"))["school-almaty"].paragraph == "7.7"
+    assert case.rejects(make(ServiceRequested, NGO, provider_agency_id="nobody", service="x")).code is Code.NO_RECIPIENT
+    case.add(make(NGOInitialMeetingHeld, NGO, by_role=NGOStaffRole.SOCIAL_WORKER))
+    got = case.add(make(ServicePlanAgreed, NGO, by_role=NGOStaffRole.SOCIAL_WORKER,
+                        service_provider_agency_ids=["school-almaty"]))
+    assert got["school-almaty"].paragraph == "7.8"
+    got = case.add(make(ServiceProgressReported, "school-almaty", ngo_agency_id=NGO, service="remedial education",
+                        consent_withdrawn=True))
+    assert (got[NGO].paragraph, got[NGO].purpose) == ("7.10", "consent withdrawn")

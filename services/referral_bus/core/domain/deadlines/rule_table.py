@@ -100,7 +100,8 @@ RULES: tuple[DeadlineRule, ...] = (
         paragraph="6.33",
         title="The child protection meeting takes place within 7 working days of the completed social assessment",
         trigger="SocialAssessmentCompleted",
-        when=(Condition("conclusion", "equals", "SIGNIFICANT_HARM"),),
+        # 6.31(a) harm, 6.31(b) reunification with traced parents: both lead to a meeting (6.32)
+        when=(Condition("conclusion", "in", ("SIGNIFICANT_HARM", "REUNIFICATION_WITH_TRACED_PARENTS")),),
         anchor=Anchor.RECORDED_AT,
         clock=WorkingDays(7),
         completed_by=frozenset({"ChildProtectionMeetingHeld"}),
@@ -176,6 +177,30 @@ RULES: tuple[DeadlineRule, ...] = (
         anchor=Anchor.OCCURRED_AT,
         clock=Immediately("4.9"),
         completed_by=frozenset({"ProsecutorNotified"}),
+        responsible=AgencyKind.CAM_CSC,
+    ),
+    DeadlineRule(
+        rule_id="4.7-removal-request-immediately",
+        paragraph="4.7–4.8",
+        title="The juvenile inspection acts on a professional's request for an emergency removal 'immediately' "
+              "(operator's policy threshold)",
+        trigger="EmergencyRemovalRequested",
+        anchor=Anchor.RECORDED_AT,
+        clock=Immediately("4.7"),
+        completed_by=frozenset({"EmergencyRemoval"}),
+        responsible=AgencyKind.POLICE,
+        ladder=_HOURS_LADDER,
+    ),
+    DeadlineRule(
+        rule_id="6.12-family-tracing-started",
+        paragraph="6.12",
+        title="The CAM/CSC starts family tracing of a separated or unaccompanied child 'as soon as possible' "
+              "(operator's policy threshold), or records why not",
+        trigger="InitialAssessmentCompleted",
+        when=(Condition("separated_or_unaccompanied", "equals", True),),
+        anchor=Anchor.RECORDED_AT,
+        clock=Immediately("6.12"),
+        completed_by=frozenset({"FamilyTracingUpdated"}),
         responsible=AgencyKind.CAM_CSC,
     ),
     DeadlineRule(
@@ -583,9 +608,6 @@ NOT_ENFORCEABLE: tuple[Unenforced, ...] = (
                "no event records the moment a professional identified the need: the referral is the first event "
                "the bus sees. ReferralMade's occurred_at is when the referral was made, not when the need was "
                "identified, so it cannot stand in for it; an 'identified_at' field would make 5.2 enforceable"),
-    Unenforced("6.12", "start family tracing 'as soon as possible' after the referral",
-               "no number in the protocol and no operator threshold in policy.yaml (add one under `immediately` "
-               "to enforce it as policy)"),
     Unenforced("6.68", "give the review's members the carer's and other professionals' reports within 2 working "
                        "days of the review meeting",
                "no event records that distribution; the reports themselves are ProfessionalReportSubmitted (6.67)"),

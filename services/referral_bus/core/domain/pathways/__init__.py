@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from . import care, justice, ngo, violence
+from . import care, justice, ngo, removal_and_crime, violence
 from .base import Step
 
-STEPS: dict[str, Step] = {**care.STEPS, **ngo.STEPS, **violence.STEPS, **justice.STEPS}
+STEPS: dict[str, Step] = {**removal_and_crime.STEPS, **care.STEPS, **ngo.STEPS, **violence.STEPS, **justice.STEPS}
 
 __all__ = ["STEPS", "Step"]

@@ -13,8 +13,8 @@ from ...contracts.care_events import (
     CarePlanReviewReportIssued, CaseTransferredAbroad, ChildLeftCare, ChildProtectionPlanAmended,
     ChildProtectionPlanFinalised, ChildProtectionPlanReviewed, FamilyTracingUpdated, IndependentSupporterAssigned,
     LeavingCareReviewCompleted, MedicalExaminationCompleted, MedicalExaminationConsentRecorded, PlacementEnded,
-    PlacementKind, PlacementReviewed, PlanKind, PlanReviewRecommendation, ReviewRecommendationsRejected,
-    SafeArrivalConfirmed, TemporaryCareDecided, TemporaryCareForm, TemporaryCareRecommended, TracingStatus,
+    PlacementKind, PlacementReviewed, PlanApproved, PlanKind, PlanReviewRecommendation, ReturnAssessmentCompleted,
+    ReviewRecommendationsRejected, SafeArrivalConfirmed, TemporaryCareDecided, TemporaryCareForm, TemporaryCareRecommended, TracingStatus,
     TransitionFromCarePlanned,
 )
 from ...contracts.events import (
@@ -23,6 +23,7 @@ from ...contracts.events import (
 from ..agencies import AgencyKind, Directory
 from ..consent import consent_problems
 from ..deliveries import Delivery
+from ..rejections import Code, Rejection
 from ...contracts.base import Event
 from .base import Route, Step, illegal, route_to, to_kind, to_members, to_referrers
 
@@ -51,6 +52,8 @@ class CareState:
     care_plan_members: list[str] = field(default_factory=list)
     care_plan_placement: CarePlacement | None = None
     care_plan_ends_on: date | None = None
+    return_plans: set[str] = field(default_factory=set)   # plan ids providing for a return abroad (6.41(e))
+    return_permitted: bool | None = None       # 6.57–6.58: None until the return assessment
     transferred_abroad: bool = False
     safe_arrival_confirmed: bool = False
     left_care: bool = False
@@ -163,6 +166,27 @@ def _check_care_recommended(event: TemporaryCareRecommended, state: "CaseState")
     _needs_cam(state, "6.16")
 
 
+def _route_care_recommended(event: TemporaryCareRecommended, state: "CaseState",
+                            directory: Directory) -> list[Delivery]:
+    out = [to_kind(AgencyKind.GUARDIANSHIP, "6.16", "recommendation")(event, state, directory),
+           to_kind(AgencyKind.COMMISSION, "6.16", "recommendation")(event, state, directory)]
+    if event.decision_body == "court":
+        out.append(to_kind(AgencyKind.COURT, "6.16", "recommendation")(event, state, directory))
+    return out
+
+
+def _route_medical_consent(event: MedicalExaminationConsentRecorded, state: "CaseState",
+                           directory: Directory) -> list[Delivery]:
+    out = [to_kind(AgencyKind.CAM_CSC, "6.14", "notification")(event, state, directory),
+           to_kind(AgencyKind.POLICE, "6.14", "notification")(event, state, directory)]
+    consent = event.consent
+    if consent.child_age_years < 16 and consent.parent_consented is False \
+            and consent.child_has_sufficient_maturity is False and not consent.authority_approved:
+        # 6.15: the CAM/CSC Manager applies to the Guardianship (or court) for a decision
+        out.append(to_kind(AgencyKind.GUARDIANSHIP, "6.15", "application")(event, state, directory))
+    return out
+
+
 def _apply_care_recommended(event: TemporaryCareRecommended, state: "CaseState") -> None:
     state.care.temporary_care_recommended = True
 
@@ -209,6 +233,8 @@ def _check_plan_finalised(event: ChildProtectionPlanFinalised, state: "CaseState
 
 def _apply_plan_finalised(event: ChildProtectionPlanFinalised, state: "CaseState") -> None:
     state.care.protection_plans[event.plan_id] = list(state.meetings.get(event.meeting_id, []))
+    if event.return_abroad:
+        state.care.return_plans.add(event.plan_id)
     state.care.plan_ended = False
     state.care.reassessment_due = False
 
@@ -280,9 +306,50 @@ def _route_plan_amended(event: ChildProtectionPlanAmended, state: "CaseState", d
 
 # -- 6.41(e), 6.52, 6.79: return abroad -----------------------------------------------------------
 def _check_transfer(event: CaseTransferredAbroad, state: "CaseState") -> None:
-    if not (state.care.active_plan or state.care.care_plan_id):
-        raise illegal("case management is transferred abroad under a child protection plan (6.41(e), 6.52) or "
-                      "a care plan (6.79), and this case has neither", "6.52, 6.79")
+    care = state.care
+    if care.return_permitted is False:
+        raise illegal("the return assessment found the return not in the child's best interests or barred; a "
+                      "child must not be returned (6.58) and is integrated in Kazakhstan instead (6.59)", "6.58")
+    if care.active_plan and care.return_plans:
+        return   # 6.41(e), 6.52: the plan in force provides for reunification abroad
+    if care.care_plan_id is not None:
+        if care.return_permitted is None:
+            raise illegal("a child in care is returned only after the CAM/CSC's assessment that the return is in "
+                          "the child's best interests and not barred", "6.57–6.58")
+        return   # 6.79
+    raise illegal("case management is transferred abroad under a child protection plan that provides for the "
+                  "return (6.41(e), 6.52) or a care plan after a return assessment (6.57, 6.79); this case has "
+                  "neither", "6.52, 6.79")
+
+
+def _check_return_assessment(event: ReturnAssessmentCompleted, state: "CaseState") -> None:
+    if state.social_assessment is None:
+        raise illegal("the return assessment follows the social assessment (or meeting) concluding the child "
+                      "cannot be reunited with the parents", "6.57")
+
+
+def _apply_return_assessment(event: ReturnAssessmentCompleted, state: "CaseState") -> None:
+    state.care.return_permitted = event.return_permitted
+
+
+def _check_plan_approved(event: PlanApproved, state: "CaseState") -> None:
+    """6.43 (minutes), 6.44 (the Guardianship's approval of the plan), 6.60 (care plan approval)."""
+    producer, care = event.envelope.producer.agency_id, state.care
+    if event.plan_kind is PlanKind.MEETING_MINUTES:
+        if event.reference not in state.meetings_held:
+            raise illegal(f"meeting {event.reference} has not been held; its minutes follow it", "6.43", "reference")
+        members, paragraph = state.meetings.get(event.reference, []), "6.43"
+    elif event.plan_kind is PlanKind.CHILD_PROTECTION_PLAN:
+        if event.reference not in care.protection_plans:
+            raise illegal(f"no child protection plan {event.reference} on this case", "6.44", "reference")
+        members, paragraph = care.protection_plans[event.reference], "6.44"
+    else:
+        if care.care_plan_id != event.reference:
+            raise illegal(f"no care plan {event.reference} is in force on this case", "6.60", "reference")
+        members, paragraph = care.care_plan_members, "6.60"
+    if producer not in members and not producer.startswith("guardianship-"):
+        raise Rejection(Code.AGENCY_NOT_ALLOWED, f"{producer} is not a member asked to approve this document",
+                        paragraph=paragraph, field="envelope.producer.agency_id")
 
 
 def _apply_transfer(event: CaseTransferredAbroad, state: "CaseState") -> None:
@@ -413,15 +480,12 @@ STEPS: dict[str, Step] = {
     "ChildAgeRecorded": Step(_check_age, _apply_age, _route_age),
     "AgeAssessmentCompleted": Step(_check_age_assessment, _apply_age_assessment, lambda e, s, d: [
         *to_referrers(s, "6.11, 6.24"), to_kind(AgencyKind.GUARDIANSHIP, "6.11", "outcome")(e, s, d)]),
-    "FamilyTracingUpdated": Step(_check_tracing, _apply_tracing,
-                                 route_to(to_kind(AgencyKind.GUARDIANSHIP, "6.12", "notification"))),
-    "MedicalExaminationConsentRecorded": Step(_check_medical_consent, _apply_medical_consent, route_to(
-        to_kind(AgencyKind.CAM_CSC, "6.14", "notification"), to_kind(AgencyKind.POLICE, "6.14", "notification"))),
+    "FamilyTracingUpdated": Step(_check_tracing, _apply_tracing, route_to(
+        to_kind(AgencyKind.GUARDIANSHIP, "6.12", "notification"), to_kind(AgencyKind.POLICE, "6.12", "notification"))),
+    "MedicalExaminationConsentRecorded": Step(_check_medical_consent, _apply_medical_consent, _route_medical_consent),
     "MedicalExaminationCompleted": Step(_check_medical_exam, None, route_to(
         to_kind(AgencyKind.CAM_CSC, "6.13", "notification"), to_kind(AgencyKind.POLICE, "6.13", "notification"))),
-    "TemporaryCareRecommended": Step(_check_care_recommended, _apply_care_recommended, route_to(
-        to_kind(AgencyKind.GUARDIANSHIP, "6.16", "recommendation"),
-        to_kind(AgencyKind.COMMISSION, "6.16", "recommendation"))),
+    "TemporaryCareRecommended": Step(_check_care_recommended, _apply_care_recommended, _route_care_recommended),
     "TemporaryCareDecided": Step(_check_care_decided, _apply_care_decided, _route_care_decided),
     "PlacementReviewed": Step(_check_placement, None, route_to(
         to_kind(AgencyKind.CAM_CSC, "6.19(b), 6.56", "outcome"),
@@ -437,6 +501,10 @@ STEPS: dict[str, Step] = {
     "CaseTransferredAbroad": Step(_check_transfer, _apply_transfer, lambda e, s, d: [
         *to_referrers(s, "6.52, 6.24"), to_kind(AgencyKind.GUARDIANSHIP, "6.52, 6.79", "notification")(e, s, d),
         to_kind(AgencyKind.BORDER_GUARD, "4.4, 6.41(e)(iii)", "notification")(e, s, d)]),
+    "PlanApproved": Step(_check_plan_approved, None, route_to(to_kind(AgencyKind.CAM_CSC, "6.43, 6.44, 6.60",
+                                                                      "approval"))),
+    "ReturnAssessmentCompleted": Step(_check_return_assessment, _apply_return_assessment, route_to(
+        to_kind(AgencyKind.GUARDIANSHIP, "6.57–6.59", "outcome"))),
     "SafeArrivalConfirmed": Step(_check_arrival, _apply_arrival,
                                  route_to(to_kind(AgencyKind.GUARDIANSHIP, "6.52, 6.79", "notification"))),
     "CarePlanAgreed": Step(_check_care_plan, _apply_care_plan, _route_care_plan),

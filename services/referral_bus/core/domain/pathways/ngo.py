@@ -10,7 +10,9 @@ from ...contracts.consent import ConsentSubject
 from ...contracts.events import LegalMatter, NGOStaffRole, ReferralMade, ServicePlanAgreed, SupportService
 from ...contracts.ngo_events import (
     NGOCaseClosed, NGOCaseClosureReason, NGOConsentRecorded, NGOLegalAdviceProvided, ServiceProgressReported,
+    ServiceRequested,
 )
+from ..agencies import AgencyKind
 from ..consent import ADULT_CONSENT_AGE, consent_problems
 from ..deliveries import Delivery
 from ..rejections import Code, Rejection
@@ -72,6 +74,16 @@ def admission_advice(referral: ReferralMade, producer_kind: str | None = None) -
     return tuple(advice)
 
 
+def check_on_behalf_of(referral: ReferralMade, producer_kind: AgencyKind | None, directory: "Directory") -> None:
+    """5.14–5.17, Part 8: only the NGO's coordinator records an oral request for another referrer."""
+    if producer_kind is not AgencyKind.NGO:
+        raise Rejection(Code.AGENCY_NOT_ALLOWED, "only the NGO's programme coordinator records an oral referral "
+                        "request on behalf of a referrer", paragraph="5.16–5.17", field="on_behalf_of_agency_id")
+    if directory.get(referral.on_behalf_of_agency_id or "") is None:
+        raise Rejection(Code.NO_RECIPIENT, f"referrer {referral.on_behalf_of_agency_id!r} is not in the directory",
+                        paragraph="5.18", field="on_behalf_of_agency_id")
+
+
 def _ngo_of_case(producer: str, state: "CaseState", paragraph: str) -> None:
     if producer not in state.ngo_referrals_pending.values() and producer not in state.ngo_accepted:
         raise illegal(f"{producer} has no referral request on this case", paragraph)
@@ -131,7 +143,22 @@ def _check_progress(event: ServiceProgressReported, state: "CaseState") -> None:
 
 
 def _route_progress(event: ServiceProgressReported, state: "CaseState", directory: "Directory") -> list[Delivery]:
+    if event.consent_withdrawn:   # 7.10: so the NGO can understand why and adjust, or stop the service
+        return [Delivery(event.ngo_agency_id, "7.10", "consent withdrawn")]
     return [Delivery(event.ngo_agency_id, "7.9", "progress")]
+
+
+def _check_service_request(event: ServiceRequested, state: "CaseState") -> None:
+    producer = event.envelope.producer.agency_id
+    if producer not in state.ngo_accepted:
+        raise illegal(f"{producer} has not accepted this case onto its programme (5.20)", "7.7")
+
+
+def _route_service_request(event: ServiceRequested, state: "CaseState", directory: "Directory") -> list[Delivery]:
+    if directory.get(event.provider_agency_id) is None:
+        raise Rejection(Code.NO_RECIPIENT, f"provider {event.provider_agency_id!r} is not in the directory",
+                        paragraph="7.7", field="provider_agency_id")
+    return [Delivery(event.provider_agency_id, "7.7", "service request")]
 
 
 def _check_ngo_closed(event: NGOCaseClosed, state: "CaseState") -> None:
@@ -164,6 +191,7 @@ def _route_ngo_closed(event: NGOCaseClosed, state: "CaseState", directory: "Dire
 STEPS: dict[str, Step] = {
     "NGOConsentRecorded": Step(_check_consent, _apply_consent, _route_consent),
     "NGOLegalAdviceProvided": Step(_check_legal_advice, None, None),
+    "ServiceRequested": Step(_check_service_request, None, _route_service_request),
     "ServiceProgressReported": Step(_check_progress, None, _route_progress),
     "NGOCaseClosed": Step(_check_ngo_closed, _apply_ngo_closed, _route_ngo_closed),
 }
