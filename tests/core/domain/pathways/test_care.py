@@ -12,10 +12,11 @@ from referral_bus.core.contracts.care_events import (
     AgeAssessmentCompleted, CarePlacement, CarePlanAgreed, CarePlanAmended, CarePlanDecision, CarePlanReviewed,
     CarePlanReviewReportIssued, CaseTransferredAbroad, ChildLeftCare, ChildProtectionPlanFinalised,
     ChildProtectionPlanAmended, ChildProtectionPlanReviewed, IndependentSupporterAssigned, LeavingCareReviewCompleted,
-    PlacementEnded, PlacementKind, PlacementReviewed, PlanApproved, PlanKind, PlanReviewRecommendation,
+    MedicalExaminationCompleted, MedicalExaminationConsentRecorded, PlacementEnded, PlacementKind, PlacementReviewed, PlanApproved, PlanKind, PlanReviewRecommendation,
     ReturnAssessmentCompleted, ReturnBar, ReviewRecommendationsRejected, SafeArrivalConfirmed, TemporaryCareDecided,
     TemporaryCareForm, TemporaryCareRecommended, TransitionFromCarePlanned,
 )
+from referral_bus.core.contracts.consent import Consent, ConsentSubject
 from referral_bus.core.contracts.events import (
     AgeRecordReason, AssessmentOutcome, CaseClosed, ChildAgeRecorded, ChildProtectionMeetingHeld,
     ChildProtectionMeetingScheduled, ClosureGround, EmergencyRemoval, InitialAssessmentCompleted,
@@ -272,3 +273,29 @@ def test_turning_3_moves_the_case_to_the_cam_and_turning_18_ends_planning(direct
     older.add(make(ChildAgeRecorded, CAM, child_age_years=18, reason=AgeRecordReason.DOCUMENT))
     assert older.rejects(care_plan()).paragraph == "6.53"
     older.add(closing)
+
+
+def test_a_permitted_return_from_care_is_transferred(directory: Directory) -> None:
+    case = assessed(directory, MeetingDecision.CARE_PLAN)
+    case.add(care_plan())
+    case.add(make(ReturnAssessmentCompleted, CAM, return_in_best_interests=True))
+    got = case.add(make(CaseTransferredAbroad, CAM, country_code="TJ", receiving_authority="child protection authority"))
+    assert got["guardianship-almaty"].paragraph == "6.52, 6.79"
+
+
+def test_csc_centre_placement_is_a_residential_unit_under_review(directory: Directory) -> None:
+    case = assessed(directory, MeetingDecision.SUPPORT_SERVICES)
+    case.add(make(TemporaryCareRecommended, CAM, recommended_form=TemporaryCareForm.CSC_RESIDENTIAL_UNIT))
+    got = case.add(make(TemporaryCareDecided, "commission-almaty", placement_necessary=True,
+                        form=TemporaryCareForm.CSC_RESIDENTIAL_UNIT))
+    assert got["school-almaty"].paragraph == "6.19(a)"
+    assert case.state.care.placements == {PlacementKind.TEMPORARY_RESIDENTIAL_UNIT}
+
+
+def test_medical_examination_follows_sufficient_consent(directory: Directory) -> None:
+    case = assessed(directory, MeetingDecision.SUPPORT_SERVICES)
+    exam = make(MedicalExaminationCompleted, "health-almaty", joint_with_police=True)
+    assert case.rejects(exam).paragraph == "6.14"
+    case.add(make(MedicalExaminationConsentRecorded, CAM, consent=Consent(
+        subject=ConsentSubject.MEDICAL_EXAMINATION, child_age_years=9, parent_consented=True, in_writing=True)))
+    assert set(case.add(exam)) == {CAM, "police-juvenile-almaty"}

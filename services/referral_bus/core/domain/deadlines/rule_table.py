@@ -69,6 +69,20 @@ RULES: tuple[DeadlineRule, ...] = (
         warn_before=timedelta(hours=12),
     ),
     DeadlineRule(
+        rule_id="6.3a-initial-assessment-48h-removal-request",
+        paragraph="6.3(a)",
+        title="CAM/CSC completes the initial assessment within 48 hours of a referral made because the child's "
+              "health or life is in immediate danger (4.7(c))",
+        trigger="EmergencyRemovalRequested",
+        when=(Condition("child_age_years", "at_least", 3),),
+        anchor=Anchor.RECORDED_AT,
+        clock=ElapsedHours(48),
+        completed_by=_ASSESSMENT,
+        responsible=AgencyKind.CAM_CSC,
+        group="6.3-initial-assessment",
+        warn_before=timedelta(hours=12),
+    ),
+    DeadlineRule(
         rule_id="6.3b-initial-assessment-72h",
         paragraph="6.3(b)",
         title="CAM/CSC completes the initial assessment within 72 hours of receiving the referral",
