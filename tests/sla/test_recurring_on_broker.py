@@ -50,7 +50,7 @@ def records_of(bus: Bus, topic: str, case: str) -> list[Any]:
 
 def test_monthly_updates_per_provider_late_then_withdrawn_when_the_ngo_closes(
         bus: Bus, clients: dict[str, AgencyClient]) -> None:
-    case, school, health, ngo = case_id("REC"), clients["school-almaty"], clients["health-almaty"], clients["ngo-rodnik"]
+    case, school, ngo = case_id("REC"), clients["school-almaty"], clients["ngo-rodnik"]
     accepted(school, ReferralMade, case, referral_kind=ReferralKind.NGO_SUPPORT, city=City.ALMATY, child_age_years=11,
              services_requested=[SupportService.SOCIAL])
     accepted(ngo, NGODecision, case, decision=NGODecisionKind.ACCEPTED)

@@ -13,7 +13,7 @@ import pytest
 from referral_bus.core.contracts import EVENT_TYPES
 from referral_bus.core.contracts.base import City, Event, Record
 from referral_bus.core.contracts.sla_records import (
-    DeadlineBreached, DeadlineCompletedLate, DeadlineMet, DeadlineOpened, DeadlineWarning, DeadlineWithdrawn,
+    DeadlineBreached, DeadlineMet, DeadlineOpened, DeadlineWarning, DeadlineWithdrawn,
     EscalationRaised,
 )
 from referral_bus.core.domain.agencies import Directory

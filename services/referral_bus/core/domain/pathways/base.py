@@ -62,3 +62,10 @@ def route_to(*makers: Callable[[Event, "CaseState", Directory], Delivery]) -> Ro
     def route(event: Event, state: "CaseState", directory: Directory) -> list[Delivery]:
         return [make(event, state, directory) for make in makers]
     return route
+
+
+def referrers_and(paragraph: str, *makers: Callable[[Event, "CaseState", Directory], Delivery]) -> Route:
+    """The referrers' redacted outcome (6.24) plus deliveries to fixed agencies."""
+    def route(event: Event, state: "CaseState", directory: Directory) -> list[Delivery]:
+        return to_referrers(state, paragraph) + [make(event, state, directory) for make in makers]
+    return route

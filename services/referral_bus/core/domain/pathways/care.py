@@ -25,7 +25,7 @@ from ..consent import consent_problems
 from ..deliveries import Delivery
 from ..rejections import Code, Rejection
 from ...contracts.base import Event
-from .base import Route, Step, illegal, route_to, to_kind, to_members, to_referrers
+from .base import Route, Step, illegal, referrers_and, route_to, to_kind, to_members, to_referrers
 
 if TYPE_CHECKING:
     from ..case import CaseState
@@ -478,8 +478,8 @@ def _apply_supporter(event: IndependentSupporterAssigned, state: "CaseState") ->
 
 STEPS: dict[str, Step] = {
     "ChildAgeRecorded": Step(_check_age, _apply_age, _route_age),
-    "AgeAssessmentCompleted": Step(_check_age_assessment, _apply_age_assessment, lambda e, s, d: [
-        *to_referrers(s, "6.11, 6.24"), to_kind(AgencyKind.GUARDIANSHIP, "6.11", "outcome")(e, s, d)]),
+    "AgeAssessmentCompleted": Step(_check_age_assessment, _apply_age_assessment, referrers_and(
+        "6.11, 6.24", to_kind(AgencyKind.GUARDIANSHIP, "6.11", "outcome"))),
     "FamilyTracingUpdated": Step(_check_tracing, _apply_tracing, route_to(
         to_kind(AgencyKind.GUARDIANSHIP, "6.12", "notification"), to_kind(AgencyKind.POLICE, "6.12", "notification"))),
     "MedicalExaminationConsentRecorded": Step(_check_medical_consent, _apply_medical_consent, _route_medical_consent),
@@ -498,9 +498,9 @@ STEPS: dict[str, Step] = {
     "ChildProtectionPlanReviewed": Step(_check_plan_reviewed, _apply_plan_reviewed, _route_review),
     "ReviewRecommendationsRejected": Step(_check_rejected, _apply_rejected, _route_review),
     "ChildProtectionPlanAmended": Step(_check_plan_amended, _apply_amended, _route_plan_amended),
-    "CaseTransferredAbroad": Step(_check_transfer, _apply_transfer, lambda e, s, d: [
-        *to_referrers(s, "6.52, 6.24"), to_kind(AgencyKind.GUARDIANSHIP, "6.52, 6.79", "notification")(e, s, d),
-        to_kind(AgencyKind.BORDER_GUARD, "4.4, 6.41(e)(iii)", "notification")(e, s, d)]),
+    "CaseTransferredAbroad": Step(_check_transfer, _apply_transfer, referrers_and(
+        "6.52, 6.24", to_kind(AgencyKind.GUARDIANSHIP, "6.52, 6.79", "notification"),
+        to_kind(AgencyKind.BORDER_GUARD, "4.4, 6.41(e)(iii)", "notification"))),
     "PlanApproved": Step(_check_plan_approved, None, route_to(to_kind(AgencyKind.CAM_CSC, "6.43, 6.44, 6.60",
                                                                       "approval"))),
     "ReturnAssessmentCompleted": Step(_check_return_assessment, _apply_return_assessment, route_to(

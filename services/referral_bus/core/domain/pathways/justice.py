@@ -13,7 +13,7 @@ from ...contracts.justice_events import (
 from ..agencies import AgencyKind, Directory
 from ..deliveries import Delivery
 from ..rejections import Code, Rejection
-from .base import Step, illegal, route_to, to_kind, to_referrers
+from .base import Step, illegal, referrers_and, route_to, to_kind
 
 if TYPE_CHECKING:
     from ..case import CaseState
@@ -118,9 +118,9 @@ STEPS: dict[str, Step] = {
     "PoliceCustodyEnded": Step(_check_custody_ended, _apply_custody_ended, route_to(
         to_kind(AgencyKind.PROSECUTOR, f"{_SEED} (72-hour custody)", "notification"))),
     "ChildInterviewed": Step(None, None, _route_interview),
-    "ProceedingsTerminated": Step(_check_terminated, _apply_terminated, lambda e, s, d: [
-        *to_referrers(s, f"{_SEED}, 6.24"), to_kind(AgencyKind.CAM_CSC, f"{_SEED}, 6.25", "outcome")(e, s, d),
-        to_kind(AgencyKind.COMMISSION, _SEED, "outcome")(e, s, d)]),
+    "ProceedingsTerminated": Step(_check_terminated, _apply_terminated, referrers_and(
+        f"{_SEED}, 6.24", to_kind(AgencyKind.CAM_CSC, f"{_SEED}, 6.25", "outcome"),
+        to_kind(AgencyKind.COMMISSION, _SEED, "outcome"))),
     "ProbationOrdered": Step(None, None, route_to(
         to_kind(AgencyKind.PROBATION, _SEED, "referral"), to_kind(AgencyKind.CAM_CSC, _SEED, "notification"))),
     "ProgrammeEnrolled": Step(_check_enrolled, _apply_enrolled, _route_enrolled),
