@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from .base import City, Event
 
@@ -79,7 +79,34 @@ class SchoolScreeningFlagRaised(Event):
     concern: ScreeningConcern
 
 
+class FollowUpOf(str, Enum):
+    HELPLINE_REDIRECTION = "HELPLINE_REDIRECTION"
+    SCHOOL_FLAG = "SCHOOL_FLAG"
+
+
+class FollowUpOutcome(str, Enum):
+    REFERRAL_MADE = "REFERRAL_MADE"              # a referral under 4.5, 4.7 or 5.2 follows on the case
+    NO_FURTHER_ACTION = "NO_FURTHER_ACTION"      # with the reason
+    CHILD_NOT_FOUND = "CHILD_NOT_FOUND"          # contact failed; the reason says what was tried
+
+
+class FollowUpRecorded(Event):
+    """Seed 002 (gaps in referral and feedback): the agency a helpline call was redirected to, or the
+    CAM/CSC a school flagged a pupil to, records what it did — so no redirected call or flag is lost
+    and the helpline or school hears back."""
+
+    follow_up_of: FollowUpOf
+    outcome: FollowUpOutcome
+    reason: str | None = Field(default=None, description="Required unless a referral was made")
+
+    @model_validator(mode="after")
+    def _reason(self) -> "FollowUpRecorded":
+        if self.outcome is not FollowUpOutcome.REFERRAL_MADE and not (self.reason or "").strip():
+            raise ValueError("reason: say why no referral follows (seed 002: feedback to the helpline or school)")
+        return self
+
+
 EVENTS: tuple[type[Event], ...] = (
     ViolenceSuspectedByMedicalStaff, MedicalWrittenNoticeSent, MultidisciplinaryEvaluationCompleted,
-    HelplineRedirected, SchoolScreeningFlagRaised,
+    HelplineRedirected, SchoolScreeningFlagRaised, FollowUpRecorded,
 )

@@ -76,6 +76,8 @@ PRODUCERS: dict[str, tuple[frozenset[AgencyKind], str]] = {
     "MultidisciplinaryEvaluationCompleted": (frozenset({AgencyKind.HEALTH}), "seed 002 SOP (2020)"),
     "HelplineRedirected": (frozenset({AgencyKind.HELPLINE}), "seed 002 (helplines 111, 150)"),
     "SchoolScreeningFlagRaised": (frozenset({AgencyKind.SCHOOL}), "seed 002 (school screening)"),
+    "FollowUpRecorded": (frozenset({AgencyKind.POLICE, AgencyKind.CAM_CSC, AgencyKind.GUARDIANSHIP, AgencyKind.NGO,
+                                    AgencyKind.HEALTH}), "seed 002 (follow-up of helpline calls and school flags)"),
     # seed 003: child-friendly justice
     "PoliceCustodyStarted": (frozenset({AgencyKind.POLICE}), "seed 003 (72-hour custody)"),
     "PoliceCustodyEnded": (frozenset({AgencyKind.POLICE, AgencyKind.COURT}), "seed 003"),

@@ -14,13 +14,13 @@ from referral_bus.core.domain.deadlines.rules import ClockContext, PolicyThresho
 from tests.core.domain.deadlines.test_recurring import GRACE, Case, local, of
 
 
-def engine_with(directory: Directory, **hours: float) -> DeadlineEngine:
-    policy = {paragraph.replace("_", "."): PolicyThreshold(h, "test") for paragraph, h in hours.items()}
+def engine_with(directory: Directory, hours: dict[str, float] | None = None) -> DeadlineEngine:
+    policy = {paragraph: PolicyThreshold(h, "test") for paragraph, h in (hours or {}).items()}
     return DeadlineEngine(RULES, directory, grace=GRACE, context=ClockContext(policy=policy))
 
 
 def test_removal_request_is_acted_on_within_the_policy_threshold(directory: Directory) -> None:
-    case = Case(engine_with(directory, **{"4_7": 2}))
+    case = Case(engine_with(directory, {"4.7": 2}))
     opened = case.add("EmergencyRemovalRequested", "school-almaty", local(2026, 3, 3, 10), city="ALMATY",
                       child_age_years=8)
     [request] = of(opened, "4.7-removal-request", DeadlineOpened)
@@ -41,13 +41,13 @@ def test_no_threshold_no_deadline_invented(directory: Directory) -> None:
 
 
 def test_family_tracing_starts_as_soon_as_possible_for_separated_children(directory: Directory) -> None:
-    case = Case(engine_with(directory, **{"6_12": 72}))
+    case = Case(engine_with(directory, {"6.12": 72}))
     case.add("ReferralMade", "border-guard-almaty", local(2026, 3, 2, 11), referral_kind="CHILD_PROTECTION",
              city="ALMATY", child_age_years=12)
     accompanied = case.add("InitialAssessmentCompleted", "cam-almaty", local(2026, 3, 3, 10),
                            outcome="SIGNIFICANT_HARM_CONCERN")
     assert of(accompanied, "6.12") == []
-    other = Case(engine_with(directory, **{"6_12": 72}), case_id="C-2")
+    other = Case(engine_with(directory, {"6.12": 72}), case_id="C-2")
     other.add("ReferralMade", "border-guard-almaty", local(2026, 3, 2, 11), referral_kind="CHILD_PROTECTION",
               city="ALMATY", child_age_years=12)
     [opened] = of(other.add("InitialAssessmentCompleted", "cam-almaty", local(2026, 3, 3, 10),
@@ -57,3 +57,27 @@ def test_family_tracing_starts_as_soon_as_possible_for_separated_children(direct
     [met] = of(other.add("FamilyTracingUpdated", "cam-almaty", local(2026, 3, 4, 10), status="STARTED"),
                "6.12", DeadlineMet)
     assert met.completed_at == local(2026, 3, 4, 10)
+
+
+def test_a_redirected_call_is_owed_by_the_agency_it_went_to(directory: Directory) -> None:
+    case = Case(engine_with(directory, {"seed002-helpline": 24}))
+    [opened] = of(case.add("HelplineRedirected", "helpline-111", local(2026, 3, 3, 22), city="ALMATY",
+                           child_age_years=12, helpline="HELPLINE_111", redirected_to="POLICE"),
+                  "seed002-helpline", DeadlineOpened)
+    assert (opened.rule_id, opened.responsible_agency_id) == ("seed002-helpline-follow-up-police",
+                                                              "police-juvenile-almaty")
+    assert opened.due_at == local(2026, 3, 4, 22)
+    assert of(case.add("FollowUpRecorded", "police-juvenile-almaty", local(2026, 3, 4, 9),
+                       follow_up_of="HELPLINE_REDIRECTION", outcome="REFERRAL_MADE"), "seed002-helpline", DeadlineMet)
+
+
+def test_joint_handling_and_age_assessment_clocks(directory: Directory) -> None:
+    case = Case(engine_with(directory, {"6.6": 48}))
+    [age] = of(case.add("ReferralMade", "border-guard-almaty", local(2026, 3, 3, 10), referral_kind="CHILD_PROTECTION",
+                        city="ALMATY", child_age_years=15, age_disputed=True), "6.9", DeadlineOpened)
+    assert (age.rule_id, age.due_at) == ("6.9-age-assessment-72h", local(2026, 3, 6, 10))   # 6.3(b)'s 72 hours
+    [joint] = of(case.add("CriminalCaseOpened", "police-juvenile-almaty", local(2026, 3, 3, 12),
+                          criminal_case_ref="CR-1"), "6.6", DeadlineOpened)
+    assert joint.due_at == local(2026, 3, 5, 12)
+    assert of(case.add("JointHandlingAgreed", "cam-almaty", local(2026, 3, 4, 12), criminal_case_ref="CR-1"),
+              "6.6", DeadlineMet)

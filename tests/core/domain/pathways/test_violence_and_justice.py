@@ -12,7 +12,7 @@ from referral_bus.core.contracts.justice_events import (
     ProbationOrdered, ProceedingsTerminated, ProgrammeCompleted, ProgrammeEnrolled, ProgrammeReviewed,
 )
 from referral_bus.core.contracts.violence_events import (
-    Helpline, HelplineRedirected, MedicalWrittenNoticeSent, MultidisciplinaryEvaluationCompleted, RedirectTarget,
+    FollowUpOf, FollowUpOutcome, FollowUpRecorded, Helpline, HelplineRedirected, MedicalWrittenNoticeSent, MultidisciplinaryEvaluationCompleted, RedirectTarget,
     SchoolScreeningFlagRaised, ScreeningConcern, ViolenceSuspectedByMedicalStaff,
 )
 from referral_bus.core.domain.agencies import Directory
@@ -89,3 +89,18 @@ def test_interview_deviations_are_accepted_and_reported(directory: Directory) ->
     deviation = got["commission-almaty"]
     assert deviation.purpose == "deviation" and len(deviation.advice) == 2
     assert all(a.startswith("6.7") for a in deviation.advice)
+
+
+def test_helpline_and_school_flags_are_followed_up_and_the_raiser_hears_back(directory: Directory) -> None:
+    case = CaseFold(directory)
+    follow_up = make(FollowUpRecorded, "cam-almaty", follow_up_of=FollowUpOf.SCHOOL_FLAG,
+                     outcome=FollowUpOutcome.NO_FURTHER_ACTION, reason="attending again")
+    case.add(make(HelplineRedirected, "helpline-150", city=City.ALMATY, child_age_years=12,
+                  helpline=Helpline.HELPLINE_150, redirected_to=RedirectTarget.CAM_CSC))
+    assert case.rejects(follow_up).field == "follow_up_of"
+    got = case.add(make(FollowUpRecorded, "cam-almaty", follow_up_of=FollowUpOf.HELPLINE_REDIRECTION,
+                        outcome=FollowUpOutcome.REFERRAL_MADE))
+    assert set(got) == {"helpline-150"} and got["helpline-150"].redacted
+    with pytest.raises(ValueError, match="reason"):
+        make(FollowUpRecorded, "cam-almaty", follow_up_of=FollowUpOf.SCHOOL_FLAG,
+             outcome=FollowUpOutcome.NO_FURTHER_ACTION)

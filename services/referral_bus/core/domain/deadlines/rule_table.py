@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from ...contracts.violence_events import RedirectTarget
 from ..agencies import AgencyKind
 from .rules import (
     Anchor, CalendarDays, CalendarDaysBefore, CalendarMonths, Condition, DeadlineRule, ElapsedHours,
@@ -17,6 +18,8 @@ from .rules import (
 )
 
 _ASSESSMENT = frozenset({"InitialAssessmentCompleted"})
+#: A flag is followed up by the recipient's account of it, or by a referral or removal on the case.
+_FOLLOW_UP = frozenset({"FollowUpRecorded", "ReferralMade", "EmergencyRemovalRequested", "EmergencyRemoval"})
 _UNIT = "TEMPORARY_RESIDENTIAL_UNIT"
 _NGO_CLOSED = Stop("NGOCaseClosed", reason="the NGO closed its case file (7.10, 7.15, 7.17, 7.19)")
 _ABROAD = Stop("CaseTransferredAbroad", reason="case management handed to the authority of the receiving country "
@@ -94,6 +97,45 @@ RULES: tuple[DeadlineRule, ...] = (
         completed_by=_ASSESSMENT,
         responsible=AgencyKind.CAM_CSC,
         group="6.3-initial-assessment",
+        warn_before=timedelta(hours=12),
+    ),
+    DeadlineRule(
+        rule_id="6.6-joint-handling-meeting",
+        paragraph="6.6",
+        title="The CAM/CSC Social Worker and the police officer in charge agree joint handling 'at the earliest "
+              "possible opportunity' after a criminal case about the child is opened (operator's policy threshold)",
+        trigger="CriminalCaseOpened",
+        anchor=Anchor.RECORDED_AT,
+        clock=Immediately("6.6"),
+        completed_by=frozenset({"JointHandlingAgreed"}),
+        responsible=AgencyKind.CAM_CSC,
+        match_on=("criminal_case_ref",),
+    ),
+    DeadlineRule(
+        rule_id="6.9-age-assessment-48h",
+        paragraph="6.9, 6.3(a)",
+        title="The CAM/CSC assesses an age-disputed child's age as part of the initial assessment: within 48 "
+              "hours when there is evidence of immediate risk",
+        trigger="ReferralMade",
+        when=(Condition("referral_kind", "equals", "CHILD_PROTECTION"), Condition("age_disputed", "equals", True),
+              Condition("child_age_years", "at_least", 3), Condition("immediate_risk", "equals", True)),
+        anchor=Anchor.RECORDED_AT,
+        clock=ElapsedHours(48),
+        completed_by=frozenset({"AgeAssessmentCompleted"}),
+        responsible=AgencyKind.CAM_CSC,
+        warn_before=timedelta(hours=12),
+    ),
+    DeadlineRule(
+        rule_id="6.9-age-assessment-72h",
+        paragraph="6.9, 6.3(b)",
+        title="The CAM/CSC assesses an age-disputed child's age as part of the initial assessment: within 72 hours",
+        trigger="ReferralMade",
+        when=(Condition("referral_kind", "equals", "CHILD_PROTECTION"), Condition("age_disputed", "equals", True),
+              Condition("child_age_years", "at_least", 3), Condition("immediate_risk", "equals", False)),
+        anchor=Anchor.RECORDED_AT,
+        clock=ElapsedHours(72),
+        completed_by=frozenset({"AgeAssessmentCompleted"}),
+        responsible=AgencyKind.CAM_CSC,
         warn_before=timedelta(hours=12),
     ),
     DeadlineRule(
@@ -531,6 +573,30 @@ RULES: tuple[DeadlineRule, ...] = (
         completed_by=frozenset({"LeavingCareReviewCompleted"}),
         responsible=AgencyKind.CAM_CSC,
         warn_before=timedelta(days=30),
+    ),
+    # -- seed 002: helpline calls and school flags are followed up, and the raiser hears back ---------
+    *(DeadlineRule(
+        rule_id=f"seed002-helpline-follow-up-{target.value.lower().replace('_', '-')}",
+        paragraph="seed 002 (helplines 111, 150)",
+        title=f"The {target.value.lower().replace('_', '/')} a helpline call was redirected to follows it up "
+              "(operator's policy threshold): a referral, or no action with the reason",
+        trigger="HelplineRedirected",
+        when=(Condition("redirected_to", "equals", target.value),),
+        anchor=Anchor.RECORDED_AT,
+        clock=Immediately("seed002-helpline"),
+        completed_by=_FOLLOW_UP,
+        responsible=AgencyKind(target.value.lower().replace("_", "-")),
+    ) for target in RedirectTarget),
+    DeadlineRule(
+        rule_id="seed002-school-flag-follow-up",
+        paragraph="seed 002 (school screening)",
+        title="The CAM/CSC follows up a school's screening flag (operator's policy threshold): a referral, or no "
+              "action with the reason",
+        trigger="SchoolScreeningFlagRaised",
+        anchor=Anchor.RECORDED_AT,
+        clock=Immediately("seed002-school-flag"),
+        completed_by=_FOLLOW_UP,
+        responsible=AgencyKind.CAM_CSC,
     ),
     # -- seed 002: violence identified by medical staff (SOP, November 2020) -------------------------
     DeadlineRule(
