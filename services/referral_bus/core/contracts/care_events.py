@@ -357,6 +357,7 @@ EVENTS: tuple[type[Event], ...] = (
     AgeAssessmentCompleted, FamilyTracingUpdated, MedicalExaminationConsentRecorded, MedicalExaminationCompleted,
     TemporaryCareRecommended, TemporaryCareDecided, PlacementReviewed, PlacementEnded, ChildProtectionPlanFinalised,
     ChildProtectionPlanReviewed, ReviewRecommendationsRejected, ChildProtectionPlanAmended, CaseTransferredAbroad,
-    SafeArrivalConfirmed, PlanApproved, ReturnAssessmentCompleted, CarePlanAgreed, CarePlanReviewReportIssued, CarePlanReviewed, CarePlanAmended,
-    TransitionFromCarePlanned, ChildLeftCare, LeavingCareReviewCompleted, IndependentSupporterAssigned,
+    SafeArrivalConfirmed, PlanApproved, ReturnAssessmentCompleted, CarePlanAgreed, CarePlanReviewReportIssued,
+    CarePlanReviewed, CarePlanAmended, TransitionFromCarePlanned, ChildLeftCare, LeavingCareReviewCompleted,
+    IndependentSupporterAssigned,
 )

@@ -12,9 +12,10 @@ from referral_bus.core.contracts.care_events import (
     AgeAssessmentCompleted, CarePlacement, CarePlanAgreed, CarePlanAmended, CarePlanDecision, CarePlanReviewed,
     CarePlanReviewReportIssued, CaseTransferredAbroad, ChildLeftCare, ChildProtectionPlanFinalised,
     ChildProtectionPlanAmended, ChildProtectionPlanReviewed, IndependentSupporterAssigned, LeavingCareReviewCompleted,
-    MedicalExaminationCompleted, MedicalExaminationConsentRecorded, PlacementEnded, PlacementKind, PlacementReviewed, PlanApproved, PlanKind, PlanReviewRecommendation,
-    ReturnAssessmentCompleted, ReturnBar, ReviewRecommendationsRejected, SafeArrivalConfirmed, TemporaryCareDecided,
-    TemporaryCareForm, TemporaryCareRecommended, TransitionFromCarePlanned,
+    MedicalExaminationCompleted, MedicalExaminationConsentRecorded, PlacementEnded, PlacementKind, PlacementReviewed,
+    PlanApproved, PlanKind, PlanReviewRecommendation, ReturnAssessmentCompleted, ReturnBar,
+    ReviewRecommendationsRejected, SafeArrivalConfirmed, TemporaryCareDecided, TemporaryCareForm,
+    TemporaryCareRecommended, TransitionFromCarePlanned,
 )
 from referral_bus.core.contracts.consent import Consent, ConsentSubject
 from referral_bus.core.contracts.events import (

@@ -12,8 +12,9 @@ from referral_bus.core.contracts.justice_events import (
     ProbationOrdered, ProceedingsTerminated, ProgrammeCompleted, ProgrammeEnrolled, ProgrammeReviewed,
 )
 from referral_bus.core.contracts.violence_events import (
-    FollowUpOf, FollowUpOutcome, FollowUpRecorded, Helpline, HelplineRedirected, MedicalWrittenNoticeSent, MultidisciplinaryEvaluationCompleted, RedirectTarget,
-    SchoolScreeningFlagRaised, ScreeningConcern, ViolenceSuspectedByMedicalStaff,
+    FollowUpOf, FollowUpOutcome, FollowUpRecorded, Helpline, HelplineRedirected, MedicalWrittenNoticeSent,
+    MultidisciplinaryEvaluationCompleted, RedirectTarget, SchoolScreeningFlagRaised, ScreeningConcern,
+    ViolenceSuspectedByMedicalStaff,
 )
 from referral_bus.core.domain.agencies import Directory
 from referral_bus.core.domain.authorization import authorize

@@ -8,14 +8,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
 
+from ...contracts.base import Event
 from ...contracts.care_events import (
     AgeAssessmentCompleted, CarePlacement, CarePlanAgreed, CarePlanAmended, CarePlanDecision, CarePlanReviewed,
     CarePlanReviewReportIssued, CaseTransferredAbroad, ChildLeftCare, ChildProtectionPlanAmended,
     ChildProtectionPlanFinalised, ChildProtectionPlanReviewed, FamilyTracingUpdated, IndependentSupporterAssigned,
     LeavingCareReviewCompleted, MedicalExaminationCompleted, MedicalExaminationConsentRecorded, PlacementEnded,
     PlacementKind, PlacementReviewed, PlanApproved, PlanKind, PlanReviewRecommendation, ReturnAssessmentCompleted,
-    ReviewRecommendationsRejected, SafeArrivalConfirmed, TemporaryCareDecided, TemporaryCareForm, TemporaryCareRecommended, TracingStatus,
-    TransitionFromCarePlanned,
+    ReviewRecommendationsRejected, SafeArrivalConfirmed, TemporaryCareDecided, TemporaryCareForm,
+    TemporaryCareRecommended, TracingStatus, TransitionFromCarePlanned,
 )
 from ...contracts.events import (
     AgeRecordReason, ChildAgeRecorded, MeetingDecision, MeetingPurpose, SocialAssessmentConclusion,
@@ -24,7 +25,6 @@ from ..agencies import AgencyKind, Directory
 from ..consent import consent_problems
 from ..deliveries import Delivery
 from ..rejections import Code, Rejection
-from ...contracts.base import Event
 from .base import Route, Step, illegal, referrers_and, route_to, to_kind, to_members, to_referrers
 
 if TYPE_CHECKING:
