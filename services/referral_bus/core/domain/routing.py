@@ -96,6 +96,10 @@ def route(event: Event, state: CaseState, directory: Directory) -> list[Delivery
         if unknown:
             raise Rejection(Code.NO_RECIPIENT, f"service provider {unknown[0]!r} is not in the directory",
                             paragraph="7.8", field="service_provider_agency_ids")
+        # 7.9–7.10: a revised plan no longer using a provider tells it, so it stops the service
+        earlier = state.ngo.service_providers.get(event.envelope.producer.agency_id, [])
+        out += [Delivery(a, "7.9–7.10", "service ended") for a in earlier
+                if a not in event.service_provider_agency_ids]
     elif (step := STEPS.get(event.event_type())) is not None and step.route is not None:
         out += step.route(event, state, directory)
     producer = event.envelope.producer.agency_id

@@ -122,3 +122,7 @@ def test_service_requests_and_withdrawn_consent(directory: Directory) -> None:
     got = case.add(make(ServiceProgressReported, "school-almaty", ngo_agency_id=NGO, service="remedial education",
                         consent_withdrawn=True))
     assert (got[NGO].paragraph, got[NGO].purpose) == ("7.10", "consent withdrawn")
+    got = case.add(make(ServicePlanAgreed, NGO, by_role=NGOStaffRole.SOCIAL_WORKER,
+                        service_provider_agency_ids=["health-almaty"]))
+    assert (got["school-almaty"].purpose, got["school-almaty"].paragraph) == ("service ended", "7.9–7.10")
+    assert got["health-almaty"].paragraph == "7.8"

@@ -88,8 +88,13 @@ def test_interview_deviations_are_accepted_and_reported(directory: Directory) ->
     got = case.add(make(ChildInterviewed, "police-juvenile-almaty", child_role=ChildRole.VICTIM,
                         professionals_present=[InterviewProfessional.INVESTIGATOR], suspected_person_present=True))
     deviation = got["commission-almaty"]
-    assert deviation.purpose == "deviation" and len(deviation.advice) == 2
-    assert all(a.startswith("6.7") for a in deviation.advice)
+    assert deviation.purpose == "deviation" and len(deviation.advice) == 3
+    assert [a.split(":")[0] for a in deviation.advice] == ["6.7", "6.7", "seed 003"]
+    with_specialists = case.add(make(ChildInterviewed, "police-juvenile-almaty", child_role=ChildRole.WITNESS,
+                                     professionals_present=[InterviewProfessional.INVESTIGATOR,
+                                                            InterviewProfessional.CAM_SOCIAL_WORKER,
+                                                            InterviewProfessional.PSYCHOLOGIST]))
+    assert "commission-almaty" not in with_specialists
 
 
 def test_helpline_and_school_flags_are_followed_up_and_the_raiser_hears_back(directory: Directory) -> None:

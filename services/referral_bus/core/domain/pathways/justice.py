@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from ..case import CaseState
 
 _SEED = "seed 003"
+#: Seed 003 (child-friendly justice): a pedagogue or psychologist attends a child victim's or witness's interview
+_SPECIALISTS = {InterviewProfessional.PEDAGOGUE, InterviewProfessional.PSYCHOLOGIST}
 
 
 @dataclass
@@ -37,6 +39,8 @@ def interview_deviations(event: ChildInterviewed, state: "CaseState") -> list[st
     if state.open_criminal_cases and event.child_role is not ChildRole.IN_CONFLICT_WITH_LAW \
             and InterviewProfessional.CAM_SOCIAL_WORKER not in event.professionals_present:
         out.append("6.7: no CAM/CSC Social Worker was present at the investigative interview")
+    if event.child_role is not ChildRole.IN_CONFLICT_WITH_LAW and not _SPECIALISTS & set(event.professionals_present):
+        out.append("seed 003: no pedagogue or psychologist was present at the interview of a child victim or witness")
     return out
 
 
