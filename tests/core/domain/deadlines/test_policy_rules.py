@@ -81,3 +81,14 @@ def test_joint_handling_and_age_assessment_clocks(directory: Directory) -> None:
     assert joint.due_at == local(2026, 3, 5, 12)
     assert of(case.add("JointHandlingAgreed", "cam-almaty", local(2026, 3, 4, 12), criminal_case_ref="CR-1"),
               "6.6", DeadlineMet)
+
+
+def test_turning_3_in_the_guardianships_care_opens_the_initial_assessment(directory: Directory) -> None:
+    case = Case(engine_with(directory))
+    case.add("ReferralMade", "health-almaty", local(2026, 3, 3, 10), referral_kind="CHILD_PROTECTION", city="ALMATY",
+             child_age_years=2)
+    [opened] = of(case.add("ChildAgeRecorded", "guardianship-almaty", local(2026, 5, 4, 10), child_age_years=3,
+                           reason="BIRTHDAY"), "6.3", DeadlineOpened)
+    assert (opened.rule_id, opened.due_at) == ("6.3b-initial-assessment-72h-turned-3", local(2026, 5, 7, 10))
+    assert of(case.add("ChildAgeRecorded", "cam-almaty", local(2026, 6, 1, 10), child_age_years=3,
+                       reason="DOCUMENT"), "6.3") == []   # recorded by the CAM/CSC: the case was already its own

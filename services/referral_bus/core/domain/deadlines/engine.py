@@ -188,9 +188,15 @@ class DeadlineEngine:
                 self.ngo_referrals[(env.case_id, ngo.id)] = NGOReferral(
                     env.recorded_at or env.occurred_at, frozenset(s.value for s in event.services_requested))
         for rule in self._by_trigger.get(kind, ()):
-            if rule.triggered_by(event):
+            if rule.triggered_by(event) and self._from_producer(rule, event):
                 out += self._open(rule, event)
         return out
+
+    def _from_producer(self, rule: DeadlineRule, event: Event) -> bool:
+        if not rule.trigger_producers:
+            return True
+        agency = self.directory.get(event.envelope.producer.agency_id)
+        return agency is not None and agency.kind in rule.trigger_producers
 
     def _responsible(self, kind: AgencyKind | None, case_id: str, trigger: Event | None = None) -> str | None:
         if kind is None:

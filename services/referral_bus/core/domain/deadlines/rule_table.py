@@ -86,6 +86,21 @@ RULES: tuple[DeadlineRule, ...] = (
         warn_before=timedelta(hours=12),
     ),
     DeadlineRule(
+        rule_id="6.3b-initial-assessment-72h-turned-3",
+        paragraph="4.5(b), 6.3(b)",
+        title="A child in the Guardianship's care who turns 3 is the CAM/CSC's (4.5(b)): initial assessment within "
+              "72 hours of the case passing to it",
+        trigger="ChildAgeRecorded",
+        when=(Condition("child_age_years", "equals", 3),),
+        trigger_producers=frozenset({AgencyKind.GUARDIANSHIP}),
+        anchor=Anchor.RECORDED_AT,
+        clock=ElapsedHours(72),
+        completed_by=_ASSESSMENT,
+        responsible=AgencyKind.CAM_CSC,
+        group="6.3-initial-assessment",
+        warn_before=timedelta(hours=12),
+    ),
+    DeadlineRule(
         rule_id="6.3b-initial-assessment-72h",
         paragraph="6.3(b)",
         title="CAM/CSC completes the initial assessment within 72 hours of receiving the referral",

@@ -352,6 +352,9 @@ class DeadlineRule:
     #: Fields that must be equal on the trigger and the completing event ("producer" = the
     #: publishing agency): 6.34's report closes only that professional's deadline for that meeting.
     match_on: tuple[str, ...] = ()
+    #: Only a trigger published by one of these kinds of agency opens the deadline (empty: any):
+    #: a birthday recorded by the Guardianship means the case was the Guardianship's (4.5(a)).
+    trigger_producers: frozenset[AgencyKind] = frozenset()
     recurrence: Recurrence | None = None
     stopped_by: tuple[Stop, ...] = ()
     #: A list field of agency ids on the trigger: one deadline (series) per agency, that agency
