@@ -8,6 +8,7 @@ added. Deadlines the bus cannot see are listed in ``NOT_ENFORCEABLE`` with the r
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from datetime import timedelta
 
 from ...contracts.violence_events import RedirectTarget
@@ -29,6 +30,54 @@ _LEFT_CARE = Stop("ChildLeftCare", match=True, reason="the child left care: the 
 _HOURS_LADDER = (EscalationStep(1, "supervisor"), EscalationStep(2, "commission", 2),
                  EscalationStep(3, "agency:steering-committee", 6))
 
+
+_CHILD_PROTECTION_3_PLUS = (Condition("referral_kind", "equals", "CHILD_PROTECTION"),
+                            Condition("child_age_years", "at_least", 3))
+
+
+def _initial_assessment(rule_id: str, paragraph: str, title: str, trigger: str, hours: int,
+                        when: tuple[Condition, ...], anchor: Anchor = Anchor.RECORDED_AT,
+                        **extra: Any) -> DeadlineRule:
+    """6.3: one initial-assessment deadline per case (the group); a later trigger re-times it if its
+    due time is later ("or, if later, the removal")."""
+    return DeadlineRule(rule_id=rule_id, paragraph=paragraph, title=title, trigger=trigger, when=when, anchor=anchor,
+                        clock=ElapsedHours(hours), completed_by=_ASSESSMENT, responsible=AgencyKind.CAM_CSC,
+                        group="6.3-initial-assessment", warn_before=timedelta(hours=12), **extra)
+
+
+def _age_assessment(hours: int, paragraph: str, within: str, *, immediate_risk: bool) -> DeadlineRule:
+    """6.9: the age assessment is part of the initial assessment, so it runs on 6.3's clock."""
+    return DeadlineRule(
+        rule_id=f"6.9-age-assessment-{hours}h", paragraph=paragraph,
+        title=f"The CAM/CSC assesses an age-disputed child's age as part of the initial assessment: {within}",
+        trigger="ReferralMade",
+        when=(Condition("referral_kind", "equals", "CHILD_PROTECTION"), Condition("age_disputed", "equals", True),
+              Condition("child_age_years", "at_least", 3), Condition("immediate_risk", "equals", immediate_risk)),
+        anchor=Anchor.RECORDED_AT, clock=ElapsedHours(hours), completed_by=frozenset({"AgeAssessmentCompleted"}),
+        responsible=AgencyKind.CAM_CSC, warn_before=timedelta(hours=12))
+
+
+def _reasons_in_writing(rule_id: str, paragraph: str, title: str, trigger: str, plan_kind: str) -> DeadlineRule:
+    """6.48, 6.76: a Manager who rejects a review's recommendations owes the members reasons."""
+    return DeadlineRule(
+        rule_id=rule_id, paragraph=paragraph, title=title, trigger=trigger,
+        when=(Condition("manager_accepts", "equals", False),),
+        anchor=Anchor.OCCURRED_AT,   # when the review meeting took place
+        clock=WorkingDays(2), completed_by=frozenset({"ReviewRecommendationsRejected"}),
+        completed_when=(Condition("plan_kind", "equals", plan_kind),), match_on=("meeting_id",),
+        responsible=AgencyKind.CAM_CSC, warn_before=timedelta(hours=8))
+
+
+def _amended_within_7wd(rule_id: str, paragraph: str, title: str, trigger: str, vary: Condition, amended: str,
+                        plan_field: str) -> DeadlineRule:
+    """6.49, 6.77: a review that varies the plan, accepted by the Manager, owes the amendment."""
+    return DeadlineRule(
+        rule_id=rule_id, paragraph=paragraph, title=title, trigger=trigger,
+        when=(vary, Condition("manager_accepts", "equals", True)), anchor=Anchor.OCCURRED_AT,
+        clock=WorkingDays(7), completed_by=frozenset({amended}), match_on=(plan_field,),
+        responsible=AgencyKind.CAM_CSC, warn_before=timedelta(days=2))
+
+
 RULES: tuple[DeadlineRule, ...] = (
     DeadlineRule(
         rule_id="4.8-removal-outcome-3h",
@@ -44,76 +93,30 @@ RULES: tuple[DeadlineRule, ...] = (
         # a child removed without the CAM present: the ladder climbs within hours, not days
         ladder=_HOURS_LADDER,
     ),
-    DeadlineRule(
-        rule_id="6.3a-initial-assessment-48h-referral",
-        paragraph="6.3(a)",
-        title="CAM/CSC completes the initial assessment within 48 hours (evidence of immediate risk)",
-        trigger="ReferralMade",
-        when=(Condition("referral_kind", "equals", "CHILD_PROTECTION"), Condition("child_age_years", "at_least", 3),
-              Condition("immediate_risk", "equals", True)),
-        anchor=Anchor.RECORDED_AT,
-        clock=ElapsedHours(48),
-        completed_by=_ASSESSMENT,
-        responsible=AgencyKind.CAM_CSC,
-        group="6.3-initial-assessment",
-        warn_before=timedelta(hours=12),
-    ),
-    DeadlineRule(
-        rule_id="6.3a-initial-assessment-48h-removal",
-        paragraph="6.3(a)",
-        title="CAM/CSC completes the initial assessment within 48 hours of the removal, if later",
-        trigger="EmergencyRemoval",
-        when=(Condition("child_removed", "equals", True), Condition("child_age_years", "at_least", 3)),
-        anchor=Anchor.OCCURRED_AT,
-        clock=ElapsedHours(48),
-        completed_by=_ASSESSMENT,
-        responsible=AgencyKind.CAM_CSC,
-        group="6.3-initial-assessment",
-        warn_before=timedelta(hours=12),
-    ),
-    DeadlineRule(
-        rule_id="6.3a-initial-assessment-48h-removal-request",
-        paragraph="6.3(a)",
-        title="CAM/CSC completes the initial assessment within 48 hours of a referral made because the child's "
-              "health or life is in immediate danger (4.7(c))",
-        trigger="EmergencyRemovalRequested",
-        when=(Condition("child_age_years", "at_least", 3),),
-        anchor=Anchor.RECORDED_AT,
-        clock=ElapsedHours(48),
-        completed_by=_ASSESSMENT,
-        responsible=AgencyKind.CAM_CSC,
-        group="6.3-initial-assessment",
-        warn_before=timedelta(hours=12),
-    ),
-    DeadlineRule(
-        rule_id="6.3b-initial-assessment-72h-turned-3",
-        paragraph="4.5(b), 6.3(b)",
-        title="A child in the Guardianship's care who turns 3 is the CAM/CSC's (4.5(b)): initial assessment within "
-              "72 hours of the case passing to it",
-        trigger="ChildAgeRecorded",
-        when=(Condition("child_age_years", "equals", 3),),
-        trigger_producers=frozenset({AgencyKind.GUARDIANSHIP}),
-        anchor=Anchor.RECORDED_AT,
-        clock=ElapsedHours(72),
-        completed_by=_ASSESSMENT,
-        responsible=AgencyKind.CAM_CSC,
-        group="6.3-initial-assessment",
-        warn_before=timedelta(hours=12),
-    ),
-    DeadlineRule(
-        rule_id="6.3b-initial-assessment-72h",
-        paragraph="6.3(b)",
-        title="CAM/CSC completes the initial assessment within 72 hours of receiving the referral",
-        trigger="ReferralMade",
-        when=(Condition("referral_kind", "equals", "CHILD_PROTECTION"), Condition("child_age_years", "at_least", 3),
-              Condition("immediate_risk", "equals", False)),
-        anchor=Anchor.RECORDED_AT,
-        clock=ElapsedHours(72),
-        completed_by=_ASSESSMENT,
-        responsible=AgencyKind.CAM_CSC,
-        group="6.3-initial-assessment",
-        warn_before=timedelta(hours=12),
-    ),
+    _initial_assessment(
+        "6.3a-initial-assessment-48h-referral", "6.3(a)",
+        "CAM/CSC completes the initial assessment within 48 hours (evidence of immediate risk)",
+        "ReferralMade", 48, _CHILD_PROTECTION_3_PLUS + (Condition("immediate_risk", "equals", True),)),
+    _initial_assessment(
+        "6.3a-initial-assessment-48h-removal", "6.3(a)",
+        "CAM/CSC completes the initial assessment within 48 hours of the removal, if later",
+        "EmergencyRemoval", 48, (Condition("child_removed", "equals", True), Condition("child_age_years", "at_least", 3)),
+        anchor=Anchor.OCCURRED_AT),
+    _initial_assessment(
+        "6.3a-initial-assessment-48h-removal-request", "6.3(a)",
+        "CAM/CSC completes the initial assessment within 48 hours of a referral made because the child's "
+        "health or life is in immediate danger (4.7(c))",
+        "EmergencyRemovalRequested", 48, (Condition("child_age_years", "at_least", 3),)),
+    _initial_assessment(
+        "6.3b-initial-assessment-72h-turned-3", "4.5(b), 6.3(b)",
+        "A child in the Guardianship's care who turns 3 is the CAM/CSC's (4.5(b)): initial assessment within "
+        "72 hours of the case passing to it",
+        "ChildAgeRecorded", 72, (Condition("child_age_years", "equals", 3),),
+        trigger_producers=frozenset({AgencyKind.GUARDIANSHIP})),
+    _initial_assessment(
+        "6.3b-initial-assessment-72h", "6.3(b)",
+        "CAM/CSC completes the initial assessment within 72 hours of receiving the referral",
+        "ReferralMade", 72, _CHILD_PROTECTION_3_PLUS + (Condition("immediate_risk", "equals", False),)),
     DeadlineRule(
         rule_id="6.6-joint-handling-meeting",
         paragraph="6.6",
@@ -126,33 +129,9 @@ RULES: tuple[DeadlineRule, ...] = (
         responsible=AgencyKind.CAM_CSC,
         match_on=("criminal_case_ref",),
     ),
-    DeadlineRule(
-        rule_id="6.9-age-assessment-48h",
-        paragraph="6.9, 6.3(a)",
-        title="The CAM/CSC assesses an age-disputed child's age as part of the initial assessment: within 48 "
-              "hours when there is evidence of immediate risk",
-        trigger="ReferralMade",
-        when=(Condition("referral_kind", "equals", "CHILD_PROTECTION"), Condition("age_disputed", "equals", True),
-              Condition("child_age_years", "at_least", 3), Condition("immediate_risk", "equals", True)),
-        anchor=Anchor.RECORDED_AT,
-        clock=ElapsedHours(48),
-        completed_by=frozenset({"AgeAssessmentCompleted"}),
-        responsible=AgencyKind.CAM_CSC,
-        warn_before=timedelta(hours=12),
-    ),
-    DeadlineRule(
-        rule_id="6.9-age-assessment-72h",
-        paragraph="6.9, 6.3(b)",
-        title="The CAM/CSC assesses an age-disputed child's age as part of the initial assessment: within 72 hours",
-        trigger="ReferralMade",
-        when=(Condition("referral_kind", "equals", "CHILD_PROTECTION"), Condition("age_disputed", "equals", True),
-              Condition("child_age_years", "at_least", 3), Condition("immediate_risk", "equals", False)),
-        anchor=Anchor.RECORDED_AT,
-        clock=ElapsedHours(72),
-        completed_by=frozenset({"AgeAssessmentCompleted"}),
-        responsible=AgencyKind.CAM_CSC,
-        warn_before=timedelta(hours=12),
-    ),
+    _age_assessment(48, "6.9, 6.3(a)", "within 48 hours when there is evidence of immediate risk",
+                    immediate_risk=True),
+    _age_assessment(72, "6.9, 6.3(b)", "within 72 hours", immediate_risk=False),
     DeadlineRule(
         rule_id="6.28-social-assessment-8w",
         paragraph="6.28",
@@ -435,35 +414,17 @@ RULES: tuple[DeadlineRule, ...] = (
         stopped_by=(_ABROAD,),
         warn_before=timedelta(days=30),
     ),
-    DeadlineRule(
-        rule_id="6.48-review-reasons-2wd",
-        paragraph="6.48",
-        title="The CAM/CSC Manager who rejects a plan review's recommendations gives the members written reasons "
-              "within 2 working days of the review meeting",
-        trigger="ChildProtectionPlanReviewed",
-        when=(Condition("manager_accepts", "equals", False),),
-        anchor=Anchor.OCCURRED_AT,   # when the review meeting took place
-        clock=WorkingDays(2),
-        completed_by=frozenset({"ReviewRecommendationsRejected"}),
-        completed_when=(Condition("plan_kind", "equals", "CHILD_PROTECTION_PLAN"),),
-        match_on=("meeting_id",),
-        responsible=AgencyKind.CAM_CSC,
-        warn_before=timedelta(hours=8),
-    ),
-    DeadlineRule(
-        rule_id="6.49-protection-plan-amended-7wd",
-        paragraph="6.49",
-        title="The CAM/CSC amends the child protection plan within 7 working days of a review that recommends "
-              "varying it (6.47(b))",
-        trigger="ChildProtectionPlanReviewed",
-        when=(Condition("recommendation", "equals", "VARY"), Condition("manager_accepts", "equals", True)),
-        anchor=Anchor.OCCURRED_AT,
-        clock=WorkingDays(7),
-        completed_by=frozenset({"ChildProtectionPlanAmended"}),
-        match_on=("plan_id",),
-        responsible=AgencyKind.CAM_CSC,
-        warn_before=timedelta(days=2),
-    ),
+    _reasons_in_writing(
+        "6.48-review-reasons-2wd", "6.48",
+        "The CAM/CSC Manager who rejects a plan review's recommendations gives the members written reasons "
+        "within 2 working days of the review meeting",
+        "ChildProtectionPlanReviewed", "CHILD_PROTECTION_PLAN"),
+    _amended_within_7wd(
+        "6.49-protection-plan-amended-7wd", "6.49",
+        "The CAM/CSC amends the child protection plan within 7 working days of a review that recommends "
+        "varying it (6.47(b))",
+        "ChildProtectionPlanReviewed", Condition("recommendation", "equals", "VARY"), "ChildProtectionPlanAmended",
+        "plan_id"),
     # -- the care plan (6.53–6.79) -------------------------------------------------------------------
     DeadlineRule(
         rule_id="6.62-care-plan-review",
@@ -531,35 +492,15 @@ RULES: tuple[DeadlineRule, ...] = (
         single="open",
         warn_before=timedelta(days=1),
     ),
-    DeadlineRule(
-        rule_id="6.76-care-review-reasons-2wd",
-        paragraph="6.76",
-        title="The CAM/CSC Manager who rejects a care plan review's recommendations gives the members written "
-              "reasons within 2 working days of the meeting",
-        trigger="CarePlanReviewed",
-        when=(Condition("manager_accepts", "equals", False),),
-        anchor=Anchor.OCCURRED_AT,
-        clock=WorkingDays(2),
-        completed_by=frozenset({"ReviewRecommendationsRejected"}),
-        completed_when=(Condition("plan_kind", "equals", "CARE_PLAN"),),
-        match_on=("meeting_id",),
-        responsible=AgencyKind.CAM_CSC,
-        warn_before=timedelta(hours=8),
-    ),
-    DeadlineRule(
-        rule_id="6.77-care-plan-amended-7wd",
-        paragraph="6.77",
-        title="The CAM/CSC amends the care plan within 7 working days of a review that decides to vary it "
-              "(6.73(b))",
-        trigger="CarePlanReviewed",
-        when=(Condition("decision", "equals", "VARY"), Condition("manager_accepts", "equals", True)),
-        anchor=Anchor.OCCURRED_AT,
-        clock=WorkingDays(7),
-        completed_by=frozenset({"CarePlanAmended"}),
-        match_on=("care_plan_id",),
-        responsible=AgencyKind.CAM_CSC,
-        warn_before=timedelta(days=2),
-    ),
+    _reasons_in_writing(
+        "6.76-care-review-reasons-2wd", "6.76",
+        "The CAM/CSC Manager who rejects a care plan review's recommendations gives the members written "
+        "reasons within 2 working days of the meeting",
+        "CarePlanReviewed", "CARE_PLAN"),
+    _amended_within_7wd(
+        "6.77-care-plan-amended-7wd", "6.77",
+        "The CAM/CSC amends the care plan within 7 working days of a review that decides to vary it (6.73(b))",
+        "CarePlanReviewed", Condition("decision", "equals", "VARY"), "CarePlanAmended", "care_plan_id"),
     DeadlineRule(
         rule_id="6.75a-transition-steps-3m-before-end",
         paragraph="6.75(a)",
