@@ -15,6 +15,7 @@ from .agencies import AgencyKind, Directory
 from .case import CaseState
 from .deliveries import Delivery, agency_of as _agency
 from .pathways import STEPS
+from .pathways.base import to_referrers
 from .pathways.ngo import admission_advice, check_on_behalf_of
 from .rejections import Code, Rejection
 
@@ -51,14 +52,14 @@ def route(event: Event, state: CaseState, directory: Directory) -> list[Delivery
     elif isinstance(event, ProsecutorNotified):
         out.append(Delivery(_agency(directory, AgencyKind.PROSECUTOR, city, "4.9"), "4.9", "notification"))
     elif isinstance(event, InitialAssessmentCompleted):
-        out += [Delivery(r, "6.21–6.24", "outcome", redacted=True) for r in state.referrers()]
+        out += to_referrers(state, "6.21–6.24")
         out.append(Delivery(_agency(directory, AgencyKind.GUARDIANSHIP, city, "4.10"), "4.10", "outcome"))
         out.append(Delivery(_agency(directory, AgencyKind.COMMISSION, city, "4.10"), "4.10", "outcome"))
         if event.crime_suspected or state.open_criminal_cases:   # 6.5–6.6: the police handle it jointly
             out.append(Delivery(_agency(directory, AgencyKind.POLICE, city, "6.6"), "6.5–6.6", "notification"))
     elif isinstance(event, SocialAssessmentCompleted):
         # 6.30: the referrer is informed "in the same way as outlined in paragraphs 6.22 to 6.25"
-        out += [Delivery(r, "6.30 (6.22–6.25)", "outcome", redacted=True) for r in state.referrers()]
+        out += to_referrers(state, "6.30 (6.22–6.25)")
         out.append(Delivery(_agency(directory, AgencyKind.GUARDIANSHIP, city, "6.30"), "6.30", "outcome"))
         out.append(Delivery(_agency(directory, AgencyKind.COMMISSION, city, "6.30"), "6.30", "outcome"))
         if event.police_consulted:   # 6.29: the police officer consulted learns the conclusion
@@ -80,7 +81,7 @@ def route(event: Event, state: CaseState, directory: Directory) -> list[Delivery
         # 6.6 joint handling; 6.25 the police keep the CAM/CSC Manager informed
         out.append(Delivery(_agency(directory, AgencyKind.CAM_CSC, city, "6.25"), "6.6, 6.25", "notification"))
     elif isinstance(event, CaseClosed):
-        out += [Delivery(r, "6.51, 6.78", "outcome", redacted=True) for r in state.referrers()]
+        out += to_referrers(state, "6.51, 6.78")
         out.append(Delivery(_agency(directory, AgencyKind.GUARDIANSHIP, city, "6.51"), "6.51, 6.78", "outcome"))
     elif isinstance(event, NGODecision):
         referrer = state.ngo_referrers.get(event.envelope.producer.agency_id)
@@ -89,7 +90,7 @@ def route(event: Event, state: CaseState, directory: Directory) -> list[Delivery
         if event.decision is NGODecisionKind.ACCEPTED \
                 and state.initial_assessment is AssessmentOutcome.DIFFICULT_LIFE_SITUATION:
             # 6.23: the child protection referrer learns the child was referred to and accepted by the NGO
-            out += [Delivery(r, "6.23", "outcome", redacted=True) for r in state.referrers()]
+            out += to_referrers(state, "6.23")
     elif isinstance(event, ServicePlanAgreed):   # 7.8: the providers sign the plan
         out += [Delivery(a, "7.8", "plan") for a in event.service_provider_agency_ids if directory.get(a)]
         unknown = [a for a in event.service_provider_agency_ids if directory.get(a) is None]

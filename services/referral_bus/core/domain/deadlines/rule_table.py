@@ -12,6 +12,7 @@ from typing import Any
 from datetime import timedelta
 
 from ...contracts.violence_events import RedirectTarget
+from ..pathways.violence import redirect_kind
 from ..agencies import AgencyKind
 from .rules import (
     Anchor, CalendarDays, CalendarDaysBefore, CalendarMonths, Condition, DeadlineRule, ElapsedHours,
@@ -541,7 +542,7 @@ RULES: tuple[DeadlineRule, ...] = (
         anchor=Anchor.RECORDED_AT,
         clock=Immediately("seed002-helpline"),
         completed_by=_FOLLOW_UP,
-        responsible=AgencyKind(target.value.lower().replace("_", "-")),
+        responsible=redirect_kind(target),
     ) for target in RedirectTarget),
     DeadlineRule(
         rule_id="seed002-school-flag-follow-up",

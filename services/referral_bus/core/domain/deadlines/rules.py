@@ -140,7 +140,7 @@ class CalendarDays:
     def due(self, start: datetime, context: ClockContext) -> Due:
         calendar = context.calendar
         last_day = calendar.local_day(start) + timedelta(days=self.days)
-        at = datetime.combine(last_day, calendar.end_of_day, tzinfo=calendar.timezone)
+        at = _end_of(last_day, calendar)
         return Due(at, (f"starts {start.astimezone(calendar.timezone).isoformat()}; {self.describe()} "
                         f"of calendar days (weekends and holidays count) end {at.isoformat()} ({at:%A})",))
 

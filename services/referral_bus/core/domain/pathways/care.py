@@ -332,9 +332,10 @@ def _apply_return_assessment(event: ReturnAssessmentCompleted, state: "CaseState
     state.care.return_permitted = event.return_permitted
 
 
-def _check_plan_approved(event: PlanApproved, state: "CaseState") -> None:
-    """6.43 (minutes), 6.44 (the Guardianship's approval of the plan), 6.60 (care plan approval)."""
-    producer, care = event.envelope.producer.agency_id, state.care
+def _approval_scope(event: PlanApproved, state: "CaseState") -> tuple[list[str], str]:
+    """The members asked to approve the document, and the paragraph: 6.43 (minutes), 6.44 (the
+    plan), 6.60 (the care plan). Refuses a reference to no such document on the case."""
+    care = state.care
     if event.plan_kind is PlanKind.MEETING_MINUTES:
         if event.reference not in state.meetings_held:
             raise illegal(f"meeting {event.reference} has not been held; its minutes follow it", "6.43", "reference")
@@ -347,9 +348,22 @@ def _check_plan_approved(event: PlanApproved, state: "CaseState") -> None:
         if care.care_plan_id != event.reference:
             raise illegal(f"no care plan {event.reference} is in force on this case", "6.60", "reference")
         members, paragraph = care.care_plan_members, "6.60"
-    if producer not in members and not producer.startswith("guardianship-"):
+    return members, paragraph
+
+
+def _check_plan_approved(event: PlanApproved, state: "CaseState") -> None:
+    _approval_scope(event, state)
+
+
+def _route_plan_approved(event: PlanApproved, state: "CaseState", directory: Directory) -> list[Delivery]:
+    """Members approve; so does the Guardianship, whose approval 6.44 and 6.60 require."""
+    members, paragraph = _approval_scope(event, state)
+    producer = event.envelope.producer.agency_id
+    agency = directory.get(producer)
+    if producer not in members and (agency is None or agency.kind is not AgencyKind.GUARDIANSHIP):
         raise Rejection(Code.AGENCY_NOT_ALLOWED, f"{producer} is not a member asked to approve this document",
                         paragraph=paragraph, field="envelope.producer.agency_id")
+    return [to_kind(AgencyKind.CAM_CSC, "6.43, 6.44, 6.60", "approval")(event, state, directory)]
 
 
 def _apply_transfer(event: CaseTransferredAbroad, state: "CaseState") -> None:
@@ -378,11 +392,16 @@ def _check_care_plan(event: CarePlanAgreed, state: "CaseState") -> None:
                       "6.53", "care_plan_id")
 
 
+def _care_plan_members(state: "CaseState") -> list[str]:
+    """The invited members of the latest meeting that decided on a care plan (6.39(d), 6.60)."""
+    decided = [m for m, d in state.meeting_outcomes.items() if d is MeetingDecision.CARE_PLAN]
+    return list(state.meetings.get(decided[-1], [])) if decided else []
+
+
 def _apply_care_plan(event: CarePlanAgreed, state: "CaseState") -> None:
     care = state.care
-    decided = [m for m, d in state.meeting_outcomes.items() if d is MeetingDecision.CARE_PLAN]
     care.care_plan_id = event.care_plan_id
-    care.care_plan_members = list(state.meetings.get(decided[-1], [])) if decided else []
+    care.care_plan_members = _care_plan_members(state)
     care.care_plan_placement = event.placement
     care.care_plan_ends_on = event.ends_on
     if event.placement is CarePlacement.RESIDENTIAL_CARE:
@@ -390,9 +409,7 @@ def _apply_care_plan(event: CarePlanAgreed, state: "CaseState") -> None:
 
 
 def _route_care_plan(event: CarePlanAgreed, state: "CaseState", directory: Directory) -> list[Delivery]:
-    decided = [m for m, d in state.meeting_outcomes.items() if d is MeetingDecision.CARE_PLAN]
-    members = list(state.meetings.get(decided[-1], [])) if decided else []
-    out = to_members(members, "6.60", "plan")
+    out = to_members(_care_plan_members(state), "6.60", "plan")
     out.append(to_kind(AgencyKind.GUARDIANSHIP, "6.60", "plan")(event, state, directory))
     return out
 
@@ -501,8 +518,7 @@ STEPS: dict[str, Step] = {
     "CaseTransferredAbroad": Step(_check_transfer, _apply_transfer, referrers_and(
         "6.52, 6.24", to_kind(AgencyKind.GUARDIANSHIP, "6.52, 6.79", "notification"),
         to_kind(AgencyKind.BORDER_GUARD, "4.4, 6.41(e)(iii)", "notification"))),
-    "PlanApproved": Step(_check_plan_approved, None, route_to(to_kind(AgencyKind.CAM_CSC, "6.43, 6.44, 6.60",
-                                                                      "approval"))),
+    "PlanApproved": Step(_check_plan_approved, None, _route_plan_approved),
     "ReturnAssessmentCompleted": Step(_check_return_assessment, _apply_return_assessment, route_to(
         to_kind(AgencyKind.GUARDIANSHIP, "6.57–6.59", "outcome"))),
     "SafeArrivalConfirmed": Step(_check_arrival, _apply_arrival,

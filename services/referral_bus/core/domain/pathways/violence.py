@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from ...contracts.violence_events import (
     FollowUpOf, FollowUpRecorded, HelplineRedirected, MedicalWrittenNoticeSent, MultidisciplinaryEvaluationCompleted,
+    RedirectTarget,
 )
 from ...contracts.base import Event
 from ..agencies import AgencyKind, Directory
@@ -63,8 +64,13 @@ def _route_evaluation(event: MultidisciplinaryEvaluationCompleted, state: "CaseS
             for kind in (AgencyKind.POLICE, AgencyKind.CAM_CSC, AgencyKind.GUARDIANSHIP)]
 
 
+def redirect_kind(target: RedirectTarget) -> AgencyKind:
+    """The agency kind a helpline call goes to (the contract's symbols are Avro-safe names)."""
+    return AgencyKind(target.value.lower().replace("_", "-"))
+
+
 def _route_helpline(event: HelplineRedirected, state: "CaseState", directory: Directory) -> list[Delivery]:
-    kind = AgencyKind(event.redirected_to.value.lower().replace("_", "-"))
+    kind = redirect_kind(event.redirected_to)
     return [to_kind(kind, "seed 002 (helplines 111, 150)", "referral")(event, state, directory)]
 
 
