@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Integer, String
+from sqlalchemy import BigInteger, Boolean, DateTime, Integer, JSON, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -71,7 +71,7 @@ class DeadlineRow(Base):
     deadline_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     case_id: Mapped[str] = mapped_column(String(64), index=True)
     rule_id: Mapped[str] = mapped_column(String(64))
-    paragraph: Mapped[str] = mapped_column(String(32))
+    paragraph: Mapped[str] = mapped_column(Text)   # seed paragraphs are long: "seed 003 (Criminal …)"
     responsible_agency_id: Mapped[str | None] = mapped_column(String(64))
     opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
@@ -104,7 +104,7 @@ class DeliveryRow(Base):
     case_id: Mapped[str] = mapped_column(String(64), index=True)
     record_type: Mapped[str] = mapped_column(String(64))
     event_id: Mapped[str | None] = mapped_column(String(36))
-    paragraph: Mapped[str | None] = mapped_column(String(32))
-    purpose: Mapped[str | None] = mapped_column(String(16))
+    paragraph: Mapped[str | None] = mapped_column(Text)
+    purpose: Mapped[str | None] = mapped_column(String(64))
     redacted: Mapped[bool] = mapped_column(Boolean)
     delivered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
