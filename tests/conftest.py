@@ -1,7 +1,9 @@
 """Fixtures: a real Kafka-protocol broker and the bus's real services as processes.
 
 Broker, in order of preference: KAFKA_BOOTSTRAP_SERVERS when set; testcontainers' Kafka when a
-Docker engine answers; otherwise the embedded Tansu broker (shared/EMBEDDED_BROKER.md).
+Docker engine answers; otherwise a local Apache Kafka broker (KRaft, fetched once with Maven,
+``core/kafka/kafka_cluster.py``) with its log in the session's temporary directory.
+``REFERRAL_BUS_BROKER=tansu`` swaps that last one for the memory-only Tansu broker (opt-in).
 """
 
 from __future__ import annotations
@@ -20,6 +22,11 @@ import pytest
 from referral_bus.core.kafka.admin import apply_topics
 from referral_bus.core.runtime import Runtime, load_runtime
 from referral_bus.core.settings import Settings
+
+# Consumer groups in tests: a killed service's partitions move within seconds, not Kafka's 45 s.
+for _name, _value in {"REFERRAL_BUS_SESSION_TIMEOUT": "10", "REFERRAL_BUS_HEARTBEAT_INTERVAL": "1",
+                      "REFERRAL_BUS_REBALANCE_TIMEOUT": "10"}.items():
+    os.environ.setdefault(_name, _value)
 
 
 def _docker_engine_answers() -> bool:
@@ -41,12 +48,28 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         with KafkaContainer().with_kraft() as kafka:
             yield kafka.get_bootstrap_server()
         return
-    from referral_bus.core.kafka.embedded_broker import EmbeddedBroker
-    broker = EmbeddedBroker(log_path=tmp_path_factory.mktemp("broker") / "tansu.log").start()
+    from referral_bus.core.kafka.local_broker import start_local_broker
+    broker = start_local_broker(tmp_path_factory.mktemp("kafka"))
     try:
         yield broker.bootstrap_servers
     finally:
         broker.stop()
+
+
+def replication_for(bootstrap: str) -> int:
+    """Replicas for test topics: topics.yaml's 3 where the cluster has 3 brokers, else one per broker
+    (said explicitly, as `topics apply --replication-factor` would)."""
+    from kafka import KafkaAdminClient
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        return min(3, len(admin.describe_cluster()["brokers"]))
+    finally:
+        admin.close()
+
+
+def apply_test_topics(runtime: Runtime) -> None:
+    servers = runtime.settings.bootstrap_servers
+    apply_topics(servers, runtime.catalogue.specs(), replication_factor=replication_for(servers))
 
 
 def make_runtime(bootstrap: str, prefix: str, data_dir: Path, database_url: str | None = None) -> Runtime:
@@ -74,9 +97,9 @@ class Bus:
             env["REFERRAL_BUS_DATABASE_URL"] = s.database_url
         return env
 
-    def start(self, service: str) -> subprocess.Popen[bytes]:
+    def start(self, service: str, **extra_env: str) -> subprocess.Popen[bytes]:
         log = open(self.logs / f"{service}.log", "ab")
-        env = self.env
+        env = {**self.env, **extra_env}
         if service in self.metrics_ports:
             env["REFERRAL_BUS_METRICS_PORT"] = str(self.metrics_ports[service])
         command = "projections" if service == "projector" else service
@@ -129,7 +152,7 @@ def start_bus(bootstrap: str, tmp: Path, services: tuple[str, ...] = ("router", 
               metrics_ports: dict[str, int] | None = None, database_url: str | None = None) -> Bus:
     prefix = f"t{secrets.token_hex(3)}."
     runtime = make_runtime(bootstrap, prefix, tmp / "data", database_url)
-    apply_topics(bootstrap, runtime.catalogue.specs())
+    apply_test_topics(runtime)
     bus = Bus(runtime, tmp, metrics_ports=metrics_ports or {})
     for service in services:
         bus.start(service)

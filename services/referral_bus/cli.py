@@ -31,8 +31,13 @@ def cmd_topics(args: argparse.Namespace) -> int:
         for spec in runtime.catalogue.specs():
             print(f"{spec.name:<40} partitions={spec.partitions} key={spec.key} retention.ms={spec.config['retention.ms']}")
         return 0
-    from .core.kafka.admin import apply_topics
-    report = apply_topics(runtime.settings.bootstrap_servers, runtime.catalogue.specs())
+    from .core.kafka.admin import ReplicationRefused, apply_topics
+    try:
+        report = apply_topics(runtime.settings.bootstrap_servers, runtime.catalogue.specs(),
+                              replication_factor=args.replication_factor)
+    except ReplicationRefused as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 2
     for line in report.lines():
         print(line)
     print(f"{len(report.created)} created, {len(report.unchanged)} unchanged, {len(report.differences)} differ")
@@ -236,39 +241,71 @@ def cmd_tail(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_dir() -> Path:
+    return Path(os.environ.get("REFERRAL_BUS_DATA_DIR", ".referral-bus"))
+
+
+def _broker_port(explicit: int | None) -> int:
+    return explicit or int(os.environ.get("REFERRAL_BUS_BROKER_PORT", "9092"))
+
+
 def cmd_broker(args: argparse.Namespace) -> int:
-    from .core.kafka.embedded_broker import EmbeddedBroker
-    broker = EmbeddedBroker(port=args.port) if args.port else EmbeddedBroker()
-    with broker:
-        print(f"embedded broker serving at {broker.bootstrap_servers}; Ctrl-C stops it", flush=True)
+    """Apache Kafka (KRaft) in the foreground, its log under the data directory (durable)."""
+    from .core.kafka.kafka_distribution import KafkaUnavailable
+    from .core.kafka.local_broker import start_local_broker
+    data = _data_dir() / ("kafka" if args.nodes == 1 else f"kafka-{args.nodes}-nodes")
+    try:
+        broker = start_local_broker(data, port=_broker_port(args.port), nodes=args.nodes)
+    except (KafkaUnavailable, TimeoutError) as exc:
+        print(f"broker not started: {exc}", file=sys.stderr)
+        return 1
+    try:
+        print(f"broker serving at {broker.bootstrap_servers} (data in {data}); Ctrl-C stops it", flush=True)
+        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
         try:
             signal.pause()
         except KeyboardInterrupt:
             pass
+    finally:
+        broker.stop()
     return 0
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    """Broker (embedded unless KAFKA_BOOTSTRAP_SERVERS is set), topics, router, SLA processor,
+    """Broker (local Apache Kafka, durable, unless KAFKA_BOOTSTRAP_SERVERS is set), topics, router, SLA processor, projector,
     optionally the demonstration; runs until Ctrl-C, then stops everything."""
     from .core.kafka.admin import apply_topics
-    from .core.kafka.embedded_broker import EmbeddedBroker
+    from .core.kafka.kafka_distribution import KafkaUnavailable
+    from .core.kafka.local_broker import start_local_broker
+
     def stop_on_sigterm(*_: object) -> None:
         raise KeyboardInterrupt  # run the same clean shutdown as Ctrl-C
 
     signal.signal(signal.SIGTERM, stop_on_sigterm)
-    logs = Path(os.environ.get("REFERRAL_BUS_DATA_DIR", ".referral-bus")) / "logs"
+    logs = _data_dir() / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     broker = None
+    replication: int | None = None  # an external cluster gets topics.yaml's replication
     if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-        broker = EmbeddedBroker(log_path=logs / "broker.log").start()
+        print(f"starting the local broker (data in {_data_dir() / 'kafka'}; kept across restarts)…", flush=True)
+        try:
+            broker = start_local_broker(_data_dir() / "kafka", port=_broker_port(None), log_path=logs / "broker.log")
+        except (KafkaUnavailable, TimeoutError) as exc:
+            print(f"broker not started: {exc}", file=sys.stderr)
+            return 1
         os.environ["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
-        print(f"embedded broker (Tansu) at {broker.bootstrap_servers}")
+        replication = 1
+        print(f"broker at {broker.bootstrap_servers}")
     children: list[subprocess.Popen[bytes]] = []
     try:
         runtime = _runtime()
-        report = apply_topics(runtime.settings.bootstrap_servers, runtime.catalogue.specs())
+        report = apply_topics(runtime.settings.bootstrap_servers, runtime.catalogue.specs(),
+                              replication_factor=replication)
+        for notice in report.notices:
+            print(f"note: {notice}")
         print(f"topics from topics.yaml: {len(report.created)} created, {len(report.unchanged)} already there")
+        for difference in report.differences:
+            print(f"warning: topic differs from topics.yaml: {difference}", file=sys.stderr)
         for service in ("router", "sla", "projections"):
             out = open(logs / f"{service}.log", "ab")
             children.append(subprocess.Popen([sys.executable, "-m", "referral_bus.cli", service, "run"],
@@ -319,6 +356,26 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return run_command(args.file, until=args.until, fmt=args.format, check_expectations=args.check)
 
 
+def cmd_deploy(args: argparse.Namespace) -> int:
+    """deploy/ rendered from broker_config.py and deployment.py; `check` fails CI when the committed files drift."""
+    from . import deployment
+    from .core.settings import project_root
+    out = Path(args.out) if args.out else project_root()
+    if not args.out and not (out / "pyproject.toml").is_file():
+        print(f"{out} is not a checkout of the repository (no pyproject.toml); pass --out REPOSITORY_ROOT",
+              file=sys.stderr)
+        return 2
+    if args.action == "render":
+        for path in deployment.write(out):
+            print(path)
+        return 0
+    problems = deployment.check(out)
+    for problem in problems:
+        print(problem)
+    print(f"deploy files in {out}: " + (f"{len(problems)} difference(s) from the renderer" if problems else "up to date"))
+    return 1 if problems else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="referral-bus", description=__doc__)
     parser.add_argument("--bootstrap", help="Kafka bootstrap servers (default: $KAFKA_BOOTSTRAP_SERVERS)")
@@ -326,6 +383,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("topics", help="create topics from topics.yaml, or list them")
     p.add_argument("action", choices=["apply", "list"])
+    p.add_argument("--replication-factor", type=int,
+                   help="create topics with this many replicas instead of topics.yaml's (said aloud; for a "
+                        "development cluster smaller than production)")
     p.set_defaults(func=cmd_topics)
     p = sub.add_parser("schemas", help="check schemas against the models and released versions, or freeze them")
     p.add_argument("action", choices=["check", "freeze"])
@@ -375,8 +435,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("what", choices=["escalations", "sla", "receipts", "dead_letter"])
     p.add_argument("--from-beginning", action="store_true")
     p.set_defaults(func=cmd_tail)
-    p = sub.add_parser("broker", help="run the embedded broker in the foreground")
-    p.add_argument("--port", type=int)
+    p = sub.add_parser("broker", help="run Apache Kafka (KRaft) in the foreground, its log under the data directory")
+    p.add_argument("--port", type=int, help="client port of the first node (default $REFERRAL_BUS_BROKER_PORT or 9092; "
+                                             "the controller uses the next port)")
+    p.add_argument("--nodes", type=int, default=1, choices=[1, 3], help="3: a production-shaped cluster on this machine")
     p.set_defaults(func=cmd_broker)
     p = sub.add_parser("up", help="start broker, topics, router and SLA processor; --demo runs the demonstration")
     p.add_argument("--demo", action="store_true")
@@ -390,6 +452,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="also check the scenario's expect: block (exit 1 if not met)")
     p.add_argument("--verbose", action="store_true", help="show the router's and engine's logs on stderr")
     p.set_defaults(func=cmd_simulate)
+    p = sub.add_parser("deploy", help="render deploy/ (Kafka properties, compose.yaml, Dockerfile) from the code, "
+                                      "or check that the committed files match it")
+    p.add_argument("action", choices=["render", "check"])
+    p.add_argument("--out", help="repository root to write or check (default: the project root)")
+    p.set_defaults(func=cmd_deploy)
     return parser
 
 
@@ -398,7 +465,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.bootstrap:
         os.environ["KAFKA_BOOTSTRAP_SERVERS"] = args.bootstrap
     configure_logging(args.log_level)
-    return int(args.func(args) or 0)
+    from .core.settings import ProjectFilesNotFound
+    try:
+        return int(args.func(args) or 0)
+    except (ProjectFilesNotFound, ValueError) as exc:  # a setting or file the operator must fix
+        if isinstance(exc, ValueError) and not str(exc).startswith(("REFERRAL_BUS_", "KAFKA_")):
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

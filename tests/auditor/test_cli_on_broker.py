@@ -14,7 +14,7 @@ from referral_bus.core.contracts.events import ReferralKind
 from referral_bus.sdk import AgencyClient
 from tests.broker_helpers import of_case, read_topic
 from tests.builders import case_id, outcome_report, referral, removal
-from tests.conftest import Bus, wait_for
+from tests.conftest import Bus, apply_test_topics, make_runtime, replication_for, wait_for
 
 pytestmark = pytest.mark.broker
 
@@ -63,7 +63,8 @@ def test_tail_escalations_prints_json_lines(bus: Bus) -> None:
 
 
 def test_topics_apply_is_idempotent_through_the_cli(bus: Bus) -> None:
-    result = cli(bus, "topics", "apply")
+    replicas = replication_for(bus.runtime.settings.bootstrap_servers)
+    result = cli(bus, "topics", "apply", "--replication-factor", str(replicas))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 created" in result.stdout and "0 differ" in result.stdout
 
@@ -162,8 +163,7 @@ def test_sla_report_counts_met_and_breached_per_rule_agency_and_city(bus: Bus) -
 
 
 def test_archive_and_restore_round_trip_into_an_empty_cluster(bus: Bus, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from referral_bus.core.kafka.admin import apply_topics
-    from referral_bus.core.kafka.embedded_broker import EmbeddedBroker
+    from referral_bus.core.kafka.local_broker import start_local_broker
     from referral_bus.core.kafka.log_reader import read_to_end_sync
     case = case_id()
     with AgencyClient("police-juvenile-almaty", actor_id="i-9", runtime=bus.runtime) as police:
@@ -176,11 +176,12 @@ def test_archive_and_restore_round_trip_into_an_empty_cluster(bus: Bus, tmp_path
     original = read_to_end_sync(bus.runtime.settings.bootstrap_servers, [bus.runtime.catalogue.name("case_log")])
     assert manifest["records"] == len(original) and manifest["writer_schemas"]
 
-    with EmbeddedBroker() as other:
+    other = start_local_broker(tmp_path / "other-cluster")
+    try:
         env = {**bus.env, "KAFKA_BOOTSTRAP_SERVERS": other.bootstrap_servers}
         run = lambda *a: subprocess.run([sys.executable, "-m", "referral_bus.cli", *a], env=env,  # noqa: E731
                                         capture_output=True, text=True, timeout=120)
-        apply_topics(other.bootstrap_servers, bus.runtime.catalogue.specs())
+        apply_test_topics(make_runtime(other.bootstrap_servers, bus.runtime.settings.topic_prefix, tmp_path))
         restored = run("restore", str(archive_dir))
         assert restored.returncode == 0, restored.stdout + restored.stderr
         copy = read_to_end_sync(other.bootstrap_servers, [bus.runtime.catalogue.name("case_log")])
@@ -188,10 +189,15 @@ def test_archive_and_restore_round_trip_into_an_empty_cluster(bus: Bus, tmp_path
             sorted((r.partition, r.offset, r.key, r.value) for r in original)  # same offsets, same bytes
         assert run("verify").returncode == 0
         assert "not empty" in run("restore", str(archive_dir)).stderr       # never on top of a log
+    finally:
+        other.stop()
     first = archive_dir / manifest["partitions"]["0"]["file"]
     first.write_bytes(first.read_bytes()[:-1] + b"\x00")
-    with EmbeddedBroker() as third:
+    third = start_local_broker(tmp_path / "third-cluster")
+    try:
         env = {**bus.env, "KAFKA_BOOTSTRAP_SERVERS": third.bootstrap_servers}
         damaged = subprocess.run([sys.executable, "-m", "referral_bus.cli", "restore", str(archive_dir)], env=env,
                                  capture_output=True, text=True, timeout=120)
         assert damaged.returncode == 1 and "checksum differs" in damaged.stderr
+    finally:
+        third.stop()

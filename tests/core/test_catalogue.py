@@ -16,7 +16,18 @@ def test_repository_catalogue_expands_to_every_topic() -> None:
     runtime = load_runtime(Settings(topic_prefix="x."))
     names = {s.name for s in runtime.catalogue.specs()}
     assert "x.rb.case-log" in names and "x.rb.inbox.cam-almaty" in names and "x.rb.ingress.police" in names
-    assert len(names) == len(AgencyKind) + len(runtime.directory.agencies) + 5
+    assert len(names) == len(AgencyKind) + len(runtime.directory.agencies) + 5 + 2
+
+
+def test_faust_internal_topics_are_declared_with_the_names_faust_uses() -> None:
+    """Brokers run with auto.create.topics.enable=false: each stream processor's leader-election
+    topic (Faust's LeaderAssignor: '<app id>-__assignor-__leader') must come from topics.yaml."""
+    from referral_bus.router.app import APP_ID as ROUTER
+    from referral_bus.sla.app import APP_ID as SLA
+    runtime = load_runtime(Settings(topic_prefix="x."))
+    leaders = {s.name: s for s in runtime.catalogue.specs() if s.topic_id == "faust_leader"}
+    assert set(leaders) == {f"x.{ROUTER}-__assignor-__leader", f"x.{SLA}-__assignor-__leader"}
+    assert all(s.partitions == 1 for s in leaders.values())
     case_log = next(s for s in runtime.catalogue.specs() if s.topic_id == "case_log")
     assert case_log.config["retention.ms"] == "-1" and case_log.key == "case_id"
 

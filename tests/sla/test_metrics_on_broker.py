@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 
-from referral_bus.core.kafka.embedded_broker import free_port
+from referral_bus.core.kafka.local_process import free_port
 from referral_bus.sdk import AgencyClient
 from tests.broker_helpers import of_case, read_topic
 from tests.builders import case_id, removal

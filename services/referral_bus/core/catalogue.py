@@ -15,6 +15,9 @@ _TOPIC_FIELDS = {"id", "name", "per", "key", "partitions", "replication_factor",
                  "schemas", "producers", "consumers", "description"}
 _REQUIRED = ("id", "name", "key", "retention_ms", "schemas", "description")
 _CO_PARTITIONED = ("ingress", "case_log")
+#: The Faust apps (``referral-bus-<name>``), for topics declared ``per: stream_processor``.
+STREAM_PROCESSORS = ("router", "sla")
+_PER = {"agency_kind": "{kind}", "agency": "{agency}", "stream_processor": "{processor}"}
 
 
 class CatalogueError(ValueError):
@@ -85,9 +88,9 @@ class Catalogue:
                 raise fail(line, f"topics[{i}].id", f"duplicate id {entry['id']!r}")
             seen.add(entry["id"])
             per = entry.get("per")
-            if per not in (None, "agency_kind", "agency"):
-                raise fail(line, f"topics[{i}].per", f"must be agency_kind or agency, not {per!r}")
-            placeholder = {"agency_kind": "{kind}", "agency": "{agency}"}.get(per or "")
+            if per is not None and per not in _PER:
+                raise fail(line, f"topics[{i}].per", f"must be one of {sorted(_PER)}, not {per!r}")
+            placeholder = _PER.get(per or "")
             if placeholder and placeholder not in entry["name"]:
                 raise fail(line, f"topics[{i}].name", f"a topic per {per} needs {placeholder} in its name")
             for number in ("partitions", "replication_factor"):
@@ -131,6 +134,8 @@ class Catalogue:
                 names = [self.name(entry["id"], kind=k.value) for k in AgencyKind]
             elif per == "agency":
                 names = [self.name(entry["id"], agency=a) for a in sorted(self.directory.agencies)]
+            elif per == "stream_processor":
+                names = [self.name(entry["id"], processor=p) for p in STREAM_PROCESSORS]
             else:
                 names = [self.name(entry["id"])]
             config = {**{k: str(v) for k, v in (self.defaults.get("config") or {}).items() if k != "__line__"},

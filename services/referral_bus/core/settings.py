@@ -4,13 +4,64 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
+
+#: The file that marks a folder holding the bus's configuration (with agencies.yaml, calendar.yaml,
+#: policy.yaml and schemas/avro/ beside it).
+_MARKER = "topics.yaml"
+
+
+class ProjectFilesNotFound(FileNotFoundError):
+    """The configuration files (topics.yaml, agencies.yaml, schemas/ …) are nowhere to be found."""
 
 
 def project_root() -> Path:
-    """Where topics.yaml, agencies.yaml and schemas/ live (REFERRAL_BUS_HOME overrides)."""
+    """Where topics.yaml, agencies.yaml, calendar.yaml, policy.yaml and schemas/avro/ live.
+
+    In order: REFERRAL_BUS_HOME when set (an operator's own copy); the checkout this code runs from
+    (so edits to the root files, and ``schemas freeze``, act on the single source); otherwise the
+    copies shipped in the wheel (``referral_bus.defaults``), so an installed SDK or CLI works anywhere.
+    """
     env = os.environ.get("REFERRAL_BUS_HOME")
-    return Path(env) if env else Path(__file__).resolve().parents[3]
+    if env:
+        home = Path(env).expanduser()
+        if not (home / _MARKER).is_file():
+            raise ProjectFilesNotFound(
+                f"REFERRAL_BUS_HOME={env!r} has no {_MARKER} (no file {home / _MARKER}): point it at a folder "
+                f"with {_MARKER}, agencies.yaml, calendar.yaml, policy.yaml and schemas/avro/, or unset it to "
+                "use the checkout's or the installed package's files")
+        return home
+    checkout = Path(__file__).resolve().parents[3]
+    if (checkout / _MARKER).is_file() and (checkout / "pyproject.toml").is_file():
+        return checkout
+    shipped: Traversable | None
+    try:
+        shipped = files("referral_bus.defaults")
+    except ModuleNotFoundError:
+        shipped = None
+    if not isinstance(shipped, Path) or not (shipped / _MARKER).is_file():
+        # Missing, incomplete or zipped package data: the loaders need real files on disk.
+        raise ProjectFilesNotFound(
+            f"no {_MARKER} found: not running from a checkout, and the package data referral_bus/defaults/ "
+            f"is missing or not on disk ({shipped}); reinstall referral-bus from its wheel or set "
+            "REFERRAL_BUS_HOME to a folder with topics.yaml, agencies.yaml, calendar.yaml, policy.yaml "
+            "and schemas/avro/")
+    return shipped
+
+
+def _seconds(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if not value:
+        return float(default)
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, got {value!r}") from None
+    if seconds <= 0:
+        raise ValueError(f"{name} must be positive, got {value!r}")
+    return seconds
 
 
 @dataclass(frozen=True)
@@ -28,10 +79,12 @@ class Settings:
     #: completing event already on its way through the router is not mistaken for a miss.
     sla_grace_seconds: float = field(default_factory=lambda: float(os.environ.get("REFERRAL_BUS_SLA_GRACE", 10)))
     sla_tick_seconds: float = field(default_factory=lambda: float(os.environ.get("REFERRAL_BUS_SLA_TICK", 1)))
-    #: Consumer-group timing. Short rebalance timeouts are fine on Kafka and needed on Tansu,
-    #: which holds a join for the whole rebalance timeout (EMBEDDED_BROKER.md, item 4).
-    rebalance_timeout_seconds: float = 10.0
-    session_timeout_seconds: float = 10.0
+    #: Consumer-group timing, production defaults (Kafka's own): a member that stops heartbeating
+    #: is dropped after the session timeout; a rebalance waits up to the rebalance timeout for
+    #: members to rejoin. Tests and single-machine runs may shorten them.
+    session_timeout_seconds: float = field(default_factory=lambda: _seconds("REFERRAL_BUS_SESSION_TIMEOUT", 45))
+    heartbeat_interval_seconds: float = field(default_factory=lambda: _seconds("REFERRAL_BUS_HEARTBEAT_INTERVAL", 3))
+    rebalance_timeout_seconds: float = field(default_factory=lambda: _seconds("REFERRAL_BUS_REBALANCE_TIMEOUT", 60))
     #: Port for the Prometheus /metrics endpoint of a service (127.0.0.1); unset = no endpoint.
     metrics_port: int | None = field(default_factory=lambda: int(os.environ["REFERRAL_BUS_METRICS_PORT"])
                                      if os.environ.get("REFERRAL_BUS_METRICS_PORT") else None)

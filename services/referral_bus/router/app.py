@@ -15,11 +15,12 @@ from datetime import timedelta
 import faust
 import structlog
 
-from ..core import metrics
-from ..core.kafka.faust_app import Outgoing, make_app, publish_acked, to_headers
+from ..core import failpoints, metrics
+from ..core.kafka.faust_app import AckedPublisher, Outgoing, make_app, to_headers
 from ..core.kafka.log_reader import read_to_end
 from ..core.runtime import Runtime
-from .core import Outcome, RouterCore, Submission
+from ..core.contracts.bus_records import Receipt
+from .core import Outcome, RouterCore, Source, Submission
 
 log = structlog.get_logger(__name__)
 APP_ID = "referral-bus-router"
@@ -41,23 +42,35 @@ class RouterService:
                                max_clock_skew=timedelta(seconds=settings.max_clock_skew_seconds))
         self.stale = True
         self.app = make_app(settings.topic_prefix + APP_ID, settings, cat.partitions("case_log"))
+        self.publisher = AckedPublisher(runtime.settings, APP_ID)
+        self.app.on_before_shutdown.connect(self._stop_publisher)
         ingress = self.app.topic(*cat.ingress_topics(), key_serializer="raw", value_serializer="raw")
         self.app.agent(ingress, name="route", concurrency=1)(self._route)
         self.app.on_partitions_assigned.connect(self._on_assigned)
+
+    async def _stop_publisher(self, *args: object, **kwargs: object) -> None:
+        await self.publisher.stop()
 
     async def _on_assigned(self, *args: object, **kwargs: object) -> None:
         self.stale = True  # another instance may have appended to cases we now own
 
     async def reload(self) -> None:
-        """Rebuild per-case state from the case log, read to its true end."""
+        """Rebuild per-case state from the case log, read to its true end, and learn which
+        submissions were already answered (their receipts are on rb.receipts)."""
         self.core.reset()
+        codec, servers = self.runtime.codec, self.runtime.settings.bootstrap_servers
         count = 0
-        async for record in read_to_end(self.runtime.settings.bootstrap_servers, [self.case_log],
-                                        progress="rebuilding router state"):
-            self.core.fold(self.runtime.codec.decode(record.value))  # type: ignore[arg-type]
+        async for record in read_to_end(servers, [self.case_log], progress="rebuilding router state"):
+            headers = dict(record.headers or ())
+            self.core.fold(codec.decode(record.value), source=parse_source(headers.get(SOURCE_HEADER)))  # type: ignore[arg-type]
             count += 1
+        ingress = self.runtime.catalogue.ingress_topics()
+        async for record in read_to_end(servers, [self.receipts]):
+            receipt = codec.decode(record.value)  # type: ignore[arg-type]
+            if isinstance(receipt, Receipt) and receipt.source_topic in ingress:
+                self.core.answered.add((receipt.source_topic, receipt.source_partition, receipt.source_offset))
         self.stale = False
-        log.info("router.state_rebuilt", events=count, cases=len(self.core.cases))
+        log.info("router.state_rebuilt", events=count, cases=len(self.core.cases), answered=len(self.core.answered))
 
     async def _route(self, stream: faust.StreamT) -> None:
         # take_events acks a batch only after this loop body has finished with it (faust streams.py)
@@ -70,22 +83,28 @@ class RouterService:
                 await self.publish(outcomes)
 
     async def publish(self, outcomes: list[Outcome]) -> None:
-        """The case log first (acknowledged), then receipts, inboxes and dead letters."""
+        """The case log first, then inboxes and dead letters, then receipts — each step acknowledged
+        before the next. A crash anywhere in between brings the submissions round again: nothing is
+        appended twice (event ids), deliveries are re-sent with the same ids, and a receipt on
+        rb.receipts always means the submission was fully handled (it is then skipped)."""
         codec = self.runtime.codec
         appends = [Outgoing(self.case_log, o.appended.envelope.case_id.encode(), codec.encode(o.appended),
+                            headers={SOURCE_HEADER: format_source(o.receipt).encode()},
                             timestamp=o.appended.envelope.recorded_at.timestamp()
                             if o.appended.envelope.recorded_at else None)
                    for o in outcomes if o.appended is not None]
-        await publish_acked(self.app, appends)
-        later: list[Outgoing] = []
+        await self.publisher.publish(appends)
+        failpoints.hit("router.after_append")  # fault tests: a crash between the append and the receipts
+        deliveries: list[Outgoing] = []
+        receipts: list[Outgoing] = []
         for outcome in outcomes:
             receipt = outcome.receipt
             metrics.RECEIPTS.labels(receipt.status.value, receipt.reason_code or "").inc()
-            later.append(Outgoing(self.receipts, str(receipt.event_id or receipt.receipt_id).encode(),
-                                  codec.encode(receipt)))
+            receipts.append(Outgoing(self.receipts, str(receipt.event_id or receipt.receipt_id).encode(),
+                                     codec.encode(receipt)))
             for delivery, event in outcome.deliveries:
                 env = event.envelope
-                later.append(Outgoing(
+                deliveries.append(Outgoing(
                     self.runtime.catalogue.inbox(delivery.recipient_id), env.case_id.encode(), codec.encode(event),
                     headers=to_headers({"rb-delivery-id": delivery.delivery_id(env.event_id),
                                         "rb-paragraph": delivery.paragraph, "rb-purpose": delivery.purpose,
@@ -94,9 +113,26 @@ class RouterService:
                                            if delivery.advice else {})})))
             if outcome.dead_letter is not None:
                 dead = outcome.dead_letter
-                later.append(Outgoing(self.dead_letter, f"{dead.source_topic}:{dead.source_partition}".encode(),
-                                      codec.encode(dead)))
-        await publish_acked(self.app, later)
+                deliveries.append(Outgoing(self.dead_letter, f"{dead.source_topic}:{dead.source_partition}".encode(),
+                                           codec.encode(dead)))
+        await self.publisher.publish(deliveries)
+        failpoints.hit("router.after_deliveries")
+        await self.publisher.publish(receipts)
+
+
+#: Case-log record header naming the submission an event was appended from ("topic:partition:offset").
+SOURCE_HEADER = "rb-source"
+
+
+def format_source(receipt: Receipt) -> str:
+    return f"{receipt.source_topic}:{receipt.source_partition}:{receipt.source_offset}"
+
+
+def parse_source(value: bytes | None) -> Source | None:
+    if not value:
+        return None
+    topic, partition, offset = value.decode().rsplit(":", 2)
+    return (topic, int(partition), int(offset))
 
 
 def create_app(runtime: Runtime) -> faust.App:

@@ -35,6 +35,10 @@ _RECEIPT_NS = UUID("0c0f6f2e-8d55-4d38-b6f5-7c1de0f1a2b3")
 _ROUTER_SET = ("recorded_at", "sequence", "previous_hash", "hash")
 
 
+Source = tuple[str, int, int]
+"""Where a submission sits on its ingress topic: (topic, partition, offset)."""
+
+
 @dataclass(frozen=True)
 class Submission:
     topic: str
@@ -42,6 +46,18 @@ class Submission:
     offset: int
     key: bytes | None
     value: bytes | None
+
+    @property
+    def source(self) -> Source:
+        return (self.topic, self.partition, self.offset)
+
+
+@dataclass(frozen=True)
+class Recent:
+    """A recent append: the submission it came from and the deliveries it was owed."""
+
+    source: Source | None
+    deliveries: list[tuple[Delivery, Event]]
 
 
 @dataclass
@@ -68,16 +84,23 @@ class RouterCore:
         self.cases: dict[str, CaseState] = {}
         #: event id → case id, so an id reused on another case is caught too.
         self.event_cases: dict[UUID, str] = {}
-        #: Deliveries of the most recent appends. A crash between appending and delivering means
-        #: the submission comes round again as a duplicate; its deliveries are then sent again.
-        self.recent: OrderedDict[UUID, list[tuple[Delivery, Event]]] = OrderedDict()
+        #: The most recent appends. A crash between appending and answering means the submission
+        #: comes round again: recognised by its source, it is answered ACCEPTED and its deliveries
+        #: are sent again (with the same delivery ids).
+        self.recent: OrderedDict[UUID, Recent] = OrderedDict()
         self.recent_limit = 50_000
+        #: Submissions whose receipt is already on rb.receipts (read at start-up): a crash after the
+        #: receipts but before the ingress offsets were committed brings them round again, and they
+        #: are skipped — one receipt per submission. Receipts are written last, after the case log
+        #: and the deliveries, so a receipt on the log means the submission was fully handled.
+        self.answered: set[Source] = set()
 
     # -- state from the case log ------------------------------------------------------------------
     def reset(self) -> None:
         self.cases.clear()
         self.event_cases.clear()
         self.recent.clear()
+        self.answered.clear()
 
     def case(self, case_id: str) -> CaseState:
         state = self.cases.get(case_id)
@@ -85,8 +108,9 @@ class RouterCore:
             state = self.cases[case_id] = CaseState(case_id)
         return state
 
-    def fold(self, event: Event) -> None:
-        """Apply an event read back from the case log (at start-up or after a rebalance)."""
+    def fold(self, event: Event, source: Source | None = None) -> None:
+        """Apply an event read back from the case log (at start-up or after a rebalance);
+        ``source`` is the submission it was appended from (the record's ``rb-source`` header)."""
         state = self.case(event.envelope.case_id)
         if (event.envelope.sequence or 0) <= state.last_sequence:
             return
@@ -96,12 +120,12 @@ class RouterCore:
             deliveries = []
         state.apply(event, self.directory)
         self.event_cases[event.envelope.event_id] = state.case_id
-        self._remember(event, deliveries)
+        self._remember(event, deliveries, source)
 
-    def _remember(self, event: Event, deliveries: list[Delivery]) -> list[tuple[Delivery, Event]]:
+    def _remember(self, event: Event, deliveries: list[Delivery], source: Source | None) -> list[tuple[Delivery, Event]]:
         redacted = event.model_copy(update={"personal_data": None})
         pairs = [(d, redacted if d.redacted else event) for d in deliveries]
-        self.recent[event.envelope.event_id] = pairs
+        self.recent[event.envelope.event_id] = Recent(source, pairs)
         while len(self.recent) > self.recent_limit:
             self.recent.popitem(last=False)
         return pairs
@@ -112,7 +136,8 @@ class RouterCore:
         case goes to the next round, which is written only after the earlier round's appends are
         acknowledged. So a failed write can never leave a gap in a case's sequence."""
         rounds: list[list[Outcome]] = []
-        pending = submissions
+        pending = [sub for sub in submissions if sub.source not in self.answered]
+        self.answered.difference_update(sub.source for sub in submissions)  # each comes round at most once
         while pending:
             outcomes: list[Outcome] = []
             deferred: list[Submission] = []
@@ -128,7 +153,8 @@ class RouterCore:
             rounds.append(outcomes)
             pending = deferred
         statuses = Counter(o.receipt.status.value for r in rounds for o in r)
-        log.info("router.batch", submissions=len(submissions), rounds=len(rounds), **statuses)
+        log.info("router.batch", submissions=len(submissions), rounds=len(rounds),
+                 already_answered=len(submissions) - sum(statuses.values()), **statuses)
         return rounds
 
     # -- one submission -----------------------------------------------------------------------
@@ -181,10 +207,18 @@ class RouterCore:
             if fingerprint != content_fingerprint(event):
                 raise Rejection(Code.EVENT_ID_CONFLICT, "event id already on the case log with different content",
                                 field="envelope.event_id")
+            recent = self.recent.get(env.event_id)
+            deliveries_again = list(recent.deliveries) if recent else []
+            if recent is not None and recent.source == sub.source:
+                # this very submission was appended before a crash and never answered
+                log.info("router.answered_after_restart", event_id=str(env.event_id), case_id=env.case_id,
+                         sequence=sequence)
+                return Outcome(self._receipt(sub, ReceiptStatus.ACCEPTED, event, sequence=sequence),
+                               deliveries=deliveries_again)
             log.info("router.duplicate", event_id=str(env.event_id), case_id=env.case_id, sequence=sequence)
             return Outcome(self._receipt(sub, ReceiptStatus.DUPLICATE, event, sequence=sequence,
                                          reason="already on the case log; nothing appended"),
-                           deliveries=list(self.recent.get(env.event_id, [])))
+                           deliveries=deliveries_again)
         check_transition(event, state)
         deliveries = route(event, state, self.directory)
         recorded_at = max(self.clock(), state.last_recorded_at or datetime.min.replace(tzinfo=timezone.utc))
@@ -196,7 +230,7 @@ class RouterCore:
         state.apply(final, self.directory)
         self.cases[env.case_id] = state
         self.event_cases[env.event_id] = env.case_id
-        pairs = self._remember(final, deliveries)
+        pairs = self._remember(final, deliveries, sub.source)
         log.debug("router.accepted", event_id=str(env.event_id), case_id=env.case_id,
                  event_type=event.event_type(), sequence=final.envelope.sequence,
                  recipients=[d.recipient_id for d in deliveries])

@@ -16,6 +16,7 @@ import json
 
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -33,6 +34,8 @@ from ..core.runtime import Runtime, load_runtime
 from ..core.settings import Settings
 
 E = TypeVar("E", bound=Event)
+#: How many recent delivery ids an inbox session remembers to drop repeats.
+SEEN_DELIVERIES = 100_000
 
 
 class PublishError(Exception):
@@ -67,6 +70,8 @@ class AgencyClient:
         self._producer: KafkaProducer | None = None
         self._receipts: KafkaConsumer | None = None
         self._inbox: KafkaConsumer | None = None
+        #: Delivery ids already handed to the caller in this session (the most recent ones).
+        self._seen: OrderedDict[str, None] = OrderedDict()
 
     # -- building events ----------------------------------------------------------------------
     def event(self, event_type: type[E], *, case_id: str, occurred_at: datetime | None = None,
@@ -127,7 +132,7 @@ class AgencyClient:
             self._receipts = KafkaConsumer(bootstrap_servers=self.servers, group_id=None, enable_auto_commit=False)
             tps = [TopicPartition(topic, p) for p in range(partitions)]
             self._receipts.assign(tps)
-            self._receipts.seek_to_end(*tps)   # may start early on Tansu (see log_reader): harmless
+            self._receipts.seek_to_end(*tps)
             for tp in tps:
                 self._receipts.position(tp)
 
@@ -163,11 +168,26 @@ class AgencyClient:
             for records in batch.values():
                 for record in records:
                     headers = {k: v.decode() for k, v in (record.headers or [])}
+                    if self._already_seen(headers.get("rb-delivery-id")):
+                        continue
                     yield InboxItem(self.runtime.codec.decode(record.value), headers.get("rb-delivery-id"),
                                     headers.get("rb-paragraph"), headers.get("rb-purpose"),
                                     headers.get("rb-redacted") == "true", record.topic, record.partition,
                                     record.offset, tuple(json.loads(headers.get("rb-advice") or "[]")))
             consumer.commit()
+
+    def _already_seen(self, delivery_id: str | None) -> bool:
+        """A delivery re-sent after a crash of the router or SLA processor carries the same
+        ``rb-delivery-id`` (at-least-once delivery, docs/decisions.md): the repeat is dropped here.
+        Systems that keep inbox items across sessions dedupe by the same id."""
+        if delivery_id is None:
+            return False
+        if delivery_id in self._seen:
+            return True
+        self._seen[delivery_id] = None
+        while len(self._seen) > SEEN_DELIVERIES:
+            self._seen.popitem(last=False)
+        return False
 
     def _inbox_consumer(self, group_id: str | None) -> KafkaConsumer:
         if self._inbox is None:
@@ -176,11 +196,10 @@ class AgencyClient:
                 self.runtime.catalogue.inbox(self.agency.id), bootstrap_servers=self.servers,
                 group_id=group_id or f"{self.agency.id}-inbox", enable_auto_commit=False,
                 auto_offset_reset="earliest",
-                # kafka-python uses this as the rebalance timeout; the embedded broker holds a join
-                # for all of it (EMBEDDED_BROKER.md, item 4). Short polls keep it safe on Kafka.
+                # kafka-python uses max_poll_interval as the rebalance timeout (REFERRAL_BUS_REBALANCE_TIMEOUT)
                 max_poll_interval_ms=int(settings.rebalance_timeout_seconds * 1000),
                 session_timeout_ms=int(settings.session_timeout_seconds * 1000),
-                heartbeat_interval_ms=1000)
+                heartbeat_interval_ms=int(settings.heartbeat_interval_seconds * 1000))
         return self._inbox
 
     def close(self) -> None:

@@ -22,7 +22,7 @@ from ..core.contracts.sla_records import DeadlineWarning, EscalationRaised
 from ..core.domain.deadlines.engine import DeadlineEngine
 from ..core.domain.deadlines.rule_table import RULES
 from ..core import metrics
-from ..core.kafka.faust_app import Outgoing, make_app, publish_acked, to_headers
+from ..core.kafka.faust_app import AckedPublisher, Outgoing, make_app, to_headers
 from ..core.kafka.log_reader import read_to_end
 from ..core.runtime import Runtime
 from ..router.core import utc_now
@@ -49,6 +49,8 @@ class SlaService:
         self.stale = True
         self._lock = asyncio.Lock()
         self.app = make_app(runtime.settings.topic_prefix + APP_ID, runtime.settings, cat.partitions("case_log"))
+        self.publisher = AckedPublisher(runtime.settings, APP_ID)
+        self.app.on_before_shutdown.connect(self._stop_publisher)
         case_log = self.app.topic(self.case_log, key_serializer="raw", value_serializer="raw")
         self.app.agent(case_log, name="deadlines", concurrency=1)(self._consume)
         self.app.timer(interval=runtime.settings.sla_tick_seconds)(self._tick)
@@ -56,6 +58,9 @@ class SlaService:
 
     def _new_engine(self) -> DeadlineEngine:
         return DeadlineEngine(RULES, self.runtime.directory, grace=self.grace, context=self.runtime.clock_context)
+
+    async def _stop_publisher(self, *args: object, **kwargs: object) -> None:
+        await self.publisher.stop()
 
     async def _on_assigned(self, *args: object, **kwargs: object) -> None:
         self.stale = True
@@ -121,8 +126,8 @@ class SlaService:
                             escalated_to=record.escalated_to_agency_id, fired_late_seconds=round(fired_late, 3))
             else:
                 final.append(Outgoing(self.sla_topic, key, codec.encode(record)))
-        await publish_acked(self.app, inbox)
-        await publish_acked(self.app, final)
+        await self.publisher.publish(inbox)
+        await self.publisher.publish(final)
         self.emitted.update(record_id(r) for r in fresh)
         for record in fresh:
             metrics.SLA_RECORDS.labels(type(record).__name__, getattr(record, "rule_id", "")).inc()

@@ -11,6 +11,7 @@ from typing import Any
 
 import faust
 import structlog
+from aiokafka import AIOKafkaProducer
 
 from ..settings import Settings
 
@@ -33,8 +34,8 @@ def make_app(app_id: str, settings: Settings, partitions: int) -> faust.App:
         consumer_auto_offset_reset="earliest",
         broker_rebalance_timeout=settings.rebalance_timeout_seconds,
         broker_session_timeout=settings.session_timeout_seconds,
-        broker_heartbeat_interval=1.0,
-        broker_max_poll_interval=max(60.0, settings.session_timeout_seconds),
+        broker_heartbeat_interval=settings.heartbeat_interval_seconds,
+        broker_max_poll_interval=settings.rebalance_timeout_seconds,
         producer_acks=-1,
         web_enabled=False,
         datadir=str(settings.data_dir / app_id),
@@ -50,17 +51,48 @@ class Outgoing:
     timestamp: float | None = None
 
 
-async def publish_acked(app: faust.App, messages: Sequence[Outgoing]) -> None:
-    """Send ``messages`` and wait until the broker acknowledged every one; on failure stop the
-    process (never carry on with state the log does not have)."""
-    if not messages:
-        return
-    try:
-        futures = [await app.producer.send(m.topic, m.key, m.value, None, m.timestamp, m.headers) for m in messages]
-        await asyncio.gather(*futures)
-    except Exception as exc:  # noqa: BLE001 - any failure means the log may lack what we hold
-        log.critical("publish.failed", error=type(exc).__name__, topics=sorted({m.topic for m in messages}))
-        os._exit(EXIT_PUBLISH_FAILED)
+class AckedPublisher:
+    """The service's own idempotent producer (``acks=all``, ``enable_idempotence``).
+
+    Not Faust's producer: that one is not idempotent, so a send retried after a broker failover
+    could write an event twice to the case log. With idempotence the broker drops a retried batch
+    it already has, and aiokafka retries a batch until it is written (it never expires one), so a
+    broker outage makes the service wait, not lose or duplicate."""
+
+    def __init__(self, settings: Settings, client_id: str) -> None:
+        self.settings = settings
+        self.client_id = client_id
+        self._producer: AIOKafkaProducer | None = None
+
+    async def _started(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            producer = AIOKafkaProducer(bootstrap_servers=self.settings.bootstrap_servers, client_id=self.client_id,
+                                        acks="all", enable_idempotence=True, linger_ms=5,
+                                        max_batch_size=1024 * 1024, request_timeout_ms=20000)
+            await producer.start()
+            self._producer = producer
+        return self._producer
+
+    async def publish(self, messages: Sequence[Outgoing]) -> None:
+        """Send ``messages`` and wait until the broker acknowledged every one; on failure stop the
+        process (never carry on with state the log does not have)."""
+        if not messages:
+            return
+        try:
+            producer = await self._started()
+            futures = [await producer.send(m.topic, m.value, key=m.key,
+                                           timestamp_ms=int(m.timestamp * 1000) if m.timestamp is not None else None,
+                                           headers=list(m.headers.items()) if m.headers else None)
+                       for m in messages]
+            await asyncio.gather(*futures)
+        except Exception as exc:  # noqa: BLE001 - any failure means the log may lack what we hold
+            log.critical("publish.failed", error=type(exc).__name__, topics=sorted({m.topic for m in messages}))
+            os._exit(EXIT_PUBLISH_FAILED)
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
 
 
 def run_worker(app: faust.App, loglevel: str = "warn") -> None:

@@ -1,0 +1,140 @@
+"""A steady stream of submissions from agency systems, and the checks that nothing was lost,
+duplicated or left unanswered — shared by the fault tests (broker faults, restarts)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from referral_bus.auditor.verify import verify_topic_sync
+from referral_bus.core.contracts.base import Event
+from referral_bus.core.contracts.bus_records import Receipt, ReceiptStatus
+from referral_bus.core.kafka.log_reader import read_to_end_sync
+from referral_bus.core.runtime import Runtime
+from referral_bus.sdk import AgencyClient
+from tests.broker_helpers import read_topic
+from tests.builders import case_id, outcome_report, referral, removal
+
+
+@dataclass
+class SteadyLoad:
+    """Submits at ``rate`` per second from a thread until stopped: a school's referral (a new
+    case), and for every other case a police removal followed by its 4.8 report on the same
+    producer, topic and key (so they stay in order). A send the client could not complete is sent
+    again with the same bytes (same event id), as an agency system would."""
+
+    runtime: Runtime
+    rate: float = 40.0
+    prefix: str = "LOAD"
+    #: event id → the event, for every submission the broker acknowledged
+    sent: dict[str, Event] = field(default_factory=dict)
+    resent: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+    error: BaseException | None = None
+
+    def start(self) -> "SteadyLoad":
+        self._thread = threading.Thread(target=self._run, name="steady-load", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 300.0) -> None:
+        self._stop.set()
+        assert self._thread is not None
+        self._thread.join(timeout)
+        assert not self._thread.is_alive(), "the load did not finish sending within the timeout"
+        if self.error is not None:
+            raise self.error
+
+    def _run(self) -> None:
+        school = AgencyClient("school-almaty", actor_id="load-teacher", runtime=self.runtime)
+        police = AgencyClient("police-juvenile-almaty", actor_id="load-inspector", runtime=self.runtime)
+        pending: list[tuple[AgencyClient, Event, bytes, object]] = []
+        try:
+            start, n = time.monotonic(), 0
+            while not self._stop.is_set():
+                case = case_id(self.prefix)
+                if n % 2:
+                    batch = [(police, removal(police, case, hours_ago=1)), (police, outcome_report(police, case))]
+                else:
+                    batch = [(school, referral(school, case))]
+                for client, event in batch:
+                    value = client.validate(event)
+                    pending.append((client, event, value, self._send(client, event, value)))
+                    n += 1
+                pending = self._settle(pending)
+                lag = n / self.rate - (time.monotonic() - start)
+                if lag > 0:
+                    time.sleep(lag)
+            while pending:
+                pending = self._settle(pending)
+                time.sleep(0.2)
+        except BaseException as exc:  # noqa: BLE001 - surfaced by stop()
+            self.error = exc
+        finally:
+            school.close()
+            police.close()
+
+    @staticmethod
+    def _send(client: AgencyClient, event: Event, value: bytes) -> object:
+        return client.producer.send(client.runtime.catalogue.ingress(client.agency.kind),
+                                    key=event.envelope.case_id.encode(), value=value)
+
+    def _settle(self, pending: list[tuple[AgencyClient, Event, bytes, object]]) -> list[tuple[AgencyClient, Event, bytes, object]]:
+        """Record acknowledged sends; send failed ones again; keep the rest pending."""
+        still = []
+        for client, event, value, future in pending:
+            if not future.is_done:  # type: ignore[attr-defined]
+                still.append((client, event, value, future))
+            elif future.succeeded():  # type: ignore[attr-defined]
+                self.sent[str(event.envelope.event_id)] = event
+            else:
+                self.resent += 1
+                still.append((client, event, value, self._send(client, event, value)))
+        return still
+
+
+@dataclass
+class LogCheck:
+    events_on_log: int
+    submissions: int
+    receipts: int
+    accepted: int
+    duplicate_receipts: int
+
+
+def check_nothing_lost(runtime: Runtime, sent: dict[str, Event]) -> LogCheck:
+    """The bus's guarantees after a fault, as an auditor would check them:
+    every acknowledged submission is on the case log exactly once; every record on the ingress
+    topics has exactly one receipt and none was refused; ``verify`` finds the log intact."""
+    logged = Counter(str(r.record.envelope.event_id) for r in read_topic(runtime, "case_log"))  # type: ignore[attr-defined]
+    twice = {i: n for i, n in logged.items() if n > 1}
+    assert twice == {}, f"events duplicated on the case log: {twice}"
+    missing = set(sent) - set(logged)
+    assert not missing, f"{len(missing)} acknowledged submissions are not on the case log"
+
+    receipts = [r.record for r in read_topic(runtime, "receipts") if isinstance(r.record, Receipt)]
+    per_submission = Counter((r.source_topic, r.source_partition, r.source_offset) for r in receipts)
+    assert {k: n for k, n in per_submission.items() if n > 1} == {}, "a submission got more than one receipt"
+    ingress = read_to_end_sync(runtime.settings.bootstrap_servers, list(runtime.catalogue.ingress_topics()))
+    submissions = {(r.topic, r.partition, r.offset) for r in ingress}
+    assert set(per_submission) == submissions, (
+        f"{len(submissions - set(per_submission))} submissions without a receipt, "
+        f"{len(set(per_submission) - submissions)} receipts for no submission")
+    refused = [(r.reason_code, r.reason) for r in receipts if r.status is ReceiptStatus.REJECTED]
+    assert refused == [], refused[:5]
+    accepted = {str(r.event_id) for r in receipts if r.status is ReceiptStatus.ACCEPTED}
+    assert accepted <= set(logged)
+
+    report, undecodable = verify_topic_sync(runtime)
+    assert report.ok and not undecodable, (report.problems[:5], undecodable[:5])
+    return LogCheck(sum(logged.values()), len(submissions), len(receipts), len(accepted),
+                    sum(1 for r in receipts if r.status is ReceiptStatus.DUPLICATE))
+
+
+def answered(runtime: Runtime) -> set[str]:
+    """Event ids with a receipt so far."""
+    return {str(r.record.event_id) for r in read_topic(runtime, "receipts") if isinstance(r.record, Receipt)}
+
