@@ -19,17 +19,16 @@ from kafka import KafkaProducer
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
+from benchmarks.brokers import local_broker
 from referral_bus.core.contracts.base import City, Envelope, Producer
 from referral_bus.core.contracts.events import EmergencyRemoval
 from referral_bus.core.domain.case import CaseState
 from referral_bus.core.domain.chain import GENESIS, chain_hash
-from referral_bus.core.kafka.admin import apply_topics
-from referral_bus.core.kafka.embedded_broker import EmbeddedBroker
 from referral_bus.core.kafka.log_reader import read_to_end
 from referral_bus.projections.service import project
 from referral_bus.projections.tables import Base, TimelineRow
 from tests.builders import T0
-from tests.conftest import make_runtime
+from tests.conftest import apply_test_topics, make_runtime
 
 ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -109,14 +108,13 @@ def timeline_queries(rows: int = 1_000_000, cases: int = 100_000, queries: int =
         _drop_database(name)
 
 
-def run(events: int = 20_000) -> dict[str, float]:
+def run(events: int = 20_000, broker: str = "kafka") -> dict[str, float]:
     out: dict[str, float] = {}
-    with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as tmp:
+    with local_broker(broker) as servers, tempfile.TemporaryDirectory() as tmp:
         name = _new_database()
-        runtime = make_runtime(broker.bootstrap_servers, "hb.", Path(tmp),
-                               f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
+        runtime = make_runtime(servers, "hb.", Path(tmp), f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
         try:
-            apply_topics(broker.bootstrap_servers, runtime.catalogue.specs())
+            apply_test_topics(runtime)
             _fill_case_log(runtime, events)
             out["raw consume events/s"] = asyncio.run(_consume(runtime, fold=False))
             out["replay into case states events/s"] = asyncio.run(_consume(runtime, fold=True))
@@ -126,6 +124,5 @@ def run(events: int = 20_000) -> dict[str, float]:
             out["projector events/s"] = projected / (time.perf_counter() - start)
         finally:
             _drop_database(name)
-    out.update(timeline_queries())
     out["events"] = float(events)
     return out

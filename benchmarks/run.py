@@ -1,6 +1,6 @@
 """Run every benchmark in one process and print figures with ratios to their baselines.
 
-    .venv/bin/python -m benchmarks.run [--events N] [--deadlines 100000,1000000]
+    .venv/bin/python -m benchmarks.run [--events N] [--log-events N] [--deadlines 100000,1000000] [--brokers kafka,tansu]
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from benchmarks import codec_bench, deadline_bench, history_bench, pipeline_bench
+from benchmarks import brokers, codec_bench, deadline_bench, history_bench, pipeline_bench
 
 
 def main() -> None:
@@ -16,6 +16,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--deadlines", default="100000,1000000", help="open-deadline counts, comma-separated")
     parser.add_argument("--log-events", type=int, default=20000, help="case-log size for replay/projector figures")
+    parser.add_argument("--brokers", default=",".join(brokers.available()),
+                        help="brokers to run the pipeline and replay on, side by side (kafka, tansu)")
     args = parser.parse_args()
     logging.disable(logging.INFO)
 
@@ -27,21 +29,25 @@ def main() -> None:
     print(f"  ratio referral-bus / json         = {codec['referral-bus codec'] / codec['json']:.3f}")
     print(f"  size: framed Avro {codec['bytes avro (framed)']:.0f} bytes, JSON {codec['bytes json']:.0f} bytes")
 
-    pipe = pipeline_bench.run(args.events)
-    print(f"\n== pipeline on the embedded broker, {pipe['events']:.0f} events ==")
-    base = pipe["raw aiokafka pass-through events/s"]
-    for name in ("router (to case log) events/s", "router + SLA (to deadlines) events/s",
-                 "raw aiokafka pass-through events/s"):
-        print(f"  {name:<40} {pipe[name]:>10,.0f}   ratio to pass-through {pipe[name] / base:.3f}")
+    for broker in args.brokers.split(","):
+        pipe = pipeline_bench.run(args.events, broker)
+        print(f"\n== pipeline on {brokers.LABELS[broker]}, {pipe['events']:.0f} events ==")
+        base = pipe["raw aiokafka pass-through events/s"]
+        for name in ("router (to case log) events/s", "router + SLA (to deadlines) events/s",
+                     "raw aiokafka pass-through events/s"):
+            print(f"  {name:<40} {pipe[name]:>10,.0f}   ratio to pass-through {pipe[name] / base:.3f}")
 
-    hist = history_bench.run(args.log_events)
-    raw = hist["raw consume events/s"]
-    print(f"\n== history: {hist['events']:.0f} case-log events on the embedded broker; read models in PostgreSQL ==")
-    for name in ("replay into case states events/s", "projector events/s", "raw consume events/s"):
-        print(f"  {name:<36} {hist[name]:>10,.0f}   ratio to raw consume {hist[name] / raw:.3f}")
-    print(f"  timeline of one case among 1,000,000 stored events: ORM p50 {hist['orm p50 ms']:.2f} ms, "
-          f"p99 {hist['orm p99 ms']:.2f} ms; raw SQL p50 {hist['raw p50 ms']:.2f} ms, p99 {hist['raw p99 ms']:.2f} ms "
-          f"(ratio p50 {hist['orm p50 ms'] / hist['raw p50 ms']:.1f})")
+    for broker in args.brokers.split(","):
+        hist = history_bench.run(args.log_events, broker)
+        raw = hist["raw consume events/s"]
+        print(f"\n== history: {hist['events']:.0f} case-log events on {brokers.LABELS[broker]}; "
+              "read models in PostgreSQL ==")
+        for name in ("replay into case states events/s", "projector events/s", "raw consume events/s"):
+            print(f"  {name:<36} {hist[name]:>10,.0f}   ratio to raw consume {hist[name] / raw:.3f}")
+    query = history_bench.timeline_queries()
+    print(f"  timeline of one case among 1,000,000 stored events: ORM p50 {query['orm p50 ms']:.2f} ms, "
+          f"p99 {query['orm p99 ms']:.2f} ms; raw SQL p50 {query['raw p50 ms']:.2f} ms, p99 {query['raw p99 ms']:.2f} ms "
+          f"(ratio p50 {query['orm p50 ms'] / query['raw p50 ms']:.1f})")
 
     print("\n== deadline engine: open deadlines, memory, cost of a 1-second tick while deadlines fall due ==")
     print("   (a breach fires at most one tick interval plus the tick's cost after its due time + grace)")

@@ -9,11 +9,11 @@ if [ ! -x .venv/bin/python ]; then
   echo "creating .venv with $("$PY" --version)…"
   "$PY" -m venv .venv
 fi
-stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+stamp=.venv/.installed-$(cat pyproject.toml scripts/bootstrap.sh | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ]; then
   echo "installing referral-bus and its Python dependencies into .venv (first time: about a minute)…"
   .venv/bin/python -m pip install --quiet --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
-  .venv/bin/python -m pip install --progress-bar off -e '.[test]' 2>&1 \
+  .venv/bin/python -m pip install --progress-bar off -e '.[test,tansu]' 2>&1 \
     | grep -E '^(Collecting|Successfully installed)' | sed -E 's/^Collecting /  collecting /' || true
   .venv/bin/python -c "import referral_bus, faust, kafka, fastavro"
   rm -f .venv/.installed-* && touch "$stamp"

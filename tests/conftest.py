@@ -125,6 +125,8 @@ class Bus:
 
     def wait_ready(self, timeout: float = 120.0) -> None:
         """Until a warm-up referral is answered; fails at once, with the log, if a service died."""
+        from kafka.errors import KafkaError
+
         from referral_bus.sdk import AgencyClient, PublishError
         from tests.builders import referral
         deadline = time.monotonic() + timeout
@@ -140,7 +142,7 @@ class Bus:
                                                  receipt_key=str(event.envelope.event_id), timeout=5)
                     assert receipt is not None and receipt.status.value in ("ACCEPTED", "DUPLICATE"), receipt
                     return
-                except PublishError:
+                except (PublishError, KafkaError):  # no receipt yet, or fresh topics still electing leaders
                     if time.monotonic() > deadline:
                         raise
 

@@ -56,11 +56,13 @@ class Up:
                                                                  "REFERRAL_BUS_DATABASE_URL")}
         env.update(REFERRAL_BUS_DATA_DIR=str(self.data_dir), REFERRAL_BUS_BROKER_PORT=str(self.port),
                    REFERRAL_BUS_SLA_GRACE="2")
+        seen = len(self.output.read_text()) if self.output.exists() else 0
         with open(self.output, "a") as out:
             self.proc = subprocess.Popen([sys.executable, "-m", "referral_bus.cli", "up"], env=env, stdout=out,
                                          stderr=subprocess.STDOUT, text=True)
-        wait_for(lambda: self.proc.poll() is not None or "The bus is running" in self.output.read_text(),  # type: ignore[union-attr]
-                 timeout=timeout, what="referral-bus up to start")
+        wait_for(lambda: self.proc.poll() is not None  # type: ignore[union-attr]
+                 or "The bus is running" in self.output.read_text()[seen:], timeout=timeout,
+                 what="referral-bus up to start")
         assert self.proc.poll() is None, self.output.read_text()[-3000:]
 
     def stop(self) -> None:

@@ -85,6 +85,10 @@ class Settings:
     session_timeout_seconds: float = field(default_factory=lambda: _seconds("REFERRAL_BUS_SESSION_TIMEOUT", 45))
     heartbeat_interval_seconds: float = field(default_factory=lambda: _seconds("REFERRAL_BUS_HEARTBEAT_INTERVAL", 3))
     rebalance_timeout_seconds: float = field(default_factory=lambda: _seconds("REFERRAL_BUS_REBALANCE_TIMEOUT", 60))
+    #: Producers of the services use Kafka's idempotence (a retried send is never written twice).
+    #: Only the opt-in Tansu broker, which cannot grant producer ids, turns it off (tansu_broker.py).
+    producer_idempotence: bool = field(default_factory=lambda: os.environ.get(
+        "REFERRAL_BUS_PRODUCER_IDEMPOTENCE", "true").strip().lower() not in ("false", "0", "no"))
     #: Port for the Prometheus /metrics endpoint of a service (127.0.0.1); unset = no endpoint.
     metrics_port: int | None = field(default_factory=lambda: int(os.environ["REFERRAL_BUS_METRICS_PORT"])
                                      if os.environ.get("REFERRAL_BUS_METRICS_PORT") else None)

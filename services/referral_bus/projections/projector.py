@@ -1,5 +1,5 @@
 """Apply records read from the log to the read models, one transaction per batch, with the
-consumer offsets in the same transaction (DESIGN.md: exactly-once effects under at-least-once
+consumer offsets in the same transaction (docs/design.md: exactly-once effects under at-least-once
 delivery). Knows nothing of Kafka: it gets decoded records with their topic, partition, offset,
 headers and timestamp."""
 

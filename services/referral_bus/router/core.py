@@ -6,7 +6,7 @@ event id → legal transition → routing. Accepted events get the next per-case
 ``recorded_at`` and the hash chain, then go to the case log and to every inbox owed them.
 
 State (per-case sequence, last hash, seen event ids) is a fold of the case log, so after a crash it
-is rebuilt from the log and nothing is appended twice (DESIGN.md: exactly-once effects).
+is rebuilt from the log and nothing is appended twice (docs/design.md: exactly-once effects).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ schema store), encoded by the same ``Codec``, submitted to ``RouterCore.handle``
 ingress topic (so the ingress, envelope, authorisation, transition and routing checks all run), and
 every appended event goes to ``DeadlineEngine.on_event`` exactly as the SLA processor feeds it
 from the case log. Between steps the engine's clock is advanced to the next step's time, so
-warnings, breaches and escalations fire at their simulated times (DESIGN.md: "simulated and
+warnings, breaches and escalations fire at their simulated times (docs/design.md: "simulated and
 replayed"). Router and engine are built with the live services' settings (router/app.py,
 sla/app.py), including the SLA grace period (decisions.md 5).
 

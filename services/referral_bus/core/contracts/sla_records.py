@@ -1,5 +1,5 @@
 """Records the SLA processor writes. Ids are deterministic (rule, case, trigger, kind), so a
-replay of the case log yields the very same records (DESIGN.md: deterministic evaluation)."""
+replay of the case log yields the very same records (docs/design.md: deterministic evaluation)."""
 
 from __future__ import annotations
 

@@ -67,7 +67,8 @@ class AckedPublisher:
     async def _started(self) -> AIOKafkaProducer:
         if self._producer is None:
             producer = AIOKafkaProducer(bootstrap_servers=self.settings.bootstrap_servers, client_id=self.client_id,
-                                        acks="all", enable_idempotence=True, linger_ms=5,
+                                        acks="all", enable_idempotence=self.settings.producer_idempotence,
+                                        linger_ms=5,
                                         max_batch_size=1024 * 1024, request_timeout_ms=20000)
             await producer.start()
             self._producer = producer

@@ -1,7 +1,7 @@
 """Read topics from the beginning to their true end.
 
 "The end" is the high watermark carried in Fetch responses, never ``end_offsets()``: on the
-embedded broker ListOffsets(latest) under-reports (EMBEDDED_BROKER.md, item 2), and on Kafka the
+embedded broker ListOffsets(latest) under-reports (docs/brokers.md), and on Kafka the
 Fetch high watermark is the same number, so this is correct on both.
 """
 

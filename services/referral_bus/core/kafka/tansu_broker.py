@@ -4,11 +4,12 @@ Java. Everything is lost when it stops. Install it with ``pip install 'referral-
 Every Tansu workaround lives here and nowhere else:
 - Tansu holds a consumer-group join for the whole rebalance timeout, so groups would stall with
   production timeouts; this adapter shortens the consumer timeouts to 10 s for the processes it
-  serves (unless set explicitly).
+  serves (unless set explicitly; tests set their own, which suit it).
 - Tansu's ListOffsets(latest) under-reports; the bus reads "to the end" by the Fetch high
   watermark (``log_reader``), which is right on Apache Kafka too, so nothing else changes.
-- aiokafka cannot get a producer id from Tansu: the services' idempotent producers fail on it.
-  That is why it is a development convenience and no test or deployment depends on it.
+- aiokafka cannot get a producer id from Tansu, so the services' producers run without
+  idempotence on it (a send retried after a broker hiccup could be written twice). That, and
+  memory-only storage, is why it is a development convenience no deployment depends on.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from .local_process import die_with_parent, free_port, wait_until_serving
 
 log = structlog.get_logger(__name__)
 
-#: Consumer timeouts Tansu needs (it holds a join for the whole rebalance timeout).
-TANSU_CONSUMER_TIMEOUTS = {"REFERRAL_BUS_SESSION_TIMEOUT": "10", "REFERRAL_BUS_REBALANCE_TIMEOUT": "10",
-                           "REFERRAL_BUS_HEARTBEAT_INTERVAL": "1"}
+#: Settings Tansu needs, for the processes this one starts: short consumer timeouts (it holds a
+#: join for the whole rebalance timeout) and producers without idempotence (no producer ids).
+TANSU_SETTINGS = {"REFERRAL_BUS_SESSION_TIMEOUT": "10", "REFERRAL_BUS_REBALANCE_TIMEOUT": "10",
+                  "REFERRAL_BUS_HEARTBEAT_INTERVAL": "1", "REFERRAL_BUS_PRODUCER_IDEMPOTENCE": "false"}
 
 
 def broker_binary() -> str:
@@ -56,7 +58,7 @@ class TansuBroker:
         return f"{self.host}:{self.port}"
 
     def start(self, timeout: float = 20.0) -> "TansuBroker":
-        for name, value in TANSU_CONSUMER_TIMEOUTS.items():
+        for name, value in TANSU_SETTINGS.items():
             os.environ.setdefault(name, value)  # inherited by the services this process starts
         url = f"tcp://{self.host}:{self.port}"
         cmd = [broker_binary(), "broker", "--storage-engine", "memory://tansu/",

