@@ -87,7 +87,7 @@ def _kafka_service(spec: ClusterSpec, node_id: int) -> dict[str, Any]:
     assert node.internal is not None, "the container cluster has INTERNAL listeners"
     props = PROPERTIES_IN_CONTAINER
     # `$$` reaches the container's shell as `$`: the id is read from the container's environment.
-    script = (f'{KAFKA_BIN}/kafka-storage.sh format --ignore-formatted -t "$$KAFKA_CLUSTER_ID" -c {props}'
+    script = (f'{KAFKA_BIN}/kafka-storage.sh format --ignore-formatted --cluster-id="$$KAFKA_CLUSTER_ID" -c {props}'
               f" && exec {KAFKA_BIN}/kafka-server-start.sh {props}")
     # The probe is a JVM too: give it a small heap of its own, not the broker's KAFKA_HEAP_OPTS.
     probe = (f"KAFKA_HEAP_OPTS=-Xmx128m {KAFKA_BIN}/kafka-broker-api-versions.sh "

@@ -136,7 +136,7 @@ def test_kafka_services(node_id: int) -> None:
     shell, flag, script = service["command"]
     props = deployment.PROPERTIES_IN_CONTAINER
     assert (shell, flag) == ("/bin/sh", "-c")
-    assert script == (f'/opt/kafka/bin/kafka-storage.sh format --ignore-formatted -t "$$KAFKA_CLUSTER_ID" -c {props}'
+    assert script == (f'/opt/kafka/bin/kafka-storage.sh format --ignore-formatted --cluster-id="$$KAFKA_CLUSTER_ID" -c {props}'
                       f" && exec /opt/kafka/bin/kafka-server-start.sh {props}")
     assert service["environment"]["KAFKA_CLUSTER_ID"].startswith("${KAFKA_CLUSTER_ID:?")
     assert "KAFKA_HEAP_OPTS" in service["environment"]

@@ -42,7 +42,7 @@ class Producer(Record):
 
 
 class Envelope(Record):
-    """Metadata every event carries (docs/design.md). The router fills recorded_at, sequence and hashes."""
+    """Metadata every event carries (DESIGN.md). The router fills recorded_at, sequence and hashes."""
 
     event_id: UUID = Field(description="Idempotency key chosen by the producer")
     event_type: str = Field(description="Equals the Avro record name of the event")
@@ -79,7 +79,7 @@ class ParentOrRepresentative(Record):
 
 class PersonalData(Record):
     """Everything that identifies a child or family. Kept in one record so it can be encrypted
-    and later erased by destroying its key (docs/design.md: personal data); never logged."""
+    and later erased by destroying its key (DESIGN.md: personal data); never logged."""
 
     child_name: str | None = None
     child_date_of_birth: date | None = None

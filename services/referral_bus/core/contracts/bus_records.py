@@ -17,7 +17,7 @@ class ReceiptStatus(str, Enum):
 
 
 class Receipt(Record):
-    """The router's answer to every submission (docs/design.md: every submission gets a receipt)."""
+    """The router's answer to every submission (DESIGN.md: every submission gets a receipt)."""
 
     receipt_id: UUID
     status: ReceiptStatus
