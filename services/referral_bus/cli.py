@@ -271,6 +271,19 @@ def cmd_broker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _case_log_size(runtime: "Runtime") -> int:
+    """Records on the case log (log-end minus log-start offsets; exact on Apache Kafka)."""
+    from kafka import KafkaConsumer, TopicPartition
+    topic = runtime.catalogue.name("case_log")
+    consumer = KafkaConsumer(bootstrap_servers=runtime.settings.bootstrap_servers, enable_auto_commit=False)
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+        ends, starts = consumer.end_offsets(tps), consumer.beginning_offsets(tps)
+        return sum(ends[tp] - starts[tp] for tp in tps)
+    finally:
+        consumer.close()
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     """Broker (local Apache Kafka, durable, unless KAFKA_BOOTSTRAP_SERVERS is set), topics, router, SLA processor, projector,
     optionally the demonstration; runs until Ctrl-C, then stops everything."""
@@ -304,6 +317,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         for notice in report.notices:
             print(f"note: {notice}")
         print(f"topics from topics.yaml: {len(report.created)} created, {len(report.unchanged)} already there")
+        if not report.created:
+            print(f"the case log holds {_case_log_size(runtime):,} events from earlier runs")
         for difference in report.differences:
             print(f"warning: topic differs from topics.yaml: {difference}", file=sys.stderr)
         for service in ("router", "sla", "projections"):

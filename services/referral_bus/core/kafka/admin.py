@@ -9,6 +9,7 @@ refused (:class:`ReplicationRefused`) unless the caller says, explicitly, how ma
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field, replace
 
 from kafka import KafkaAdminClient
@@ -78,6 +79,7 @@ def apply_topics(bootstrap_servers: str, specs: list[TopicSpec], *,
             except TopicAlreadyExistsError:  # raced with another applier: fine, reported below
                 pass
             report.created = [s.name for s in to_create]
+            _wait_for_leaders(admin, report.created)
         present = [s for s in specs if s.name in existing]
         if present:
             described = {t.get("name") or t.get("topic"): t for t in admin.describe_topics([s.name for s in present])}
@@ -91,6 +93,18 @@ def apply_topics(bootstrap_servers: str, specs: list[TopicSpec], *,
         return report
     finally:
         admin.close()
+
+
+def _wait_for_leaders(admin: KafkaAdminClient, names: list[str], timeout: float = 60.0) -> None:
+    """New topics elect their partitions' leaders in the background; wait for them, so that the
+    first clients do not start with 'not leader' retries."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        described = admin.describe_topics(names)
+        if all(p.get("leader_id", p.get("leader", -1)) >= 0 for t in described for p in t.get("partitions", [])) \
+                and len(described) == len(names):
+            return
+        time.sleep(0.2)
 
 
 def differences(spec: TopicSpec, described: dict, configs: dict[str, str]) -> list[str]:  # type: ignore[type-arg]
