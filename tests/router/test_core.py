@@ -89,6 +89,34 @@ def test_restart_from_the_log_keeps_idempotency(core: RouterCore, codec: Codec, 
     assert again.receipt.status is ReceiptStatus.DUPLICATE and len(again.deliveries) == 2
 
 
+def test_a_submission_appended_before_a_crash_is_answered_accepted_when_it_comes_round(
+        core: RouterCore, codec: Codec, directory: Directory) -> None:
+    """The case log remembers each append's submission (rb-source): the very same submission,
+    processed again after a crash that came before its receipt, is ACCEPTED with its sequence and
+    its deliveries; the same event sent again by the agency (another offset) is a DUPLICATE."""
+    event = removal()
+    appended = submit(core, codec, event, offset=3).appended
+    fresh = RouterCore(codec, directory, INGRESS, max_event_bytes=4096, max_clock_skew=timedelta(minutes=5),
+                       clock=lambda: NOW)
+    fresh.fold(codec.decode(codec.encode(appended)), source=("rb.ingress.police", 0, 3))  # type: ignore[arg-type]
+    same = submit(fresh, codec, event, offset=3)
+    assert (same.receipt.status, same.receipt.sequence, same.appended) == (ReceiptStatus.ACCEPTED, 1, None)
+    assert len(same.deliveries) == 2
+    resent = submit(fresh, codec, event, offset=4)
+    assert resent.receipt.status is ReceiptStatus.DUPLICATE and resent.receipt.sequence == 1
+
+
+def test_submissions_already_answered_are_skipped_once(core: RouterCore, codec: Codec) -> None:
+    """A receipt on rb.receipts means the submission was fully handled: coming round again after a
+    crash (offsets not yet committed), it gets no second receipt."""
+    first, second = removal("C-1"), removal("C-2")
+    core.answered.add(("rb.ingress.police", 0, 0))
+    rounds = core.handle_batch([Submission("rb.ingress.police", 0, 0, b"C-1", codec.encode(first)),
+                                Submission("rb.ingress.police", 0, 1, b"C-2", codec.encode(second))])
+    assert [o.receipt.case_id for r in rounds for o in r] == ["C-2"]
+    assert core.answered == set()  # each comes round at most once
+
+
 @pytest.mark.parametrize("mutate, code, field", [
     (lambda e, c: (c.encode(e), b"C-1", "rb.ingress.police", b"x" * 5000), "OVERSIZED", None),
     (lambda e, c: (b"not avro at all", b"C-1", "rb.ingress.police", None), "BAD_MAGIC_BYTE", None),
