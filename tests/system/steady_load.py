@@ -18,6 +18,10 @@ from tests.broker_helpers import read_topic
 from tests.builders import case_id, outcome_report, referral, removal
 
 
+#: Seconds a send may stay unacknowledged before the client replaces its producer.
+STUCK_AFTER = 45.0
+
+
 @dataclass
 class SteadyLoad:
     """Submits at ``rate`` per second from a thread until stopped: a school's referral (a new
@@ -31,6 +35,8 @@ class SteadyLoad:
     #: event id → the event, for every submission the broker acknowledged
     sent: dict[str, Event] = field(default_factory=dict)
     resent: int = 0
+    #: times a client's producer was replaced because its sends never completed
+    reconnects: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     error: BaseException | None = None
@@ -51,18 +57,19 @@ class SteadyLoad:
     def _run(self) -> None:
         school = AgencyClient("school-almaty", actor_id="load-teacher", runtime=self.runtime)
         police = AgencyClient("police-juvenile-almaty", actor_id="load-inspector", runtime=self.runtime)
-        pending: list[tuple[AgencyClient, Event, bytes, object]] = []
+        pending: list[Pending] = []
         try:
-            start, n = time.monotonic(), 0
+            start, n, cases = time.monotonic(), 0, 0
             while not self._stop.is_set():
                 case = case_id(self.prefix)
-                if n % 2:
+                if cases % 2:
                     batch = [(police, removal(police, case, hours_ago=1)), (police, outcome_report(police, case))]
                 else:
                     batch = [(school, referral(school, case))]
+                cases += 1
                 for client, event in batch:
                     value = client.validate(event)
-                    pending.append((client, event, value, self._send(client, event, value)))
+                    pending.append(Pending(client, event, value, self._send(client, event, value)))
                     n += 1
                 pending = self._settle(pending)
                 lag = n / self.rate - (time.monotonic() - start)
@@ -82,18 +89,37 @@ class SteadyLoad:
         return client.producer.send(client.runtime.catalogue.ingress(client.agency.kind),
                                     key=event.envelope.case_id.encode(), value=value)
 
-    def _settle(self, pending: list[tuple[AgencyClient, Event, bytes, object]]) -> list[tuple[AgencyClient, Event, bytes, object]]:
-        """Record acknowledged sends; send failed ones again; keep the rest pending."""
+    def _settle(self, pending: list[Pending]) -> list[Pending]:
+        """Record acknowledged sends; send failed ones again; keep the rest pending. A client whose
+        oldest send has waited STUCK_AFTER seconds gets a fresh producer and sends its pending
+        events again, as an agency system would after a timeout."""
         still = []
-        for client, event, value, future in pending:
-            if not future.is_done:  # type: ignore[attr-defined]
-                still.append((client, event, value, future))
-            elif future.succeeded():  # type: ignore[attr-defined]
-                self.sent[str(event.envelope.event_id)] = event
+        for item in pending:
+            if not item.future.is_done:  # type: ignore[attr-defined]
+                still.append(item)
+            elif item.future.succeeded():  # type: ignore[attr-defined]
+                self.sent[str(item.event.envelope.event_id)] = item.event
             else:
                 self.resent += 1
-                still.append((client, event, value, self._send(client, event, value)))
+                still.append(item.again(self._send(item.client, item.event, item.value)))
+        now = time.monotonic()
+        for client in {i.client for i in still if now - i.since > STUCK_AFTER}:
+            self.reconnects += 1
+            client.reset_producer()
+            still = [i.again(self._send(i.client, i.event, i.value)) if i.client is client else i for i in still]
         return still
+
+
+@dataclass(frozen=True)
+class Pending:
+    client: AgencyClient
+    event: Event
+    value: bytes
+    future: object
+    since: float = field(default_factory=time.monotonic)
+
+    def again(self, future: object) -> "Pending":
+        return Pending(self.client, self.event, self.value, future)
 
 
 @dataclass
@@ -111,22 +137,24 @@ def check_nothing_lost(runtime: Runtime, sent: dict[str, Event]) -> LogCheck:
     topics has exactly one receipt and none was refused; ``verify`` finds the log intact."""
     logged = Counter(str(r.record.envelope.event_id) for r in read_topic(runtime, "case_log"))  # type: ignore[attr-defined]
     twice = {i: n for i, n in logged.items() if n > 1}
-    assert twice == {}, f"events duplicated on the case log: {twice}"
+    assert not twice, f"{len(twice)} events duplicated on the case log, e.g. {list(twice.items())[:3]}"
     missing = set(sent) - set(logged)
     assert not missing, f"{len(missing)} acknowledged submissions are not on the case log"
 
     receipts = [r.record for r in read_topic(runtime, "receipts") if isinstance(r.record, Receipt)]
     per_submission = Counter((r.source_topic, r.source_partition, r.source_offset) for r in receipts)
-    assert {k: n for k, n in per_submission.items() if n > 1} == {}, "a submission got more than one receipt"
+    # (small explicit messages: pytest's diff of two sets of thousands of items takes minutes)
+    repeated = [k for k, n in per_submission.items() if n > 1]
+    assert not repeated, f"{len(repeated)} submissions got more than one receipt, e.g. {repeated[:3]}"
     ingress = read_to_end_sync(runtime.settings.bootstrap_servers, list(runtime.catalogue.ingress_topics()))
     submissions = {(r.topic, r.partition, r.offset) for r in ingress}
-    assert set(per_submission) == submissions, (
-        f"{len(submissions - set(per_submission))} submissions without a receipt, "
-        f"{len(set(per_submission) - submissions)} receipts for no submission")
+    unanswered, unknown = sorted(submissions - set(per_submission)), sorted(set(per_submission) - submissions)
+    assert not unanswered and not unknown, (f"{len(unanswered)} submissions without a receipt, e.g. {unanswered[:3]}; "
+                                            f"{len(unknown)} receipts for no submission, e.g. {unknown[:3]}")
     refused = [(r.reason_code, r.reason) for r in receipts if r.status is ReceiptStatus.REJECTED]
-    assert refused == [], refused[:5]
+    assert not refused, refused[:5]
     accepted = {str(r.event_id) for r in receipts if r.status is ReceiptStatus.ACCEPTED}
-    assert accepted <= set(logged)
+    assert not accepted - set(logged), f"{len(accepted - set(logged))} accepted events are not on the case log"
 
     report, undecodable = verify_topic_sync(runtime)
     assert report.ok and not undecodable, (report.problems[:5], undecodable[:5])

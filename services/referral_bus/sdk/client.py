@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaTimeoutError
 from pydantic import ValidationError
 
 from ..core.codec.framing import validation_error_to_decode_error
@@ -96,6 +97,23 @@ class AgencyClient:
                                            linger_ms=5, client_id=f"sdk-{self.agency.id}")
         return self._producer
 
+    def reset_producer(self) -> None:
+        """Drop the producer and whatever it has not sent; a fresh one connects on the next send.
+        After a whole cluster restarted, kafka-python 3.0's producer was seen never to reconnect
+        (tests/system/test_broker_faults.py); events sent again keep their ids, so each is
+        appended and answered once."""
+        producer, self._producer = self._producer, None
+        if producer is None:
+            return
+        try:
+            producer.close(timeout=0)
+        except KafkaTimeoutError:
+            # kafka-python 3.0's close() flushes first and raises at the timeout before it would
+            # force-close its sender thread; stop that thread, or it retries the lost sends forever
+            sender = getattr(producer, "_sender", None)
+            if sender is not None:
+                sender.force_close()
+
     def validate(self, event: Event) -> bytes:
         """Local validation (schema and the agency's right to publish the type); returns the bytes."""
         try:
@@ -118,7 +136,12 @@ class AgencyClient:
         topic = self.runtime.catalogue.ingress(self.agency.kind)
         if receipt_key is not None:
             self._position_receipts(receipt_key)
-        metadata = self.producer.send(topic, key=key, value=value).get(timeout=timeout)
+        try:
+            metadata = self.producer.send(topic, key=key, value=value).get(timeout=timeout)
+        except KafkaTimeoutError:
+            self.reset_producer()
+            raise PublishError(f"the broker did not acknowledge the event within {timeout}s; send it again (same "
+                               "event id: the bus answers it once) — the client reconnects for the next send") from None
         if receipt_key is None:
             return None
         return self.wait_for_receipt(lambda r: str(r.event_id) == receipt_key or (
