@@ -14,7 +14,7 @@ if [ ! -f "$stamp" ]; then
   echo "installing referral-bus and its Python dependencies into .venv (first time: about a minute)…"
   .venv/bin/python -m pip install --quiet --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
   .venv/bin/python -m pip install --progress-bar off -e '.[test,tansu]' 2>&1 \
-    | grep -E '^(Collecting|Successfully installed)' | sed -E 's/^Collecting /  collecting /' || true
+    | grep --line-buffered -E '^(Collecting|Successfully installed)' | sed -u -E 's/^Collecting /  collecting /' || true
   .venv/bin/python -c "import referral_bus, faust, kafka, fastavro"
   rm -f .venv/.installed-* && touch "$stamp"
 fi
