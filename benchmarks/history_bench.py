@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 from benchmarks.brokers import local_broker
 from referral_bus.core.contracts.base import City, Envelope, Producer
 from referral_bus.core.contracts.events import EmergencyRemoval
-from referral_bus.core.domain.case import CaseState
+from referral_bus.core.domain.case_state import CaseState
+from referral_bus.core.domain.decisions import fold
 from referral_bus.core.domain.chain import GENESIS, chain_hash
 from referral_bus.core.kafka.log_reader import read_to_end
 from referral_bus.projections.service import project
@@ -58,7 +59,7 @@ async def _consume(runtime, fold: bool) -> float:  # type: ignore[no-untyped-def
         if fold:
             event = runtime.codec.decode(record.value)
             cid = event.envelope.case_id  # type: ignore[attr-defined]
-            cases.setdefault(cid, CaseState(cid)).apply(event, runtime.directory)  # type: ignore[arg-type]
+            fold(cases.setdefault(cid, CaseState(cid)), event, runtime.directory)  # type: ignore[arg-type]
     return n / (time.perf_counter() - start)
 
 

@@ -61,32 +61,28 @@ def make(event_type: type[Event], agency: str, *, case: str = "C-1", at: datetim
 
 
 class CaseFold:
-    """One case driven through the router's pure decisions — transition check, routing, fold —
-    without a broker, so pathway tests read as the protocol's sequence of steps."""
+    """One case driven through the domain's entry points (``decide``, ``fold``) without a broker,
+    so pathway tests read as the protocol's sequence of steps."""
 
     def __init__(self, directory: Any, case: str = "C-1") -> None:
-        from referral_bus.core.domain.case import CaseState
+        from referral_bus.core.domain.case_state import CaseState
         self.directory = directory
         self.state = CaseState(case)
         self.case = case
 
     def add(self, event: Event) -> dict[str, Any]:
         """Accept ``event``; returns recipient id → Delivery."""
-        from referral_bus.core.domain.case import check_transition
-        from referral_bus.core.domain.routing import route
-        check_transition(event, self.state)
-        deliveries = route(event, self.state, self.directory)
-        self.state.apply(on_log(event, self.state.last_sequence + 1), self.directory)
+        from referral_bus.core.domain.decisions import decide, fold
+        deliveries = decide(event, self.state, self.directory).deliveries
+        fold(self.state, on_log(event, self.state.last_sequence + 1), self.directory)
         return {d.recipient_id: d for d in deliveries}
 
     def rejects(self, event: Event) -> Any:
         """The Rejection ``event`` gets; fails the test if it is accepted."""
-        from referral_bus.core.domain.case import check_transition
+        from referral_bus.core.domain.decisions import decide
         from referral_bus.core.domain.rejections import Rejection
-        from referral_bus.core.domain.routing import route
         try:
-            check_transition(event, self.state)
-            route(event, self.state, self.directory)
+            decide(event, self.state, self.directory)
         except Rejection as rejection:
             return rejection
         raise AssertionError(f"{event.event_type()} was accepted")

@@ -13,7 +13,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..core.contracts.base import Event, Record
-from ..core.domain.case import CaseState
+from ..core.domain.case_state import CaseState
+from ..core.domain.decisions import fold
 from ..core.domain.chain import GENESIS, chain_hash
 from ..core.kafka.log_reader import partition_for_key, read_to_end
 from ..core.runtime import Runtime
@@ -74,7 +75,7 @@ async def rebuild_case(runtime: Runtime, case_id: str, as_of: datetime | None = 
         if env.hash != chain_hash(env.previous_hash or GENESIS, event):
             history.chain_problems.append(f"sequence {env.sequence}: hash does not match the content")
         previous = env.hash or previous
-        state.apply(event, runtime.directory)
+        fold(state, event, runtime.directory)
         history.events.append(event)
     history.state = state
     sla_topics = [cat.name("sla"), cat.name("escalations")]

@@ -25,10 +25,11 @@ from ..core.contracts.base import Event
 from ..core.contracts.bus_records import DeadLetter, Receipt, ReceiptStatus
 from ..core.domain.agencies import AgencyKind, Directory
 from ..core.domain.authorization import authorize
-from ..core.domain.case import CaseState, check_transition
+from ..core.domain.case_state import CaseState
 from ..core.domain.chain import chain_hash, content_fingerprint
 from ..core.domain.rejections import Code, Rejection
-from ..core.domain.routing import Delivery, route
+from ..core.domain.decisions import decide, fold, route
+from ..core.domain.deliveries import Delivery
 
 log = structlog.get_logger(__name__)
 _RECEIPT_NS = UUID("0c0f6f2e-8d55-4d38-b6f5-7c1de0f1a2b3")
@@ -118,7 +119,7 @@ class RouterCore:
             deliveries = route(event, state, self.directory)
         except Rejection:  # the directory changed since: nothing to re-send
             deliveries = []
-        state.apply(event, self.directory)
+        fold(state, event, self.directory)
         self.event_cases[event.envelope.event_id] = state.case_id
         self._remember(event, deliveries, source)
 
@@ -219,15 +220,14 @@ class RouterCore:
             return Outcome(self._receipt(sub, ReceiptStatus.DUPLICATE, event, sequence=sequence,
                                          reason="already on the case log; nothing appended"),
                            deliveries=deliveries_again)
-        check_transition(event, state)
-        deliveries = route(event, state, self.directory)
+        deliveries = decide(event, state, self.directory).deliveries
         recorded_at = max(self.clock(), state.last_recorded_at or datetime.min.replace(tzinfo=timezone.utc))
         stamped_env = env.model_copy(update={"recorded_at": recorded_at, "sequence": state.last_sequence + 1,
                                              "previous_hash": state.last_hash})
         stamped = event.model_copy(update={"envelope": stamped_env})
         final = stamped.model_copy(update={"envelope": stamped_env.model_copy(
             update={"hash": chain_hash(state.last_hash, stamped)})})
-        state.apply(final, self.directory)
+        fold(state, final, self.directory)
         self.cases[env.case_id] = state
         self.event_cases[env.event_id] = env.case_id
         pairs = self._remember(final, deliveries, sub.source)

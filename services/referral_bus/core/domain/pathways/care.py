@@ -4,10 +4,6 @@ the care plan, leaving care, return abroad and the independent supporter."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date
-from typing import TYPE_CHECKING
-
 from ...contracts.base import Event
 from ...contracts.care_events import (
     AgeAssessmentCompleted, CarePlacement, CarePlanAgreed, CarePlanAmended, CarePlanDecision, CarePlanReviewed,
@@ -22,57 +18,25 @@ from ...contracts.events import (
     AgeRecordReason, ChildAgeRecorded, MeetingDecision, MeetingPurpose, SocialAssessmentConclusion,
 )
 from ..agencies import AgencyKind, Directory
+from ..case_state import CaseState
 from ..consent import consent_problems
 from ..deliveries import Delivery
 from ..rejections import Code, Rejection
-from .base import Route, Step, illegal, referrers_and, route_to, to_kind, to_members, to_referrers
+from .base import (
+    ANYONE, BY_CAM, Route, Step, illegal, kinds, referrers_and, route_to, to_kind, to_members, to_referrers,
+)
 
-if TYPE_CHECKING:
-    from ..case import CaseState
 
 _RESIDENTIAL_UNITS = {TemporaryCareForm.CAM_RESIDENTIAL_UNIT, TemporaryCareForm.CSC_RESIDENTIAL_UNIT}
 
 
-@dataclass
-class CareState:
-    """What the CAM/CSC's later work has established on a case."""
-
-    age_assessed: bool = False
-    tracing: TracingStatus | None = None
-    medical_consent_problems: list[str] | None = None   # None: no consent recorded yet
-    temporary_care_recommended: bool = False
-    placements: set[PlacementKind] = field(default_factory=set)   # residential placements under review
-    #: plan id → the invited members of the meeting that decided it (6.44: they receive the plan)
-    protection_plans: dict[str, list[str]] = field(default_factory=dict)
-    plan_ended: bool = False                       # a review recommended 6.47(e)
-    reassessment_due: bool = False                 # 6.47(c)–(d), 6.50
-    amendments_due: set[str] = field(default_factory=set)          # plan ids: 6.49, 6.77
-    reasons_due: set[str] = field(default_factory=set)             # meeting ids: 6.48, 6.76
-    care_plan_id: str | None = None
-    care_plan_members: list[str] = field(default_factory=list)
-    care_plan_placement: CarePlacement | None = None
-    care_plan_ends_on: date | None = None
-    return_plans: set[str] = field(default_factory=set)   # plan ids providing for a return abroad (6.41(e))
-    return_permitted: bool | None = None       # 6.57–6.58: None until the return assessment
-    transferred_abroad: bool = False
-    safe_arrival_confirmed: bool = False
-    left_care: bool = False
-    turned_18: bool = False
-    leaving_care_review_clear: bool = False
-    independent_supporter: bool = False
-
-    @property
-    def active_plan(self) -> bool:
-        return bool(self.protection_plans) and not self.plan_ended
-
-
-def _needs_cam(state: "CaseState", paragraph: str) -> None:
+def _needs_cam(state: CaseState, paragraph: str) -> None:
     if not state.referred_to_cam:
         raise illegal("this follows a referral of the child to the CAM/CSC (4.5(b), 4.7(c)), and this case has none",
                       paragraph)
 
 
-def _open_meeting(state: "CaseState", meeting_id: str, purpose: MeetingPurpose, paragraph: str) -> list[str]:
+def _open_meeting(state: CaseState, meeting_id: str, purpose: MeetingPurpose, paragraph: str) -> list[str]:
     """The invited members of a scheduled, not yet held meeting of this purpose."""
     invited = state.meetings.get(meeting_id)
     if invited is None or state.meeting_purposes.get(meeting_id) is not purpose:
@@ -82,14 +46,14 @@ def _open_meeting(state: "CaseState", meeting_id: str, purpose: MeetingPurpose, 
     return invited
 
 
-def _not_adult(state: "CaseState", paragraph: str) -> None:
+def _not_adult(state: CaseState, paragraph: str) -> None:
     if state.care.turned_18:
         raise illegal("the child has turned 18 and is no longer subject to a plan; the case is transferred "
                       "(6.74(a), 6.78(a))", paragraph)
 
 
 # -- 4.5, 6.74(a), 6.78(a): the child's age changes --------------------------------------------------
-def _check_age(event: ChildAgeRecorded, state: "CaseState") -> None:
+def _check_age(event: ChildAgeRecorded, state: CaseState) -> None:
     if not 0 <= event.child_age_years <= 18:
         raise illegal("child_age_years must be 0–18", "Annex B part 2", "child_age_years")
     if event.reason is AgeRecordReason.BIRTHDAY and state.child_age_years is not None \
@@ -98,7 +62,7 @@ def _check_age(event: ChildAgeRecorded, state: "CaseState") -> None:
                       "4.5", "child_age_years")
 
 
-def _apply_age(event: ChildAgeRecorded, state: "CaseState") -> None:
+def _apply_age(event: ChildAgeRecorded, state: CaseState, directory: Directory | None = None) -> None:
     state.child_age_years = event.child_age_years
     if event.child_age_years >= 3 and state.child_protection_referrers:
         state.referred_to_cam = True   # 4.5(b): from 3 the CAM/CSC holds the case
@@ -106,7 +70,7 @@ def _apply_age(event: ChildAgeRecorded, state: "CaseState") -> None:
         state.care.turned_18 = True
 
 
-def _route_age(event: ChildAgeRecorded, state: "CaseState", directory: Directory) -> list[Delivery]:
+def _route_age(event: ChildAgeRecorded, state: CaseState, directory: Directory) -> list[Delivery]:
     out: list[Delivery] = []
     if event.child_age_years == 3 and state.child_protection_referrers and not state.referred_to_cam:
         out.append(to_kind(AgencyKind.CAM_CSC, "4.5(b)(i), 4.6", "referral")(event, state, directory))
@@ -118,42 +82,42 @@ def _route_age(event: ChildAgeRecorded, state: "CaseState", directory: Directory
 
 
 # -- 6.8–6.11: age assessment ---------------------------------------------------------------------
-def _check_age_assessment(event: AgeAssessmentCompleted, state: "CaseState") -> None:
+def _check_age_assessment(event: AgeAssessmentCompleted, state: CaseState) -> None:
     if not state.age_disputed:
         raise illegal("an age assessment is arranged only for an age-disputed child (the referral says the age "
                       "is undocumented and disputed)", "6.8–6.9")
     _needs_cam(state, "6.9")
 
 
-def _apply_age_assessment(event: AgeAssessmentCompleted, state: "CaseState") -> None:
+def _apply_age_assessment(event: AgeAssessmentCompleted, state: CaseState, directory: Directory | None = None) -> None:
     state.care.age_assessed = True
     state.child_age_years = event.adopted_age_years   # 6.11: benefit of the doubt
 
 
 # -- 6.12: family tracing -------------------------------------------------------------------------
-def _check_tracing(event: FamilyTracingUpdated, state: "CaseState") -> None:
+def _check_tracing(event: FamilyTracingUpdated, state: CaseState) -> None:
     _needs_cam(state, "6.12")
     if event.status in (TracingStatus.FAMILY_TRACED, TracingStatus.NOT_TRACEABLE) \
             and state.care.tracing is not TracingStatus.STARTED:
         raise illegal("a tracing result follows the start of family tracing", "6.12", "status")
 
 
-def _apply_tracing(event: FamilyTracingUpdated, state: "CaseState") -> None:
+def _apply_tracing(event: FamilyTracingUpdated, state: CaseState, directory: Directory | None = None) -> None:
     state.care.tracing = event.status
 
 
 # -- 6.13–6.15: medical examination ---------------------------------------------------------------
-def _check_medical_consent(event: MedicalExaminationConsentRecorded, state: "CaseState") -> None:
+def _check_medical_consent(event: MedicalExaminationConsentRecorded, state: CaseState) -> None:
     if not (state.referred_to_cam or state.open_criminal_cases):
         raise illegal("a medical examination is managed by the CAM/CSC (6.1(e)) or agreed with the police in a "
                       "criminal case (6.13); this case has neither", "6.13")
 
 
-def _apply_medical_consent(event: MedicalExaminationConsentRecorded, state: "CaseState") -> None:
+def _apply_medical_consent(event: MedicalExaminationConsentRecorded, state: CaseState, directory: Directory | None = None) -> None:
     state.care.medical_consent_problems = consent_problems(event.consent)
 
 
-def _check_medical_exam(event: MedicalExaminationCompleted, state: "CaseState") -> None:
+def _check_medical_exam(event: MedicalExaminationCompleted, state: CaseState) -> None:
     problems = state.care.medical_consent_problems
     if problems is None:
         raise illegal("the consents for the medical examination are recorded first", "6.14")
@@ -162,11 +126,11 @@ def _check_medical_exam(event: MedicalExaminationCompleted, state: "CaseState") 
 
 
 # -- 6.16–6.20: temporary care ----------------------------------------------------------------------
-def _check_care_recommended(event: TemporaryCareRecommended, state: "CaseState") -> None:
+def _check_care_recommended(event: TemporaryCareRecommended, state: CaseState) -> None:
     _needs_cam(state, "6.16")
 
 
-def _route_care_recommended(event: TemporaryCareRecommended, state: "CaseState",
+def _route_care_recommended(event: TemporaryCareRecommended, state: CaseState,
                             directory: Directory) -> list[Delivery]:
     out = [to_kind(AgencyKind.GUARDIANSHIP, "6.16", "recommendation")(event, state, directory),
            to_kind(AgencyKind.COMMISSION, "6.16", "recommendation")(event, state, directory)]
@@ -175,7 +139,7 @@ def _route_care_recommended(event: TemporaryCareRecommended, state: "CaseState",
     return out
 
 
-def _route_medical_consent(event: MedicalExaminationConsentRecorded, state: "CaseState",
+def _route_medical_consent(event: MedicalExaminationConsentRecorded, state: CaseState,
                            directory: Directory) -> list[Delivery]:
     out = [to_kind(AgencyKind.CAM_CSC, "6.14", "notification")(event, state, directory),
            to_kind(AgencyKind.POLICE, "6.14", "notification")(event, state, directory)]
@@ -187,41 +151,41 @@ def _route_medical_consent(event: MedicalExaminationConsentRecorded, state: "Cas
     return out
 
 
-def _apply_care_recommended(event: TemporaryCareRecommended, state: "CaseState") -> None:
+def _apply_care_recommended(event: TemporaryCareRecommended, state: CaseState, directory: Directory | None = None) -> None:
     state.care.temporary_care_recommended = True
 
 
-def _check_care_decided(event: TemporaryCareDecided, state: "CaseState") -> None:
+def _check_care_decided(event: TemporaryCareDecided, state: CaseState) -> None:
     if not state.care.temporary_care_recommended:
         raise illegal("the decision considers the CAM/CSC's assessment and recommendations, and none was made",
                       "6.17")
 
 
-def _apply_care_decided(event: TemporaryCareDecided, state: "CaseState") -> None:
+def _apply_care_decided(event: TemporaryCareDecided, state: CaseState, directory: Directory | None = None) -> None:
     if event.placement_necessary and event.form in _RESIDENTIAL_UNITS:
         state.care.placements.add(PlacementKind.TEMPORARY_RESIDENTIAL_UNIT)
 
 
-def _route_care_decided(event: TemporaryCareDecided, state: "CaseState", directory: Directory) -> list[Delivery]:
+def _route_care_decided(event: TemporaryCareDecided, state: CaseState, directory: Directory) -> list[Delivery]:
     out = [to_kind(AgencyKind.CAM_CSC, "6.17", "outcome")(event, state, directory)]
     if event.placement_necessary and event.form in _RESIDENTIAL_UNITS:   # 6.19(a): an open regime, schooling
         out.append(to_kind(AgencyKind.SCHOOL, "6.19(a)", "notification")(event, state, directory))
     return out
 
 
-def _check_placement(event: PlacementReviewed | PlacementEnded, state: "CaseState") -> None:
+def _check_placement(event: PlacementReviewed | PlacementEnded, state: CaseState) -> None:
     if event.placement not in state.care.placements:
         raise illegal(f"the child has no {event.placement.value} placement under review on this case",
                       "6.19(b)" if event.placement is PlacementKind.TEMPORARY_RESIDENTIAL_UNIT else "6.56",
                       "placement")
 
 
-def _apply_placement_ended(event: PlacementEnded, state: "CaseState") -> None:
+def _apply_placement_ended(event: PlacementEnded, state: CaseState, directory: Directory | None = None) -> None:
     state.care.placements.discard(event.placement)
 
 
 # -- 6.40–6.51: the child protection plan ---------------------------------------------------------
-def _check_plan_finalised(event: ChildProtectionPlanFinalised, state: "CaseState") -> None:
+def _check_plan_finalised(event: ChildProtectionPlanFinalised, state: CaseState) -> None:
     _not_adult(state, "6.41")
     if state.meeting_outcomes.get(event.meeting_id) is not MeetingDecision.CHILD_PROTECTION_PLAN:
         raise illegal(f"meeting {event.meeting_id} did not decide on a child protection plan (6.39(c))", "6.40, 6.44",
@@ -231,7 +195,7 @@ def _check_plan_finalised(event: ChildProtectionPlanFinalised, state: "CaseState
                       "plan_id")
 
 
-def _apply_plan_finalised(event: ChildProtectionPlanFinalised, state: "CaseState") -> None:
+def _apply_plan_finalised(event: ChildProtectionPlanFinalised, state: CaseState, directory: Directory | None = None) -> None:
     state.care.protection_plans[event.plan_id] = list(state.meetings.get(event.meeting_id, []))
     if event.return_abroad:
         state.care.return_plans.add(event.plan_id)
@@ -239,24 +203,24 @@ def _apply_plan_finalised(event: ChildProtectionPlanFinalised, state: "CaseState
     state.care.reassessment_due = False
 
 
-def _route_plan_finalised(event: ChildProtectionPlanFinalised, state: "CaseState",
+def _route_plan_finalised(event: ChildProtectionPlanFinalised, state: CaseState,
                           directory: Directory) -> list[Delivery]:
     out = to_members(state.meetings.get(event.meeting_id, []), "6.44", "plan")
     out.append(to_kind(AgencyKind.GUARDIANSHIP, "6.44", "plan")(event, state, directory))
     return out
 
 
-def _known_plan(state: "CaseState", plan_id: str, paragraph: str) -> None:
+def _known_plan(state: CaseState, plan_id: str, paragraph: str) -> None:
     if plan_id not in state.care.protection_plans or state.care.plan_ended:
         raise illegal(f"no child protection plan {plan_id} is in force on this case", paragraph, "plan_id")
 
 
-def _check_plan_reviewed(event: ChildProtectionPlanReviewed, state: "CaseState") -> None:
+def _check_plan_reviewed(event: ChildProtectionPlanReviewed, state: CaseState) -> None:
     _known_plan(state, event.plan_id, "6.45")
     _open_meeting(state, event.meeting_id, MeetingPurpose.PLAN_REVIEW, "6.46")
 
 
-def _apply_plan_reviewed(event: ChildProtectionPlanReviewed, state: "CaseState") -> None:
+def _apply_plan_reviewed(event: ChildProtectionPlanReviewed, state: CaseState, directory: Directory | None = None) -> None:
     state.meetings_held.add(event.meeting_id)
     care = state.care
     if not event.manager_accepts:
@@ -272,40 +236,40 @@ def _apply_plan_reviewed(event: ChildProtectionPlanReviewed, state: "CaseState")
 
 
 def _route_review(event: ChildProtectionPlanReviewed | CarePlanReviewed | ReviewRecommendationsRejected,
-                  state: "CaseState", directory: Directory) -> list[Delivery]:
+                  state: CaseState, directory: Directory) -> list[Delivery]:
     paragraph = "6.69" if state.meeting_purposes.get(event.meeting_id) is MeetingPurpose.CARE_PLAN_REVIEW else "6.46"
     if isinstance(event, ReviewRecommendationsRejected):
         paragraph = "6.48" if event.plan_kind is PlanKind.CHILD_PROTECTION_PLAN else "6.76"
     return to_members(state.meetings.get(event.meeting_id, []), paragraph, "meeting material")
 
 
-def _check_rejected(event: ReviewRecommendationsRejected, state: "CaseState") -> None:
+def _check_rejected(event: ReviewRecommendationsRejected, state: CaseState) -> None:
     paragraph = "6.48" if event.plan_kind is PlanKind.CHILD_PROTECTION_PLAN else "6.76"
     if event.meeting_id not in state.care.reasons_due:
         raise illegal(f"no review at meeting {event.meeting_id} has recommendations the Manager did not accept",
                       paragraph, "meeting_id")
 
 
-def _apply_rejected(event: ReviewRecommendationsRejected, state: "CaseState") -> None:
+def _apply_rejected(event: ReviewRecommendationsRejected, state: CaseState, directory: Directory | None = None) -> None:
     state.care.reasons_due.discard(event.meeting_id)
 
 
-def _check_plan_amended(event: ChildProtectionPlanAmended, state: "CaseState") -> None:
+def _check_plan_amended(event: ChildProtectionPlanAmended, state: CaseState) -> None:
     _known_plan(state, event.plan_id, "6.49")
     if event.plan_id not in state.care.amendments_due:
         raise illegal("a plan is amended after a review that recommends varying it (6.47(b))", "6.49", "plan_id")
 
 
-def _apply_amended(event: ChildProtectionPlanAmended | CarePlanAmended, state: "CaseState") -> None:
+def _apply_amended(event: ChildProtectionPlanAmended | CarePlanAmended, state: CaseState, directory: Directory | None = None) -> None:
     state.care.amendments_due.discard(getattr(event, "plan_id", None) or getattr(event, "care_plan_id", ""))
 
 
-def _route_plan_amended(event: ChildProtectionPlanAmended, state: "CaseState", directory: Directory) -> list[Delivery]:
+def _route_plan_amended(event: ChildProtectionPlanAmended, state: CaseState, directory: Directory) -> list[Delivery]:
     return to_members(state.care.protection_plans.get(event.plan_id, []), "6.49", "plan")
 
 
 # -- 6.41(e), 6.52, 6.79: return abroad -----------------------------------------------------------
-def _check_transfer(event: CaseTransferredAbroad, state: "CaseState") -> None:
+def _check_transfer(event: CaseTransferredAbroad, state: CaseState) -> None:
     care = state.care
     if care.return_permitted is False:
         raise illegal("the return assessment found the return not in the child's best interests or barred; a "
@@ -322,17 +286,17 @@ def _check_transfer(event: CaseTransferredAbroad, state: "CaseState") -> None:
                   "neither", "6.52, 6.79")
 
 
-def _check_return_assessment(event: ReturnAssessmentCompleted, state: "CaseState") -> None:
+def _check_return_assessment(event: ReturnAssessmentCompleted, state: CaseState) -> None:
     if state.social_assessment is None:
         raise illegal("the return assessment follows the social assessment (or meeting) concluding the child "
                       "cannot be reunited with the parents", "6.57")
 
 
-def _apply_return_assessment(event: ReturnAssessmentCompleted, state: "CaseState") -> None:
+def _apply_return_assessment(event: ReturnAssessmentCompleted, state: CaseState, directory: Directory | None = None) -> None:
     state.care.return_permitted = event.return_permitted
 
 
-def _approval_scope(event: PlanApproved, state: "CaseState") -> tuple[list[str], str]:
+def _approval_scope(event: PlanApproved, state: CaseState) -> tuple[list[str], str]:
     """The members asked to approve the document, and the paragraph: 6.43 (minutes), 6.44 (the
     plan), 6.60 (the care plan). Refuses a reference to no such document on the case."""
     care = state.care
@@ -351,11 +315,11 @@ def _approval_scope(event: PlanApproved, state: "CaseState") -> tuple[list[str],
     return members, paragraph
 
 
-def _check_plan_approved(event: PlanApproved, state: "CaseState") -> None:
+def _check_plan_approved(event: PlanApproved, state: CaseState) -> None:
     _approval_scope(event, state)
 
 
-def _route_plan_approved(event: PlanApproved, state: "CaseState", directory: Directory) -> list[Delivery]:
+def _route_plan_approved(event: PlanApproved, state: CaseState, directory: Directory) -> list[Delivery]:
     """Members approve; so does the Guardianship, whose approval 6.44 and 6.60 require."""
     members, paragraph = _approval_scope(event, state)
     producer = event.envelope.producer.agency_id
@@ -366,22 +330,22 @@ def _route_plan_approved(event: PlanApproved, state: "CaseState", directory: Dir
     return [to_kind(AgencyKind.CAM_CSC, "6.43, 6.44, 6.60", "approval")(event, state, directory)]
 
 
-def _apply_transfer(event: CaseTransferredAbroad, state: "CaseState") -> None:
+def _apply_transfer(event: CaseTransferredAbroad, state: CaseState, directory: Directory | None = None) -> None:
     state.care.transferred_abroad = True
 
 
-def _check_arrival(event: SafeArrivalConfirmed, state: "CaseState") -> None:
+def _check_arrival(event: SafeArrivalConfirmed, state: CaseState) -> None:
     if not state.care.transferred_abroad:
         raise illegal("safe arrival is confirmed by the case manager the case was transferred to, and this case "
                       "was not transferred abroad", "6.52, 6.79")
 
 
-def _apply_arrival(event: SafeArrivalConfirmed, state: "CaseState") -> None:
+def _apply_arrival(event: SafeArrivalConfirmed, state: CaseState, directory: Directory | None = None) -> None:
     state.care.safe_arrival_confirmed = True
 
 
 # -- 6.53–6.78: the care plan ---------------------------------------------------------------------
-def _check_care_plan(event: CarePlanAgreed, state: "CaseState") -> None:
+def _check_care_plan(event: CarePlanAgreed, state: CaseState) -> None:
     _not_adult(state, "6.53")
     decided = MeetingDecision.CARE_PLAN in state.meeting_decisions
     if not decided and state.social_assessment is not SocialAssessmentConclusion.SIGNIFICANT_HARM:
@@ -392,13 +356,13 @@ def _check_care_plan(event: CarePlanAgreed, state: "CaseState") -> None:
                       "6.53", "care_plan_id")
 
 
-def _care_plan_members(state: "CaseState") -> list[str]:
+def _care_plan_members(state: CaseState) -> list[str]:
     """The invited members of the latest meeting that decided on a care plan (6.39(d), 6.60)."""
     decided = [m for m, d in state.meeting_outcomes.items() if d is MeetingDecision.CARE_PLAN]
     return list(state.meetings.get(decided[-1], [])) if decided else []
 
 
-def _apply_care_plan(event: CarePlanAgreed, state: "CaseState") -> None:
+def _apply_care_plan(event: CarePlanAgreed, state: CaseState, directory: Directory | None = None) -> None:
     care = state.care
     care.care_plan_id = event.care_plan_id
     care.care_plan_members = _care_plan_members(state)
@@ -408,32 +372,32 @@ def _apply_care_plan(event: CarePlanAgreed, state: "CaseState") -> None:
         care.placements.add(PlacementKind.RESIDENTIAL_CARE)
 
 
-def _route_care_plan(event: CarePlanAgreed, state: "CaseState", directory: Directory) -> list[Delivery]:
+def _route_care_plan(event: CarePlanAgreed, state: CaseState, directory: Directory) -> list[Delivery]:
     out = to_members(_care_plan_members(state), "6.60", "plan")
     out.append(to_kind(AgencyKind.GUARDIANSHIP, "6.60", "plan")(event, state, directory))
     return out
 
 
-def _known_care_plan(state: "CaseState", care_plan_id: str, paragraph: str) -> None:
+def _known_care_plan(state: CaseState, care_plan_id: str, paragraph: str) -> None:
     if state.care.care_plan_id != care_plan_id:
         raise illegal(f"no care plan {care_plan_id} is in force on this case", paragraph, "care_plan_id")
 
 
-def _check_review_report(event: CarePlanReviewReportIssued, state: "CaseState") -> None:
+def _check_review_report(event: CarePlanReviewReportIssued, state: CaseState) -> None:
     _open_meeting(state, event.meeting_id, MeetingPurpose.CARE_PLAN_REVIEW, "6.66")
 
 
-def _route_review_report(event: CarePlanReviewReportIssued, state: "CaseState", directory: Directory
+def _route_review_report(event: CarePlanReviewReportIssued, state: CaseState, directory: Directory
                          ) -> list[Delivery]:
     return to_members(state.meetings.get(event.meeting_id, []), "6.66, 6.69", "meeting material")
 
 
-def _check_care_reviewed(event: CarePlanReviewed, state: "CaseState") -> None:
+def _check_care_reviewed(event: CarePlanReviewed, state: CaseState) -> None:
     _known_care_plan(state, event.care_plan_id, "6.61")
     _open_meeting(state, event.meeting_id, MeetingPurpose.CARE_PLAN_REVIEW, "6.63")
 
 
-def _apply_care_reviewed(event: CarePlanReviewed, state: "CaseState") -> None:
+def _apply_care_reviewed(event: CarePlanReviewed, state: CaseState, directory: Directory | None = None) -> None:
     state.meetings_held.add(event.meeting_id)
     if not event.manager_accepts:
         state.care.reasons_due.add(event.meeting_id)
@@ -441,7 +405,7 @@ def _apply_care_reviewed(event: CarePlanReviewed, state: "CaseState") -> None:
         state.care.amendments_due.add(event.care_plan_id)
 
 
-def _check_care_amended(event: CarePlanAmended, state: "CaseState") -> None:
+def _check_care_amended(event: CarePlanAmended, state: CaseState) -> None:
     _known_care_plan(state, event.care_plan_id, "6.77")
     if event.care_plan_id not in state.care.amendments_due:
         raise illegal("a care plan is amended after a review that decides to vary it (6.73(b))", "6.77",
@@ -450,22 +414,22 @@ def _check_care_amended(event: CarePlanAmended, state: "CaseState") -> None:
 
 def _route_care_members(paragraph: str) -> Route:
     """The care plan's members and the Guardianship (6.60: a copy for written approval)."""
-    def route(event: Event, state: "CaseState", directory: Directory) -> list[Delivery]:
+    def route(event: Event, state: CaseState, directory: Directory) -> list[Delivery]:
         out = to_members(state.care.care_plan_members, paragraph, "plan")
         out.append(to_kind(AgencyKind.GUARDIANSHIP, paragraph, "plan")(event, state, directory))
         return out
     return route
 
 
-def _check_transition_planned(event: TransitionFromCarePlanned, state: "CaseState") -> None:
+def _check_transition_planned(event: TransitionFromCarePlanned, state: CaseState) -> None:
     _known_care_plan(state, event.care_plan_id, "6.75(a)")
 
 
-def _check_left_care(event: ChildLeftCare, state: "CaseState") -> None:
+def _check_left_care(event: ChildLeftCare, state: CaseState) -> None:
     _known_care_plan(state, event.care_plan_id, "6.75")
 
 
-def _apply_left_care(event: ChildLeftCare, state: "CaseState") -> None:
+def _apply_left_care(event: ChildLeftCare, state: CaseState, directory: Directory | None = None) -> None:
     care = state.care
     care.care_plan_id = None
     care.left_care = True
@@ -473,65 +437,92 @@ def _apply_left_care(event: ChildLeftCare, state: "CaseState") -> None:
     care.placements.discard(PlacementKind.RESIDENTIAL_CARE)
 
 
-def _route_left_care(event: ChildLeftCare, state: "CaseState", directory: Directory) -> list[Delivery]:
+def _route_left_care(event: ChildLeftCare, state: CaseState, directory: Directory) -> list[Delivery]:
     out = to_referrers(state, "6.75, 6.24")
     out.append(to_kind(AgencyKind.GUARDIANSHIP, "6.75(b)", "notification")(event, state, directory))
     out.append(to_kind(AgencyKind.COMMISSION, "6.75(b)", "notification")(event, state, directory))
     return out
 
 
-def _check_leaving_review(event: LeavingCareReviewCompleted, state: "CaseState") -> None:
+def _check_leaving_review(event: LeavingCareReviewCompleted, state: CaseState) -> None:
     if not state.care.left_care:
         raise illegal("the one-year review follows the child's leaving care", "6.78(b)")
 
 
-def _apply_leaving_review(event: LeavingCareReviewCompleted, state: "CaseState") -> None:
+def _apply_leaving_review(event: LeavingCareReviewCompleted, state: CaseState, directory: Directory | None = None) -> None:
     state.care.leaving_care_review_clear = event.no_reasonable_cause_for_concern
 
 
-def _apply_supporter(event: IndependentSupporterAssigned, state: "CaseState") -> None:
+def _apply_supporter(event: IndependentSupporterAssigned, state: CaseState, directory: Directory | None = None) -> None:
     state.care.independent_supporter = True
 
 
-STEPS: dict[str, Step] = {
-    "ChildAgeRecorded": Step(_check_age, _apply_age, _route_age),
-    "AgeAssessmentCompleted": Step(_check_age_assessment, _apply_age_assessment, referrers_and(
-        "6.11, 6.24", to_kind(AgencyKind.GUARDIANSHIP, "6.11", "outcome"))),
-    "FamilyTracingUpdated": Step(_check_tracing, _apply_tracing, route_to(
-        to_kind(AgencyKind.GUARDIANSHIP, "6.12", "notification"), to_kind(AgencyKind.POLICE, "6.12", "notification"))),
-    "MedicalExaminationConsentRecorded": Step(_check_medical_consent, _apply_medical_consent, _route_medical_consent),
-    "MedicalExaminationCompleted": Step(_check_medical_exam, None, route_to(
-        to_kind(AgencyKind.CAM_CSC, "6.13", "notification"), to_kind(AgencyKind.POLICE, "6.13", "notification"))),
-    "TemporaryCareRecommended": Step(_check_care_recommended, _apply_care_recommended, _route_care_recommended),
-    "TemporaryCareDecided": Step(_check_care_decided, _apply_care_decided, _route_care_decided),
-    "PlacementReviewed": Step(_check_placement, None, route_to(
-        to_kind(AgencyKind.CAM_CSC, "6.19(b), 6.56", "outcome"),
-        to_kind(AgencyKind.GUARDIANSHIP, "6.19(b), 6.56", "outcome"),
-        to_kind(AgencyKind.COMMISSION, "6.19(b)", "outcome"))),
-    "PlacementEnded": Step(_check_placement, _apply_placement_ended, route_to(
-        to_kind(AgencyKind.GUARDIANSHIP, "6.18(e), 6.56", "notification"),
-        to_kind(AgencyKind.COMMISSION, "6.19(b)", "notification"))),
-    "ChildProtectionPlanFinalised": Step(_check_plan_finalised, _apply_plan_finalised, _route_plan_finalised),
-    "ChildProtectionPlanReviewed": Step(_check_plan_reviewed, _apply_plan_reviewed, _route_review),
-    "ReviewRecommendationsRejected": Step(_check_rejected, _apply_rejected, _route_review),
-    "ChildProtectionPlanAmended": Step(_check_plan_amended, _apply_amended, _route_plan_amended),
-    "CaseTransferredAbroad": Step(_check_transfer, _apply_transfer, referrers_and(
-        "6.52, 6.24", to_kind(AgencyKind.GUARDIANSHIP, "6.52, 6.79", "notification"),
-        to_kind(AgencyKind.BORDER_GUARD, "4.4, 6.41(e)(iii)", "notification"))),
-    "PlanApproved": Step(_check_plan_approved, None, _route_plan_approved),
-    "ReturnAssessmentCompleted": Step(_check_return_assessment, _apply_return_assessment, route_to(
-        to_kind(AgencyKind.GUARDIANSHIP, "6.57–6.59", "outcome"))),
-    "SafeArrivalConfirmed": Step(_check_arrival, _apply_arrival,
-                                 route_to(to_kind(AgencyKind.GUARDIANSHIP, "6.52, 6.79", "notification"))),
-    "CarePlanAgreed": Step(_check_care_plan, _apply_care_plan, _route_care_plan),
-    "CarePlanReviewReportIssued": Step(_check_review_report, None, _route_review_report),
-    "CarePlanReviewed": Step(_check_care_reviewed, _apply_care_reviewed, _route_review),
-    "CarePlanAmended": Step(_check_care_amended, _apply_amended, _route_care_members("6.77, 6.60")),
-    "TransitionFromCarePlanned": Step(_check_transition_planned, None, _route_care_members("6.75(a)")),
-    "ChildLeftCare": Step(_check_left_care, _apply_left_care, _route_left_care),
-    "LeavingCareReviewCompleted": Step(_check_leaving_review, _apply_leaving_review,
-                                       route_to(to_kind(AgencyKind.GUARDIANSHIP, "6.78(b)", "outcome"))),
-    "IndependentSupporterAssigned": Step(None, _apply_supporter, route_to(
-        to_kind(AgencyKind.CAM_CSC, "6.36, 6.65", "notification"),
-        to_kind(AgencyKind.GUARDIANSHIP, "6.36, 6.65", "notification"))),
-}
+_CARE_PROVIDERS = kinds(AgencyKind.CAM_CSC, AgencyKind.HEALTH, AgencyKind.POLICE)
+
+STEPS: tuple[Step, ...] = (
+    Step(ChildAgeRecorded, kinds(AgencyKind.CAM_CSC, AgencyKind.GUARDIANSHIP), "4.5, 6.74(a), 6.78(a)",
+         check=_check_age, apply=_apply_age, route=_route_age),
+    Step(AgeAssessmentCompleted, BY_CAM, "6.9–6.11",
+         check=_check_age_assessment, apply=_apply_age_assessment,
+         route=referrers_and("6.11, 6.24", to_kind(AgencyKind.GUARDIANSHIP, "6.11", "outcome"))),
+    Step(FamilyTracingUpdated, BY_CAM, "6.12",
+         check=_check_tracing, apply=_apply_tracing,
+         route=route_to(to_kind(AgencyKind.GUARDIANSHIP, "6.12", "notification"),
+                        to_kind(AgencyKind.POLICE, "6.12", "notification"))),
+    Step(MedicalExaminationConsentRecorded, _CARE_PROVIDERS, "6.14–6.15",
+         check=_check_medical_consent, apply=_apply_medical_consent, route=_route_medical_consent),
+    Step(MedicalExaminationCompleted, _CARE_PROVIDERS, "6.13",
+         check=_check_medical_exam,
+         route=route_to(to_kind(AgencyKind.CAM_CSC, "6.13", "notification"),
+                        to_kind(AgencyKind.POLICE, "6.13", "notification"))),
+    Step(TemporaryCareRecommended, BY_CAM, "6.16",
+         check=_check_care_recommended, apply=_apply_care_recommended, route=_route_care_recommended),
+    Step(TemporaryCareDecided, kinds(AgencyKind.COMMISSION, AgencyKind.COURT, AgencyKind.GUARDIANSHIP), "6.17",
+         check=_check_care_decided, apply=_apply_care_decided, route=_route_care_decided),
+    Step(PlacementReviewed, kinds(AgencyKind.CAM_CSC, AgencyKind.GUARDIANSHIP), "6.19(b), 6.56",
+         check=_check_placement,
+         route=route_to(to_kind(AgencyKind.CAM_CSC, "6.19(b), 6.56", "outcome"),
+                        to_kind(AgencyKind.GUARDIANSHIP, "6.19(b), 6.56", "outcome"),
+                        to_kind(AgencyKind.COMMISSION, "6.19(b)", "outcome"))),
+    Step(PlacementEnded, kinds(AgencyKind.CAM_CSC, AgencyKind.GUARDIANSHIP), "6.18(e), 6.56",
+         check=_check_placement, apply=_apply_placement_ended,
+         route=route_to(to_kind(AgencyKind.GUARDIANSHIP, "6.18(e), 6.56", "notification"),
+                        to_kind(AgencyKind.COMMISSION, "6.19(b)", "notification"))),
+    Step(ChildProtectionPlanFinalised, BY_CAM, "6.44",
+         check=_check_plan_finalised, apply=_apply_plan_finalised, route=_route_plan_finalised),
+    Step(ChildProtectionPlanReviewed, BY_CAM, "6.45, 6.70",
+         check=_check_plan_reviewed, apply=_apply_plan_reviewed, route=_route_review),
+    Step(ReviewRecommendationsRejected, BY_CAM, "6.48, 6.76",
+         check=_check_rejected, apply=_apply_rejected, route=_route_review),
+    Step(ChildProtectionPlanAmended, BY_CAM, "6.49",
+         check=_check_plan_amended, apply=_apply_amended, route=_route_plan_amended),
+    Step(CaseTransferredAbroad, BY_CAM, "6.52, 6.79",
+         check=_check_transfer, apply=_apply_transfer,
+         route=referrers_and("6.52, 6.24", to_kind(AgencyKind.GUARDIANSHIP, "6.52, 6.79", "notification"),
+                             to_kind(AgencyKind.BORDER_GUARD, "4.4, 6.41(e)(iii)", "notification"))),
+    # a member of the plan or meeting (checked as a transition)
+    Step(PlanApproved, ANYONE, "6.43, 6.44, 6.60", check=_check_plan_approved, route=_route_plan_approved),
+    Step(ReturnAssessmentCompleted, BY_CAM, "6.57–6.59",
+         check=_check_return_assessment, apply=_apply_return_assessment,
+         route=route_to(to_kind(AgencyKind.GUARDIANSHIP, "6.57–6.59", "outcome"))),
+    # the CAM/CSC records the receiving case manager's confirmation
+    Step(SafeArrivalConfirmed, BY_CAM, "6.52, 6.79",
+         check=_check_arrival, apply=_apply_arrival,
+         route=route_to(to_kind(AgencyKind.GUARDIANSHIP, "6.52, 6.79", "notification"))),
+    Step(CarePlanAgreed, BY_CAM, "6.53", check=_check_care_plan, apply=_apply_care_plan, route=_route_care_plan),
+    Step(CarePlanReviewReportIssued, BY_CAM, "6.66", check=_check_review_report, route=_route_review_report),
+    Step(CarePlanReviewed, BY_CAM, "6.61, 6.70",
+         check=_check_care_reviewed, apply=_apply_care_reviewed, route=_route_review),
+    Step(CarePlanAmended, BY_CAM, "6.77",
+         check=_check_care_amended, apply=_apply_amended, route=_route_care_members("6.77, 6.60")),
+    Step(TransitionFromCarePlanned, BY_CAM, "6.75",
+         check=_check_transition_planned, route=_route_care_members("6.75(a)")),
+    Step(ChildLeftCare, BY_CAM, "6.75", check=_check_left_care, apply=_apply_left_care, route=_route_left_care),
+    Step(LeavingCareReviewCompleted, BY_CAM, "6.78(b)",
+         check=_check_leaving_review, apply=_apply_leaving_review,
+         route=route_to(to_kind(AgencyKind.GUARDIANSHIP, "6.78(b)", "outcome"))),
+    Step(IndependentSupporterAssigned, kinds(AgencyKind.CAM_CSC, AgencyKind.NGO), "6.36, 6.63(b), 6.65",
+         apply=_apply_supporter,
+         route=route_to(to_kind(AgencyKind.CAM_CSC, "6.36, 6.65", "notification"),
+                        to_kind(AgencyKind.GUARDIANSHIP, "6.36, 6.65", "notification"))),
+)

@@ -3,34 +3,23 @@ interviews, termination, probation, community-based programmes with feedback to 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
 from ...contracts.justice_events import (
-    ChildInterviewed, ChildRole, InterviewProfessional, PoliceCustodyStarted, ProceedingsTerminated,
-    ProgrammeCompleted, ProgrammeEnrolled, ProgrammeReviewed,
+    ChildInterviewed, ChildRole, InterviewProfessional, PoliceCustodyEnded, PoliceCustodyStarted, ProbationOrdered,
+    ProceedingsTerminated, ProgrammeCompleted, ProgrammeEnrolled, ProgrammeReviewed,
 )
 from ..agencies import AgencyKind, Directory
+from ..case_state import CaseState
 from ..deliveries import Delivery
 from ..rejections import Code, Rejection
-from .base import Step, illegal, referrers_and, route_to, to_kind
+from .base import Step, illegal, kinds, referrers_and, route_to, to_kind
 
-if TYPE_CHECKING:
-    from ..case import CaseState
 
 _SEED = "seed 003"
 #: Seed 003 (child-friendly justice): a pedagogue or psychologist attends a child victim's or witness's interview
 _SPECIALISTS = {InterviewProfessional.PEDAGOGUE, InterviewProfessional.PSYCHOLOGIST}
 
 
-@dataclass
-class JusticeState:
-    in_custody: bool = False
-    proceedings: set[str] = field(default_factory=set)            # criminal case refs against/about the child
-    programmes: dict[str, str] = field(default_factory=dict)      # programme id → referring agency id
-
-
-def interview_deviations(event: ChildInterviewed, state: "CaseState") -> list[str]:
+def interview_deviations(event: ChildInterviewed, state: CaseState) -> list[str]:
     """6.7: what the interview did that the protocol says it should not. The interview happened, so
     the event is accepted; the deviations go to the Commission and the CAM/CSC."""
     out: list[str] = []
@@ -44,7 +33,7 @@ def interview_deviations(event: ChildInterviewed, state: "CaseState") -> list[st
     return out
 
 
-def _route_interview(event: ChildInterviewed, state: "CaseState", directory: Directory) -> list[Delivery]:
+def _route_interview(event: ChildInterviewed, state: CaseState, directory: Directory) -> list[Delivery]:
     out = [to_kind(AgencyKind.CAM_CSC, "6.6–6.7", "notification")(event, state, directory)]
     deviations = interview_deviations(event, state)
     if deviations:
@@ -53,32 +42,32 @@ def _route_interview(event: ChildInterviewed, state: "CaseState", directory: Dir
     return out
 
 
-def _apply_custody(event: PoliceCustodyStarted, state: "CaseState") -> None:
+def _apply_custody(event: PoliceCustodyStarted, state: CaseState, directory: Directory | None = None) -> None:
     state.justice.in_custody = True
     state.justice.proceedings.add(event.criminal_case_ref)
 
 
-def _check_custody_ended(event: object, state: "CaseState") -> None:
+def _check_custody_ended(event: object, state: CaseState) -> None:
     if not state.justice.in_custody:
         raise illegal("the child is not in police custody on this case", _SEED)
 
 
-def _apply_custody_ended(event: object, state: "CaseState") -> None:
+def _apply_custody_ended(event: object, state: CaseState, directory: Directory | None = None) -> None:
     state.justice.in_custody = False
 
 
-def _check_terminated(event: ProceedingsTerminated, state: "CaseState") -> None:
+def _check_terminated(event: ProceedingsTerminated, state: CaseState) -> None:
     if event.criminal_case_ref not in state.justice.proceedings | state.open_criminal_cases:
         raise illegal(f"no criminal proceedings {event.criminal_case_ref} are recorded on this case", _SEED,
                       "criminal_case_ref")
 
 
-def _apply_terminated(event: ProceedingsTerminated, state: "CaseState") -> None:
+def _apply_terminated(event: ProceedingsTerminated, state: CaseState, directory: Directory | None = None) -> None:
     state.justice.proceedings.discard(event.criminal_case_ref)
     state.open_criminal_cases.discard(event.criminal_case_ref)
 
 
-def _check_enrolled(event: ProgrammeEnrolled, state: "CaseState") -> None:
+def _check_enrolled(event: ProgrammeEnrolled, state: CaseState) -> None:
     if event.programme_id in state.justice.programmes:
         raise illegal(f"the child is already enrolled in programme {event.programme_id}", _SEED, "programme_id")
 
@@ -89,45 +78,54 @@ def _check_enrolled_directory(event: ProgrammeEnrolled, directory: Directory) ->
                         paragraph=_SEED, field="referring_agency_id")
 
 
-def _apply_enrolled(event: ProgrammeEnrolled, state: "CaseState") -> None:
+def _apply_enrolled(event: ProgrammeEnrolled, state: CaseState, directory: Directory | None = None) -> None:
     state.justice.programmes[event.programme_id] = event.referring_agency_id
 
 
-def _route_enrolled(event: ProgrammeEnrolled, state: "CaseState", directory: Directory) -> list[Delivery]:
+def _route_enrolled(event: ProgrammeEnrolled, state: CaseState, directory: Directory) -> list[Delivery]:
     _check_enrolled_directory(event, directory)
     return [Delivery(event.referring_agency_id, f"{_SEED} (feedback to the referring body)", "outcome",
                      redacted=True)]
 
 
-def _check_programme(event: ProgrammeReviewed | ProgrammeCompleted, state: "CaseState") -> None:
+def _check_programme(event: ProgrammeReviewed | ProgrammeCompleted, state: CaseState) -> None:
     if event.programme_id not in state.justice.programmes:
         raise illegal(f"the child is not enrolled in programme {event.programme_id}", _SEED, "programme_id")
 
 
-def _route_programme(event: ProgrammeReviewed | ProgrammeCompleted, state: "CaseState",
+def _route_programme(event: ProgrammeReviewed | ProgrammeCompleted, state: CaseState,
                      directory: Directory) -> list[Delivery]:
     referrer = state.justice.programmes.get(event.programme_id)
     return [Delivery(referrer, f"{_SEED} (feedback to the referring body)", "outcome", redacted=True)] \
         if referrer else []
 
 
-def _apply_completed(event: ProgrammeCompleted, state: "CaseState") -> None:
+def _apply_completed(event: ProgrammeCompleted, state: CaseState, directory: Directory | None = None) -> None:
     state.justice.programmes.pop(event.programme_id, None)
 
 
-STEPS: dict[str, Step] = {
-    "PoliceCustodyStarted": Step(None, _apply_custody, route_to(
-        to_kind(AgencyKind.PROSECUTOR, f"{_SEED} (72-hour custody)", "notification"),
-        to_kind(AgencyKind.COMMISSION, _SEED, "notification"))),
-    "PoliceCustodyEnded": Step(_check_custody_ended, _apply_custody_ended, route_to(
-        to_kind(AgencyKind.PROSECUTOR, f"{_SEED} (72-hour custody)", "notification"))),
-    "ChildInterviewed": Step(None, None, _route_interview),
-    "ProceedingsTerminated": Step(_check_terminated, _apply_terminated, referrers_and(
-        f"{_SEED}, 6.24", to_kind(AgencyKind.CAM_CSC, f"{_SEED}, 6.25", "outcome"),
-        to_kind(AgencyKind.COMMISSION, _SEED, "outcome"))),
-    "ProbationOrdered": Step(None, None, route_to(
-        to_kind(AgencyKind.PROBATION, _SEED, "referral"), to_kind(AgencyKind.CAM_CSC, _SEED, "notification"))),
-    "ProgrammeEnrolled": Step(_check_enrolled, _apply_enrolled, _route_enrolled),
-    "ProgrammeReviewed": Step(_check_programme, None, _route_programme),
-    "ProgrammeCompleted": Step(_check_programme, _apply_completed, _route_programme),
-}
+_PROGRAMME_PROVIDERS = kinds(AgencyKind.CAM_CSC, AgencyKind.NGO, AgencyKind.PROBATION)
+
+STEPS: tuple[Step, ...] = (
+    Step(PoliceCustodyStarted, kinds(AgencyKind.POLICE), f"{_SEED} (72-hour custody)", opens_case=True,
+         apply=_apply_custody,
+         route=route_to(to_kind(AgencyKind.PROSECUTOR, f"{_SEED} (72-hour custody)", "notification"),
+                        to_kind(AgencyKind.COMMISSION, _SEED, "notification"))),
+    Step(PoliceCustodyEnded, kinds(AgencyKind.COURT, AgencyKind.POLICE), _SEED,
+         check=_check_custody_ended, apply=_apply_custody_ended,
+         route=route_to(to_kind(AgencyKind.PROSECUTOR, f"{_SEED} (72-hour custody)", "notification"))),
+    Step(ChildInterviewed, kinds(AgencyKind.CAM_CSC, AgencyKind.COURT, AgencyKind.POLICE, AgencyKind.PROSECUTOR),
+         f"6.6–6.7, {_SEED}", route=_route_interview),
+    Step(ProceedingsTerminated, kinds(AgencyKind.COURT, AgencyKind.POLICE, AgencyKind.PROSECUTOR), _SEED,
+         check=_check_terminated, apply=_apply_terminated,
+         route=referrers_and(f"{_SEED}, 6.24", to_kind(AgencyKind.CAM_CSC, f"{_SEED}, 6.25", "outcome"),
+                             to_kind(AgencyKind.COMMISSION, _SEED, "outcome"))),
+    Step(ProbationOrdered, kinds(AgencyKind.COURT), _SEED,
+         route=route_to(to_kind(AgencyKind.PROBATION, _SEED, "referral"),
+                        to_kind(AgencyKind.CAM_CSC, _SEED, "notification"))),
+    Step(ProgrammeEnrolled, _PROGRAMME_PROVIDERS, _SEED, check=_check_enrolled, apply=_apply_enrolled,
+         route=_route_enrolled),
+    Step(ProgrammeReviewed, _PROGRAMME_PROVIDERS, _SEED, check=_check_programme, route=_route_programme),
+    Step(ProgrammeCompleted, _PROGRAMME_PROVIDERS, _SEED, check=_check_programme, apply=_apply_completed,
+         route=_route_programme),
+)

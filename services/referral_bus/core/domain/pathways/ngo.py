@@ -3,39 +3,25 @@ referral, consent, legal advice, progress reports from service providers, closur
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
 from ...contracts.consent import ConsentSubject
-from ...contracts.events import LegalMatter, NGOStaffRole, ReferralMade, ServicePlanAgreed, SupportService
+from ...contracts.events import (
+    AssessmentOutcome, LegalMatter, NGODecision, NGODecisionKind, NGOFirstContactMade, NGOInitialMeetingHeld,
+    NGOStaffRole, ReferralMade, ServicePlanAgreed, SupportService,
+)
 from ...contracts.ngo_events import (
     NGOCaseClosed, NGOCaseClosureReason, NGOConsentRecorded, NGOLegalAdviceProvided, ServiceProgressReported,
     ServiceRequested,
 )
-from ..agencies import AgencyKind
+from ..agencies import AgencyKind, Directory
+from ..case_state import CaseState
 from ..consent import ADULT_CONSENT_AGE, consent_problems
 from ..deliveries import Delivery
 from ..rejections import Code, Rejection
-from .base import Step, illegal
+from .base import ANYONE, BY_NGO, Step, illegal, to_referrers
 
-if TYPE_CHECKING:
-    from ..agencies import Directory
-    from ..case import CaseState
 
 _CONSENT_FOR_ROLE = {NGOStaffRole.LAWYER: ConsentSubject.LEGAL_SERVICES,
                      NGOStaffRole.PSYCHOLOGIST: ConsentSubject.PSYCHOLOGICAL_COUNSELLING}
-
-
-@dataclass
-class NGOProgrammeState:
-    """Per NGO (by agency id): consents, service providers, legal advice."""
-
-    consent_problems: dict[tuple[str, ConsentSubject], list[str]] = field(default_factory=dict)
-    service_providers: dict[str, list[str]] = field(default_factory=dict)   # NGO id → providers (7.8)
-    closed: set[str] = field(default_factory=set)
-
-    def consent_ok(self, ngo_id: str, subject: ConsentSubject) -> bool:
-        return self.consent_problems.get((ngo_id, subject)) == []
 
 
 def admission_advice(referral: ReferralMade, producer_kind: str | None = None) -> tuple[str, ...]:
@@ -74,7 +60,7 @@ def admission_advice(referral: ReferralMade, producer_kind: str | None = None) -
     return tuple(advice)
 
 
-def check_on_behalf_of(referral: ReferralMade, producer_kind: AgencyKind | None, directory: "Directory") -> None:
+def check_on_behalf_of(referral: ReferralMade, producer_kind: AgencyKind | None, directory: Directory) -> None:
     """5.14–5.17, Part 8: only the NGO's coordinator records an oral request for another referrer."""
     if producer_kind is not AgencyKind.NGO:
         raise Rejection(Code.AGENCY_NOT_ALLOWED, "only the NGO's programme coordinator records an oral referral "
@@ -84,24 +70,24 @@ def check_on_behalf_of(referral: ReferralMade, producer_kind: AgencyKind | None,
                         paragraph="5.18", field="on_behalf_of_agency_id")
 
 
-def _ngo_of_case(producer: str, state: "CaseState", paragraph: str) -> None:
+def _ngo_of_case(producer: str, state: CaseState, paragraph: str) -> None:
     if producer not in state.ngo_referrals_pending.values() and producer not in state.ngo_accepted:
         raise illegal(f"{producer} has no referral request on this case", paragraph)
 
 
-def _check_consent(event: NGOConsentRecorded, state: "CaseState") -> None:
+def _check_consent(event: NGOConsentRecorded, state: CaseState) -> None:
     if event.consent.subject is ConsentSubject.MEDICAL_EXAMINATION:
         raise Rejection(Code.ILLEGAL_TRANSITION, "medical examination consent is recorded by the CAM/CSC or police "
                         "(MedicalExaminationConsentRecorded)", paragraph="6.14", field="consent.subject")
     _ngo_of_case(event.envelope.producer.agency_id, state, "5.9, 5.12")
 
 
-def _apply_consent(event: NGOConsentRecorded, state: "CaseState") -> None:
+def _apply_consent(event: NGOConsentRecorded, state: CaseState, directory: Directory | None = None) -> None:
     key = (event.envelope.producer.agency_id, event.consent.subject)
     state.ngo.consent_problems[key] = consent_problems(event.consent)
 
 
-def _route_consent(event: NGOConsentRecorded, state: "CaseState", directory: "Directory") -> list[Delivery]:
+def _route_consent(event: NGOConsentRecorded, state: CaseState, directory: Directory) -> list[Delivery]:
     """7.17: the referrer is told when the consents for counselling were not obtained."""
     referrer = state.ngo_referrers.get(event.envelope.producer.agency_id)
     if referrer and event.consent.subject is ConsentSubject.PSYCHOLOGICAL_COUNSELLING \
@@ -110,7 +96,7 @@ def _route_consent(event: NGOConsentRecorded, state: "CaseState", directory: "Di
     return []
 
 
-def check_service_plan(event: ServicePlanAgreed, state: "CaseState") -> None:
+def check_service_plan(event: ServicePlanAgreed, state: CaseState) -> None:
     """7.18, 5.9: a therapy plan or legal service plan needs the relevant consents first."""
     subject = _CONSENT_FOR_ROLE.get(event.by_role)
     producer = event.envelope.producer.agency_id
@@ -121,11 +107,71 @@ def check_service_plan(event: ServicePlanAgreed, state: "CaseState") -> None:
                       "7.18" if subject is ConsentSubject.PSYCHOLOGICAL_COUNSELLING else "5.9(c)–(d)", "by_role")
 
 
-def apply_service_plan(event: ServicePlanAgreed, state: "CaseState") -> None:
+def _apply_service_plan(event: ServicePlanAgreed, state: CaseState, directory: Directory | None = None) -> None:
     state.ngo.service_providers[event.envelope.producer.agency_id] = list(event.service_provider_agency_ids)
 
 
-def _check_legal_advice(event: NGOLegalAdviceProvided, state: "CaseState") -> None:
+# -- 5.18–5.20, 7.1–7.3: the NGO decides, meets the child, agrees the service plan --------------------
+def _check_decision(event: NGODecision, state: CaseState) -> None:
+    producer = event.envelope.producer.agency_id
+    if producer not in state.ngo_referrals_pending.values():
+        raise illegal(f"no referral request to {producer} awaits a decision on this case", "5.18")
+
+
+def _apply_decision(event: NGODecision, state: CaseState, directory: Directory | None = None) -> None:
+    producer = event.envelope.producer.agency_id
+    if event.decision is NGODecisionKind.ACCEPTED:
+        state.ngo_accepted.add(producer)
+    for referral_id, ngo_id in list(state.ngo_referrals_pending.items()):
+        if ngo_id == producer:
+            del state.ngo_referrals_pending[referral_id]
+            break
+
+
+def _route_decision(event: NGODecision, state: CaseState, directory: Directory) -> list[Delivery]:
+    out = []
+    referrer = state.ngo_referrers.get(event.envelope.producer.agency_id)
+    if referrer:
+        out.append(Delivery(referrer, "5.18–5.20", "outcome", redacted=True))
+    if event.decision is NGODecisionKind.ACCEPTED \
+            and state.initial_assessment is AssessmentOutcome.DIFFICULT_LIFE_SITUATION:
+        # 6.23: the child protection referrer learns the child was referred to and accepted by the NGO
+        out += to_referrers(state, "6.23")
+    return out
+
+
+def _check_on_programme(event: NGOFirstContactMade | NGOInitialMeetingHeld | ServicePlanAgreed,
+                        state: CaseState) -> None:
+    producer = event.envelope.producer.agency_id
+    if producer not in state.ngo_accepted:
+        raise illegal(f"{producer} has not accepted this case onto its programme (5.20)", "7.1")
+
+
+def _apply_initial_meeting(event: NGOInitialMeetingHeld, state: CaseState, directory: Directory | None = None) -> None:
+    state.ngo_initial_meetings.add(event.envelope.producer.agency_id)
+
+
+def _check_plan(event: ServicePlanAgreed, state: CaseState) -> None:
+    _check_on_programme(event, state)
+    if event.envelope.producer.agency_id not in state.ngo_initial_meetings:
+        raise illegal("the service plan follows the initial meeting with the child and family", "7.3")
+    check_service_plan(event, state)
+
+
+def _route_plan(event: ServicePlanAgreed, state: CaseState, directory: Directory) -> list[Delivery]:
+    # 7.8: the providers sign the plan
+    out = [Delivery(a, "7.8", "plan") for a in event.service_provider_agency_ids if directory.get(a)]
+    unknown = [a for a in event.service_provider_agency_ids if directory.get(a) is None]
+    if unknown:
+        raise Rejection(Code.NO_RECIPIENT, f"service provider {unknown[0]!r} is not in the directory",
+                        paragraph="7.8", field="service_provider_agency_ids")
+    # 7.9–7.10: a revised plan no longer using a provider tells it, so it stops the service
+    earlier = state.ngo.service_providers.get(event.envelope.producer.agency_id, [])
+    return out + [Delivery(a, "7.9–7.10", "service ended") for a in earlier
+                  if a not in event.service_provider_agency_ids]
+
+
+def _check_legal_advice(event: NGOLegalAdviceProvided, state: CaseState) -> None:
     producer = event.envelope.producer.agency_id
     if producer not in state.ngo_accepted:
         raise illegal(f"{producer} has not accepted this case onto its programme (5.20)", "7.14")
@@ -133,7 +179,7 @@ def _check_legal_advice(event: NGOLegalAdviceProvided, state: "CaseState") -> No
         raise illegal("written consent to legal services is obtained before advice is given", "5.9(c)–(d), 7.14")
 
 
-def _check_progress(event: ServiceProgressReported, state: "CaseState") -> None:
+def _check_progress(event: ServiceProgressReported, state: CaseState) -> None:
     providers = state.ngo.service_providers.get(event.ngo_agency_id)
     if providers is None or event.ngo_agency_id in state.ngo.closed:
         raise illegal(f"{event.ngo_agency_id} has no service plan in force on this case", "7.9", "ngo_agency_id")
@@ -142,26 +188,26 @@ def _check_progress(event: ServiceProgressReported, state: "CaseState") -> None:
                         "plan as a provider", paragraph="7.8", field="envelope.producer.agency_id")
 
 
-def _route_progress(event: ServiceProgressReported, state: "CaseState", directory: "Directory") -> list[Delivery]:
+def _route_progress(event: ServiceProgressReported, state: CaseState, directory: Directory) -> list[Delivery]:
     if event.consent_withdrawn:   # 7.10: so the NGO can understand why and adjust, or stop the service
         return [Delivery(event.ngo_agency_id, "7.10", "consent withdrawn")]
     return [Delivery(event.ngo_agency_id, "7.9", "progress")]
 
 
-def _check_service_request(event: ServiceRequested, state: "CaseState") -> None:
+def _check_service_request(event: ServiceRequested, state: CaseState) -> None:
     producer = event.envelope.producer.agency_id
     if producer not in state.ngo_accepted:
         raise illegal(f"{producer} has not accepted this case onto its programme (5.20)", "7.7")
 
 
-def _route_service_request(event: ServiceRequested, state: "CaseState", directory: "Directory") -> list[Delivery]:
+def _route_service_request(event: ServiceRequested, state: CaseState, directory: Directory) -> list[Delivery]:
     if directory.get(event.provider_agency_id) is None:
         raise Rejection(Code.NO_RECIPIENT, f"provider {event.provider_agency_id!r} is not in the directory",
                         paragraph="7.7", field="provider_agency_id")
     return [Delivery(event.provider_agency_id, "7.7", "service request")]
 
 
-def _check_ngo_closed(event: NGOCaseClosed, state: "CaseState") -> None:
+def _check_ngo_closed(event: NGOCaseClosed, state: CaseState) -> None:
     producer = event.envelope.producer.agency_id
     _ngo_of_case(producer, state, "7.10")
     if event.reason is NGOCaseClosureReason.CONSENT_NOT_OBTAINED and producer in state.ngo_accepted \
@@ -170,7 +216,7 @@ def _check_ngo_closed(event: NGOCaseClosed, state: "CaseState") -> None:
                       "reason")
 
 
-def _apply_ngo_closed(event: NGOCaseClosed, state: "CaseState") -> None:
+def _apply_ngo_closed(event: NGOCaseClosed, state: CaseState, directory: Directory | None = None) -> None:
     producer = event.envelope.producer.agency_id
     state.ngo.closed.add(producer)
     state.ngo_accepted.discard(producer)
@@ -179,7 +225,7 @@ def _apply_ngo_closed(event: NGOCaseClosed, state: "CaseState") -> None:
             del state.ngo_referrals_pending[referral_id]
 
 
-def _route_ngo_closed(event: NGOCaseClosed, state: "CaseState", directory: "Directory") -> list[Delivery]:
+def _route_ngo_closed(event: NGOCaseClosed, state: CaseState, directory: Directory) -> list[Delivery]:
     producer = event.envelope.producer.agency_id
     out = [Delivery(a, "7.10", "notification") for a in state.ngo.service_providers.get(producer, [])]
     referrer = state.ngo_referrers.get(producer)
@@ -188,10 +234,17 @@ def _route_ngo_closed(event: NGOCaseClosed, state: "CaseState", directory: "Dire
     return out
 
 
-STEPS: dict[str, Step] = {
-    "NGOConsentRecorded": Step(_check_consent, _apply_consent, _route_consent),
-    "NGOLegalAdviceProvided": Step(_check_legal_advice, None, None),
-    "ServiceRequested": Step(_check_service_request, None, _route_service_request),
-    "ServiceProgressReported": Step(_check_progress, None, _route_progress),
-    "NGOCaseClosed": Step(_check_ngo_closed, _apply_ngo_closed, _route_ngo_closed),
-}
+STEPS: tuple[Step, ...] = (
+    Step(NGODecision, BY_NGO, "5.18", check=_check_decision, apply=_apply_decision, route=_route_decision),
+    Step(NGOFirstContactMade, BY_NGO, "7.1", check=_check_on_programme),
+    Step(NGOInitialMeetingHeld, BY_NGO, "7.2", check=_check_on_programme, apply=_apply_initial_meeting),
+    Step(ServicePlanAgreed, BY_NGO, "7.3", check=_check_plan, apply=_apply_service_plan, route=_route_plan),
+    Step(NGOConsentRecorded, BY_NGO, "5.9(c)–(d), 5.12(d), 7.17",
+         check=_check_consent, apply=_apply_consent, route=_route_consent),
+    Step(NGOLegalAdviceProvided, BY_NGO, "7.14", check=_check_legal_advice),
+    Step(ServiceRequested, BY_NGO, "7.7", check=_check_service_request, route=_route_service_request),
+    # a provider that signed the plan (checked as a transition)
+    Step(ServiceProgressReported, ANYONE, "7.9", check=_check_progress, route=_route_progress),
+    Step(NGOCaseClosed, BY_NGO, "7.10, 7.15, 7.19",
+         check=_check_ngo_closed, apply=_apply_ngo_closed, route=_route_ngo_closed),
+)

@@ -10,9 +10,9 @@ from referral_bus.core.contracts.events import (
     ReferralMade,
 )
 from referral_bus.core.domain.agencies import Directory
-from referral_bus.core.domain.case import CaseState
+from referral_bus.core.domain.case_state import CaseState
+from referral_bus.core.domain.decisions import fold, route
 from referral_bus.core.domain.rejections import Code, Rejection
-from referral_bus.core.domain.routing import route
 from tests.builders import envelope, on_log
 
 
@@ -58,7 +58,7 @@ def test_emergency_removal_notifies_4_7_and_never_the_producer(directory: Direct
 
 def test_assessment_outcome_reaches_referrer_redacted(directory: Directory) -> None:
     state = CaseState("C-1")
-    state.apply(on_log(referral(City.ALMATY, 8), 1), directory)
+    fold(state, on_log(referral(City.ALMATY, 8), 1), directory)
     event = InitialAssessmentCompleted(envelope=envelope(InitialAssessmentCompleted, "C-1", "cam-almaty"),
                                        outcome=AssessmentOutcome.NO_CONCERN)
     got = recipients(route(event, state, directory))
@@ -69,7 +69,7 @@ def test_assessment_outcome_reaches_referrer_redacted(directory: Directory) -> N
 
 def test_ngo_decision_goes_back_to_the_referrer_redacted(directory: Directory) -> None:
     state = CaseState("C-1")
-    state.apply(on_log(referral(City.ALMATY, 12, ReferralKind.NGO_SUPPORT, "health-almaty"), 1), directory)
+    fold(state, on_log(referral(City.ALMATY, 12, ReferralKind.NGO_SUPPORT, "health-almaty"), 1), directory)
     decision = NGODecision(envelope=envelope(NGODecision, "C-1", "ngo-rodnik"), decision=NGODecisionKind.DECLINED_NO_SPACE,
                            reasons="programme full")
     assert recipients(route(decision, state, directory)) == {"health-almaty": ("5.18–5.20", "outcome", True)}
@@ -85,7 +85,7 @@ def test_missing_agency_is_a_rejection_naming_the_paragraph() -> None:
 def test_social_assessment_conclusion_reaches_referrer_redacted_6_30(directory: Directory) -> None:
     from referral_bus.core.contracts.events import SocialAssessmentCompleted
     state = CaseState("C-1")
-    state.apply(on_log(referral(City.ALMATY, 8), 1), directory)
+    fold(state, on_log(referral(City.ALMATY, 8), 1), directory)
     event = SocialAssessmentCompleted(envelope=envelope(SocialAssessmentCompleted, "C-1", "cam-almaty"),
                                       conclusion="NO_REASONABLE_CAUSE")
     got = recipients(route(event, state, directory))
@@ -102,7 +102,7 @@ def test_meeting_invitation_goes_to_invited_members_only(directory: Directory) -
                                               meeting_id="M-1", scheduled_for=T0 + timedelta(days=5),
                                               invited_agency_ids=["school-almaty", "police-juvenile-almaty"])
     state = CaseState("C-1")
-    state.apply(on_log(referral(City.ALMATY, 8), 1), directory)
+    fold(state, on_log(referral(City.ALMATY, 8), 1), directory)
     assert recipients(route(meeting, state, directory)) == {
         "school-almaty": ("6.33", "invitation", False), "police-juvenile-almaty": ("6.33", "invitation", False)}
     ghost = meeting.model_copy(update={"invited_agency_ids": ["nobody"]})

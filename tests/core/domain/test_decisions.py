@@ -1,4 +1,5 @@
-"""Legal transitions: every rejection names its code and paragraph."""
+"""decisions.check_transition and fold: legal transitions of Part 4 and 6.3–6.39, every rejection
+naming its code and paragraph."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from referral_bus.core.contracts.events import (
     SocialAssessmentCompleted,
 )
 from referral_bus.core.domain.agencies import Directory
-from referral_bus.core.domain.case import CaseState, check_transition
+from referral_bus.core.domain.case_state import CaseState
+from referral_bus.core.domain.decisions import check_transition, fold as fold_event
 from referral_bus.core.domain.rejections import Code, Rejection
 from tests.builders import T0, envelope, on_log
 
@@ -35,7 +37,7 @@ def fold(directory: Directory, *events: Event) -> CaseState:
     state = CaseState("C-1")
     for i, event in enumerate(events, start=1):
         check_transition(event, state)
-        state.apply(on_log(event, i), directory)
+        fold_event(state, on_log(event, i), directory)
     return state
 
 
