@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from pathlib import Path
+
+import pytest
 
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
@@ -12,15 +15,20 @@ from sqlalchemy.orm import Session
 from referral_bus.core.contracts.base import City
 from referral_bus.core.contracts.events import ReferralKind, ReferralMade
 from referral_bus.core.contracts.sla_records import DeadlineMet, DeadlineOpened
+from referral_bus.core.runtime import Runtime, load_runtime
 from referral_bus.projections.projector import Item, Projector, age_band
 from referral_bus.projections.tables import Base, CaseRow, DeadlineRow, DeliveryRow, ReferralRow
+from referral_bus.simulate import load_scenario
+from referral_bus.simulate.runner import Simulation
 from tests.builders import T0, envelope, on_log
+from tests.simulate.conftest import EXAMPLES, runtime  # noqa: F401 - the scenarios' runtime fixture
 
 
 def projector():  # type: ignore[no-untyped-def]
     engine = create_engine("sqlite://")
     Base.metadata.create_all(engine)
-    return Projector(engine, "log", "sla", "esc", {"inbox.cam-almaty": "cam-almaty"}), engine
+    return Projector(engine, "log", "sla", "esc", {"inbox.cam-almaty": "cam-almaty"},
+                     load_runtime().directory), engine
 
 
 def item(topic: str, offset: int, record, key: bytes = b"C-1", headers=None) -> Item:  # type: ignore[no-untyped-def]
@@ -65,3 +73,26 @@ def test_retimed_deadline_keeps_its_row_and_closes() -> None:
 def test_age_bands() -> None:
     assert [age_band(a) for a in (0, 2, 3, 5, 6, 11, 12, 15, 16, 17)] == \
         ["0-2", "0-2", "3-5", "3-5", "6-11", "6-11", "12-15", "12-15", "16-17", "16-17"]
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_case_rows_say_what_the_domain_fold_says_for_every_scenario(path: Path, runtime: Runtime) -> None:
+    """The ``cases`` read model stores the folded case state (decisions.fold), never a second
+    derivation: for every shipped scenario, every row equals the router's own fold of the case."""
+    simulation = Simulation(load_scenario(path, runtime.calendar), runtime)
+    simulation.run()
+    engine = create_engine("sqlite://")
+    Base.metadata.create_all(engine)
+    p = Projector(engine, "log", "sla", "esc", {}, runtime.directory)
+    p.apply_batch([item("log", offset, event, key=event.envelope.case_id.encode())
+                   for offset, event in enumerate(simulation.appended)])
+    with Session(engine) as s:
+        rows = {row.case_id: row for row in s.scalars(select(CaseRow))}
+    assert set(rows) == {c for c, state in simulation.router.cases.items() if state.exists}
+    for case_id, row in rows.items():
+        state = simulation.router.cases[case_id]
+        assert (row.city, row.child_age_years, row.referred_to_cam, row.child_removed, row.initial_assessment,
+                row.last_sequence) == (state.city.value if state.city else None, state.child_age_years,
+                                       state.referred_to_cam, state.child_removed,
+                                       state.initial_assessment.value if state.initial_assessment else None,
+                                       state.last_sequence), case_id

@@ -4,7 +4,10 @@ the same events in the same inboxes with the same paragraph, purpose and redacti
 runs end to end on the broker, and the simulator is shown to tell the truth about the bus.
 
 Scenarios are moved back in time so that their last step lies in the past (the router refuses
-events from the future). Deadlines are not compared: on the bus they run on the wall clock."""
+events from the future). Deadlines run on the wall clock on the bus (each event is recorded when the
+router takes it), so the SLA processor is compared with the domain instead: its records and its
+inbox deliveries for the scenario's cases are exactly what the deadline engine and
+``sla_deliveries`` say the events on the bus's case log owe by now."""
 
 from __future__ import annotations
 
@@ -17,12 +20,16 @@ import pytest
 from kafka import KafkaProducer
 
 from referral_bus.core.contracts.base import Event
+from referral_bus.core.domain.deadlines.engine import DeadlineEngine
+from referral_bus.core.domain.deadlines.notifications import sla_deliveries
+from referral_bus.core.domain.deadlines.rule_table import RULES
 from referral_bus.sdk import AgencyClient
 from referral_bus.simulate import load_scenario
 from referral_bus.simulate.runner import Simulation
 from referral_bus.simulate.scenario import Scenario
+from referral_bus.sla.app import record_id
 from tests.broker_helpers import read_topic
-from tests.conftest import Bus
+from tests.conftest import Bus, wait_for
 from tests.simulate.conftest import EXAMPLES
 
 pytestmark = pytest.mark.broker
@@ -101,3 +108,24 @@ def test_scenario_on_the_bus_matches_the_simulation(path: Path, bus: Bus) -> Non
         for agency in recipients for r in read_topic(bus.runtime, "inbox", agency=agency)
         if isinstance(r.record, Event) and r.record.envelope.case_id in cases)
     assert delivered == expected_deliveries, path.name
+
+    def sla_owed_and_emitted() -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
+        logged = [r.record for r in read_topic(bus.runtime, "case_log")
+                  if isinstance(r.record, Event) and r.record.envelope.case_id in cases]
+        engine = DeadlineEngine(RULES, bus.runtime.directory, context=bus.runtime.clock_context,
+                                grace=timedelta(seconds=bus.runtime.settings.sla_grace_seconds))
+        owed = [r for e in logged for r in engine.on_event(e)] + engine.advance(datetime.now(timezone.utc))
+        expected = sorted([("record", type(r).__name__, record_id(r)) for r in owed]
+                          + [("delivery", d.agency_id, d.purpose, d.paragraph, d.delivery_id)
+                             for r in owed for d in sla_deliveries(r)])
+        emitted = [r.record for t in ("sla", "escalations") for r in read_topic(bus.runtime, t)
+                   if getattr(r.record, "case_id", None) in cases]
+        inboxes = {d.agency_id for r in owed for d in sla_deliveries(r)}
+        got = sorted([("record", type(r).__name__, record_id(r)) for r in emitted]
+                     + [("delivery", agency, r.headers["rb-purpose"], r.headers["rb-paragraph"],
+                         r.headers["rb-delivery-id"])
+                        for agency in inboxes for r in read_topic(bus.runtime, "inbox", agency=agency)
+                        if not isinstance(r.record, Event) and getattr(r.record, "case_id", None) in cases])
+        return expected, got
+    wait_for(lambda: (lambda pair: pair[0] == pair[1])(sla_owed_and_emitted()), timeout=60, interval=2,
+             what=f"the SLA processor's records and deliveries for {path.name} to equal the domain's")

@@ -13,13 +13,14 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from ..core.contracts.base import Event, Record
-from ..core.contracts.events import (
-    EmergencyRemoval, InitialAssessmentCompleted, NGODecision, ReferralKind, ReferralMade, RemovalOutcomeReported,
-)
+from ..core.contracts.events import InitialAssessmentCompleted, NGODecision, ReferralKind, ReferralMade
 from ..core.contracts.sla_records import (
     DeadlineBreached, DeadlineCompletedLate, DeadlineMet, DeadlineOpened, DeadlineWarning, DeadlineWithdrawn,
     EscalationRaised,
 )
+from ..core.domain.agencies import Directory
+from ..core.domain.case_state import CaseState
+from ..core.domain.decisions import fold
 from .tables import (
     CaseRow, ConsumerOffset, DeadlineRow, DeliveryRow, EscalationRow, ReferralRow, TimelineRow,
 )
@@ -45,8 +46,12 @@ def age_band(age: int) -> str:
 
 
 class Projector:
-    def __init__(self, engine: Engine, case_log: str, sla: str, escalations: str, inbox_agency: dict[str, str]) -> None:
+    def __init__(self, engine: Engine, case_log: str, sla: str, escalations: str, inbox_agency: dict[str, str],
+                 directory: Directory) -> None:
         self.engine = engine
+        self.directory = directory
+        #: each case's state, folded by the domain (decisions.fold) from the case log
+        self.states: dict[str, CaseState] = {}
         self.case_log, self.sla, self.escalations = case_log, sla, escalations
         self.inbox_agency = inbox_agency  # inbox topic name → agency id
         self._rows: dict[tuple[type, str], object] = {}  # rows of the current batch, found without a flush
@@ -86,36 +91,38 @@ class Projector:
         self._rows[(type(row), key)] = row
 
     # -- case log ---------------------------------------------------------------------------------
+    def prime(self, event: Event) -> None:
+        """Fold an event projected before this process started, so the case's state is whole."""
+        fold(self.states.setdefault(event.envelope.case_id, CaseState(event.envelope.case_id)), event, self.directory)
+
     def _event(self, session: Session, event: Event) -> None:
         env = event.envelope
         if env.sequence is None or env.recorded_at is None or env.hash is None:
             return  # not stamped by the router: cannot be on the case log (verify reports it)
+        state = self.states.setdefault(env.case_id, CaseState(env.case_id))
+        if env.sequence <= state.last_sequence:
+            return  # already projected (a replayed batch)
+        fold(state, event, self.directory)
         session.add(TimelineRow(case_id=env.case_id, sequence=env.sequence, event_id=str(env.event_id),
                                 event_type=event.event_type(), producer_agency_id=env.producer.agency_id,
                                 occurred_at=env.occurred_at, recorded_at=env.recorded_at, hash=env.hash,
                                 fields=event.model_dump(mode="json", exclude={"envelope", "personal_data"})))
         case = self._get(session, CaseRow, env.case_id)
         if case is None:
-            case = CaseRow(case_id=env.case_id, opened_at=env.recorded_at, opened_by=env.producer.agency_id,
-                           referred_to_cam=False, child_removed=False)
+            case = CaseRow(case_id=env.case_id, opened_at=env.recorded_at, opened_by=env.producer.agency_id)
             self._add(session, case, env.case_id)
+        # what the domain's fold says, never worked out again here
         case.last_sequence, case.last_event_type, case.last_recorded_at = env.sequence, event.event_type(), env.recorded_at
-        city = getattr(event, "city", None)   # every opening event names the city (4.5, 4.7, seeds 002/003)
-        if city is not None:
-            case.city = case.city or city.value
-        if isinstance(getattr(event, "child_age_years", None), int):
-            case.child_age_years = event.child_age_years  # type: ignore[attr-defined]
+        case.city = state.city.value if state.city else None
+        case.child_age_years = state.child_age_years
+        case.referred_to_cam, case.child_removed = state.referred_to_cam, state.child_removed
+        case.initial_assessment = state.initial_assessment.value if state.initial_assessment else None
         if isinstance(event, ReferralMade):
             session.add(ReferralRow(event_id=str(env.event_id), case_id=env.case_id,
                                     referral_kind=event.referral_kind.value, city=event.city.value,
                                     referring_agency_id=env.producer.agency_id,
                                     age_band=age_band(event.child_age_years), made_at=env.recorded_at))
-            if event.referral_kind is ReferralKind.CHILD_PROTECTION and event.child_age_years >= 3:
-                case.referred_to_cam = True
-        elif isinstance(event, (EmergencyRemoval, RemovalOutcomeReported)) and event.child_removed:
-            case.child_removed = case.referred_to_cam = True
         elif isinstance(event, InitialAssessmentCompleted):
-            case.initial_assessment = event.outcome.value
             self._close_referrals(session, env.case_id, ReferralKind.CHILD_PROTECTION, event.outcome.value, env.recorded_at)
         elif isinstance(event, NGODecision):
             self._close_referrals(session, env.case_id, ReferralKind.NGO_SUPPORT, event.decision.value, env.recorded_at)

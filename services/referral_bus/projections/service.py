@@ -30,7 +30,39 @@ def make_engine(runtime: Runtime) -> Engine:
 def make_projector(runtime: Runtime, engine: Engine) -> Projector:
     cat = runtime.catalogue
     inboxes = {cat.inbox(agency_id): agency_id for agency_id in runtime.directory.agencies}
-    return Projector(engine, cat.name("case_log"), cat.name("sla"), cat.name("escalations"), inboxes)
+    return Projector(engine, cat.name("case_log"), cat.name("sla"), cat.name("escalations"), inboxes,
+                     runtime.directory)
+
+
+def prime(runtime: Runtime, projector: Projector, stored: dict[tuple[str, int], int]) -> None:
+    """Fold the case-log events projected before this start (below the stored offsets) into the
+    projector's case states, so new events are folded onto whole cases."""
+    case_log = runtime.catalogue.name("case_log")
+    upto = {tp: offset for tp, offset in stored.items() if tp[0] == case_log and offset > 0}
+    if not upto:
+        return
+    consumer = KafkaConsumer(bootstrap_servers=runtime.settings.bootstrap_servers, group_id=None,
+                             enable_auto_commit=False, fetch_max_bytes=16 * 1024 * 1024)
+    tps = [TopicPartition(topic, partition) for topic, partition in upto]
+    consumer.assign(tps)
+    consumer.seek_to_beginning(*tps)
+    remaining = set(tps)
+    primed = 0
+    try:
+        with ReplayProgress("rebuilding the projector's case states") as progress:
+            while remaining:
+                for tp, records in consumer.poll(timeout_ms=500).items():
+                    for r in records:
+                        if tp in remaining and r.offset < upto[(tp.topic, tp.partition)]:
+                            projector.prime(runtime.codec.decode(r.value))  # type: ignore[arg-type]
+                            primed += 1
+                    if consumer.position(tp) >= upto[(tp.topic, tp.partition)]:
+                        remaining.discard(tp)
+                        consumer.pause(tp)
+                progress.update(primed, sum(upto.values()))
+    finally:
+        consumer.close()
+    log.info("projector.primed", events=primed, cases=len(projector.states))
 
 
 def project(runtime: Runtime, engine: Engine, *, until_end: bool, batch: int = 2000,
@@ -46,6 +78,7 @@ def project(runtime: Runtime, engine: Engine, *, until_end: bool, batch: int = 2
                              enable_auto_commit=False, max_poll_records=batch, fetch_max_bytes=16 * 1024 * 1024)
     consumer.assign(tps)
     stored = projector.offsets()
+    prime(runtime, projector, stored)
     for tp in tps:
         consumer.seek(tp, stored.get((tp.topic, tp.partition), 0))
     applied = 0

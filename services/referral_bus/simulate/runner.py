@@ -30,8 +30,9 @@ from ..core.codec.framing import Codec, validation_error_to_decode_error
 from ..core.codec.registry import EmbeddedRegistry
 from ..core.contracts.base import Envelope, Event, PersonalData, Record
 from ..core.contracts import EVENT_TYPES
-from ..core.contracts.sla_records import DeadlineOpened, DeadlineWarning, EscalationRaised
+from ..core.contracts.sla_records import DeadlineOpened, EscalationRaised
 from ..core.domain.deadlines.engine import DeadlineEngine
+from ..core.domain.deadlines.notifications import sla_deliveries
 from ..core.domain.deadlines.rule_table import RULES
 from ..core.runtime import Runtime, load_runtime
 from ..router.core import Outcome, RouterCore, Submission
@@ -86,6 +87,8 @@ class Simulation:
         self.timed: list[_Timed] = []
         self.counts: Counter[str] = Counter()
         self.run_steps: list[Step] = []
+        #: what reached the case log, in order (for the read models' tests and replays)
+        self.appended: list[Event] = []
 
     # -- the run ------------------------------------------------------------------------------------
     def run(self, until: datetime | None = None) -> list[Line]:
@@ -221,6 +224,7 @@ class Simulation:
                 "with_personal_data": event.personal_data is not None, **({"resent": True} if resent else {}),
                 **({"advice": list(advice)} if (advice := getattr(delivery, "advice", ())) else {})})
         if outcome.appended is not None:
+            self.appended.append(outcome.appended)
             self.step_of_event[outcome.appended.envelope.event_id] = step.label
             for record in self.engine.on_event(outcome.appended):
                 self._sla(record)
@@ -273,19 +277,13 @@ class Simulation:
             else:
                 line[_RENAMED.get(key, key)] = value
         self._emit(at, _compact(line))
-        inboxes: list[str] = []
-        purpose = ""
-        if isinstance(record, DeadlineWarning) and record.responsible_agency_id:
-            inboxes, purpose = [record.responsible_agency_id], "warning"
-        elif isinstance(record, EscalationRaised):
-            inboxes = list(dict.fromkeys(filter(None, (record.escalated_to_agency_id, record.responsible_agency_id))))
-            purpose = "escalation"
-        for agency in inboxes:
+        for delivery in sla_deliveries(record):   # as the SLA processor sends them
             self.counts["deliveries"] += 1
             self._emit(at, _compact({"t": at, "kind": "delivery", "source": "sla", "case_id": line["case_id"],
                                      "record": name, "rule_id": line["rule_id"],
-                                     "level": line.get("level"), "to": agency, "paragraph": line["paragraph"],
-                                     "purpose": purpose, "redacted": True, "with_personal_data": False}))
+                                     "level": line.get("level"), "to": delivery.agency_id,
+                                     "paragraph": delivery.paragraph, "purpose": delivery.purpose, "redacted": True,
+                                     "with_personal_data": False}))
 
     # -- the end ------------------------------------------------------------------------------------
     def _summary(self, end: datetime) -> Line:

@@ -18,8 +18,9 @@ import faust
 import structlog
 
 from ..core.contracts.base import Event, Record
-from ..core.contracts.sla_records import DeadlineWarning, EscalationRaised
+from ..core.contracts.sla_records import EscalationRaised
 from ..core.domain.deadlines.engine import DeadlineEngine
+from ..core.domain.deadlines.notifications import sla_deliveries
 from ..core.domain.deadlines.rule_table import RULES
 from ..core import metrics
 from ..core.kafka.faust_app import AckedPublisher, Outgoing, make_app, to_headers
@@ -109,15 +110,11 @@ class SlaService:
         final: list[Outgoing] = []
         for record in fresh:
             key = record.case_id.encode()  # type: ignore[attr-defined]
-            if isinstance(record, DeadlineWarning) and record.responsible_agency_id:
-                headers = to_headers({"rb-delivery-id": record.sla_event_id, "rb-paragraph": record.paragraph,
-                                      "rb-purpose": "warning", "rb-redacted": "true"})
-                inbox.append(Outgoing(cat.inbox(record.responsible_agency_id), key, codec.encode(record), headers))
+            for delivery in sla_deliveries(record):
+                headers = to_headers({"rb-delivery-id": delivery.delivery_id, "rb-paragraph": delivery.paragraph,
+                                      "rb-purpose": delivery.purpose, "rb-redacted": "true"})
+                inbox.append(Outgoing(cat.inbox(delivery.agency_id), key, codec.encode(record), headers))
             if isinstance(record, EscalationRaised):
-                headers = to_headers({"rb-delivery-id": record.escalation_id, "rb-paragraph": record.paragraph,
-                                      "rb-purpose": "escalation", "rb-redacted": "true"})
-                for agency in dict.fromkeys(filter(None, (record.escalated_to_agency_id, record.responsible_agency_id))):
-                    inbox.append(Outgoing(cat.inbox(agency), key, codec.encode(record), headers))
                 final.append(Outgoing(self.escalations, key, codec.encode(record)))
                 fired_late = (self.clock() - record.raised_for).total_seconds()
                 metrics.ESCALATION_FIRING_LATENESS.observe(max(0.0, fired_late))
