@@ -40,7 +40,7 @@ POSTGRES_DB = "referral_bus"
 CATALOGUE_FILES = ("topics.yaml", "agencies.yaml", "calendar.yaml", "policy.yaml")
 #: Consumer-group timing of the Faust services: Kafka's production defaults, named as settings.py reads them.
 CONSUMER_TIMEOUTS = {"REFERRAL_BUS_SESSION_TIMEOUT": "45", "REFERRAL_BUS_HEARTBEAT_INTERVAL": "3",
-                     "REFERRAL_BUS_REBALANCE_TIMEOUT": "60"}
+                     "REFERRAL_BUS_REBALANCE_TIMEOUT": "60", "REFERRAL_BUS_MAX_POLL_INTERVAL": "300"}
 #: Hand-written files that may sit in deploy/ beside the rendered ones.
 HAND_WRITTEN = frozenset({"deploy/README.md"})
 

@@ -189,7 +189,7 @@ def test_the_services_environment() -> None:
         env = services[name]["environment"]
         assert {k: env[k] for k in deployment.CONSUMER_TIMEOUTS} == {
             "REFERRAL_BUS_SESSION_TIMEOUT": "45", "REFERRAL_BUS_HEARTBEAT_INTERVAL": "3",
-            "REFERRAL_BUS_REBALANCE_TIMEOUT": "60"}
+            "REFERRAL_BUS_REBALANCE_TIMEOUT": "60", "REFERRAL_BUS_MAX_POLL_INTERVAL": "300"}
         probe = services[name]["healthcheck"]["test"]
         assert probe[:3] == ["CMD", "python", "-c"]
         assert f"http://127.0.0.1:{env['REFERRAL_BUS_METRICS_PORT']}/metrics" in probe[3]

@@ -36,7 +36,8 @@ def kafka_libs() -> Path:
 
 def format_storage(libs: Path, properties: Path, cluster_id: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([java_command(), "-Xmx256m", "-cp", str(libs / "*"), "kafka.tools.StorageTool", "format",
-                           "-t", cluster_id, "-c", str(properties), "--ignore-formatted"],
+                           # '=' form: a random id may begin with '-' and pass for an option
+                           f"--cluster-id={cluster_id}", "-c", str(properties), "--ignore-formatted"],
                           capture_output=True, text=True, timeout=120)
 
 

@@ -85,6 +85,9 @@ class Settings:
     session_timeout_seconds: float = field(default_factory=lambda: _seconds("REFERRAL_BUS_SESSION_TIMEOUT", 45))
     heartbeat_interval_seconds: float = field(default_factory=lambda: _seconds("REFERRAL_BUS_HEARTBEAT_INTERVAL", 3))
     rebalance_timeout_seconds: float = field(default_factory=lambda: _seconds("REFERRAL_BUS_REBALANCE_TIMEOUT", 60))
+    #: Longest a stream processor may go between polls before the group drops it (Kafka's 300 s):
+    #: rebuilding state from the case log happens between polls, so it must fit in here.
+    max_poll_interval_seconds: float = field(default_factory=lambda: _seconds("REFERRAL_BUS_MAX_POLL_INTERVAL", 300))
     #: Producers of the services use Kafka's idempotence (a retried send is never written twice).
     #: Only the opt-in Tansu broker, which cannot grant producer ids, turns it off (tansu_broker.py).
     producer_idempotence: bool = field(default_factory=lambda: os.environ.get(

@@ -35,7 +35,7 @@ def make_app(app_id: str, settings: Settings, partitions: int) -> faust.App:
         broker_rebalance_timeout=settings.rebalance_timeout_seconds,
         broker_session_timeout=settings.session_timeout_seconds,
         broker_heartbeat_interval=settings.heartbeat_interval_seconds,
-        broker_max_poll_interval=settings.rebalance_timeout_seconds,
+        broker_max_poll_interval=max(settings.max_poll_interval_seconds, settings.rebalance_timeout_seconds),
         producer_acks=-1,
         web_enabled=False,
         datadir=str(settings.data_dir / app_id),

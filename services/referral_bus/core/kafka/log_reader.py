@@ -61,6 +61,7 @@ async def read_to_end(bootstrap_servers: str, topics: Iterable[str], *,
                     deadline = time.monotonic() + timeout  # the timeout is for a stall, not for a long log
                     for record in records:
                         yield record
+                    await asyncio.sleep(0)  # the caller folds synchronously: let the loop breathe between batches
                 for tp in list(remaining):
                     highwater = consumer.highwater(tp)
                     if highwater is not None and await consumer.position(tp) >= highwater:
