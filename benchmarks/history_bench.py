@@ -23,7 +23,6 @@ from benchmarks.brokers import local_broker
 from referral_bus.core.contracts.base import City, Envelope, Producer
 from referral_bus.core.contracts.events import EmergencyRemoval
 from referral_bus.core.domain.case_state import CaseState
-from referral_bus.core.domain.decisions import fold
 from referral_bus.core.domain.chain import GENESIS, chain_hash
 from referral_bus.core.kafka.log_reader import read_to_end
 from referral_bus.projections.service import project

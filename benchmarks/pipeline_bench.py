@@ -21,8 +21,6 @@ from kafka.admin import NewTopic
 
 from benchmarks.brokers import local_broker
 from referral_bus.core.contracts.sla_records import DeadlineOpened
-from referral_bus.core.domain.deadlines.engine import DeadlineEngine
-from referral_bus.core.domain.deadlines.rule_table import RULES
 from referral_bus.sdk import AgencyClient
 from tests.builders import case_id, on_log, referral, removal
 from tests.conftest import start_bus
@@ -80,7 +78,7 @@ async def passthrough(servers: str, values: list[bytes], keys: list[bytes]) -> f
 
 def sla_records_owed(runtime, events) -> int:  # type: ignore[no-untyped-def]
     """How many deadlines the SLA processor opens for ``events`` (the pure engine, same rules)."""
-    engine = DeadlineEngine(RULES, runtime.directory, context=runtime.clock_context)
+    engine = runtime.deadline_engine()
     return sum(isinstance(r, DeadlineOpened)
                for e in events for r in engine.on_event(on_log(e, 1, recorded_at=e.envelope.occurred_at)))
 

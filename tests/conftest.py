@@ -29,6 +29,13 @@ for _name, _value in {"REFERRAL_BUS_SESSION_TIMEOUT": "10", "REFERRAL_BUS_HEARTB
     os.environ.setdefault(_name, _value)
 
 
+@pytest.fixture(scope="session")
+def runtime() -> Runtime:
+    """The project's own agencies.yaml, topics.yaml, calendar and policy; no broker is ever contacted."""
+    return load_runtime(Settings(root=Path(__file__).resolve().parents[1], topic_prefix="",
+                                 schema_registry_url=None))
+
+
 def _docker_engine_answers() -> bool:
     try:
         import docker  # testcontainers' dependency

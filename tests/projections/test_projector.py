@@ -21,7 +21,7 @@ from referral_bus.projections.tables import Base, CaseRow, DeadlineRow, Delivery
 from referral_bus.simulate import load_scenario
 from referral_bus.simulate.runner import Simulation
 from tests.builders import T0, envelope, on_log
-from tests.simulate.conftest import EXAMPLES, runtime  # noqa: F401 - the scenarios' runtime fixture
+from tests.simulate.conftest import EXAMPLES
 
 
 def projector():  # type: ignore[no-untyped-def]

@@ -20,9 +20,7 @@ import pytest
 from kafka import KafkaProducer
 
 from referral_bus.core.contracts.base import Event
-from referral_bus.core.domain.deadlines.engine import DeadlineEngine
 from referral_bus.core.domain.deadlines.notifications import sla_deliveries
-from referral_bus.core.domain.deadlines.rule_table import RULES
 from referral_bus.sdk import AgencyClient
 from referral_bus.simulate import load_scenario
 from referral_bus.simulate.runner import Simulation
@@ -112,8 +110,7 @@ def test_scenario_on_the_bus_matches_the_simulation(path: Path, bus: Bus) -> Non
     def sla_owed_and_emitted() -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
         logged = [r.record for r in read_topic(bus.runtime, "case_log")
                   if isinstance(r.record, Event) and r.record.envelope.case_id in cases]
-        engine = DeadlineEngine(RULES, bus.runtime.directory, context=bus.runtime.clock_context,
-                                grace=timedelta(seconds=bus.runtime.settings.sla_grace_seconds))
+        engine = bus.runtime.deadline_engine()
         owed = [r for e in logged for r in engine.on_event(e)] + engine.advance(datetime.now(timezone.utc))
         expected = sorted([("record", type(r).__name__, record_id(r)) for r in owed]
                           + [("delivery", d.agency_id, d.purpose, d.paragraph, d.delivery_id)

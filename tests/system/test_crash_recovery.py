@@ -17,8 +17,7 @@ from referral_bus.core.contracts.base import Event
 from referral_bus.core.contracts.bus_records import Receipt, ReceiptStatus
 from referral_bus.core.domain.chain import GENESIS, chain_hash
 from referral_bus.core.contracts.events import EscalationAcknowledged
-from referral_bus.core.domain.deadlines.engine import DeadlineEngine, deadline_id_for, escalation_id_for
-from referral_bus.core.domain.deadlines.rule_table import RULES
+from referral_bus.core.domain.deadlines.engine import deadline_id_for, escalation_id_for
 from referral_bus.router.core import utc_now
 from referral_bus.sdk import AgencyClient
 from referral_bus.sla.app import record_id
@@ -136,8 +135,7 @@ def test_kill_9_loses_and_duplicates_nothing(kafka_bootstrap: str, tmp_path) -> 
 
         # 4. SLA records: exactly what a replay of the log owes, each once
         def owed() -> set[str]:
-            engine = DeadlineEngine(RULES, bus.runtime.directory, context=bus.runtime.clock_context,
-                                    grace=timedelta(seconds=bus.runtime.settings.sla_grace_seconds))
+            engine = bus.runtime.deadline_engine()
             out = []
             for event in events:
                 out += engine.on_event(event)  # type: ignore[arg-type]

@@ -7,7 +7,7 @@ and why it is no longer owed."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -15,8 +15,7 @@ from ..core.contracts.sla_records import (
     DeadlineBreached, DeadlineCompletedLate, DeadlineMet, DeadlineOpened, DeadlineWarning, DeadlineWithdrawn,
     EscalationRaised,
 )
-from ..core.domain.deadlines.engine import DeadlineEngine
-from ..core.domain.deadlines.rule_table import RULES, RULES_BY_ID
+from ..core.domain.deadlines.rule_table import RULES_BY_ID
 from ..core.runtime import Runtime
 from .history import rebuild_case_sync
 
@@ -48,8 +47,7 @@ class DeadlineExplanation:
 
 def explain_case(runtime: Runtime, case_id: str, now: datetime) -> list[DeadlineExplanation]:
     history = rebuild_case_sync(runtime, case_id)
-    engine = DeadlineEngine(RULES, runtime.directory, context=runtime.clock_context,
-                            grace=timedelta(seconds=runtime.settings.sla_grace_seconds), keep_reasoning=True)
+    engine = runtime.deadline_engine(keep_reasoning=True)
     records = []
     for event in history.events:
         records += engine.on_event(event)

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from .domain.agencies import AgencyKind, Directory
+from .yaml_lines import line_of, load_with_lines
 
 _TOPIC_FIELDS = {"id", "name", "per", "key", "partitions", "replication_factor", "retention_ms", "config",
                  "schemas", "producers", "consumers", "description"}
@@ -22,19 +23,6 @@ _PER = {"agency_kind": "{kind}", "agency": "{agency}", "stream_processor": "{pro
 
 class CatalogueError(ValueError):
     pass
-
-
-class _LineLoader(yaml.SafeLoader):
-    """Remembers the line of every mapping so errors can point at it."""
-
-
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
-    mapping = loader.construct_mapping(node, deep=True)
-    mapping["__line__"] = node.start_mark.line + 1
-    return mapping
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 @dataclass(frozen=True)
@@ -59,7 +47,7 @@ class Catalogue:
     @classmethod
     def load(cls, path: Path, directory: Directory, prefix: str = "") -> "Catalogue":
         try:
-            data = yaml.load(path.read_text(), Loader=_LineLoader)  # noqa: S506 (SafeLoader subclass)
+            data = load_with_lines(path.read_text())
         except yaml.YAMLError as exc:
             raise CatalogueError(f"{path.name}: not valid YAML: {exc}") from None
         return cls.from_mapping(data, directory, prefix, path.name)
@@ -71,17 +59,17 @@ class Catalogue:
 
         if not isinstance(data, dict) or not isinstance(data.get("topics"), list):
             raise CatalogueError(f"{source}: expected a mapping with a 'topics' list")
-        defaults = {k: v for k, v in (data.get("defaults") or {}).items() if k != "__line__"}
+        defaults = dict(data.get("defaults") or {})
         seen: set[str] = set()
         entries = []
         for i, entry in enumerate(data["topics"]):
             if not isinstance(entry, dict):
                 raise CatalogueError(f"{source}: topics[{i}] must be a mapping")
-            line = entry.get("__line__")
+            line = line_of(entry)
             for name in _REQUIRED:
                 if name not in entry:
                     raise fail(line, f"topics[{i}]", f"missing required field '{name}'")
-            unknown = set(entry) - _TOPIC_FIELDS - {"__line__"}
+            unknown = set(entry) - _TOPIC_FIELDS
             if unknown:
                 raise fail(line, f"topics[{i}] ({entry['id']})", f"unknown field(s) {sorted(unknown)}")
             if entry["id"] in seen:
@@ -138,8 +126,8 @@ class Catalogue:
                 names = [self.name(entry["id"], processor=p) for p in STREAM_PROCESSORS]
             else:
                 names = [self.name(entry["id"])]
-            config = {**{k: str(v) for k, v in (self.defaults.get("config") or {}).items() if k != "__line__"},
-                      **{k: str(v) for k, v in (entry.get("config") or {}).items() if k != "__line__"},
+            config = {**{k: str(v) for k, v in (self.defaults.get("config") or {}).items()},
+                      **{k: str(v) for k, v in (entry.get("config") or {}).items()},
                       "retention.ms": str(entry["retention_ms"]), "cleanup.policy": "delete"}
             for name in names:
                 out.append(TopicSpec(entry["id"], name, self.partitions(entry["id"]),

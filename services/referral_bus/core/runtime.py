@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cached_property
 
 import yaml
@@ -13,6 +14,8 @@ from .codec.registry import ConfluentRegistry, EmbeddedRegistry, SchemaRegistry
 from .codec.schema_store import SchemaStore
 from .domain.agencies import Directory
 from .domain.deadlines.calendar import WorkingCalendar
+from .domain.deadlines.engine import DeadlineEngine
+from .domain.deadlines.rule_table import RULES
 from .domain.deadlines.rules import ClockContext
 from .settings import Settings
 
@@ -51,6 +54,12 @@ class Runtime:
     @cached_property
     def codec(self) -> Codec:
         return Codec(self.registry)
+
+    def deadline_engine(self, *, keep_reasoning: bool = False) -> DeadlineEngine:
+        """The deadline engine as every part of the bus runs it: all rules, this directory, the
+        working-day calendar and policy, the SLA grace period."""
+        return DeadlineEngine(RULES, self.directory, grace=timedelta(seconds=self.settings.sla_grace_seconds),
+                              context=self.clock_context, keep_reasoning=keep_reasoning)
 
 
 def load_runtime(settings: Settings | None = None) -> Runtime:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 
-from datetime import timedelta
 
 import faust
 import structlog
@@ -37,9 +36,7 @@ class RouterService:
         self.case_log = cat.name("case_log")
         self.receipts = cat.name("receipts")
         self.dead_letter = cat.name("dead_letter")
-        self.core = RouterCore(runtime.codec, runtime.directory, cat.ingress_topics(),
-                               max_event_bytes=settings.max_event_bytes,
-                               max_clock_skew=timedelta(seconds=settings.max_clock_skew_seconds))
+        self.core = RouterCore.from_runtime(runtime)
         self.stale = True
         self.app = make_app(settings.topic_prefix + APP_ID, settings, cat.partitions("case_log"))
         self.publisher = AckedPublisher(runtime.settings, APP_ID)

@@ -28,6 +28,7 @@ from ..core.domain.authorization import authorize
 from ..core.domain.case_state import CaseState
 from ..core.domain.chain import chain_hash, content_fingerprint
 from ..core.domain.rejections import Code, Rejection
+from ..core.runtime import Runtime
 from ..core.domain.decisions import decide, fold, route
 from ..core.domain.deliveries import Delivery
 
@@ -95,6 +96,16 @@ class RouterCore:
         #: are skipped — one receipt per submission. Receipts are written last, after the case log
         #: and the deliveries, so a receipt on the log means the submission was fully handled.
         self.answered: set[Source] = set()
+
+    @classmethod
+    def from_runtime(cls, runtime: Runtime, *, codec: Codec | None = None,
+                     clock: Callable[[], datetime] = utc_now) -> RouterCore:
+        """The router's decisions as every part of the bus runs them (the service, the simulator):
+        this directory, the ingress topics of the catalogue, the size and clock-skew limits."""
+        settings = runtime.settings
+        return cls(codec or runtime.codec, runtime.directory, runtime.catalogue.ingress_topics(),
+                   max_event_bytes=settings.max_event_bytes,
+                   max_clock_skew=timedelta(seconds=settings.max_clock_skew_seconds), clock=clock)
 
     # -- state from the case log ------------------------------------------------------------------
     def reset(self) -> None:

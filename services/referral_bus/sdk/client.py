@@ -27,7 +27,7 @@ from kafka.errors import KafkaTimeoutError
 from pydantic import ValidationError
 
 from ..core.codec.framing import validation_error_to_decode_error
-from ..core.contracts.base import Envelope, Event, Producer, Record
+from ..core.contracts.base import Envelope, Event, Producer, Record, submitted_envelope
 from ..core.contracts.bus_records import Receipt
 from ..core.domain.authorization import authorize
 from ..core.domain.rejections import Rejection
@@ -80,11 +80,11 @@ class AgencyClient:
               event_id: uuid.UUID | None = None, **fields: Any) -> E:
         """Build an event with a complete envelope; raises ``PublishError`` naming the field."""
         try:
-            envelope = Envelope(
+            envelope = Envelope.model_validate(submitted_envelope(
                 event_id=event_id or uuid.uuid4(), event_type=event_type.__name__,
                 schema_version=self.runtime.schema_store.version_of(event_type.__name__), case_id=case_id,
-                occurred_at=occurred_at or datetime.now(timezone.utc), producer=self.producer_info,
-                correlation_id=correlation_id, causation_id=causation_id)
+                occurred_at=occurred_at or datetime.now(timezone.utc), producer=self.producer_info.model_dump(),
+                correlation_id=correlation_id, causation_id=causation_id))
             return event_type(envelope=envelope, **fields)
         except ValidationError as exc:
             raise PublishError(str(validation_error_to_decode_error(event_type.__name__, exc))) from None

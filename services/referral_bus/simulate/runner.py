@@ -28,12 +28,10 @@ from pydantic import ValidationError
 from ..core.codec.errors import DecodeError
 from ..core.codec.framing import Codec, validation_error_to_decode_error
 from ..core.codec.registry import EmbeddedRegistry
-from ..core.contracts.base import Envelope, Event, PersonalData, Record
+from ..core.contracts.base import Envelope, Event, PersonalData, Record, submitted_envelope
 from ..core.contracts import EVENT_TYPES
 from ..core.contracts.sla_records import DeadlineOpened, EscalationRaised
-from ..core.domain.deadlines.engine import DeadlineEngine
 from ..core.domain.deadlines.notifications import sla_deliveries
-from ..core.domain.deadlines.rule_table import RULES
 from ..core.runtime import Runtime, load_runtime
 from ..router.core import Outcome, RouterCore, Submission
 from .scenario import Scenario, ScenarioError, Step
@@ -71,13 +69,10 @@ class Simulation:
                       else Codec(EmbeddedRegistry.from_directory(settings.schemas_dir)))
         self.now = scenario.start
         # as router/app.py builds it, with the simulated clock
-        self.router = RouterCore(self.codec, self.directory, self.catalogue.ingress_topics(),
-                                 max_event_bytes=settings.max_event_bytes,
-                                 max_clock_skew=timedelta(seconds=settings.max_clock_skew_seconds),
-                                 clock=lambda: self.now)
+        self.router = RouterCore.from_runtime(runtime, codec=self.codec, clock=lambda: self.now)
         # as sla/app.py builds it
         self.grace = timedelta(seconds=settings.sla_grace_seconds)
-        self.engine = DeadlineEngine(RULES, self.directory, grace=self.grace, context=runtime.clock_context)
+        self.engine = runtime.deadline_engine()
         self.offsets: Counter[str] = Counter()
         self.event_ids: dict[str, UUID] = {}            # step label → event id
         self.submissions: dict[str, Submission] = {}    # step label → what was sent (for resubmit)
@@ -147,15 +142,12 @@ class Simulation:
                     else uuid5(_SIM_NS, f"{self.scenario.title}|{step.label}"))
         self.event_ids.setdefault(step.label, event_id)
         payload = {**(self._acknowledgement(step) if step.acknowledge else {}), **step.payload}
-        envelope = {
-            "event_id": event_id, "event_type": step.event_type,
-            "schema_version": self.schema_store.version_of(step.event_type),   # as the SDK sets it
-            "case_id": step.case_id, "occurred_at": step.occurred_at or step.at, "recorded_at": None,
-            "producer": {"agency_id": step.agency, "actor_id": step.actor, "actor_role": step.actor_role},
-            "correlation_id": None,
-            "causation_id": self.event_ids[step.caused_by] if step.caused_by else None,
-            "sequence": None, "previous_hash": None, "hash": None, "signature": None,
-        }
+        envelope = submitted_envelope(   # as the SDK builds it
+            event_id=event_id, event_type=step.event_type,
+            schema_version=self.schema_store.version_of(step.event_type), case_id=step.case_id,
+            occurred_at=step.occurred_at or step.at,
+            producer={"agency_id": step.agency, "actor_id": step.actor, "actor_role": step.actor_role},
+            causation_id=self.event_ids[step.caused_by] if step.caused_by else None)
         value, refusal = self._encode(model, {"envelope": envelope, "personal_data": step.personal_data, **payload})
         if refusal is not None:
             self._refused(step, event_id, refusal)

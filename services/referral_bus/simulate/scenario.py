@@ -26,6 +26,7 @@ from ..core.contracts.base import Event
 from ..core.contracts import EVENT_TYPES
 from ..core.domain.agencies import AgencyKind
 from ..core.domain.deadlines.calendar import WorkingCalendar
+from ..core.yaml_lines import load_with_lines
 from ..core.domain.deadlines.rule_table import RULES_BY_ID
 
 _OFFSET = re.compile(r"^(?P<sign>[+-])\s*(?P<parts>(?:\d+(?:\.\d+)?\s*(?:wd|w|d|h|m|s)\s*)+)$")
@@ -45,25 +46,6 @@ TIME_KEYS = frozenset({"t", "due_at", "warn_at", "breached_at", "raised_for", "o
 
 class ScenarioError(ValueError):
     """The scenario file itself is wrong (not the events it describes): exit status 2."""
-
-
-class _LineDict(dict[str, Any]):
-    """A YAML mapping that remembers its line, so errors can point at it."""
-
-    line: int = 0
-
-
-class _LineLoader(yaml.SafeLoader):
-    pass
-
-
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _LineDict:
-    mapping = _LineDict(loader.construct_mapping(node, deep=True))
-    mapping.line = node.start_mark.line + 1
-    return mapping
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 @dataclass(frozen=True)
@@ -219,7 +201,7 @@ def load_scenario(path: str | Path, calendar: WorkingCalendar | None = None) -> 
 def parse_scenario(text: str, calendar: WorkingCalendar | None = None, source: str = "scenario") -> Scenario:
     calendar = calendar or WorkingCalendar()
     try:
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 (a SafeLoader subclass)
+        data = load_with_lines(text)
     except yaml.YAMLError as exc:
         raise ScenarioError(f"{source}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):

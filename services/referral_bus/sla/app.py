@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import faust
 import structlog
@@ -44,7 +44,6 @@ class SlaService:
         self.case_log = cat.name("case_log")
         self.sla_topic = cat.name("sla")
         self.escalations = cat.name("escalations")
-        self.grace = timedelta(seconds=runtime.settings.sla_grace_seconds)
         self.engine = self._new_engine()
         self.emitted: set[str] = set()
         self.stale = True
@@ -58,7 +57,7 @@ class SlaService:
         self.app.on_partitions_assigned.connect(self._on_assigned)
 
     def _new_engine(self) -> DeadlineEngine:
-        return DeadlineEngine(RULES, self.runtime.directory, grace=self.grace, context=self.runtime.clock_context)
+        return self.runtime.deadline_engine()
 
     async def _stop_publisher(self, *args: object, **kwargs: object) -> None:
         await self.publisher.stop()

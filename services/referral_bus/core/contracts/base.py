@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from enum import Enum
-from typing import Annotated, ClassVar
+from typing import Any, Annotated, ClassVar
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
@@ -65,6 +65,17 @@ class Envelope(Record):
             raise ValueError("case_id must be 3-64 characters of letters, digits and . _ : - "
                              "(an opaque id, never personal data)")
         return value
+
+
+def submitted_envelope(*, event_id: UUID, event_type: str, schema_version: int, case_id: str, occurred_at: Any,
+                       producer: dict[str, Any], correlation_id: UUID | None = None,
+                       causation_id: UUID | None = None) -> dict[str, Any]:
+    """The envelope fields of a submission as an agency sends it — everything the router sets
+    (recorded_at, sequence, hashes) empty. Shared by the SDK and the simulator, which builds
+    deliberately invalid events too, so it is a plain mapping validated by ``Envelope`` later."""
+    return {"event_id": event_id, "event_type": event_type, "schema_version": schema_version, "case_id": case_id,
+            "occurred_at": occurred_at, "recorded_at": None, "producer": producer, "correlation_id": correlation_id,
+            "causation_id": causation_id, "sequence": None, "previous_hash": None, "hash": None, "signature": None}
 
 
 class ParentOrRepresentative(Record):
