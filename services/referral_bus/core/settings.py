@@ -20,9 +20,10 @@ class ProjectFilesNotFound(FileNotFoundError):
 def project_root() -> Path:
     """Where topics.yaml, agencies.yaml, calendar.yaml, policy.yaml and schemas/avro/ live.
 
-    In order: REFERRAL_BUS_HOME when set (an operator's own copy); the checkout this code runs from
-    (so edits to the root files, and ``schemas freeze``, act on the single source); otherwise the
-    copies shipped in the wheel (``referral_bus.defaults``), so an installed SDK or CLI works anywhere.
+    REFERRAL_BUS_HOME when set (an operator's own copy); otherwise the package data
+    ``referral_bus.defaults``: copies in an installed wheel, links to the repository's root files in
+    a checkout — followed to the folder they live in, so edits to the root files (and
+    ``schemas freeze``) act on the single source. Never found by the location of the source tree.
     """
     env = os.environ.get("REFERRAL_BUS_HOME")
     if env:
@@ -31,11 +32,8 @@ def project_root() -> Path:
             raise ProjectFilesNotFound(
                 f"REFERRAL_BUS_HOME={env!r} has no {_MARKER} (no file {home / _MARKER}): point it at a folder "
                 f"with {_MARKER}, agencies.yaml, calendar.yaml, policy.yaml and schemas/avro/, or unset it to "
-                "use the checkout's or the installed package's files")
+                "use the installed package's files")
         return home
-    checkout = Path(__file__).resolve().parents[3]
-    if (checkout / _MARKER).is_file() and (checkout / "pyproject.toml").is_file():
-        return checkout
     shipped: Traversable | None
     try:
         shipped = files("referral_bus.defaults")
@@ -44,11 +42,10 @@ def project_root() -> Path:
     if not isinstance(shipped, Path) or not (shipped / _MARKER).is_file():
         # Missing, incomplete or zipped package data: the loaders need real files on disk.
         raise ProjectFilesNotFound(
-            f"no {_MARKER} found: not running from a checkout, and the package data referral_bus/defaults/ "
-            f"is missing or not on disk ({shipped}); reinstall referral-bus from its wheel or set "
-            "REFERRAL_BUS_HOME to a folder with topics.yaml, agencies.yaml, calendar.yaml, policy.yaml "
-            "and schemas/avro/")
-    return shipped
+            f"no {_MARKER} found: the package data referral_bus/defaults/ is missing or not on disk ({shipped}); "
+            "reinstall referral-bus from its wheel or set REFERRAL_BUS_HOME to a folder with topics.yaml, "
+            "agencies.yaml, calendar.yaml, policy.yaml and schemas/avro/")
+    return (shipped / _MARKER).resolve().parent
 
 
 def _seconds(name: str, default: float) -> float:
