@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from referral_bus.core.kafka.local_broker import start_local_broker
+from referral_bus.infra.kafka.local_broker import start_local_broker
 
 LABELS = {"kafka": "Apache Kafka 4.4 (one local node, log on disk)", "tansu": "Tansu (memory only, opt-in)"}
 

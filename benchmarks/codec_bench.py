@@ -11,13 +11,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
-
-from referral_bus.core.codec.framing import Codec
-from referral_bus.core.codec.registry import EmbeddedRegistry
-from referral_bus.core.codec.schema_export import avro_schema
-from referral_bus.core.contracts.base import City, Envelope, PersonalData, Producer
-from referral_bus.core.contracts.events import EmergencyRemoval
-from referral_bus.core.settings import Settings
+from referral_bus.contracts.base import City, Envelope, PersonalData, Producer
+from referral_bus.contracts.events import EmergencyRemoval
+from referral_bus.infra.codec.framing import Codec
+from referral_bus.infra.codec.registry import EmbeddedRegistry
+from referral_bus.infra.codec.schema_export import avro_schema
+from referral_bus.infra.settings import Settings
 
 
 def sample() -> EmergencyRemoval:

@@ -10,12 +10,13 @@ import time
 import uuid
 from datetime import timedelta
 
-from referral_bus.core.contracts.base import City, Envelope, Producer
-from referral_bus.core.contracts.events import EmergencyRemoval
-from referral_bus.core.domain.deadlines.engine import DeadlineEngine
-from referral_bus.core.domain.deadlines.rules import DeadlineRule
-from referral_bus.core.domain.deadlines.rule_table import RULES_BY_ID
-from referral_bus.core.runtime import load_runtime
+from referral_bus.contracts.base import City, Envelope, Producer
+from referral_bus.contracts.events import EmergencyRemoval
+from referral_bus.domain.deadlines.engine import DeadlineEngine
+from referral_bus.domain.deadlines.rule_table import RULES_BY_ID
+from referral_bus.domain.deadlines.rules import DeadlineRule
+from referral_bus.infra.runtime import load_runtime
+
 from tests.builders import T0
 
 RULE: DeadlineRule = RULES_BY_ID["4.8-removal-outcome-3h"]

@@ -16,17 +16,17 @@ from pathlib import Path
 
 import psycopg
 from kafka import KafkaProducer
+from referral_bus.contracts.base import City, Envelope, Producer
+from referral_bus.contracts.events import EmergencyRemoval
+from referral_bus.domain.case_state import CaseState
+from referral_bus.domain.chain import GENESIS, chain_hash
+from referral_bus.infra.kafka.log_reader import read_to_end
+from referral_bus.projections.service import project
+from referral_bus.projections.tables import Base, TimelineRow
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from benchmarks.brokers import local_broker
-from referral_bus.core.contracts.base import City, Envelope, Producer
-from referral_bus.core.contracts.events import EmergencyRemoval
-from referral_bus.core.domain.case_state import CaseState
-from referral_bus.core.domain.chain import GENESIS, chain_hash
-from referral_bus.core.kafka.log_reader import read_to_end
-from referral_bus.projections.service import project
-from referral_bus.projections.tables import Base, TimelineRow
 from tests.builders import T0
 from tests.conftest import apply_test_topics, make_runtime
 

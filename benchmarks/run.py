@@ -8,7 +8,13 @@ from __future__ import annotations
 import argparse
 import logging
 
-from benchmarks import brokers, codec_bench, deadline_bench, history_bench, pipeline_bench
+from benchmarks import (
+    brokers,
+    codec_bench,
+    deadline_bench,
+    history_bench,
+    pipeline_bench,
+)
 
 
 def main() -> None:

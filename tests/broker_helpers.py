@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from referral_bus.core.contracts.base import Record
-from referral_bus.core.kafka.log_reader import read_to_end_sync
-from referral_bus.core.runtime import Runtime
+from referral_bus.contracts.base import Record
+from referral_bus.infra.kafka.log_reader import read_to_end_sync
+from referral_bus.infra.runtime import Runtime
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,12 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from referral_bus.core.contracts.base import City, Envelope, Event, PersonalData, Producer
-from referral_bus.core.contracts.events import (
-    EmergencyRemoval, ReferralKind, ReferralMade, RemovalOutcomeReported,
+from referral_bus.contracts.base import City, Envelope, Event, PersonalData, Producer
+from referral_bus.contracts.events import (
+    EmergencyRemoval,
+    ReferralKind,
+    ReferralMade,
+    RemovalOutcomeReported,
 )
 from referral_bus.sdk import AgencyClient
 
@@ -65,22 +68,22 @@ class CaseFold:
     so pathway tests read as the protocol's sequence of steps."""
 
     def __init__(self, directory: Any, case: str = "C-1") -> None:
-        from referral_bus.core.domain.case_state import CaseState
+        from referral_bus.domain.case_state import CaseState
         self.directory = directory
         self.state = CaseState(case)
         self.case = case
 
     def add(self, event: Event) -> dict[str, Any]:
         """Accept ``event``; returns recipient id → Delivery."""
-        from referral_bus.core.domain.decisions import decide, fold
+        from referral_bus.domain.decisions import decide, fold
         deliveries = decide(event, self.state, self.directory).deliveries
         fold(self.state, on_log(event, self.state.last_sequence + 1), self.directory)
         return {d.recipient_id: d for d in deliveries}
 
     def rejects(self, event: Event) -> Any:
         """The Rejection ``event`` gets; fails the test if it is accepted."""
-        from referral_bus.core.domain.decisions import decide
-        from referral_bus.core.domain.rejections import Rejection
+        from referral_bus.domain.decisions import decide
+        from referral_bus.domain.rejections import Rejection
         try:
             decide(event, self.state, self.directory)
         except Rejection as rejection:

@@ -2,7 +2,7 @@
 
 Broker, in order of preference: KAFKA_BOOTSTRAP_SERVERS when set; testcontainers' Kafka when a
 Docker engine answers; otherwise a local Apache Kafka broker (KRaft, fetched once with Maven,
-``core/kafka/kafka_cluster.py``) with its log in the session's temporary directory.
+``infra/kafka/kafka_cluster.py``) with its log in the session's temporary directory.
 ``REFERRAL_BUS_BROKER=tansu`` swaps that last one for the memory-only Tansu broker (opt-in).
 """
 
@@ -18,10 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
-from referral_bus.core.kafka.admin import apply_topics
-from referral_bus.core.runtime import Runtime, load_runtime
-from referral_bus.core.settings import Settings
+from referral_bus.infra.kafka.admin import apply_topics
+from referral_bus.infra.runtime import Runtime, load_runtime
+from referral_bus.infra.settings import Settings
 
 # Consumer groups in tests: a killed service's partitions move within seconds, not Kafka's 45 s.
 for _name, _value in {"REFERRAL_BUS_SESSION_TIMEOUT": "10", "REFERRAL_BUS_HEARTBEAT_INTERVAL": "1",
@@ -55,7 +54,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         with KafkaContainer().with_kraft() as kafka:
             yield kafka.get_bootstrap_server()
         return
-    from referral_bus.core.kafka.local_broker import start_local_broker
+    from referral_bus.infra.kafka.local_broker import start_local_broker
     broker = start_local_broker(tmp_path_factory.mktemp("kafka"))
     try:
         yield broker.bootstrap_servers
@@ -133,8 +132,8 @@ class Bus:
     def wait_ready(self, timeout: float = 120.0) -> None:
         """Until a warm-up referral is answered; fails at once, with the log, if a service died."""
         from kafka.errors import KafkaError
-
         from referral_bus.sdk import AgencyClient, PublishError
+
         from tests.builders import referral
         deadline = time.monotonic() + timeout
         with AgencyClient("school-almaty", actor_id="warmup", runtime=self.runtime) as client:

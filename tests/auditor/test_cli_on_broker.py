@@ -9,12 +9,18 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-
-from referral_bus.core.contracts.events import ReferralKind
+from referral_bus.contracts.events import ReferralKind
 from referral_bus.sdk import AgencyClient
+
 from tests.broker_helpers import of_case, read_topic
 from tests.builders import case_id, outcome_report, referral, removal
-from tests.conftest import Bus, apply_test_topics, make_runtime, replication_for, wait_for
+from tests.conftest import (
+    Bus,
+    apply_test_topics,
+    make_runtime,
+    replication_for,
+    wait_for,
+)
 
 pytestmark = pytest.mark.broker
 
@@ -100,8 +106,7 @@ def test_verify_passes_on_the_live_log_and_finds_tampering_in_a_copy(bus: Bus) -
     one injected; verify must name each by case and position."""
     from kafka import KafkaAdminClient, KafkaProducer
     from kafka.admin import NewTopic
-
-    from referral_bus.core.kafka.log_reader import read_to_end_sync
+    from referral_bus.infra.kafka.log_reader import read_to_end_sync
     cases = [case_id() for _ in range(3)]
     with AgencyClient("police-juvenile-almaty", actor_id="i-6", runtime=bus.runtime) as police:
         for case in cases:
@@ -163,8 +168,8 @@ def test_sla_report_counts_met_and_breached_per_rule_agency_and_city(bus: Bus) -
 
 
 def test_archive_and_restore_round_trip_into_an_empty_cluster(bus: Bus, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from referral_bus.core.kafka.local_broker import start_local_broker
-    from referral_bus.core.kafka.log_reader import read_to_end_sync
+    from referral_bus.infra.kafka.local_broker import start_local_broker
+    from referral_bus.infra.kafka.log_reader import read_to_end_sync
     case = case_id()
     with AgencyClient("police-juvenile-almaty", actor_id="i-9", runtime=bus.runtime) as police:
         police.publish(removal(police, case, hours_ago=1), wait_for_receipt=True)

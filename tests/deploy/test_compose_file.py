@@ -15,10 +15,9 @@ from typing import Any
 import pytest
 import yaml
 from jsonschema import Draft7Validator
-
 from referral_bus import deployment
 from referral_bus.cli import build_parser
-from referral_bus.core.kafka.broker_config import KAFKA_IMAGE, container_cluster
+from referral_bus.infra.kafka.broker_config import KAFKA_IMAGE, container_cluster
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]

@@ -7,10 +7,13 @@ import re
 from pathlib import Path
 
 import pytest
-
 from referral_bus import deployment
 from referral_bus.cli import main
-from referral_bus.core.kafka.broker_config import KAFKA_IMAGE, container_cluster, server_properties
+from referral_bus.infra.kafka.broker_config import (
+    KAFKA_IMAGE,
+    container_cluster,
+    server_properties,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -13,9 +13,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-from referral_bus.core.kafka.kafka_cluster import new_cluster_id
-from referral_bus.core.kafka.kafka_distribution import KafkaUnavailable, ensure_kafka, java_command
+from referral_bus.infra.kafka.kafka_cluster import new_cluster_id
+from referral_bus.infra.kafka.kafka_distribution import (
+    KafkaUnavailable,
+    ensure_kafka,
+    java_command,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 NODES = [1, 2, 3]

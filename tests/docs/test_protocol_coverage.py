@@ -19,10 +19,9 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-
-from referral_bus.core.contracts import EVENT_TYPES
-from referral_bus.core.domain.agencies import AgencyKind
-from referral_bus.core.domain.deadlines.rule_table import RULES, RULES_BY_ID
+from referral_bus.contracts import EVENT_TYPES
+from referral_bus.domain.agencies import AgencyKind
+from referral_bus.domain.deadlines.rule_table import RULES, RULES_BY_ID
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "protocol-coverage.md"
@@ -119,7 +118,7 @@ def test_the_document_has_a_table_row_per_obligation() -> None:
 
 def test_event_types_exist() -> None:
     unknown = [(row.where, name) for row in rows() for name in _items(row, "Event types") if name not in EVENT_TYPES]
-    assert unknown == [], "not in referral_bus.core.contracts.EVENT_TYPES"
+    assert unknown == [], "not in referral_bus.contracts.EVENT_TYPES"
 
 
 def test_rule_ids_exist() -> None:

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from referral_bus.infra.settings import ProjectFilesNotFound, project_root
 
-from referral_bus.core.settings import ProjectFilesNotFound, project_root
 from tests.conftest import Bus
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -121,9 +121,9 @@ def test_installed_cli_names_a_referral_bus_home_without_topics(installed: Insta
 
 PUBLISH = """
 import json, secrets, referral_bus
-from referral_bus.core.contracts.base import City
-from referral_bus.core.contracts.events import ReferralKind, ReferralMade
-from referral_bus.core.settings import Settings
+from referral_bus.contracts.base import City
+from referral_bus.contracts.events import ReferralKind, ReferralMade
+from referral_bus.infra.settings import Settings
 from referral_bus.sdk import AgencyClient
 
 with AgencyClient("school-almaty", actor_id="teacher-wheel-test") as school:

@@ -8,18 +8,23 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-
+from referral_bus.contracts.base import City
+from referral_bus.contracts.events import ReferralKind, ReferralMade
+from referral_bus.contracts.sla_records import DeadlineMet, DeadlineOpened
+from referral_bus.infra.runtime import Runtime, load_runtime
+from referral_bus.projections.projector import Item, Projector, age_band
+from referral_bus.projections.tables import (
+    Base,
+    CaseRow,
+    DeadlineRow,
+    DeliveryRow,
+    ReferralRow,
+)
+from referral_bus.simulate import load_scenario
+from referral_bus.simulate.runner import Simulation
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
-from referral_bus.core.contracts.base import City
-from referral_bus.core.contracts.events import ReferralKind, ReferralMade
-from referral_bus.core.contracts.sla_records import DeadlineMet, DeadlineOpened
-from referral_bus.core.runtime import Runtime, load_runtime
-from referral_bus.projections.projector import Item, Projector, age_band
-from referral_bus.projections.tables import Base, CaseRow, DeadlineRow, DeliveryRow, ReferralRow
-from referral_bus.simulate import load_scenario
-from referral_bus.simulate.runner import Simulation
 from tests.builders import T0, envelope, on_log
 from tests.simulate.conftest import EXAMPLES
 

@@ -10,21 +10,34 @@ import sys
 from datetime import datetime, timezone
 
 import pytest
+from referral_bus.auditor.point_in_time import (
+    case_from_log,
+    case_from_read_models,
+    told_from_log,
+    told_from_read_models,
+)
+from referral_bus.contracts.events import (
+    AssessmentOutcome,
+    InitialAssessmentCompleted,
+    NGODecision,
+    NGODecisionKind,
+    ReferralKind,
+)
+from referral_bus.infra.runtime import Runtime
+from referral_bus.projections.service import rebuild
+from referral_bus.projections.tables import (
+    CaseRow,
+    ConsumerOffset,
+    DeadlineRow,
+    DeliveryRow,
+    EscalationRow,
+    ReferralRow,
+    TimelineRow,
+)
+from referral_bus.sdk import AgencyClient
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
-from referral_bus.auditor.point_in_time import (
-    case_from_log, case_from_read_models, told_from_log, told_from_read_models,
-)
-from referral_bus.core.contracts.events import (
-    AssessmentOutcome, InitialAssessmentCompleted, NGODecision, NGODecisionKind, ReferralKind,
-)
-from referral_bus.core.runtime import Runtime
-from referral_bus.projections.service import rebuild
-from referral_bus.projections.tables import (
-    CaseRow, ConsumerOffset, DeadlineRow, DeliveryRow, EscalationRow, ReferralRow, TimelineRow,
-)
-from referral_bus.sdk import AgencyClient
 from tests.builders import case_id, outcome_report, referral, removal
 from tests.conftest import start_bus, wait_for
 

@@ -8,17 +8,17 @@ import uuid
 from datetime import timedelta
 from typing import Callable
 
-from sqlalchemy import create_engine, func, select
-from sqlalchemy.orm import Session
-
-from referral_bus.core.contracts.events import ReferralKind, ReferralMade
-from referral_bus.core.contracts.base import City
-from referral_bus.core.contracts.sla_records import DeadlineOpened
-from referral_bus.core.domain.deadlines.rule_table import RULES
-from referral_bus.core.runtime import load_runtime
+from referral_bus.contracts.base import City
+from referral_bus.contracts.events import ReferralKind, ReferralMade
+from referral_bus.contracts.sla_records import DeadlineOpened
+from referral_bus.domain.deadlines.rule_table import RULES
+from referral_bus.infra.runtime import load_runtime
 from referral_bus.projections.projector import Item, Projector
 from referral_bus.projections.tables import Base, DeadlineRow, DeliveryRow
 from referral_bus.simulate import load_scenario, simulate
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import Session
+
 from tests.builders import T0, envelope, on_log
 from tests.simulate.conftest import EXAMPLES
 

@@ -2,9 +2,8 @@ from __future__ import annotations
 
 import pytest
 import yaml
-
-from referral_bus.core.domain.agencies import Directory
-from referral_bus.core.settings import Settings
+from referral_bus.domain.agencies import Directory
+from referral_bus.infra.settings import Settings
 
 
 @pytest.fixture(scope="session")

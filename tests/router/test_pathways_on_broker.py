@@ -11,29 +11,60 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-
-from referral_bus.core.contracts.base import City, Event
-from referral_bus.core.contracts.bus_records import Receipt, ReceiptStatus
-from referral_bus.core.contracts.care_events import (
-    CarePlacement, CarePlanAgreed, CarePlanReviewed, CarePlanReviewReportIssued, CarePlanDecision, ChildLeftCare,
-    ChildProtectionPlanFinalised, LeavingCareReviewCompleted,
+from referral_bus.contracts.base import City, Event
+from referral_bus.contracts.bus_records import Receipt, ReceiptStatus
+from referral_bus.contracts.care_events import (
+    CarePlacement,
+    CarePlanAgreed,
+    CarePlanDecision,
+    CarePlanReviewed,
+    CarePlanReviewReportIssued,
+    ChildLeftCare,
+    ChildProtectionPlanFinalised,
+    LeavingCareReviewCompleted,
 )
-from referral_bus.core.contracts.consent import Consent, ConsentSubject
-from referral_bus.core.contracts.events import (
-    AssessmentOutcome, CaseClosed, ChildProtectionMeetingHeld, ChildProtectionMeetingScheduled, ClosureGround,
-    EmergencyRemoval, InitialAssessmentCompleted, LegalMatter, MeetingDecision, MeetingPurpose, NGODecision,
-    NGODecisionKind, NGOFirstContactMade, NGOInitialMeetingHeld, NGOStaffRole, ReferralKind, ReferralMade,
-    ServicePlanAgreed, SocialAssessmentCompleted, SocialAssessmentConclusion, SupportService,
+from referral_bus.contracts.consent import Consent, ConsentSubject
+from referral_bus.contracts.events import (
+    AssessmentOutcome,
+    CaseClosed,
+    ChildProtectionMeetingHeld,
+    ChildProtectionMeetingScheduled,
+    ClosureGround,
+    EmergencyRemoval,
+    InitialAssessmentCompleted,
+    LegalMatter,
+    MeetingDecision,
+    MeetingPurpose,
+    NGODecision,
+    NGODecisionKind,
+    NGOFirstContactMade,
+    NGOInitialMeetingHeld,
+    NGOStaffRole,
+    ReferralKind,
+    ReferralMade,
+    ServicePlanAgreed,
+    SocialAssessmentCompleted,
+    SocialAssessmentConclusion,
+    SupportService,
 )
-from referral_bus.core.contracts.justice_events import (
-    ChildInterviewed, ChildRole, InterviewProfessional, PoliceCustodyEnded, PoliceCustodyStarted,
-    ProceedingsTerminated, ProgrammeCompleted, ProgrammeEnrolled,
+from referral_bus.contracts.justice_events import (
+    ChildInterviewed,
+    ChildRole,
+    InterviewProfessional,
+    PoliceCustodyEnded,
+    PoliceCustodyStarted,
+    ProceedingsTerminated,
+    ProgrammeCompleted,
+    ProgrammeEnrolled,
 )
-from referral_bus.core.contracts.ngo_events import NGOConsentRecorded
-from referral_bus.core.contracts.violence_events import (
-    MedicalWrittenNoticeSent, MultidisciplinaryEvaluationCompleted, ViolenceSuspectedByMedicalStaff,
+from referral_bus.contracts.ngo_events import NGOConsentRecorded
+from referral_bus.contracts.violence_events import (
+    MedicalWrittenNoticeSent,
+    MultidisciplinaryEvaluationCompleted,
+    ViolenceSuspectedByMedicalStaff,
 )
 from referral_bus.sdk import AgencyClient, PublishError
+
 from tests.broker_helpers import read_topic
 from tests.builders import case_id
 from tests.conftest import Bus

@@ -6,13 +6,16 @@ import uuid
 
 import pytest
 from kafka import KafkaProducer
-
-from referral_bus.core.contracts.base import City
-from referral_bus.core.contracts.bus_records import DeadLetter, ReceiptStatus
-from referral_bus.core.contracts.events import (
-    AssessmentOutcome, InitialAssessmentCompleted, ReferralKind, RemovalOutcomeReported,
+from referral_bus.contracts.base import City
+from referral_bus.contracts.bus_records import DeadLetter, ReceiptStatus
+from referral_bus.contracts.events import (
+    AssessmentOutcome,
+    InitialAssessmentCompleted,
+    ReferralKind,
+    RemovalOutcomeReported,
 )
 from referral_bus.sdk import AgencyClient, PublishError
+
 from tests.broker_helpers import of_case, read_topic
 from tests.builders import case_id, outcome_report, referral, removal
 from tests.conftest import Bus

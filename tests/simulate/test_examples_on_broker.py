@@ -18,14 +18,14 @@ from typing import Any
 
 import pytest
 from kafka import KafkaProducer
-
-from referral_bus.core.contracts.base import Event
-from referral_bus.core.domain.deadlines.notifications import sla_deliveries
+from referral_bus.contracts.base import Event
+from referral_bus.domain.deadlines.notifications import sla_deliveries
 from referral_bus.sdk import AgencyClient
 from referral_bus.simulate import load_scenario
 from referral_bus.simulate.runner import Simulation
 from referral_bus.simulate.scenario import Scenario
 from referral_bus.sla.app import record_id
+
 from tests.broker_helpers import read_topic
 from tests.conftest import Bus, wait_for
 from tests.simulate.conftest import EXAMPLES

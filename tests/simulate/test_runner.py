@@ -7,10 +7,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from referral_bus.contracts import EVENT_TYPES
+from referral_bus.infra.runtime import Runtime
+from referral_bus.simulate import (
+    ScenarioError,
+    check,
+    load_scenario,
+    parse_scenario,
+    simulate,
+)
 
-from referral_bus.core.contracts import EVENT_TYPES
-from referral_bus.core.runtime import Runtime
-from referral_bus.simulate import ScenarioError, check, load_scenario, parse_scenario, simulate
 from tests.simulate.conftest import ROOT
 
 REMOVAL = """\

@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-
-from referral_bus.core.domain.agencies import AgencyKind
-from referral_bus.core.domain.deadlines.calendar import WorkingCalendar
+from referral_bus.domain.agencies import AgencyKind
+from referral_bus.domain.deadlines.calendar import WorkingCalendar
 from referral_bus.simulate.scenario import ScenarioError, parse_scenario, parse_time
 
 ALMATY = timezone(timedelta(hours=5))

@@ -6,9 +6,9 @@ from __future__ import annotations
 import urllib.request
 
 import pytest
-
-from referral_bus.core.kafka.local_process import free_port
+from referral_bus.infra.kafka.local_process import free_port
 from referral_bus.sdk import AgencyClient
+
 from tests.broker_helpers import of_case, read_topic
 from tests.builders import case_id, removal
 from tests.conftest import start_bus, wait_for

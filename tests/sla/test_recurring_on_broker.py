@@ -9,18 +9,33 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-
-from referral_bus.core.contracts.base import City, Event
-from referral_bus.core.contracts.bus_records import ReceiptStatus
-from referral_bus.core.contracts.events import (
-    NGODecision, NGODecisionKind, NGOFirstContactMade, NGOInitialMeetingHeld, NGOStaffRole, ReferralKind,
-    ReferralMade, ServicePlanAgreed, SupportService,
+from referral_bus.contracts.base import City, Event
+from referral_bus.contracts.bus_records import ReceiptStatus
+from referral_bus.contracts.events import (
+    NGODecision,
+    NGODecisionKind,
+    NGOFirstContactMade,
+    NGOInitialMeetingHeld,
+    NGOStaffRole,
+    ReferralKind,
+    ReferralMade,
+    ServicePlanAgreed,
+    SupportService,
 )
-from referral_bus.core.contracts.ngo_events import NGOCaseClosed, NGOCaseClosureReason, ServiceProgressReported
-from referral_bus.core.contracts.sla_records import (
-    DeadlineBreached, DeadlineCompletedLate, DeadlineOpened, DeadlineWithdrawn, EscalationRaised,
+from referral_bus.contracts.ngo_events import (
+    NGOCaseClosed,
+    NGOCaseClosureReason,
+    ServiceProgressReported,
+)
+from referral_bus.contracts.sla_records import (
+    DeadlineBreached,
+    DeadlineCompletedLate,
+    DeadlineOpened,
+    DeadlineWithdrawn,
+    EscalationRaised,
 )
 from referral_bus.sdk import AgencyClient
+
 from tests.broker_helpers import of_case, read_topic
 from tests.builders import case_id
 from tests.conftest import Bus, wait_for

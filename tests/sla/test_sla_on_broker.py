@@ -5,11 +5,16 @@ from __future__ import annotations
 import time
 
 import pytest
-
-from referral_bus.core.contracts.sla_records import (
-    DeadlineBreached, DeadlineCompletedLate, DeadlineMet, DeadlineOpened, DeadlineWarning, EscalationRaised,
+from referral_bus.contracts.sla_records import (
+    DeadlineBreached,
+    DeadlineCompletedLate,
+    DeadlineMet,
+    DeadlineOpened,
+    DeadlineWarning,
+    EscalationRaised,
 )
 from referral_bus.sdk import AgencyClient
+
 from tests.broker_helpers import of_case, read_topic
 from tests.builders import case_id, outcome_report, removal
 from tests.conftest import Bus, wait_for
@@ -76,7 +81,7 @@ def test_overdue_without_any_report_breaches_on_the_clock(bus: Bus, police: Agen
 def test_acknowledged_escalation_stops_the_ladder(bus: Bus, police: AgencyClient) -> None:
     """Removal 6 h ago: due 3 h ago, level 2 fell due 1 h ago (before the acknowledgement), level 3
     would fall due in 3 h — the acknowledgement on the case log stops it."""
-    from referral_bus.core.contracts.events import EscalationAcknowledged
+    from referral_bus.contracts.events import EscalationAcknowledged
     case = case_id()
     police.publish(removal(police, case, hours_ago=6), wait_for_receipt=True)
     escalations = wait_for(lambda: (lambda e: e if len(e) == 2 else None)(escalations_of(bus, case)),
@@ -88,8 +93,9 @@ def test_acknowledged_escalation_stops_the_ladder(bus: Bus, police: AgencyClient
                                             escalation_id=escalations[1].escalation_id,
                                             deadline_id=escalations[1].deadline_id), wait_for_receipt=True)
     assert receipt is not None and receipt.status.value == "ACCEPTED"
-    from referral_bus.auditor.sla_explain import explain_case
     from datetime import datetime, timedelta, timezone
+
+    from referral_bus.auditor.sla_explain import explain_case
     # replaying with a clock 4 h ahead (level 3 due) still raises nothing more: acknowledged
     later = datetime.now(timezone.utc) + timedelta(hours=4)
     [row] = [e for e in explain_case(bus.runtime, case, later) if e.rule_id.startswith("4.8")]
@@ -97,9 +103,12 @@ def test_acknowledged_escalation_stops_the_ladder(bus: Bus, police: AgencyClient
 
 
 def test_social_assessment_pathway_6_21_to_6_30(bus: Bus) -> None:
-    from referral_bus.core.contracts.events import (
-        AssessmentOutcome, InitialAssessmentCompleted, SocialAssessmentCompleted,
+    from referral_bus.contracts.events import (
+        AssessmentOutcome,
+        InitialAssessmentCompleted,
+        SocialAssessmentCompleted,
     )
+
     from tests.builders import referral
     case = case_id()
     with AgencyClient("school-almaty", actor_id="t-2", runtime=bus.runtime) as school, \

@@ -7,18 +7,26 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from referral_bus.contracts.base import City
+from referral_bus.contracts.events import EmergencyRemoval
+from referral_bus.contracts.sla_records import (
+    DeadlineOpened,
+    DeadlineWithdrawn,
+    EscalationRaised,
+)
+from referral_bus.domain.agencies import Directory
+from referral_bus.domain.deadlines.engine import (
+    DeadlineEngine,
+    deadline_id_for,
+    escalation_id_for,
+)
+from referral_bus.domain.deadlines.rule_table import RULES
+from referral_bus.infra.runtime import load_runtime
+from referral_bus.projections.projector import Item, Projector
+from referral_bus.projections.tables import Base, DeadlineRow
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
-from referral_bus.core.contracts.base import City
-from referral_bus.core.contracts.events import EmergencyRemoval
-from referral_bus.core.contracts.sla_records import DeadlineOpened, DeadlineWithdrawn, EscalationRaised
-from referral_bus.core.domain.agencies import Directory
-from referral_bus.core.domain.deadlines.engine import DeadlineEngine, deadline_id_for, escalation_id_for
-from referral_bus.core.domain.deadlines.rule_table import RULES
-from referral_bus.core.runtime import load_runtime
-from referral_bus.projections.projector import Item, Projector
-from referral_bus.projections.tables import Base, DeadlineRow
 from tests.builders import T0, envelope, on_log
 
 

@@ -9,14 +9,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from referral_bus.auditor.verify import verify_topic_sync
-from referral_bus.core.contracts.base import Event
-from referral_bus.core.contracts.bus_records import Receipt, ReceiptStatus
-from referral_bus.core.kafka.log_reader import read_to_end_sync
-from referral_bus.core.runtime import Runtime
+from referral_bus.contracts.base import Event
+from referral_bus.contracts.bus_records import Receipt, ReceiptStatus
+from referral_bus.infra.kafka.log_reader import read_to_end_sync
+from referral_bus.infra.runtime import Runtime
 from referral_bus.sdk import AgencyClient
+
 from tests.broker_helpers import read_topic
 from tests.builders import case_id, outcome_report, referral, removal
-
 
 #: Seconds a send may stay unacknowledged before the client replaces its producer.
 STUCK_AFTER = 45.0

@@ -3,7 +3,7 @@ and agencies submitting steadily: kill -9 of a broker, kill -9 of the active con
 frozen (SIGSTOP) for 30 s, and a restart of everything. After each: no acknowledged submission
 lost, none duplicated on the case log, every submission answered by exactly one receipt, and
 ``verify`` clean. Topics are replicated 3 times with min.insync.replicas=2; producers use acks=all
-and idempotence — the production configuration (``core/kafka/broker_config.py``)."""
+and idempotence — the production configuration (``infra/kafka/broker_config.py``)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
-
-from referral_bus.core.contracts.bus_records import ReceiptStatus
-from referral_bus.core.kafka.kafka_cluster import LocalKafkaCluster
+from referral_bus.contracts.bus_records import ReceiptStatus
+from referral_bus.infra.kafka.kafka_cluster import LocalKafkaCluster
 from referral_bus.sdk import AgencyClient, PublishError
+
 from tests.builders import case_id, referral
 from tests.conftest import Bus, start_bus, wait_for
 from tests.system.steady_load import SteadyLoad, answered, check_nothing_lost
@@ -90,7 +90,8 @@ def run_fault(bus: Bus, name: str, fault, steady_for: float = 8.0) -> None:  # t
 
 def longest_gap(bus: Bus, load: SteadyLoad) -> float:
     """The longest stretch during the run in which no submission of the load was answered."""
-    from referral_bus.core.contracts.bus_records import Receipt
+    from referral_bus.contracts.bus_records import Receipt
+
     from tests.broker_helpers import read_topic
     times = sorted(r.record.recorded_at for r in read_topic(bus.runtime, "receipts")
                    if isinstance(r.record, Receipt) and str(r.record.event_id) in load.sent)

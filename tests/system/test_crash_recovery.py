@@ -12,15 +12,15 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta, timezone
 
 import pytest
-
-from referral_bus.core.contracts.base import Event
-from referral_bus.core.contracts.bus_records import Receipt, ReceiptStatus
-from referral_bus.core.domain.chain import GENESIS, chain_hash
-from referral_bus.core.contracts.events import EscalationAcknowledged
-from referral_bus.core.domain.deadlines.engine import deadline_id_for, escalation_id_for
-from referral_bus.router.core import utc_now
+from referral_bus.contracts.base import Event
+from referral_bus.contracts.bus_records import Receipt, ReceiptStatus
+from referral_bus.contracts.events import EscalationAcknowledged
+from referral_bus.domain.chain import GENESIS, chain_hash
+from referral_bus.domain.deadlines.engine import deadline_id_for, escalation_id_for
+from referral_bus.router.submissions import utc_now
 from referral_bus.sdk import AgencyClient
 from referral_bus.sla.app import record_id
+
 from tests.broker_helpers import read_topic
 from tests.builders import case_id, outcome_report, referral, removal
 from tests.conftest import Bus, start_bus, wait_for

@@ -22,9 +22,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.admin import NewTopic
-
-from referral_bus.core.contracts.bus_records import Receipt, ReceiptStatus
+from referral_bus.contracts.bus_records import Receipt, ReceiptStatus
 from referral_bus.sdk import AgencyClient
+
 from tests.broker_helpers import read_topic
 from tests.builders import case_id, referral
 from tests.conftest import start_bus, wait_for

@@ -15,15 +15,15 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-
-from referral_bus.core.contracts.bus_records import ReceiptStatus
-from referral_bus.core.contracts.sla_records import DeadlineBreached, EscalationRaised
-from referral_bus.core.kafka.local_process import free_port, port_is_free
-from referral_bus.core.runtime import load_runtime
-from referral_bus.core.settings import Settings
+from referral_bus.contracts.bus_records import ReceiptStatus
+from referral_bus.contracts.sla_records import DeadlineBreached, EscalationRaised
+from referral_bus.infra.kafka.local_process import free_port, port_is_free
+from referral_bus.infra.runtime import load_runtime
+from referral_bus.infra.settings import Settings
 from referral_bus.sdk import AgencyClient
 from referral_bus.sla.app import record_id
+from sqlalchemy import create_engine, text
+
 from tests.broker_helpers import read_topic
 from tests.builders import case_id, outcome_report, referral, removal
 from tests.conftest import wait_for

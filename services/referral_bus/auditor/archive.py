@@ -21,9 +21,9 @@ from typing import Any
 import fastavro
 from kafka import KafkaProducer
 
-from ..core.contracts.base import Event
-from ..core.kafka.log_reader import read_to_end_sync
-from ..core.runtime import Runtime
+from referral_bus.contracts.base import Event
+from referral_bus.infra.kafka.log_reader import read_to_end_sync
+from referral_bus.infra.runtime import Runtime
 
 ARCHIVED_RECORD: dict[str, Any] = {
     "type": "record", "name": "ArchivedRecord", "namespace": "kz.referralbus.archive",

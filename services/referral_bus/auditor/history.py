@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from ..core.contracts.base import Event, Record
-from ..core.domain.case_state import CaseState
-from ..core.domain.decisions import fold
-from ..core.domain.chain import GENESIS, chain_hash
-from ..core.kafka.log_reader import partition_for_key, read_to_end
-from ..core.runtime import Runtime
+from referral_bus.contracts.base import Event, Record
+from referral_bus.domain.case_state import CaseState
+from referral_bus.domain.chain import GENESIS, chain_hash
+from referral_bus.domain.decisions import fold
+from referral_bus.infra.kafka.log_reader import partition_for_key, read_to_end
+from referral_bus.infra.runtime import Runtime
 
 _ENVELOPE_ONLY = {"envelope", "personal_data"}
 

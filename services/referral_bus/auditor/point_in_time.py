@@ -10,11 +10,11 @@ from datetime import datetime, timezone
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from ..core.contracts.base import Event
-from ..core.kafka.log_reader import partition_for_key, read_to_end
-from ..core.runtime import Runtime
-from ..projections.tables import DeliveryRow, TimelineRow
-from .history import rebuild_case_sync
+from referral_bus.auditor.history import rebuild_case_sync
+from referral_bus.contracts.base import Event
+from referral_bus.infra.kafka.log_reader import partition_for_key, read_to_end
+from referral_bus.infra.runtime import Runtime
+from referral_bus.projections.tables import DeliveryRow, TimelineRow
 
 
 @dataclass(frozen=True, order=True)

@@ -11,13 +11,18 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from ..core.contracts.sla_records import (
-    DeadlineBreached, DeadlineCompletedLate, DeadlineMet, DeadlineOpened, DeadlineWarning, DeadlineWithdrawn,
+from referral_bus.auditor.history import rebuild_case_sync
+from referral_bus.contracts.sla_records import (
+    DeadlineBreached,
+    DeadlineCompletedLate,
+    DeadlineMet,
+    DeadlineOpened,
+    DeadlineWarning,
+    DeadlineWithdrawn,
     EscalationRaised,
 )
-from ..core.domain.deadlines.rule_table import RULES_BY_ID
-from ..core.runtime import Runtime
-from .history import rebuild_case_sync
+from referral_bus.domain.deadlines.rule_table import RULES_BY_ID
+from referral_bus.infra.runtime import Runtime
 
 
 @dataclass

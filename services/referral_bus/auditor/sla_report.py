@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
-from ..core.contracts.base import City, Event
-from ..core.domain.deadlines.compliance import ComplianceRow, compliance
-from ..core.kafka.log_reader import read_to_end
-from ..core.runtime import Runtime
+from referral_bus.contracts.base import City, Event
+from referral_bus.domain.deadlines.compliance import ComplianceRow, compliance
+from referral_bus.infra.kafka.log_reader import read_to_end
+from referral_bus.infra.runtime import Runtime
 
 
 async def sla_report(runtime: Runtime, start: datetime, end: datetime, now: datetime) -> list[ComplianceRow]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from ..projections.tables import CaseRow, DeadlineRow, ReferralRow
+from referral_bus.projections.tables import CaseRow, DeadlineRow, ReferralRow
 
 _AGE_ORDER = ["0-2", "3-5", "6-11", "12-15", "16-17"]
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 from kafka import KafkaConsumer, TopicPartition
 
-from ..core.contracts.base import Record
-from ..core.runtime import Runtime
+from referral_bus.contracts.base import Record
+from referral_bus.infra.runtime import Runtime
 
 
 def follow(runtime: Runtime, topic_id: str = "escalations", from_beginning: bool = False,

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import asyncio
 
-from ..core.codec.errors import DecodeError
-from ..core.contracts.base import Event
-from ..core.domain.verification import LoggedEvent, Problem, VerificationReport, verify
-from ..core.kafka.log_reader import read_to_end
-from ..core.runtime import Runtime
+from referral_bus.contracts.base import Event
+from referral_bus.domain.verification import (
+    LoggedEvent,
+    Problem,
+    VerificationReport,
+    verify,
+)
+from referral_bus.infra.codec.errors import DecodeError
+from referral_bus.infra.kafka.log_reader import read_to_end
+from referral_bus.infra.runtime import Runtime
 
 
 async def verify_topic(runtime: Runtime, topic: str | None = None) -> tuple[VerificationReport, list[str]]:

@@ -11,15 +11,22 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from ..auditor.history import rebuild_case_sync
-from ..auditor.tail import follow
-from ..core.contracts.base import City, PersonalData
-from ..core.contracts.events import EmergencyRemoval, ReferralKind, ReferralMade, RemovalOutcomeReported
-from ..core.contracts.violence_events import (
-    MedicalWrittenNoticeSent, MultidisciplinaryEvaluationCompleted, ViolenceSuspectedByMedicalStaff,
+from referral_bus.auditor.history import rebuild_case_sync
+from referral_bus.auditor.tail import follow
+from referral_bus.contracts.base import City, PersonalData
+from referral_bus.contracts.events import (
+    EmergencyRemoval,
+    ReferralKind,
+    ReferralMade,
+    RemovalOutcomeReported,
 )
-from ..core.runtime import Runtime
-from ..sdk import AgencyClient, PublishError
+from referral_bus.contracts.violence_events import (
+    MedicalWrittenNoticeSent,
+    MultidisciplinaryEvaluationCompleted,
+    ViolenceSuspectedByMedicalStaff,
+)
+from referral_bus.infra.runtime import Runtime
+from referral_bus.sdk import AgencyClient, PublishError
 
 
 def run_demo(runtime: Runtime, say: Callable[[str], None] = print) -> dict[str, Any]:

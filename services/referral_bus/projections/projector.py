@@ -12,17 +12,33 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from ..core.contracts.base import Event, Record
-from ..core.contracts.events import InitialAssessmentCompleted, NGODecision, ReferralKind, ReferralMade
-from ..core.contracts.sla_records import (
-    DeadlineBreached, DeadlineCompletedLate, DeadlineMet, DeadlineOpened, DeadlineWarning, DeadlineWithdrawn,
+from referral_bus.contracts.base import Event, Record
+from referral_bus.contracts.events import (
+    InitialAssessmentCompleted,
+    NGODecision,
+    ReferralKind,
+    ReferralMade,
+)
+from referral_bus.contracts.sla_records import (
+    DeadlineBreached,
+    DeadlineCompletedLate,
+    DeadlineMet,
+    DeadlineOpened,
+    DeadlineWarning,
+    DeadlineWithdrawn,
     EscalationRaised,
 )
-from ..core.domain.agencies import Directory
-from ..core.domain.case_state import CaseState
-from ..core.domain.decisions import fold
-from .tables import (
-    CaseRow, ConsumerOffset, DeadlineRow, DeliveryRow, EscalationRow, ReferralRow, TimelineRow,
+from referral_bus.domain.agencies import Directory
+from referral_bus.domain.case_state import CaseState
+from referral_bus.domain.decisions import fold
+from referral_bus.projections.tables import (
+    CaseRow,
+    ConsumerOffset,
+    DeadlineRow,
+    DeliveryRow,
+    EscalationRow,
+    ReferralRow,
+    TimelineRow,
 )
 
 

@@ -12,10 +12,10 @@ import structlog
 from kafka import KafkaConsumer, TopicPartition
 from sqlalchemy import Engine, create_engine
 
-from ..core.progress import ReplayProgress
-from ..core.runtime import Runtime
-from .projector import Item, Projector
-from .tables import Base
+from referral_bus.infra.progress import ReplayProgress
+from referral_bus.infra.runtime import Runtime
+from referral_bus.projections.projector import Item, Projector
+from referral_bus.projections.tables import Base
 
 log = structlog.get_logger(__name__)
 

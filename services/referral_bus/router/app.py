@@ -1,4 +1,4 @@
-"""The router as a Faust app: a thin shell that feeds ingress records to ``RouterCore`` and writes
+"""The router as a Faust app: a thin shell that feeds ingress records to ``SubmissionHandler`` and writes
 its outcome — first the case log (acknowledged), then receipts, inboxes and dead letters.
 
 concurrency=1 on purpose: faust-streaming issue 606 (offset committed past an in-flight message).
@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import json
 
-
 import faust
 import structlog
 
-from ..core import failpoints, metrics
-from ..core.kafka.faust_app import AckedPublisher, Outgoing, make_app, to_headers
-from ..core.kafka.log_reader import read_to_end
-from ..core.runtime import Runtime
-from ..core.contracts.bus_records import Receipt
-from .core import Outcome, RouterCore, Source, Submission
+from referral_bus.contracts.bus_records import Receipt
+from referral_bus.infra import failpoints, metrics
+from referral_bus.infra.kafka.faust_app import (
+    AckedPublisher,
+    Outgoing,
+    make_app,
+    to_headers,
+)
+from referral_bus.infra.kafka.log_reader import read_to_end
+from referral_bus.infra.runtime import Runtime
+from referral_bus.router.submissions import Outcome, SubmissionHandler, Source, Submission
 
 log = structlog.get_logger(__name__)
 APP_ID = "referral-bus-router"
@@ -36,7 +40,7 @@ class RouterService:
         self.case_log = cat.name("case_log")
         self.receipts = cat.name("receipts")
         self.dead_letter = cat.name("dead_letter")
-        self.core = RouterCore.from_runtime(runtime)
+        self.handler = SubmissionHandler.from_runtime(runtime)
         self.stale = True
         self.app = make_app(settings.topic_prefix + APP_ID, settings, cat.partitions("case_log"))
         self.publisher = AckedPublisher(runtime.settings, APP_ID)
@@ -54,27 +58,27 @@ class RouterService:
     async def reload(self) -> None:
         """Rebuild per-case state from the case log, read to its true end, and learn which
         submissions were already answered (their receipts are on rb.receipts)."""
-        self.core.reset()
+        self.handler.reset()
         codec, servers = self.runtime.codec, self.runtime.settings.bootstrap_servers
         count = 0
         async for record in read_to_end(servers, [self.case_log], progress="rebuilding router state"):
             headers = dict(record.headers or ())
-            self.core.fold(codec.decode(record.value), source=parse_source(headers.get(SOURCE_HEADER)))  # type: ignore[arg-type]
+            self.handler.fold(codec.decode(record.value), source=parse_source(headers.get(SOURCE_HEADER)))  # type: ignore[arg-type]
             count += 1
         ingress = self.runtime.catalogue.ingress_topics()
         async for record in read_to_end(servers, [self.receipts]):
             receipt = codec.decode(record.value)  # type: ignore[arg-type]
             if isinstance(receipt, Receipt) and receipt.source_topic in ingress:
-                self.core.answered.add((receipt.source_topic, receipt.source_partition, receipt.source_offset))
+                self.handler.answered.add((receipt.source_topic, receipt.source_partition, receipt.source_offset))
         self.stale = False
-        log.info("router.state_rebuilt", events=count, cases=len(self.core.cases), answered=len(self.core.answered))
+        log.info("router.state_rebuilt", events=count, cases=len(self.handler.cases), answered=len(self.handler.answered))
 
     async def _route(self, stream: faust.StreamT) -> None:
         # take_events acks a batch only after this loop body has finished with it (faust streams.py)
         async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_SECONDS):
             if self.stale:
                 await self.reload()
-            for outcomes in self.core.handle_batch([
+            for outcomes in self.handler.handle_batch([
                     Submission(e.message.topic, e.message.partition, e.message.offset, e.message.key, e.message.value)
                     for e in events]):
                 await self.publish(outcomes)

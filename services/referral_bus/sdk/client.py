@@ -13,7 +13,6 @@ group, committing only what the caller has processed.
 from __future__ import annotations
 
 import json
-
 import time
 import uuid
 from collections import OrderedDict
@@ -26,13 +25,19 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaTimeoutError
 from pydantic import ValidationError
 
-from ..core.codec.framing import validation_error_to_decode_error
-from ..core.contracts.base import Envelope, Event, Producer, Record, submitted_envelope
-from ..core.contracts.bus_records import Receipt
-from ..core.domain.authorization import authorize
-from ..core.domain.rejections import Rejection
-from ..core.runtime import Runtime, load_runtime
-from ..core.settings import Settings
+from referral_bus.contracts.base import (
+    Envelope,
+    Event,
+    Producer,
+    Record,
+    submitted_envelope,
+)
+from referral_bus.contracts.bus_records import Receipt
+from referral_bus.domain.authorization import authorize
+from referral_bus.domain.rejections import Rejection
+from referral_bus.infra.codec.framing import validation_error_to_decode_error
+from referral_bus.infra.runtime import Runtime, load_runtime
+from referral_bus.infra.settings import Settings
 
 E = TypeVar("E", bound=Event)
 #: How many recent delivery ids an inbox session remembers to drop repeats.

@@ -9,16 +9,16 @@ import sys
 from datetime import datetime
 from typing import Any, TextIO
 
-from .expect import check
-from .runner import Line, simulate
-from .scenario import ScenarioError, load_scenario, parse_time
+from referral_bus.simulate.expect import check
+from referral_bus.simulate.runner import Line, simulate
+from referral_bus.simulate.scenario import ScenarioError, load_scenario, parse_time
 
 
 def run_command(path: str, *, until: str | None = None, fmt: str = "json", check_expectations: bool = False,
                 out: TextIO | None = None, err: TextIO | None = None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
-    from ..core.runtime import load_runtime
+    from referral_bus.infra.runtime import load_runtime
     runtime = load_runtime()
     try:
         scenario = load_scenario(path, runtime.calendar)

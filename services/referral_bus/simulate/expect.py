@@ -12,8 +12,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from .runner import Line
-from .scenario import TIME_KEYS, Expectation
+from referral_bus.simulate.runner import Line
+from referral_bus.simulate.scenario import TIME_KEYS, Expectation
 
 
 def _equal(key: str, wanted: Any, actual: Any) -> bool:

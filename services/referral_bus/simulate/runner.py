@@ -1,7 +1,7 @@
 """Runs a scenario through the bus's own decision code on a simulated clock — no broker.
 
 Each step is built into an event the way the SDK builds one (envelope, schema version from the
-schema store), encoded by the same ``Codec``, submitted to ``RouterCore.handle`` on the agency's
+schema store), encoded by the same ``Codec``, submitted to ``SubmissionHandler.handle`` on the agency's
 ingress topic (so the ingress, envelope, authorisation, transition and routing checks all run), and
 every appended event goes to ``DeadlineEngine.on_event`` exactly as the SLA processor feeds it
 from the case log. Between steps the engine's clock is advanced to the next step's time, so
@@ -25,16 +25,22 @@ from uuid import UUID, uuid5
 
 from pydantic import ValidationError
 
-from ..core.codec.errors import DecodeError
-from ..core.codec.framing import Codec, validation_error_to_decode_error
-from ..core.codec.registry import EmbeddedRegistry
-from ..core.contracts.base import Envelope, Event, PersonalData, Record, submitted_envelope
-from ..core.contracts import EVENT_TYPES
-from ..core.contracts.sla_records import DeadlineOpened, EscalationRaised
-from ..core.domain.deadlines.notifications import sla_deliveries
-from ..core.runtime import Runtime, load_runtime
-from ..router.core import Outcome, RouterCore, Submission
-from .scenario import Scenario, ScenarioError, Step
+from referral_bus.contracts import EVENT_TYPES
+from referral_bus.contracts.base import (
+    Envelope,
+    Event,
+    PersonalData,
+    Record,
+    submitted_envelope,
+)
+from referral_bus.contracts.sla_records import DeadlineOpened, EscalationRaised
+from referral_bus.domain.deadlines.notifications import sla_deliveries
+from referral_bus.infra.codec.errors import DecodeError
+from referral_bus.infra.codec.framing import Codec, validation_error_to_decode_error
+from referral_bus.infra.codec.registry import EmbeddedRegistry
+from referral_bus.infra.runtime import Runtime, load_runtime
+from referral_bus.router.submissions import Outcome, SubmissionHandler, Submission
+from referral_bus.simulate.scenario import Scenario, ScenarioError, Step
 
 #: Namespace of the simulator's event ids: uuid5(scenario title | step label), stable across runs.
 _SIM_NS = UUID("5a3e7c1d-2b84-4f0e-9c6a-7d1e2f3a4b5c")
@@ -69,7 +75,7 @@ class Simulation:
                       else Codec(EmbeddedRegistry.from_directory(settings.schemas_dir)))
         self.now = scenario.start
         # as router/app.py builds it, with the simulated clock
-        self.router = RouterCore.from_runtime(runtime, codec=self.codec, clock=lambda: self.now)
+        self.router = SubmissionHandler.from_runtime(runtime, codec=self.codec, clock=lambda: self.now)
         # as sla/app.py builds it
         self.grace = timedelta(seconds=settings.sla_grace_seconds)
         self.engine = runtime.deadline_engine()

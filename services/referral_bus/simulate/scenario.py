@@ -22,12 +22,12 @@ from typing import Any
 
 import yaml
 
-from ..core.contracts.base import Event
-from ..core.contracts import EVENT_TYPES
-from ..core.domain.agencies import AgencyKind
-from ..core.domain.deadlines.calendar import WorkingCalendar
-from ..core.yaml_lines import load_with_lines
-from ..core.domain.deadlines.rule_table import RULES_BY_ID
+from referral_bus.contracts import EVENT_TYPES
+from referral_bus.contracts.base import Event
+from referral_bus.domain.agencies import AgencyKind
+from referral_bus.domain.deadlines.calendar import WorkingCalendar
+from referral_bus.domain.deadlines.rule_table import RULES_BY_ID
+from referral_bus.infra.yaml_lines import load_with_lines
 
 _OFFSET = re.compile(r"^(?P<sign>[+-])\s*(?P<parts>(?:\d+(?:\.\d+)?\s*(?:wd|w|d|h|m|s)\s*)+)$")
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*(wd|w|d|h|m|s)")

@@ -17,16 +17,21 @@ from datetime import datetime
 import faust
 import structlog
 
-from ..core.contracts.base import Event, Record
-from ..core.contracts.sla_records import EscalationRaised
-from ..core.domain.deadlines.engine import DeadlineEngine
-from ..core.domain.deadlines.notifications import sla_deliveries
-from ..core.domain.deadlines.rule_table import RULES
-from ..core import metrics
-from ..core.kafka.faust_app import AckedPublisher, Outgoing, make_app, to_headers
-from ..core.kafka.log_reader import read_to_end
-from ..core.runtime import Runtime
-from ..router.core import utc_now
+from referral_bus.contracts.base import Event, Record
+from referral_bus.contracts.sla_records import EscalationRaised
+from referral_bus.domain.deadlines.engine import DeadlineEngine
+from referral_bus.domain.deadlines.notifications import sla_deliveries
+from referral_bus.domain.deadlines.rule_table import RULES
+from referral_bus.infra import metrics
+from referral_bus.infra.kafka.faust_app import (
+    AckedPublisher,
+    Outgoing,
+    make_app,
+    to_headers,
+)
+from referral_bus.infra.kafka.log_reader import read_to_end
+from referral_bus.infra.runtime import Runtime
+from referral_bus.router.submissions import utc_now
 
 log = structlog.get_logger(__name__)
 APP_ID = "referral-bus-sla"

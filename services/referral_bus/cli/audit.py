@@ -1,0 +1,210 @@
+"""What auditors and operators ask of the log: history, verification, what an agency was told,
+archives, reports, deadlines explained, topics followed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from referral_bus.cli.common import runtime as _runtime
+
+if TYPE_CHECKING:
+    pass
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from referral_bus.auditor.history import rebuild_case_sync
+    as_of = datetime.fromisoformat(args.as_of) if args.as_of else None
+    if as_of is not None and as_of.tzinfo is None:
+        print("--as-of needs a timezone, e.g. 2026-11-22T10:00:00+05:00", file=sys.stderr)
+        return 2
+    history = rebuild_case_sync(_runtime(), args.case_id, as_of)
+    if not history.events:
+        print(f"no events for case {args.case_id}" + (f" as of {as_of.isoformat()}" if as_of else ""), file=sys.stderr)
+        return 1
+    state = history.state
+    summary = {"case_id": args.case_id, "as_of": as_of.isoformat() if as_of else None,
+               "events": len(history.events), "city": state.city.value if state and state.city else None,
+               "referred_to_cam": state.referred_to_cam if state else None,
+               "initial_assessment": state.initial_assessment.value if state and state.initial_assessment else None,
+               "chain": "ok" if not history.chain_problems else history.chain_problems}
+    if args.json:
+        print(json.dumps({"summary": summary, "timeline": history.timeline()}, ensure_ascii=False, indent=2))
+        return 0
+    for row in history.timeline():
+        if row["kind"] == "event":
+            print(f"{row['at']}  #{row['sequence']:<3} {row['type']:<28} by {row['producer']}  "
+                  f"{json.dumps(row['fields'], ensure_ascii=False)}")
+        else:
+            print(f"{row['at']}  SLA  {row['type']:<28} {json.dumps(row['fields'], ensure_ascii=False)}")
+    print(json.dumps(summary, ensure_ascii=False))
+    return 0
+
+
+def cmd_sla(args: argparse.Namespace) -> int:
+    if args.action == "run":
+        from referral_bus.cli.run import cmd_service
+        return cmd_service(args)
+    if args.action == "report":
+        return _sla_report(args)
+    if not args.case_id:
+        print("sla explain needs a CASE_ID", file=sys.stderr)
+        return 2
+    from referral_bus.auditor.sla_explain import explain_case
+    explanations = explain_case(_runtime(), args.case_id, datetime.now(timezone.utc))
+    if not explanations:
+        print(f"no deadlines for case {args.case_id}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps([e.as_dict() for e in explanations], ensure_ascii=False, indent=2))
+        return 0
+    for e in explanations:
+        print(f"{e.rule_id} (Annex B {e.paragraph}) — {e.title}")
+        print(f"  clock {e.clock}; trigger event {e.trigger_event_id}; responsible {e.responsible_agency_id}")
+        for line in e.reasoning:
+            print(f"    {line}")
+        status = e.status + (f" at {e.completed_at.isoformat()}" if e.completed_at else "")
+        status += f", {e.lateness_seconds} s late" if e.lateness_seconds else ""
+        print(f"  due {e.due_at.isoformat()} — {status}" + (f"; escalated {', '.join(e.escalated_to)}" if e.escalated_to else ""))
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from referral_bus.auditor.verify import verify_topic_sync
+    report, undecodable = verify_topic_sync(_runtime(), args.topic)
+    for problem in report.problems:
+        print(problem)
+    for line in undecodable:
+        print(f"UNDECODABLE  {line}")
+    verdict = "OK" if report.ok and not undecodable else "TAMPERING OR DAMAGE FOUND"
+    print(f"{verdict}: {report.events} events in {report.cases} cases, {len(report.problems)} problem(s), "
+          f"{len(undecodable)} undecodable record(s)")
+    return 0 if report.ok and not undecodable else 1
+
+
+def _parse_time(text: str | None, what: str) -> datetime:
+    if not text:
+        raise SystemExit(f"needs {what} (ISO-8601 with a time zone, e.g. 2026-11-01T00:00:00+05:00)")
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise SystemExit(f"{what} needs a time zone, e.g. {text}+05:00")
+    return value
+
+
+def _sla_report(args: argparse.Namespace) -> int:
+    from referral_bus.auditor.sla_report import sla_report_sync
+    start, end = _parse_time(args.start, "--from"), _parse_time(args.end, "--to")
+    rows = sla_report_sync(_runtime(), start, end, datetime.now(timezone.utc))
+    if args.json:
+        print(json.dumps([{**{k: v for k, v in r.__dict__.items() if k != "lateness_seconds"},
+                           "met_share": r.met_share, "median_lateness_seconds": r.median_lateness,
+                           "p90_lateness_seconds": r.p90_lateness} for r in rows], ensure_ascii=False, indent=2))
+        return 0
+    print(f"deadlines due {start.isoformat()} – {end.isoformat()}")
+    print(f"{'rule':<38} {'city':<17} {'agency':<26} {'due':>5} {'met':>5} {'breach':>6} {'open':>5} "
+          f"{'withdrawn':>9} {'median late':>12} {'p90 late':>10}")
+    for r in rows:
+        def fmt(seconds: float | None) -> str:
+            return "-" if seconds is None else f"{seconds / 3600:.1f} h"
+        print(f"{r.rule_id:<38} {r.city:<17} {r.agency:<26} {r.due:>5} {r.met:>5} {r.breached:>6} {r.open:>5} "
+              f"{r.withdrawn:>9} {fmt(r.median_lateness):>12} {fmt(r.p90_lateness):>10}")
+    return 0
+
+
+def cmd_told(args: argparse.Namespace) -> int:
+    """What AGENCY had been told about CASE by --as-of, from the log or from the read models."""
+    from referral_bus.auditor.point_in_time import told_from_log, told_from_read_models
+    runtime = _runtime()
+    as_of = datetime.fromisoformat(args.as_of) if args.as_of else datetime.now(timezone.utc)
+    if as_of.tzinfo is None:
+        print("--as-of needs a time zone, e.g. 2026-11-22T10:00:00+05:00", file=sys.stderr)
+        return 2
+    if args.source == "log":
+        told = told_from_log(runtime, args.agency_id, args.case_id, as_of)
+    else:
+        from referral_bus.projections.service import make_engine
+        told = told_from_read_models(make_engine(runtime), args.agency_id, args.case_id, as_of)
+    for t in told:
+        print(json.dumps({"delivered_at": t.delivered_at.isoformat(), "delivery_id": t.delivery_id,
+                          "record_type": t.record_type, "event_id": t.event_id, "paragraph": t.paragraph,
+                          "purpose": t.purpose}, ensure_ascii=False))
+    return 0
+
+
+def cmd_archive(args: argparse.Namespace) -> int:
+    from referral_bus.auditor.archive import ArchiveError, archive, restore
+    runtime = _runtime()
+    try:
+        summary = (archive if args.command == "archive" else restore)(runtime, Path(args.directory))
+    except ArchiveError as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 1
+    verb = "archived" if args.command == "archive" else "restored"
+    print(f"{verb} {summary.records:,} records of {summary.cases:,} cases in {summary.partitions} partitions "
+          f"({args.directory})")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from referral_bus.auditor.steering_report import build_report, write_report
+    from referral_bus.projections.service import make_engine
+    start, end = _parse_time(args.start, "--from"), _parse_time(args.end, "--to")
+    report = build_report(make_engine(_runtime()), start, end, args.city)
+    for path in write_report(report, Path(args.out)):
+        print(path)
+    return 0
+
+
+def cmd_tail(args: argparse.Namespace) -> int:
+    from referral_bus.auditor.tail import follow, format_line
+    try:
+        for record in follow(_runtime(), args.what, from_beginning=args.from_beginning):
+            print(format_line(record), flush=True)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("sla", help="run the SLA processor, or explain a case's deadlines (rule, paragraph, "
+                                   "due time with calendar reasoning, status)")
+    p.add_argument("action", choices=["run", "explain", "report"])
+    p.add_argument("case_id", nargs="?", help="for explain")
+    p.add_argument("--from", dest="start", help="report: deadlines due from this time (ISO-8601 with zone)")
+    p.add_argument("--to", dest="end", help="report: … up to this time (exclusive)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--faust-log-level", default="warn", choices=["crit", "error", "warn", "info", "debug"])
+    p.set_defaults(func=cmd_sla)
+    p = sub.add_parser("history", help="rebuild a case's timeline and state from the case log")
+    p.add_argument("case_id")
+    p.add_argument("--as-of", help="ISO-8601 time with zone; events recorded later are left out")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_history)
+    p = sub.add_parser("verify", help="check per-case sequences and the hash chain of the case log")
+    p.add_argument("--topic", help="verify this topic instead (e.g. a restored or copied log)")
+    p.set_defaults(func=cmd_verify)
+    p = sub.add_parser("told", help="what an agency had been told about a case by a moment (its inbox)")
+    p.add_argument("agency_id")
+    p.add_argument("case_id")
+    p.add_argument("--as-of", help="ISO-8601 time with zone (default: now)")
+    p.add_argument("--source", choices=["log", "read-models"], default="log")
+    p.set_defaults(func=cmd_told)
+    for name, text in (("archive", "write the case log to Avro container files with a manifest of counts and hashes"),
+                       ("restore", "republish an archive into an empty cluster, preserving order, ids and hashes")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("directory")
+        p.set_defaults(func=cmd_archive)
+    p = sub.add_parser("report", help="the Steering Committee report (HTML with charts, and CSV) from the read models")
+    p.add_argument("--from", dest="start", required=True, help="period start, ISO-8601 with zone")
+    p.add_argument("--to", dest="end", required=True, help="period end (exclusive)")
+    p.add_argument("--city", choices=["NUR_SULTAN", "ALMATY", "SHYMKENT", "TURKESTAN_OBLAST"])
+    p.add_argument("--out", default="steering-report", help="directory for report.html and the CSV files")
+    p.set_defaults(func=cmd_report)
+    p = sub.add_parser("tail", help="follow a topic of the bus as JSON lines")
+    p.add_argument("what", choices=["escalations", "sla", "receipts", "dead_letter"])
+    p.add_argument("--from-beginning", action="store_true")
+    p.set_defaults(func=cmd_tail)

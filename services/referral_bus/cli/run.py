@@ -1,0 +1,186 @@
+"""Running the bus: ``up`` (everything, as scripts/run.sh does), ``broker``, and each service."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from referral_bus.cli.common import runtime as _runtime
+
+if TYPE_CHECKING:
+    from referral_bus.infra.runtime import Runtime
+
+
+def _data_dir() -> Path:
+    return Path(os.environ.get("REFERRAL_BUS_DATA_DIR", ".referral-bus"))
+
+
+def _broker_port(explicit: int | None) -> int:
+    return explicit or int(os.environ.get("REFERRAL_BUS_BROKER_PORT", "9092"))
+
+
+def cmd_service(args: argparse.Namespace) -> int:
+    from referral_bus.infra import metrics
+    from referral_bus.infra.kafka.faust_app import run_worker
+    runtime = _runtime()
+    metrics.serve(runtime.settings.metrics_port)
+    if args.command == "router":
+        from referral_bus.router.app import create_app
+    else:
+        from referral_bus.sla.app import create_app  # type: ignore[assignment]
+    sys.argv = [sys.argv[0], "worker"]
+    run_worker(create_app(runtime), loglevel=args.faust_log_level)
+    return 0
+
+
+def cmd_projections(args: argparse.Namespace) -> int:
+    from referral_bus.projections.service import make_engine, project, rebuild
+    runtime = _runtime()
+    if args.action == "rebuild":
+        applied = rebuild(runtime)
+        print(f"rebuilt the read models from the log: {applied:,} records into {runtime.settings.read_model_url.split('@')[-1]}")
+        return 0
+    try:
+        project(runtime, make_engine(runtime), until_end=False)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_broker(args: argparse.Namespace) -> int:
+    """Apache Kafka (KRaft) in the foreground, its log under the data directory (durable)."""
+    from referral_bus.infra.kafka.kafka_distribution import KafkaUnavailable
+    from referral_bus.infra.kafka.local_broker import start_local_broker
+    data = _data_dir() / ("kafka" if args.nodes == 1 else f"kafka-{args.nodes}-nodes")
+    try:
+        broker = start_local_broker(data, port=_broker_port(args.port), nodes=args.nodes)
+    except (KafkaUnavailable, TimeoutError) as exc:
+        print(f"broker not started: {exc}", file=sys.stderr)
+        return 1
+    try:
+        print(f"broker serving at {broker.bootstrap_servers} (data in {data}); Ctrl-C stops it", flush=True)
+        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        try:
+            signal.pause()
+        except KeyboardInterrupt:
+            pass
+    finally:
+        broker.stop()
+    return 0
+
+
+def _case_log_size(runtime: "Runtime") -> int:
+    """Records on the case log (log-end minus log-start offsets; exact on Apache Kafka)."""
+    from kafka import KafkaConsumer, TopicPartition
+    topic = runtime.catalogue.name("case_log")
+    consumer = KafkaConsumer(bootstrap_servers=runtime.settings.bootstrap_servers, enable_auto_commit=False)
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+        ends, starts = consumer.end_offsets(tps), consumer.beginning_offsets(tps)
+        return sum(ends[tp] - starts[tp] for tp in tps)
+    finally:
+        consumer.close()
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    """Broker (local Apache Kafka, durable, unless KAFKA_BOOTSTRAP_SERVERS is set), topics, router, SLA processor, projector,
+    optionally the demonstration; runs until Ctrl-C, then stops everything."""
+    from referral_bus.infra.kafka.admin import apply_topics
+    from referral_bus.infra.kafka.kafka_distribution import KafkaUnavailable
+    from referral_bus.infra.kafka.local_broker import start_local_broker
+
+    def stop_on_sigterm(*_: object) -> None:
+        raise KeyboardInterrupt  # run the same clean shutdown as Ctrl-C
+
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
+    logs = _data_dir() / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    broker = None
+    replication: int | None = None  # an external cluster gets topics.yaml's replication
+    if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        print(f"starting the local broker (data in {_data_dir() / 'kafka'}; kept across restarts)…", flush=True)
+        try:
+            broker = start_local_broker(_data_dir() / "kafka", port=_broker_port(None), log_path=logs / "broker.log")
+        except (KafkaUnavailable, TimeoutError) as exc:
+            print(f"broker not started: {exc}", file=sys.stderr)
+            return 1
+        os.environ["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
+        replication = 1
+        print(f"broker at {broker.bootstrap_servers}")
+    children: list[subprocess.Popen[bytes]] = []
+    try:
+        runtime = _runtime()
+        report = apply_topics(runtime.settings.bootstrap_servers, runtime.catalogue.specs(),
+                              replication_factor=replication)
+        for notice in report.notices:
+            print(f"note: {notice}")
+        print(f"topics from topics.yaml: {len(report.created)} created, {len(report.unchanged)} already there")
+        if not report.created:
+            print(f"the case log holds {_case_log_size(runtime):,} events from earlier runs")
+        for difference in report.differences:
+            print(f"warning: topic differs from topics.yaml: {difference}", file=sys.stderr)
+        for service in ("router", "sla", "projections"):
+            out = open(logs / f"{service}.log", "ab")
+            children.append(subprocess.Popen([sys.executable, "-m", "referral_bus.cli", service, "run"],
+                                             stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy()))
+            print(f"started {service} (pid {children[-1].pid}, log {logs / (service + '.log')})")
+        print(f"read models: {runtime.settings.read_model_url}")
+        if args.demo:
+            from referral_bus.demo.scenario import run_demo
+            print("running the demonstration (the first receipt waits for the services to join their groups)…")
+            run_demo(runtime)
+        servers = runtime.settings.bootstrap_servers
+        print(f"""
+The bus is running. Inspect it with, in another terminal:
+  export KAFKA_BOOTSTRAP_SERVERS={servers}
+  .venv/bin/referral-bus history CASE_ID          # a case rebuilt from the case log
+  .venv/bin/referral-bus tail escalations --from-beginning
+  .venv/bin/referral-bus sla explain CASE_ID
+  .venv/bin/referral-bus verify
+  .venv/bin/referral-bus told cam-almaty CASE_ID  # what CAM Almaty has been told about a case
+  .venv/bin/referral-bus topics list
+Press Ctrl-C to stop everything.""", flush=True)
+        while all(child.poll() is None for child in children):
+            time.sleep(1)
+        dead = [c.args[-2] for c in children if c.poll() is not None]
+        print(f"service(s) exited: {dead}; see {logs}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nstopping…")
+        return 0
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if broker is not None:
+            broker.stop()
+        print("stopped.")
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("up", help="start broker, topics, router and SLA processor; --demo runs the demonstration")
+    p.add_argument("--demo", action="store_true")
+    p.set_defaults(func=cmd_up)
+    p = sub.add_parser("broker", help="run Apache Kafka (KRaft) in the foreground, its log under the data directory")
+    p.add_argument("--port", type=int, help="client port of the first node (default $REFERRAL_BUS_BROKER_PORT or 9092; "
+                                             "the controller uses the next port)")
+    p.add_argument("--nodes", type=int, default=1, choices=[1, 3], help="3: a production-shaped cluster on this machine")
+    p.set_defaults(func=cmd_broker)
+    p = sub.add_parser("router", help="run the validator/router (Faust worker)")
+    p.add_argument("action", choices=["run"])
+    p.add_argument("--faust-log-level", default="warn", choices=["crit", "error", "warn", "info", "debug"])
+    p.set_defaults(func=cmd_service)
+    p = sub.add_parser("projections", help="run the projector into the read models, or rebuild them from the log")
+    p.add_argument("action", choices=["run", "rebuild"])
+    p.set_defaults(func=cmd_projections)

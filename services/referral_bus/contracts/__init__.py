@@ -1,0 +1,29 @@
+"""Typed contracts: pydantic models that mirror ``schemas/avro/*.avsc`` one to one.
+
+No Kafka or Avro imports here, so domain logic can use these models directly; the Avro side
+(`referral_bus.infra.codec`) renders them into schemas and a test keeps the two equal.
+"""
+
+from referral_bus.contracts import (
+    care_events,
+    events,
+    justice_events,
+    ngo_events,
+    violence_events,
+)
+from referral_bus.contracts.base import Event, Record
+from referral_bus.contracts.bus_records import DeadLetter, Receipt
+from referral_bus.contracts.sla_records import SLA_RECORD_TYPES
+
+#: Every case event type, by Avro record name: Annex B of seed 001 (``events``, ``care_events``,
+#: ``ngo_events``) and seeds 002 (``violence_events``) and 003 (``justice_events``).
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.__name__: cls
+    for module in (events, care_events, ngo_events, violence_events, justice_events)
+    for cls in module.EVENTS
+}
+
+#: Every top-level record that travels on a topic, by record name (= Avro record name).
+ALL_RECORDS: dict[str, type[Record]] = {
+    **EVENT_TYPES, "Receipt": Receipt, "DeadLetter": DeadLetter, **SLA_RECORD_TYPES,
+}

@@ -1,0 +1,363 @@
+"""Case events of the CAM/CSC's work after the referral (Annex B of seed 001): age assessment
+(6.8–6.11), family tracing (6.12), medical examination (6.13–6.15), temporary care (6.16–6.20),
+the child protection plan (6.40–6.52), the care plan and leaving care (6.53–6.79), and the
+independent supporter (6.36, 6.63(b), 6.65). Paragraphs in each docstring."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import Enum
+
+from pydantic import Field, model_validator
+
+from referral_bus.contracts.base import Event
+from referral_bus.contracts.consent import Consent, ConsentSubject
+
+
+class AgeAssessmentCompleted(Event):
+    """6.9–6.11: the CAM/CSC's multi-disciplinary age assessment of an age-disputed child. When
+    the result is inconclusive the child gets the benefit of the doubt (6.11): the age the bus
+    adopts is the lower bound of the assessed range."""
+
+    claimed_age_years: int = Field(description="6.8: the age the individual asserts")
+    assessed_min_age_years: int
+    assessed_max_age_years: int
+    conclusive: bool = Field(description="6.11: conclusive results are adopted; otherwise benefit of the doubt")
+    least_invasive_method: bool = Field(default=True, description="6.10(d): the least invasive method was used")
+
+    @model_validator(mode="after")
+    def _range(self) -> "AgeAssessmentCompleted":
+        if self.assessed_min_age_years > self.assessed_max_age_years:
+            raise ValueError("assessed_min_age_years: the lower bound exceeds the upper bound (6.10)")
+        if self.conclusive and self.assessed_min_age_years != self.assessed_max_age_years:
+            raise ValueError("conclusive: a conclusive assessment names one age; a range is inconclusive and the "
+                             "child gets the benefit of the doubt (6.11)")
+        return self
+
+    @property
+    def adopted_age_years(self) -> int:
+        """6.11: a conclusive result is adopted; an inconclusive one resolves in the child's favour."""
+        return self.assessed_min_age_years
+
+
+class TracingStatus(str, Enum):
+    STARTED = "STARTED"                                      # 6.12: as soon as possible after the referral
+    NOT_IN_BEST_INTERESTS = "NOT_IN_BEST_INTERESTS"          # 6.12: tracing contrary to best interests / risk
+    CHILD_DOES_NOT_WISH = "CHILD_DOES_NOT_WISH"
+    FAMILY_TRACED = "FAMILY_TRACED"
+    NOT_TRACEABLE = "NOT_TRACEABLE"
+
+
+class FamilyTracingUpdated(Event):
+    """6.12: the CAM/CSC starts family tracing of a separated or unaccompanied child, decides not to
+    (with the reason), or reports its result."""
+
+    status: TracingStatus
+
+
+class MedicalExaminationConsentRecorded(Event):
+    """6.14–6.15: the consents obtained for a (joint, 6.6/6.13) medical examination of the child."""
+
+    consent: Consent
+
+    @model_validator(mode="after")
+    def _subject(self) -> "MedicalExaminationConsentRecorded":
+        if self.consent.subject is not ConsentSubject.MEDICAL_EXAMINATION:
+            raise ValueError("consent.subject: a medical examination consent has subject MEDICAL_EXAMINATION (6.14)")
+        return self
+
+
+class MedicalExaminationCompleted(Event):
+    """6.13–6.15: the medical examination took place — jointly for the criminal/administrative
+    investigation and the child protection case where there is one (6.6, 6.13)."""
+
+    joint_with_police: bool = Field(default=False, description="6.13: one joint examination, not several")
+
+
+class TemporaryCareForm(str, Enum):
+    FAMILY_BASED = "FAMILY_BASED"                    # 6.18(e): preferred
+    CAM_RESIDENTIAL_UNIT = "CAM_RESIDENTIAL_UNIT"    # 6.19: monthly reviews, at most 3 months
+    CSC_RESIDENTIAL_UNIT = "CSC_RESIDENTIAL_UNIT"    # seed 002: centre for children in difficult situations, 6 months
+    OTHER_RESIDENTIAL = "OTHER_RESIDENTIAL"          # 6.18(d)
+
+
+class TemporaryCareRecommended(Event):
+    """6.16: the CAM/CSC Manager recommends to the Guardianship (and, where relevant, the Commission
+    or court) whether and how the child should be placed in temporary care."""
+
+    recommended_form: TemporaryCareForm
+    decision_body: str = Field(default="guardianship", description="6.16: guardianship, commission or court")
+
+    @model_validator(mode="after")
+    def _body(self) -> "TemporaryCareRecommended":
+        if self.decision_body not in ("guardianship", "commission", "court"):
+            raise ValueError("decision_body: the decision lies with the guardianship, commission or court (6.16)")
+        return self
+
+
+class TemporaryCareDecided(Event):
+    """6.17–6.18: the Guardianship (or Commission/court) decides on temporary care. Separating
+    siblings needs a stated justification (6.18(c))."""
+
+    placement_necessary: bool
+    form: TemporaryCareForm | None = None
+    siblings_separated: bool = False
+    siblings_separation_reason: str | None = Field(default=None, description="6.18(c)")
+
+    @model_validator(mode="after")
+    def _rules(self) -> "TemporaryCareDecided":
+        if self.placement_necessary and self.form is None:
+            raise ValueError("form: a placement decision names the form of temporary care (6.17(b))")
+        if self.siblings_separated and not (self.siblings_separation_reason or "").strip():
+            raise ValueError("siblings_separation_reason: siblings are not separated unless there is a clear risk "
+                             "of abuse or other justification, which must be stated (6.18(c))")
+        return self
+
+
+class PlacementKind(str, Enum):
+    TEMPORARY_RESIDENTIAL_UNIT = "TEMPORARY_RESIDENTIAL_UNIT"   # 6.19(b)
+    RESIDENTIAL_CARE = "RESIDENTIAL_CARE"                       # 6.56
+
+
+class PlacementReviewed(Event):
+    """6.19(b): the placement in the CAM/CSC temporary residential unit is reviewed at least every
+    calendar month; 6.56: residential care at least every three months."""
+
+    placement: PlacementKind
+    continues: bool = Field(description="Does the placement remain appropriate, necessary and constructive")
+
+
+class PlacementEnded(Event):
+    """6.18(e), 6.19(b), 6.56: the child left the residential unit or residential care — for a
+    family-based placement, home, or another arrangement."""
+
+    placement: PlacementKind
+    moved_to_family_based_care: bool = True
+
+
+class ChildProtectionPlanFinalised(Event):
+    """6.40–6.44: the plan outlined at the meeting (decision 6.39(c)) is finalised within 7 working
+    days of the meeting; the first review is within 30 days of its commencement (6.41(d))."""
+
+    plan_id: str
+    meeting_id: str = Field(description="The child protection meeting that decided on the plan (6.39(c))")
+    commences_on: date
+    first_review_by: date = Field(description="6.41(d): within 30 days of the plan's commencement")
+    return_abroad: bool = Field(default=False, description="6.41(e): reunification in the country of origin "
+                                                          "or resettlement country")
+    approved_by_guardianship: bool = Field(default=False, description="6.44: when its approval is needed")
+
+    @model_validator(mode="after")
+    def _review_date(self) -> "ChildProtectionPlanFinalised":
+        days = (self.first_review_by - self.commences_on).days
+        if not 0 < days <= 30:
+            raise ValueError("first_review_by: the first review is within 30 days of the plan's commencement (6.41(d))")
+        return self
+
+
+class PlanReviewRecommendation(str, Enum):
+    """6.47 (a)–(e)."""
+
+    CONTINUE_AS_DRAFTED = "CONTINUE_AS_DRAFTED"          # (a)
+    VARY = "VARY"                                        # (b): amended within 7 working days (6.49)
+    NO_LONGER_ADEQUATE = "NO_LONGER_ADEQUATE"            # (c): another assessment (6.50)
+    TWELVE_MONTHS_STILL_AT_RISK = "TWELVE_MONTHS_STILL_AT_RISK"  # (d): another assessment (6.50)
+    NO_LONGER_NECESSARY = "NO_LONGER_NECESSARY"          # (e): referral on and closure (6.51)
+
+
+class ChildProtectionPlanReviewed(Event):
+    """6.45–6.48: the review meeting (same procedure as 6.32–6.38, so scheduled as a meeting) and
+    its recommendation; the Manager accepts it or gives written reasons within 2 working days."""
+
+    plan_id: str
+    meeting_id: str
+    recommendation: PlanReviewRecommendation
+    manager_accepts: bool = True
+
+
+class PlanKind(str, Enum):
+    CHILD_PROTECTION_PLAN = "CHILD_PROTECTION_PLAN"   # 6.44, 6.48
+    CARE_PLAN = "CARE_PLAN"                           # 6.60, 6.76
+    MEETING_MINUTES = "MEETING_MINUTES"               # 6.43
+
+
+class ReviewRecommendationsRejected(Event):
+    """6.48, 6.76: the CAM/CSC Manager rejects the review's recommendations and gives the members
+    the reasons in writing within 2 working days."""
+
+    plan_kind: PlanKind
+    meeting_id: str
+    reasons: str
+
+    @model_validator(mode="after")
+    def _reasons(self) -> "ReviewRecommendationsRejected":
+        if not self.reasons.strip():
+            raise ValueError("reasons: the Manager's reasons are given in writing (6.48, 6.76)")
+        return self
+
+
+class ChildProtectionPlanAmended(Event):
+    """6.49: the plan amended within 7 working days of the review, with the next review date."""
+
+    plan_id: str
+    next_review_by: date
+
+
+class PlanApproved(Event):
+    """6.43: a member approves and signs the minutes (comments it makes are held on the case file);
+    6.44: another body (e.g. the Guardianship) approves the child protection plan; 6.60: a professional's
+    written approval of the care plan."""
+
+    plan_kind: PlanKind
+    reference: str = Field(description="The plan id, care plan id, or meeting id of the minutes")
+    comments_submitted: bool = Field(default=False, description="6.43: comments on the minutes' accuracy")
+
+
+class ReturnBar(str, Enum):
+    """6.58 (a)–(d): when a child must not be returned to the country of origin."""
+
+    RISK_OF_IRREPARABLE_HARM = "RISK_OF_IRREPARABLE_HARM"
+    RISK_OF_RIGHTS_VIOLATION = "RISK_OF_RIGHTS_VIOLATION"
+    ASYLUM_SEEKER_OR_REFUGEE = "ASYLUM_SEEKER_OR_REFUGEE"
+    NO_SECURE_CARE_ARRANGEMENT = "NO_SECURE_CARE_ARRANGEMENT"
+
+
+class ReturnAssessmentCompleted(Event):
+    """6.57–6.59: whether returning a child who cannot be reunited with the parents to the country of
+    origin is in the child's best interests; any bar of 6.58 forbids the return, and the CAM/CSC
+    then assesses integration in Kazakhstan (6.59)."""
+
+    return_in_best_interests: bool
+    bars: list[ReturnBar] = Field(default_factory=list, description="6.58: any one forbids the return")
+
+    @property
+    def return_permitted(self) -> bool:
+        return self.return_in_best_interests and not self.bars
+
+
+class CaseTransferredAbroad(Event):
+    """6.41(e)(iv), 6.52, 6.79: case management handed to the child protection authority of the
+    country of origin or resettlement country; closure waits for confirmation of safe arrival."""
+
+    country_code: str = Field(description="ISO 3166-1 alpha-2 code of the receiving country")
+    receiving_authority: str = Field(description="The receiving authority (an institution, never a person)")
+
+
+class SafeArrivalConfirmed(Event):
+    """6.52, 6.79: the case manager in the receiving country confirmed the child's (safe) arrival."""
+
+    country_code: str
+
+
+class CarePlacement(str, Enum):
+    KINSHIP = "KINSHIP"                    # 6.55(b): extended family
+    FOSTER_FAMILY = "FOSTER_FAMILY"
+    GUARDIANSHIP_OR_TRUSTEESHIP = "GUARDIANSHIP_OR_TRUSTEESHIP"
+    RESIDENTIAL_CARE = "RESIDENTIAL_CARE"  # 6.55(d), 6.56: reviewed at least every three months
+    ADOPTION = "ADOPTION"                  # 6.55(g)
+
+
+class CarePlanAgreed(Event):
+    """6.53–6.55, 6.60: the care plan, sent to every professional involved and the Guardianship for
+    written approval. First review no later than 28 days after it commences (6.54(g), 6.62)."""
+
+    care_plan_id: str
+    placement: CarePlacement
+    commences_on: date
+    ends_on: date | None = Field(default=None, description="The planned end: 6.75(a) counts 3 months back from it")
+    first_review_by: date
+    transition_arrangements: bool = Field(default=False, description="6.54(h), 6.55(f)")
+
+    @model_validator(mode="after")
+    def _dates(self) -> "CarePlanAgreed":
+        if not 0 < (self.first_review_by - self.commences_on).days <= 28:
+            raise ValueError("first_review_by: the first review is no later than 28 days after the care plan "
+                             "commences (6.54(g), 6.62)")
+        if self.ends_on is not None and self.ends_on <= self.commences_on:
+            raise ValueError("ends_on: the care plan ends after it commences")
+        return self
+
+
+class CarePlanReviewReportIssued(Event):
+    """6.66: the CAM/CSC's written report to the review's members at least 7 days before it —
+    confidential to the members (6.69)."""
+
+    meeting_id: str
+
+
+class CarePlanDecision(str, Enum):
+    """6.73 (a)–(c)."""
+
+    CONTINUE_AS_DRAFTED = "CONTINUE_AS_DRAFTED"
+    VARY = "VARY"                                # amended within 7 working days (6.77)
+    NO_LONGER_NECESSARY = "NO_LONGER_NECESSARY"  # only on a ground of 6.74
+
+
+class NoLongerNecessaryGround(str, Enum):
+    APPROACHING_18 = "APPROACHING_18"                      # 6.74(a)
+    RETURN_TO_PARENTAL_CARE = "RETURN_TO_PARENTAL_CARE"    # 6.74(b), including adoption
+
+
+class CarePlanReviewed(Event):
+    """6.61–6.76: the care plan review meeting and its decision (6.73); the Manager accepts it or
+    gives written reasons within 2 working days (6.76)."""
+
+    care_plan_id: str
+    meeting_id: str
+    decision: CarePlanDecision
+    ground: NoLongerNecessaryGround | None = Field(default=None, description="6.74: required for NO_LONGER_NECESSARY")
+    manager_accepts: bool = True
+
+    @model_validator(mode="after")
+    def _ground(self) -> "CarePlanReviewed":
+        if self.decision is CarePlanDecision.NO_LONGER_NECESSARY and self.ground is None:
+            raise ValueError("ground: a care plan is no longer necessary only on a ground of 6.74 (a) or (b)")
+        return self
+
+
+class CarePlanAmended(Event):
+    """6.77: amended within 7 working days of the review, next review no later than three months
+    from the last one."""
+
+    care_plan_id: str
+    next_review_by: date
+
+
+class TransitionFromCarePlanned(Event):
+    """6.75(a): no later than 3 months before the end of the care plan, the steps before, during and
+    after discharge, who is responsible and by when."""
+
+    care_plan_id: str
+
+
+class ChildLeftCare(Event):
+    """6.75(b)–(d): the child was discharged from care; the case is transferred to the authority
+    responsible for after-care (or, at 18, for monitoring the transition)."""
+
+    care_plan_id: str
+    turned_18: bool = False
+    after_care_authority: str = Field(description="The authority the case was transferred to (an institution)")
+
+
+class LeavingCareReviewCompleted(Event):
+    """6.78(b): the CAM/CSC's one-year review after the child left care."""
+
+    no_reasonable_cause_for_concern: bool = Field(description="6.78(b): no reasonable cause to believe the child "
+                                                              "is suffering or at risk of harm")
+
+
+class IndependentSupporterAssigned(Event):
+    """6.7, 6.36, 6.63(b), 6.65: an independent person to convey the child's views, wishes and
+    feelings (never the CAM/CSC Social Worker, 6.7)."""
+
+    supporter_organisation: str = Field(description="The organisation of the supporter (never a person's name)")
+
+
+EVENTS: tuple[type[Event], ...] = (
+    AgeAssessmentCompleted, FamilyTracingUpdated, MedicalExaminationConsentRecorded, MedicalExaminationCompleted,
+    TemporaryCareRecommended, TemporaryCareDecided, PlacementReviewed, PlacementEnded, ChildProtectionPlanFinalised,
+    ChildProtectionPlanReviewed, ReviewRecommendationsRejected, ChildProtectionPlanAmended, CaseTransferredAbroad,
+    SafeArrivalConfirmed, PlanApproved, ReturnAssessmentCompleted, CarePlanAgreed, CarePlanReviewReportIssued,
+    CarePlanReviewed, CarePlanAmended, TransitionFromCarePlanned, ChildLeftCare, LeavingCareReviewCompleted,
+    IndependentSupporterAssigned,
+)

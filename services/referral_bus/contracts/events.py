@@ -1,0 +1,364 @@
+"""Case events agencies publish. Each class is one Avro record in ``schemas/avro/``; the paragraph
+of Annex B (seed 001) that the event implements is in its docstring."""
+
+from __future__ import annotations
+
+from enum import Enum
+from uuid import UUID
+
+from pydantic import Field, model_validator
+
+from referral_bus.contracts.base import AwareDatetime, City, Event
+
+
+class ReferralKind(str, Enum):
+    """Which Annex B pathway a referral starts."""
+
+    CHILD_PROTECTION = "CHILD_PROTECTION"  # 4.5: to Guardianship (<3) or CAM/CSC (3+)
+    NGO_SUPPORT = "NGO_SUPPORT"            # 5.2, 5.8, 5.11: referral request to the city's NGO
+
+
+class SupportService(str, Enum):
+    """Part 8 form, section E (Д1): services requested from the NGO."""
+
+    SOCIAL = "SOCIAL"
+    LEGAL = "LEGAL"
+    PSYCHOLOGICAL = "PSYCHOLOGICAL"
+    INDEPENDENT_SUPPORTER = "INDEPENDENT_SUPPORTER"
+
+
+class LegalMatter(str, Enum):
+    """5.6, 5.9(a): the legal matters the NGOs take on."""
+
+    MIGRATION_STATUS_OR_DOCUMENTATION = "MIGRATION_STATUS_OR_DOCUMENTATION"
+    ACCESS_TO_STATE_SERVICES = "ACCESS_TO_STATE_SERVICES"
+    CHARGE_BASED_ON_MIGRATION_STATUS = "CHARGE_BASED_ON_MIGRATION_STATUS"
+    SAFE_RETURN = "SAFE_RETURN"      # only at the CAM/CSC's request after a best interests determination
+    OTHER = "OTHER"                  # outside 5.9(a)
+
+
+class ReferralMade(Event):
+    """A professional refers a child: child protection under 4.5 (routing of 4.6), or an NGO
+    referral request under 5.2/5.8/5.11 with the fields of the Part 8 form (5.14–5.17)."""
+
+    referral_kind: ReferralKind
+    city: City = Field(description="City/Oblast where the child is located (4.5, 5.9(b), 5.12(b))")
+    child_age_years: int = Field(description="Age in whole years; routing under 4.5 depends on it")
+    age_disputed: bool = Field(default=False, description="6.8–6.11: age not documented and disputed")
+    immediate_risk: bool = Field(default=False, description="6.3(a): evidence of immediate risk of significant harm")
+    referring_body: str | None = Field(default=None, description="Part 8 A2: the body the referrer represents")
+    services_requested: list[SupportService] = Field(default_factory=list, description="Part 8 E (Д1)")
+    receiving_other_services: bool | None = Field(default=None, description="Part 8 E (Д3), 5.17(e)")
+    family_informed: bool | None = Field(default=None, description="5.17(f): child and family told of the referral")
+    family_willing: bool | None = Field(default=None, description="5.17(f): child and family willing to receive services")
+    affected_by_migration: bool = Field(default=True, description="4.1, 5.12(a): the child is a CABM")
+    child_located_in_city: bool = Field(default=True, description="5.9(b), 5.12(b): located in the City/Oblast")
+    legal_matters: list[LegalMatter] = Field(default_factory=list, description="5.9(a): for LEGAL services")
+    already_represented: bool = Field(default=False, description="5.7: a lawyer already acts for the child")
+    complex_mental_health_needs: bool = Field(default=False, description="5.13: e.g. attempted suicide, "
+                                                                         "clinical depression")
+    on_behalf_of_agency_id: str | None = Field(
+        default=None, description="5.14–5.17, Part 8: the NGO coordinator records an oral request; this names the "
+                                  "referring agency, which is owed the decision (5.18)")
+
+    @model_validator(mode="after")
+    def _rules(self) -> "ReferralMade":
+        if not 0 <= self.child_age_years < 18:
+            raise ValueError("child_age_years must be 0–17: a child is an individual aged 0 to 18 (Annex B, part 2)")
+        if self.referral_kind is ReferralKind.NGO_SUPPORT and not self.services_requested:
+            raise ValueError("services_requested: an NGO referral request names at least one service (Part 8, section E)")
+        return self
+
+
+class NotificationChannel(str, Enum):
+    BUS = "BUS"
+    TELEPHONE = "TELEPHONE"
+    IN_PERSON = "IN_PERSON"
+    EMAIL = "EMAIL"
+    WRITTEN = "WRITTEN"
+
+
+class EmergencyRemovalRequested(Event):
+    """4.7: a professional believes the child's health or life is in immediate danger and removal is
+    needed: the Guardianship (a) and the juvenile inspection (b) are notified and the case referred to
+    the CAM/CSC (c), immediately. The removal itself is ``EmergencyRemoval`` (4.8)."""
+
+    city: City
+    child_age_years: int
+
+
+class CourtClaimRequested(Event):
+    """4.7 (box on Family Code art. 82): after removing a child the Guardianship asks the local executive
+    body, through the Commission on Issues of Minors, to file a claim restricting or removing parental
+    rights."""
+
+    deprivation_sought: bool = Field(default=False, description="Deprivation rather than restriction")
+
+
+class GuardianshipNotified(Event):
+    """4.5(b)(ii): the referrer notified the Guardianship and Tutelage Authority that a referral to
+    the CAM/CSC was made — recorded when the notice was also given outside the bus."""
+
+    channel: NotificationChannel
+
+
+class EmergencyRemoval(Event):
+    """4.7–4.8: the juvenile inspector removed (or visited to remove) a child in immediate danger.
+    When no CAM/CSC Social Worker was present, 4.8 requires a report within 3 hours."""
+
+    city: City
+    child_age_years: int
+    child_removed: bool = Field(description="Outcome of the visit: was the child removed for protection")
+    cam_social_worker_present: bool = Field(description="4.8: did a CAM/CSC Social Worker accompany the inspector")
+    guardianship_present: bool = Field(default=False, description="4.8: was the Guardianship represented")
+
+
+class RemovalOutcomeReported(Event):
+    """4.8: the juvenile inspector informs the CAM/CSC Manager or on-call Social Worker of the
+    outcome of the visit — immediately and in any event within 3 hours of the removal."""
+
+    child_removed: bool
+    placed_in_temporary_care: bool
+    referred_to_cam: bool = Field(description="4.8: a removed child is referred to the CAM/CSC for placement")
+
+
+class ProsecutorNotified(Event):
+    """4.9: the CAM/CSC Social Worker with the Guardianship notify the Public Prosecutor's Office
+    (Family Code s.82(2)) that the child was removed and placed in temporary protection."""
+
+    family_code_article: str = Field(default="82(2)")
+
+
+class AssessmentOutcome(str, Enum):
+    """6.21–6.23: the three conclusions of the initial assessment."""
+
+    SIGNIFICANT_HARM_CONCERN = "SIGNIFICANT_HARM_CONCERN"      # 6.21: social assessment follows
+    NO_CONCERN = "NO_CONCERN"                                  # 6.22
+    DIFFICULT_LIFE_SITUATION = "DIFFICULT_LIFE_SITUATION"      # 6.23: referred on to the NGO
+
+
+class InitialAssessmentCompleted(Event):
+    """6.3: the CAM/CSC completed the initial assessment (48 h with immediate risk, else 72 h);
+    the referrer is told the outcome (6.21–6.23) and nothing more (6.24)."""
+
+    outcome: AssessmentOutcome
+    separated_or_unaccompanied: bool = Field(default=False, description="6.1(a)(i)")
+    crime_suspected: bool = Field(default=False, description="6.5: evidence a crime or offence was committed")
+
+
+class SocialAssessmentConclusion(str, Enum):
+    """6.29–6.30: the conclusion of the full social assessment."""
+
+    NO_REASONABLE_CAUSE = "NO_REASONABLE_CAUSE"          # 6.30: referrer informed as in 6.22–6.25
+    SIGNIFICANT_HARM = "SIGNIFICANT_HARM"                # 6.30: stakeholders coordinate; 6.31(a) onwards
+    REUNIFICATION_WITH_TRACED_PARENTS = "REUNIFICATION_WITH_TRACED_PARENTS"  # 6.31(b): a meeting plans it
+
+
+class SocialAssessmentCompleted(Event):
+    """6.26–6.30: the CAM/CSC completed the full social assessment, due within eight weeks of
+    notifying the referrer of the initial assessment's decision under 6.21 (6.28)."""
+
+    conclusion: SocialAssessmentConclusion
+    police_consulted: bool = Field(default=False, description="6.29: the police officer or juvenile inspector "
+                                                              "was consulted (crime or offence cases)")
+
+
+class MeetingPurpose(str, Enum):
+    """The confidential professional meetings the CAM/CSC convenes."""
+
+    CHILD_PROTECTION_MEETING = "CHILD_PROTECTION_MEETING"   # 6.32–6.39
+    PLAN_REVIEW = "PLAN_REVIEW"                             # 6.45–6.46: same procedure as 6.32–6.38
+    CARE_PLAN_REVIEW = "CARE_PLAN_REVIEW"                   # 6.61–6.72
+
+
+class ChildProtectionMeetingScheduled(Event):
+    """6.32–6.33 (and 6.46, 6.63 for reviews): the CAM/CSC Social Worker invites the professionals to
+    a confidential meeting. Publishing it again with the same ``meeting_id`` moves the meeting; the
+    deadlines counted back from it (6.34, 6.66, 6.67) move with it."""
+
+    meeting_id: str
+    purpose: MeetingPurpose = MeetingPurpose.CHILD_PROTECTION_MEETING
+    scheduled_for: AwareDatetime
+    invited_agency_ids: list[str] = Field(description="6.33: only these may receive the meeting material")
+
+
+class MeetingAttendanceDeclined(Event):
+    """6.34, 6.67: an invited professional cannot attend; a written report is then owed at least 2
+    working days before a child protection meeting or plan review (6.34, 6.46) and 3 working days
+    before a care plan review (6.67). ``purpose`` must match the meeting's."""
+
+    meeting_id: str
+    purpose: MeetingPurpose = MeetingPurpose.CHILD_PROTECTION_MEETING
+
+
+class ProfessionalReportSubmitted(Event):
+    """6.34: the written contribution of a professional who cannot attend; the CAM/CSC shares it
+    with the other invited members only (confidential, as 6.33)."""
+
+    meeting_id: str
+
+
+class MeetingDecision(str, Enum):
+    """6.39 (a)–(d)."""
+
+    NO_FURTHER_ACTION = "NO_FURTHER_ACTION"                  # 6.39(a)
+    SUPPORT_SERVICES = "SUPPORT_SERVICES"                    # 6.39(b)
+    CHILD_PROTECTION_PLAN = "CHILD_PROTECTION_PLAN"          # 6.39(c), 6.40
+    CARE_PLAN = "CARE_PLAN"                                  # 6.39(d), 6.42
+
+
+class ChildProtectionMeetingHeld(Event):
+    """6.35–6.39: the meeting took place (within 7 working days of the social assessment, 6.33)
+    and adopted one of the decisions of 6.39."""
+
+    meeting_id: str
+    decision: MeetingDecision
+
+
+class CriminalCaseOpened(Event):
+    """6.5–6.7, 6.25: a criminal or administrative case concerning harm to the child is open; the
+    police coordinate with the CAM/CSC (joint handling) and keep it informed."""
+
+    criminal_case_ref: str = Field(description="The investigating body's reference (no personal data)")
+    parent_or_relative_charged: bool = Field(default=False, description="6.25")
+
+
+class CriminalCaseUpdated(Event):
+    """6.25: the police officer or juvenile inspector keeps the CAM/CSC Manager informed of the progress
+    of a criminal or administrative case against a parent or relative."""
+
+    criminal_case_ref: str
+    stage: str = Field(description="e.g. 'charged', 'sent to court' — procedural, never personal data")
+
+
+class JointHandlingAgreed(Event):
+    """6.5–6.6, 6.13: the police and the CAM/CSC agree how the case is handled jointly: who leads the
+    interview, whether one joint medical examination is needed."""
+
+    criminal_case_ref: str
+    joint_interview: bool = True
+    joint_medical_examination: bool = False
+    interview_led_by: str = Field(default="police", description="6.6: police or cam-csc")
+
+
+class CriminalCaseOutcome(str, Enum):
+    PARENT_NOT_RESPONSIBLE = "PARENT_NOT_RESPONSIBLE"    # 6.25: closure possible
+    PARENT_FOUND_GUILTY = "PARENT_FOUND_GUILTY"          # 6.25: social assessment updated first
+    PROCEEDINGS_TERMINATED = "PROCEEDINGS_TERMINATED"
+
+
+class CriminalCaseConcluded(Event):
+    """6.25: the criminal or administrative case is complete."""
+
+    criminal_case_ref: str
+    outcome: CriminalCaseOutcome
+
+
+class ClosureGround(str, Enum):
+    """The only grounds on which the CAM/CSC closes a case file."""
+
+    NO_CONCERN_FOUND = "NO_CONCERN_FOUND"                        # 6.22, 6.30, 6.39(a)
+    PLAN_NO_LONGER_NECESSARY = "PLAN_NO_LONGER_NECESSARY"        # 6.51
+    SAFE_ARRIVAL_CONFIRMED = "SAFE_ARRIVAL_CONFIRMED"            # 6.52, 6.79
+    TURNED_18_CASE_TRANSFERRED = "TURNED_18_CASE_TRANSFERRED"    # 6.78(a)
+    ONE_YEAR_REVIEW_AFTER_CARE = "ONE_YEAR_REVIEW_AFTER_CARE"    # 6.78(b)
+
+
+class CaseClosed(Event):
+    """The CAM/CSC closes the child's case file, on one of the grounds of 6.22/6.30/6.39(a), 6.51,
+    6.52, 6.78 or 6.79 — never while a criminal case about the child is open (6.25)."""
+
+    ground: ClosureGround
+    referred_to_support_services: bool = Field(default=False, description="6.51: referred on before closing")
+
+
+class NGODecisionKind(str, Enum):
+    ACCEPTED = "ACCEPTED"                                # 5.20
+    DECLINED_NO_SPACE = "DECLINED_NO_SPACE"              # 5.19
+    DECLINED_CRITERIA_NOT_MET = "DECLINED_CRITERIA_NOT_MET"  # 5.19
+
+
+class NotifyingParty(str, Enum):
+    """5.19–5.20: who tells the child and family about the decision."""
+
+    NGO = "NGO"
+    REFERRER = "REFERRER"
+
+
+class NGODecision(Event):
+    """5.18–5.20: the NGO programme coordinator's eligibility decision, owed to the referrer within
+    2 working days, with written reasons when declined (5.19)."""
+
+    decision: NGODecisionKind
+    reasons: str | None = Field(default=None, description="5.19: reasons, required when declined")
+    beneficiaries_notified_by: NotifyingParty = NotifyingParty.REFERRER
+    decided_at: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _reasons_when_declined(self) -> "NGODecision":
+        if self.decision is not NGODecisionKind.ACCEPTED and not (self.reasons or "").strip():
+            raise ValueError("reasons: a declined referral must state its reasons in writing (5.19)")
+        return self
+
+
+class EscalationAcknowledged(Event):
+    """An agency told of a missed deadline (the responsible one or a rung of the escalation ladder)
+    acknowledges it; no further ladder level is raised for that deadline. On the case log, so
+    that who acknowledged what, and when, is part of the case's history."""
+
+    escalation_id: UUID
+    deadline_id: UUID
+    level: int = Field(description="The ladder level acknowledged")
+
+
+class NGOStaffRole(str, Enum):
+    SOCIAL_WORKER = "SOCIAL_WORKER"   # 7.2: multiple services
+    LAWYER = "LAWYER"                 # 7.11: legal services only
+    PSYCHOLOGIST = "PSYCHOLOGIST"     # 7.16: psychological counselling only
+
+
+class NGOFirstContactMade(Event):
+    """7.1 (7.11): the NGO's social worker, lawyer or psychologist contacted the child and family,
+    within 3 working days of the NGO's receipt of the referral request."""
+
+    by_role: NGOStaffRole
+
+
+class NGOInitialMeetingHeld(Event):
+    """7.2 (7.16): the initial meeting with the child and family, within 4 working days of the NGO's
+    receipt of the referral request."""
+
+    by_role: NGOStaffRole
+
+
+class ServicePlanAgreed(Event):
+    """7.3 (7.18): the needs assessment and the individual service (or therapy) plan, within 5 working
+    days of the initial meeting. The providers who signed it (7.8) owe the NGO monthly updates (7.9)."""
+
+    by_role: NGOStaffRole
+    service_provider_agency_ids: list[str] = Field(default_factory=list, description="7.8: agencies that signed "
+                                                                                     "the plan to provide services")
+
+
+class AgeRecordReason(str, Enum):
+    BIRTHDAY = "BIRTHDAY"            # the child turned one year older during the case
+    DOCUMENT = "DOCUMENT"            # 6.8: a document proving the age was accepted
+
+
+class ChildAgeRecorded(Event):
+    """The child's age changed during the case. Turning 3 moves a case from the Guardianship's remit
+    to the CAM/CSC's (4.5(a)–(b)); turning 18 ends child protection: the care plan is no longer
+    necessary (6.74(a)) and the case is transferred and closed (6.78(a))."""
+
+    child_age_years: int
+    reason: AgeRecordReason
+
+
+#: The case events of this module; ``contracts.EVENT_TYPES`` gathers every module's.
+EVENTS: tuple[type[Event], ...] = (
+    ReferralMade, GuardianshipNotified, EmergencyRemoval, RemovalOutcomeReported, ProsecutorNotified,
+    InitialAssessmentCompleted, SocialAssessmentCompleted, ChildProtectionMeetingScheduled, MeetingAttendanceDeclined,
+    ProfessionalReportSubmitted, ChildProtectionMeetingHeld, CriminalCaseOpened, CriminalCaseConcluded, CaseClosed,
+    NGODecision, NGOFirstContactMade, NGOInitialMeetingHeld, ServicePlanAgreed, EscalationAcknowledged, ChildAgeRecorded,
+    EmergencyRemovalRequested, CourtClaimRequested, CriminalCaseUpdated, JointHandlingAgreed,
+)

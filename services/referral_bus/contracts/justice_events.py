@@ -1,0 +1,116 @@
+"""Case events of the child-friendly justice pathway of seed 003 (evaluation of the pilot models,
+2014–2018) and the interviews of Annex B 6.7: police custody, interviews with the professionals
+present, termination of proceedings, probation and community-based programmes with feedback to
+the referring body."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from pydantic import Field, model_validator
+
+from referral_bus.contracts.base import City, Event
+
+
+class PoliceCustodyStarted(Event):
+    """Seed 003: a child is held in police custody — at most 72 hours under the Criminal Procedure
+    Code; the prosecutor is told."""
+
+    city: City
+    child_age_years: int
+    criminal_case_ref: str
+
+
+class PoliceCustodyEnded(Event):
+    """Seed 003: the child is released from custody (or the custody is converted by a court)."""
+
+    released: bool = True
+
+
+class ChildRole(str, Enum):
+    VICTIM = "VICTIM"
+    WITNESS = "WITNESS"
+    IN_CONFLICT_WITH_LAW = "IN_CONFLICT_WITH_LAW"
+
+
+class InterviewProfessional(str, Enum):
+    INVESTIGATOR = "INVESTIGATOR"
+    CAM_SOCIAL_WORKER = "CAM_SOCIAL_WORKER"      # 6.7: present at investigative interviews
+    PSYCHOLOGIST = "PSYCHOLOGIST"
+    PEDAGOGUE = "PEDAGOGUE"
+    LAWYER = "LAWYER"
+    PROSECUTOR = "PROSECUTOR"
+    INDEPENDENT_SUPPORTER = "INDEPENDENT_SUPPORTER"
+    PARENT_OR_REPRESENTATIVE = "PARENT_OR_REPRESENTATIVE"
+
+
+class ChildInterviewed(Event):
+    """6.5–6.7 and seed 003: an interview of the child, with the professionals present. Never in the
+    presence of a person suspected of harming the child or of colluding with one (6.7)."""
+
+    child_role: ChildRole
+    professionals_present: list[InterviewProfessional]
+    suspected_person_present: bool = False
+    joint_interview: bool = Field(default=False, description="6.6: one joint interview for both cases")
+
+    @model_validator(mode="after")
+    def _present(self) -> "ChildInterviewed":
+        if not self.professionals_present:
+            raise ValueError("professionals_present: name the professionals present at the interview (6.7)")
+        return self
+
+
+class ProceedingsTerminated(Event):
+    """Seed 003: criminal proceedings against (or concerning) the child terminated, with the legal
+    basis; the CAM/CSC and the referring body are told."""
+
+    criminal_case_ref: str
+    legal_basis: str = Field(description="The article of the Criminal Procedure Code relied on")
+    alternative_measure: bool = Field(default=False, description="Diverted to a community-based programme")
+
+    @model_validator(mode="after")
+    def _basis(self) -> "ProceedingsTerminated":
+        if not self.legal_basis.strip():
+            raise ValueError("legal_basis: a termination states its legal basis (seed 003)")
+        return self
+
+
+class ProbationOrdered(Event):
+    """Seed 003: the court orders probation supervision of the child."""
+
+    criminal_case_ref: str
+    duration_months: int
+
+    @model_validator(mode="after")
+    def _duration(self) -> "ProbationOrdered":
+        if self.duration_months <= 0:
+            raise ValueError("duration_months: a probation order has a positive duration")
+        return self
+
+
+class ProgrammeEnrolled(Event):
+    """Seed 003: the child enters a community-based programme (alternative measures, prevention,
+    victim support). Participation is reviewed within 6 months and lasts at most 1 year."""
+
+    programme_id: str
+    referring_agency_id: str = Field(description="The body that referred the child; it gets the feedback")
+
+
+class ProgrammeReviewed(Event):
+    """Seed 003: the six-monthly review of the child's participation."""
+
+    programme_id: str
+    continues: bool
+
+
+class ProgrammeCompleted(Event):
+    """Seed 003: the child leaves the programme; the referring body receives feedback."""
+
+    programme_id: str
+    goals_met: bool
+
+
+EVENTS: tuple[type[Event], ...] = (
+    PoliceCustodyStarted, PoliceCustodyEnded, ChildInterviewed, ProceedingsTerminated, ProbationOrdered,
+    ProgrammeEnrolled, ProgrammeReviewed, ProgrammeCompleted,
+)

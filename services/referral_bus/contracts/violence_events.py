@@ -1,0 +1,112 @@
+"""Case events of the violence-against-children pathway of seed 002 (formative evaluation,
+2011–2020): the 2020 Standard Operating Procedure for medical staff, the child helplines, and
+school screening. Section references are to seed 002."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from pydantic import Field, model_validator
+
+from referral_bus.contracts.base import City, Event
+
+
+class ViolenceSuspectedByMedicalStaff(Event):
+    """Seed 002, SOP for medical staff (Nov 2020): violence against a child is suspected or
+    identified; the head of the medical organisation must send written information within 1 day
+    and have the child's condition evaluated by a multidisciplinary team within 1 hour."""
+
+    city: City
+    child_age_years: int
+    identified_by_emergency_service: bool = False
+
+
+class MedicalWrittenNoticeSent(Event):
+    """Seed 002 SOP: the written notice to the police (102), Guardianship, Commission on Issues of
+    Minors, social protection, the child's (pre)school and polyclinic — within 1 day. The bus
+    delivers it to each of them."""
+
+    attends_school: bool = Field(default=True, description="Whether the child's (pre)school is told")
+
+
+class MultidisciplinaryEvaluationCompleted(Event):
+    """Seed 002 SOP: the multidisciplinary evaluation of the child's condition, within 1 hour of
+    identification; when violence is confirmed a case team is formed with a responsible social worker."""
+
+    violence_confirmed: bool
+
+
+class Helpline(str, Enum):
+    HELPLINE_111 = "HELPLINE_111"   # seed 002: Ombudsperson's helpline (2017), domestic violence (2020)
+    HELPLINE_150 = "HELPLINE_150"   # seed 002: the NGO-run child helpline
+    SCHOOL_HELPLINE = "SCHOOL_HELPLINE"
+
+
+class RedirectTarget(str, Enum):
+    """The agency kind (agencies.yaml) of the child's city the call goes to."""
+
+    POLICE = "POLICE"
+    CAM_CSC = "CAM_CSC"
+    GUARDIANSHIP = "GUARDIANSHIP"
+    NGO = "NGO"
+    HEALTH = "HEALTH"
+
+
+class HelplineRedirected(Event):
+    """Seed 002 (helplines 111 and 150): a call about a child is redirected to the competent agency
+    of the child's city, so that it is recorded and followed up rather than lost."""
+
+    city: City
+    child_age_years: int
+    helpline: Helpline
+    redirected_to: RedirectTarget
+    urgent: bool = False
+
+
+class ScreeningConcern(str, Enum):
+    SIGNS_OF_VIOLENCE = "SIGNS_OF_VIOLENCE"
+    NEGLECT = "NEGLECT"
+    NOT_ATTENDING = "NOT_ATTENDING"            # Table 1: not enrolled or attending school regularly
+    PSYCHOLOGICAL_DISTRESS = "PSYCHOLOGICAL_DISTRESS"
+
+
+class SchoolScreeningFlagRaised(Event):
+    """Seed 002 (schools' psychologists and social pedagogues): a screening concern about a pupil,
+    sent to the city's CAM/CSC, which decides whether a referral under 4.5 or 5.2 follows."""
+
+    city: City
+    child_age_years: int
+    concern: ScreeningConcern
+
+
+class FollowUpOf(str, Enum):
+    HELPLINE_REDIRECTION = "HELPLINE_REDIRECTION"
+    SCHOOL_FLAG = "SCHOOL_FLAG"
+
+
+class FollowUpOutcome(str, Enum):
+    REFERRAL_MADE = "REFERRAL_MADE"              # a referral under 4.5, 4.7 or 5.2 follows on the case
+    NO_FURTHER_ACTION = "NO_FURTHER_ACTION"      # with the reason
+    CHILD_NOT_FOUND = "CHILD_NOT_FOUND"          # contact failed; the reason says what was tried
+
+
+class FollowUpRecorded(Event):
+    """Seed 002 (gaps in referral and feedback): the agency a helpline call was redirected to, or the
+    CAM/CSC a school flagged a pupil to, records what it did — so no redirected call or flag is lost
+    and the helpline or school hears back."""
+
+    follow_up_of: FollowUpOf
+    outcome: FollowUpOutcome
+    reason: str | None = Field(default=None, description="Required unless a referral was made")
+
+    @model_validator(mode="after")
+    def _reason(self) -> "FollowUpRecorded":
+        if self.outcome is not FollowUpOutcome.REFERRAL_MADE and not (self.reason or "").strip():
+            raise ValueError("reason: say why no referral follows (seed 002: feedback to the helpline or school)")
+        return self
+
+
+EVENTS: tuple[type[Event], ...] = (
+    ViolenceSuspectedByMedicalStaff, MedicalWrittenNoticeSent, MultidisciplinaryEvaluationCompleted,
+    HelplineRedirected, SchoolScreeningFlagRaised, FollowUpRecorded,
+)

@@ -1,0 +1,135 @@
+"""A case's state: what the events on its case log have established. Pure data, read by the
+steps' checks and routes (``pathways/``) and changed only by their folds (``decisions.fold``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from uuid import UUID
+
+from referral_bus.contracts.base import City
+from referral_bus.contracts.care_events import (
+    CarePlacement,
+    PlacementKind,
+    TracingStatus,
+)
+from referral_bus.contracts.consent import ConsentSubject
+from referral_bus.contracts.events import (
+    AssessmentOutcome,
+    MeetingDecision,
+    MeetingPurpose,
+    SocialAssessmentConclusion,
+)
+from referral_bus.contracts.violence_events import FollowUpOf
+from referral_bus.domain.chain import GENESIS
+
+
+@dataclass
+class CareState:
+    """What the CAM/CSC's later work has established on a case."""
+
+    age_assessed: bool = False
+    tracing: TracingStatus | None = None
+    medical_consent_problems: list[str] | None = None   # None: no consent recorded yet
+    temporary_care_recommended: bool = False
+    placements: set[PlacementKind] = field(default_factory=set)   # residential placements under review
+    #: plan id → the invited members of the meeting that decided it (6.44: they receive the plan)
+    protection_plans: dict[str, list[str]] = field(default_factory=dict)
+    plan_ended: bool = False                       # a review recommended 6.47(e)
+    reassessment_due: bool = False                 # 6.47(c)–(d), 6.50
+    amendments_due: set[str] = field(default_factory=set)          # plan ids: 6.49, 6.77
+    reasons_due: set[str] = field(default_factory=set)             # meeting ids: 6.48, 6.76
+    care_plan_id: str | None = None
+    care_plan_members: list[str] = field(default_factory=list)
+    care_plan_placement: CarePlacement | None = None
+    care_plan_ends_on: date | None = None
+    return_plans: set[str] = field(default_factory=set)   # plan ids providing for a return abroad (6.41(e))
+    return_permitted: bool | None = None       # 6.57–6.58: None until the return assessment
+    transferred_abroad: bool = False
+    safe_arrival_confirmed: bool = False
+    left_care: bool = False
+    turned_18: bool = False
+    leaving_care_review_clear: bool = False
+    independent_supporter: bool = False
+
+    @property
+    def active_plan(self) -> bool:
+        return bool(self.protection_plans) and not self.plan_ended
+
+
+@dataclass
+class NGOProgrammeState:
+    """Per NGO (by agency id): consents, service providers, legal advice."""
+
+    consent_problems: dict[tuple[str, ConsentSubject], list[str]] = field(default_factory=dict)
+    service_providers: dict[str, list[str]] = field(default_factory=dict)   # NGO id → providers (7.8)
+    closed: set[str] = field(default_factory=set)
+
+    def consent_ok(self, ngo_id: str, subject: ConsentSubject) -> bool:
+        return self.consent_problems.get((ngo_id, subject)) == []
+
+
+@dataclass
+class ViolenceState:
+    suspected: bool = False
+    written_notice_sent: bool = False
+    violence_confirmed: bool | None = None
+    #: helpline or school that raised a flag → what it raised (owed feedback on the follow-up)
+    flags_raised: dict[str, FollowUpOf] = field(default_factory=dict)
+
+
+@dataclass
+class JusticeState:
+    in_custody: bool = False
+    proceedings: set[str] = field(default_factory=set)            # criminal case refs against/about the child
+    programmes: dict[str, str] = field(default_factory=dict)      # programme id → referring agency id
+
+
+@dataclass
+class CaseState:
+    """One case as its events so far have left it: the chain position, who referred and was told,
+    assessments, meetings, criminal cases, and a sub-state per later pathway."""
+
+    case_id: str
+    city: City | None = None
+    child_age_years: int | None = None
+    last_sequence: int = 0
+    last_hash: str = GENESIS
+    last_recorded_at: datetime | None = None
+    #: event id → (sequence, content fingerprint): idempotency by event id.
+    events: dict[UUID, tuple[int, str]] = field(default_factory=dict)
+    event_types: list[str] = field(default_factory=list)
+    child_protection_referrers: list[str] = field(default_factory=list)
+    referred_to_cam: bool = False
+    ngo_referrals_pending: dict[UUID, str] = field(default_factory=dict)  # referral event id → NGO id
+    ngo_referrers: dict[str, str] = field(default_factory=dict)            # NGO id → referrer agency id
+    ngo_accepted: set[str] = field(default_factory=set)                    # NGOs that took the case on (5.20)
+    ngo_initial_meetings: set[str] = field(default_factory=set)            # 7.2 held, by NGO id
+    removals_unreported: list[UUID] = field(default_factory=list)
+    removal_producers: list[str] = field(default_factory=list)
+    child_removed: bool = False
+    initial_assessment: AssessmentOutcome | None = None
+    social_assessment: SocialAssessmentConclusion | None = None
+    #: meeting id → invited agency ids (6.33: who may see the meeting material)
+    meetings: dict[str, list[str]] = field(default_factory=dict)
+    meetings_held: set[str] = field(default_factory=set)
+    meeting_purposes: dict[str, MeetingPurpose] = field(default_factory=dict)
+    meeting_decisions: list[MeetingDecision] = field(default_factory=list)
+    meeting_outcomes: dict[str, MeetingDecision] = field(default_factory=dict)   # meeting id → 6.39 decision
+    age_disputed: bool = False                                                   # 6.8–6.9
+    open_criminal_cases: set[str] = field(default_factory=set)
+    parent_found_guilty: bool = False
+    closed: bool = False
+    #: the later pathways (domain/pathways/)
+    care: CareState = field(default_factory=CareState)
+    ngo: NGOProgrammeState = field(default_factory=NGOProgrammeState)
+    violence: ViolenceState = field(default_factory=ViolenceState)
+    justice: JusticeState = field(default_factory=JusticeState)
+
+    @property
+    def exists(self) -> bool:
+        return self.last_sequence > 0
+
+    def referrers(self) -> list[str]:
+        """Who made the child protection referral (owed the outcome under 6.21–6.23)."""
+        return list(dict.fromkeys(self.child_protection_referrers or self.removal_producers))

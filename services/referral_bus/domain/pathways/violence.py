@@ -1,0 +1,110 @@
+"""The violence-against-children pathway of seed 002: the 2020 SOP for medical staff (written notice
+within 1 day, multidisciplinary evaluation within 1 hour), helplines 111/150, school screening."""
+
+from __future__ import annotations
+
+from referral_bus.contracts.base import Event
+from referral_bus.contracts.violence_events import (
+    FollowUpOf,
+    FollowUpRecorded,
+    HelplineRedirected,
+    MedicalWrittenNoticeSent,
+    MultidisciplinaryEvaluationCompleted,
+    RedirectTarget,
+    SchoolScreeningFlagRaised,
+    ViolenceSuspectedByMedicalStaff,
+)
+from referral_bus.domain.agencies import AgencyKind, Directory
+from referral_bus.domain.case_state import CaseState
+from referral_bus.domain.deliveries import Delivery
+from referral_bus.domain.pathways.base import (
+    Apply,
+    Step,
+    illegal,
+    kinds,
+    route_to,
+    to_kind,
+)
+
+_SOP = "seed 002 SOP (2020)"
+_FLAGS = "seed 002 (helplines 111, 150; school screening)"
+
+
+def _apply_suspected(event: object, state: CaseState, directory: Directory | None = None) -> None:
+    state.violence.suspected = True
+
+
+def _needs_suspicion(event: object, state: CaseState) -> None:
+    if not state.violence.suspected:
+        raise illegal("no suspicion of violence by medical staff is recorded on this case", _SOP)
+
+
+def _apply_notice(event: MedicalWrittenNoticeSent, state: CaseState, directory: Directory | None = None) -> None:
+    state.violence.written_notice_sent = True
+
+
+def _route_notice(event: MedicalWrittenNoticeSent, state: CaseState, directory: Directory) -> list[Delivery]:
+    kinds = [AgencyKind.POLICE, AgencyKind.GUARDIANSHIP, AgencyKind.COMMISSION, AgencyKind.SOCIAL_PROTECTION,
+             AgencyKind.HEALTH] + ([AgencyKind.SCHOOL] if event.attends_school else [])
+    return [to_kind(kind, _SOP, "notification")(event, state, directory) for kind in kinds]
+
+
+def _apply_evaluation(event: MultidisciplinaryEvaluationCompleted, state: CaseState, directory: Directory | None = None) -> None:
+    state.violence.violence_confirmed = event.violence_confirmed
+
+
+def _route_evaluation(event: MultidisciplinaryEvaluationCompleted, state: CaseState,
+                      directory: Directory) -> list[Delivery]:
+    if not event.violence_confirmed:
+        return [to_kind(AgencyKind.POLICE, _SOP, "outcome")(event, state, directory)]
+    # a confirmed case gets a team with a responsible social worker: the CAM/CSC case managers
+    return [to_kind(kind, _SOP, "outcome")(event, state, directory)
+            for kind in (AgencyKind.POLICE, AgencyKind.CAM_CSC, AgencyKind.GUARDIANSHIP)]
+
+
+def redirect_kind(target: RedirectTarget) -> AgencyKind:
+    """The agency kind a helpline call goes to (the contract's symbols are Avro-safe names)."""
+    return AgencyKind(target.value.lower().replace("_", "-"))
+
+
+def _route_helpline(event: HelplineRedirected, state: CaseState, directory: Directory) -> list[Delivery]:
+    kind = redirect_kind(event.redirected_to)
+    return [to_kind(kind, "seed 002 (helplines 111, 150)", "referral")(event, state, directory)]
+
+
+def _apply_flag(kind: FollowUpOf) -> Apply:
+    """Remember who raised the flag: it is owed the follow-up (seed 002: feedback to the referrer)."""
+    def apply(event: Event, state: CaseState, directory: Directory | None = None) -> None:
+        state.violence.flags_raised[event.envelope.producer.agency_id] = kind
+    return apply
+
+
+def _check_follow_up(event: FollowUpRecorded, state: CaseState) -> None:
+    if event.follow_up_of not in state.violence.flags_raised.values():
+        raise illegal(f"no {event.follow_up_of.value.lower().replace('_', ' ')} is recorded on this case", _FLAGS,
+                      "follow_up_of")
+
+
+def _route_follow_up(event: FollowUpRecorded, state: CaseState, directory: Directory) -> list[Delivery]:
+    """The helpline or school hears back (seed 002: referrers never hear back), without the details (6.24)."""
+    return [Delivery(raiser, _FLAGS, "outcome", redacted=True)
+            for raiser, kind in state.violence.flags_raised.items() if kind is event.follow_up_of]
+
+
+STEPS: tuple[Step, ...] = (
+    # the head of the medical organisation tells the police (102) at once; the written notice follows
+    Step(ViolenceSuspectedByMedicalStaff, kinds(AgencyKind.HEALTH), _SOP, opens_case=True,
+         apply=_apply_suspected, route=route_to(to_kind(AgencyKind.POLICE, _SOP, "notification"))),
+    Step(MedicalWrittenNoticeSent, kinds(AgencyKind.HEALTH), _SOP,
+         check=_needs_suspicion, apply=_apply_notice, route=_route_notice),
+    Step(MultidisciplinaryEvaluationCompleted, kinds(AgencyKind.HEALTH), _SOP,
+         check=_needs_suspicion, apply=_apply_evaluation, route=_route_evaluation),
+    Step(HelplineRedirected, kinds(AgencyKind.HELPLINE), "seed 002 (helplines 111, 150)", opens_case=True,
+         apply=_apply_flag(FollowUpOf.HELPLINE_REDIRECTION), route=_route_helpline),
+    Step(SchoolScreeningFlagRaised, kinds(AgencyKind.SCHOOL), "seed 002 (school screening)", opens_case=True,
+         apply=_apply_flag(FollowUpOf.SCHOOL_FLAG),
+         route=route_to(to_kind(AgencyKind.CAM_CSC, "seed 002 (school screening); 4.5, 5.2", "notification"))),
+    Step(FollowUpRecorded, kinds(AgencyKind.CAM_CSC, AgencyKind.GUARDIANSHIP, AgencyKind.HEALTH, AgencyKind.NGO,
+                                 AgencyKind.POLICE), "seed 002 (follow-up of helpline calls and school flags)",
+         check=_check_follow_up, route=_route_follow_up),
+)

@@ -1,0 +1,94 @@
+"""The schema files: ``schemas/avro/<Record>.avsc`` (current) and ``schemas/avro/versions/<Record>/vN.avsc``
+(every released version). Checks BACKWARD_TRANSITIVE compatibility with Apache Avro's own checker."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import avro.schema
+from avro.compatibility import ReaderWriterCompatibilityChecker, SchemaCompatibilityType
+
+from referral_bus.contracts import ALL_RECORDS, Record
+from referral_bus.infra.codec.schema_export import avro_schema
+
+
+def render(schema: dict[str, Any]) -> str:
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+
+
+@dataclass(frozen=True)
+class SchemaProblem:
+    record: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.record}: {self.message}"
+
+
+class SchemaStore:
+    def __init__(self, directory: Path, records: dict[str, type[Record]] | None = None) -> None:
+        self.directory = directory
+        self.records = records or ALL_RECORDS
+
+    def current_path(self, name: str) -> Path:
+        return self.directory / f"{name}.avsc"
+
+    def version_paths(self, name: str) -> list[Path]:
+        folder = self.directory / "versions" / name
+        paths = list(folder.glob("v*.avsc")) if folder.exists() else []
+        return sorted(paths, key=lambda p: int(p.stem[1:]))
+
+    def version_of(self, name: str) -> int:
+        """The released version number of the current schema (1 when never frozen)."""
+        return max(1, len(self.version_paths(name)))
+
+    def incompatibilities(self, reader: dict[str, Any], name: str) -> list[str]:
+        """Reasons ``reader`` cannot read data written with any released version (BACKWARD_TRANSITIVE)."""
+        new = avro.schema.parse(json.dumps(reader))
+        problems = []
+        for path in self.version_paths(name):
+            old = avro.schema.parse(path.read_text())
+            result = ReaderWriterCompatibilityChecker().get_compatibility(new, old)
+            if result.compatibility is not SchemaCompatibilityType.compatible:
+                detail = "; ".join(sorted(result.messages)) or "incompatible"
+                problems.append(f"cannot read data written with {path.stem}: {detail}")
+        return problems
+
+    def check(self) -> list[SchemaProblem]:
+        """Every way the files differ from the models, or a model breaks compatibility."""
+        problems: list[SchemaProblem] = []
+        for name, model in self.records.items():
+            schema = avro_schema(model)
+            path = self.current_path(name)
+            if not path.exists() or json.loads(path.read_text()) != schema:
+                problems.append(SchemaProblem(name, f"{path.name} differs from the pydantic model "
+                                                    "(run `referral-bus schemas freeze`)"))
+            versions = self.version_paths(name)
+            if not versions or json.loads(versions[-1].read_text()) != schema:
+                problems.append(SchemaProblem(name, "current schema is not a released version "
+                                                    "(run `referral-bus schemas freeze`)"))
+            problems += [SchemaProblem(name, m) for m in self.incompatibilities(schema, name)]
+        return problems
+
+    def freeze(self) -> list[str]:
+        """Write current files and release a new version where the model changed compatibly."""
+        changes = []
+        for name, model in self.records.items():
+            schema = avro_schema(model)
+            reasons = self.incompatibilities(schema, name)
+            if reasons:
+                raise ValueError(f"{name} is not BACKWARD_TRANSITIVE compatible: " + " | ".join(reasons))
+            versions = self.version_paths(name)
+            if not versions or json.loads(versions[-1].read_text()) != schema:
+                target = self.directory / "versions" / name / f"v{len(versions) + 1}.avsc"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(render(schema))
+                changes.append(f"released {name} {target.stem}")
+            path = self.current_path(name)
+            if not path.exists() or path.read_text() != render(schema):
+                path.write_text(render(schema))
+                changes.append(f"wrote {path.name}")
+        return changes

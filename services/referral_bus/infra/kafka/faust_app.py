@@ -1,0 +1,108 @@
+"""What every Faust service shares: app settings that hold on Kafka and on the embedded broker,
+acknowledged publishing, and the worker entry point."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+import structlog
+from aiokafka import AIOKafkaProducer
+
+from referral_bus.infra.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+#: Exit status when a write to the broker failed: in-memory state may be ahead of the log, so
+#: the process stops and its supervisor restarts it, rebuilding state from the log.
+EXIT_PUBLISH_FAILED = 70
+
+
+def make_app(app_id: str, settings: Settings, partitions: int) -> faust.App:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    brokers = ";".join(f"kafka://{server}" for server in settings.bootstrap_servers.split(","))
+    return faust.App(
+        app_id,
+        broker=brokers,
+        store="memory://",                    # state is rebuilt from the case log, not from Faust tables
+        topic_partitions=partitions,
+        topic_allow_declare=False,            # topics come from topics.yaml only
+        consumer_auto_offset_reset="earliest",
+        broker_rebalance_timeout=settings.rebalance_timeout_seconds,
+        broker_session_timeout=settings.session_timeout_seconds,
+        broker_heartbeat_interval=settings.heartbeat_interval_seconds,
+        broker_max_poll_interval=max(settings.max_poll_interval_seconds, settings.rebalance_timeout_seconds),
+        producer_acks=-1,
+        web_enabled=False,
+        datadir=str(settings.data_dir / app_id),
+    )
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: dict[str, bytes] | None = None
+    timestamp: float | None = None
+
+
+class AckedPublisher:
+    """The service's own idempotent producer (``acks=all``, ``enable_idempotence``).
+
+    Not Faust's producer: that one is not idempotent, so a send retried after a broker failover
+    could write an event twice to the case log. With idempotence the broker drops a retried batch
+    it already has, and aiokafka retries a batch until it is written (it never expires one), so a
+    broker outage makes the service wait, not lose or duplicate."""
+
+    def __init__(self, settings: Settings, client_id: str) -> None:
+        self.settings = settings
+        self.client_id = client_id
+        self._producer: AIOKafkaProducer | None = None
+
+    async def _started(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            producer = AIOKafkaProducer(bootstrap_servers=self.settings.bootstrap_servers, client_id=self.client_id,
+                                        acks="all", enable_idempotence=self.settings.producer_idempotence,
+                                        linger_ms=5,
+                                        max_batch_size=1024 * 1024, request_timeout_ms=20000)
+            await producer.start()
+            self._producer = producer
+        return self._producer
+
+    async def publish(self, messages: Sequence[Outgoing]) -> None:
+        """Send ``messages`` and wait until the broker acknowledged every one; on failure stop the
+        process (never carry on with state the log does not have)."""
+        if not messages:
+            return
+        try:
+            producer = await self._started()
+            futures = [await producer.send(m.topic, m.value, key=m.key,
+                                           timestamp_ms=int(m.timestamp * 1000) if m.timestamp is not None else None,
+                                           headers=list(m.headers.items()) if m.headers else None)
+                       for m in messages]
+            await asyncio.gather(*futures)
+        except Exception as exc:  # noqa: BLE001 - any failure means the log may lack what we hold
+            log.critical("publish.failed", error=type(exc).__name__, topics=sorted({m.topic for m in messages}))
+            os._exit(EXIT_PUBLISH_FAILED)
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+
+def run_worker(app: faust.App, loglevel: str = "warn") -> None:
+    """Run a Faust worker until SIGTERM/SIGINT (Faust installs the signal handlers)."""
+    # redirect_stdouts=False: our structlog JSON lines go to stderr as they are, not wrapped by
+    # Faust's logger as "[WARNING] {...}"
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    worker.execute_from_commandline()
+
+
+def to_headers(values: dict[str, Any]) -> dict[str, bytes]:
+    return {k: str(v).encode() for k, v in values.items() if v is not None}

@@ -1,0 +1,78 @@
+"""Read topics from the beginning to their true end.
+
+"The end" is the high watermark carried in Fetch responses, never ``end_offsets()``: on the
+embedded broker ListOffsets(latest) under-reports (docs/brokers.md), and on Kafka the
+Fetch high watermark is the same number, so this is correct on both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterable
+from contextlib import nullcontext
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.structs import ConsumerRecord
+from kafka.partitioner.default import murmur2
+
+from referral_bus.infra.progress import ReplayProgress
+
+
+def partition_for_key(key: bytes, partitions: int) -> int:
+    """Kafka's default partitioner (murmur2, as in Java, kafka-python and aiokafka)."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+async def read_to_end(bootstrap_servers: str, topics: Iterable[str], *,
+                      partitions: dict[str, list[int]] | None = None, timeout: float = 60.0,
+                      progress: str | None = None) -> AsyncIterator[ConsumerRecord[Any, Any]]:
+    """Yield every record of ``topics`` (or the given partitions) in per-partition order, then stop.
+    ``progress`` names the replay for a progress bar (terminal) or progress log lines."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None, enable_auto_commit=False,
+                                auto_offset_reset="earliest", fetch_max_bytes=16 * 1024 * 1024,
+                                max_partition_fetch_bytes=4 * 1024 * 1024)
+    await consumer.start()
+    try:
+        tps: list[TopicPartition] = []
+        for topic in topics:
+            wanted = (partitions or {}).get(topic)
+            found = consumer.partitions_for_topic(topic)
+            if found is None:
+                await consumer._client.force_metadata_update()  # noqa: SLF001 - topic may be brand new
+                found = consumer.partitions_for_topic(topic) or set()
+            tps += [TopicPartition(topic, p) for p in sorted(found) if wanted is None or p in wanted]
+        if not tps:
+            return
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        remaining = set(tps)
+        deadline = time.monotonic() + timeout
+        done = 0
+        with ReplayProgress(progress) if progress else nullcontext() as bar:
+            while remaining:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"did not reach the end of {sorted(map(str, remaining))} within {timeout}s")
+                batches = await consumer.getmany(*remaining, timeout_ms=200, max_records=5000)
+                for tp, records in batches.items():
+                    done += len(records)
+                    deadline = time.monotonic() + timeout  # the timeout is for a stall, not for a long log
+                    for record in records:
+                        yield record
+                    await asyncio.sleep(0)  # the caller folds synchronously: let the loop breathe between batches
+                for tp in list(remaining):
+                    highwater = consumer.highwater(tp)
+                    if highwater is not None and await consumer.position(tp) >= highwater:
+                        remaining.discard(tp)
+                if bar is not None:
+                    bar.update(done, sum(consumer.highwater(tp) or 0 for tp in tps))
+    finally:
+        await consumer.stop()
+
+
+def read_to_end_sync(bootstrap_servers: str, topics: Iterable[str], **kwargs: Any) -> list[ConsumerRecord[Any, Any]]:
+    """Blocking convenience for command-line tools."""
+    async def collect() -> list[ConsumerRecord[Any, Any]]:
+        return [r async for r in read_to_end(bootstrap_servers, list(topics), **kwargs)]
+    return asyncio.run(collect())

@@ -1,0 +1,276 @@
+"""The router's decisions, free of Kafka: one submission in, everything to write out.
+
+Order of checks (each failure is a receipt naming code, field and paragraph, plus a dead letter):
+size → frame and schema → record is a case event → envelope → agency and ingress topic → duplicate
+event id → legal transition → routing. Accepted events get the next per-case sequence number,
+``recorded_at`` and the hash chain, then go to the case log and to every inbox owed them.
+
+State (per-case sequence, last hash, seen event ids) is a fold of the case log, so after a crash it
+is rebuilt from the log and nothing is appended twice (docs/design.md: exactly-once effects).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from uuid import UUID, uuid5
+
+import structlog
+
+from referral_bus.contracts.base import Event
+from referral_bus.contracts.bus_records import DeadLetter, Receipt, ReceiptStatus
+from referral_bus.domain.agencies import AgencyKind, Directory
+from referral_bus.domain.authorization import authorize
+from referral_bus.domain.case_state import CaseState
+from referral_bus.domain.chain import chain_hash, content_fingerprint
+from referral_bus.domain.decisions import decide, fold, route
+from referral_bus.domain.deliveries import Delivery
+from referral_bus.domain.rejections import Code, Rejection
+from referral_bus.infra.codec.errors import DecodeError
+from referral_bus.infra.codec.framing import Codec
+from referral_bus.infra.runtime import Runtime
+
+log = structlog.get_logger(__name__)
+_RECEIPT_NS = UUID("0c0f6f2e-8d55-4d38-b6f5-7c1de0f1a2b3")
+_ROUTER_SET = ("recorded_at", "sequence", "previous_hash", "hash")
+
+
+Source = tuple[str, int, int]
+"""Where a submission sits on its ingress topic: (topic, partition, offset)."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+    @property
+    def source(self) -> Source:
+        return (self.topic, self.partition, self.offset)
+
+
+@dataclass(frozen=True)
+class Recent:
+    """A recent append: the submission it came from and the deliveries it was owed."""
+
+    source: Source | None
+    deliveries: list[tuple[Delivery, Event]]
+
+
+@dataclass
+class Outcome:
+    receipt: Receipt
+    appended: Event | None = None
+    deliveries: list[tuple[Delivery, Event]] = field(default_factory=list)
+    dead_letter: DeadLetter | None = None
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class SubmissionHandler:
+    def __init__(self, codec: Codec, directory: Directory, ingress_kinds: dict[str, AgencyKind], *,
+                 max_event_bytes: int, max_clock_skew: timedelta, clock: Callable[[], datetime] = utc_now) -> None:
+        self.codec = codec
+        self.directory = directory
+        self.ingress_kinds = ingress_kinds
+        self.max_event_bytes = max_event_bytes
+        self.max_clock_skew = max_clock_skew
+        self.clock = clock
+        self.cases: dict[str, CaseState] = {}
+        #: event id → case id, so an id reused on another case is caught too.
+        self.event_cases: dict[UUID, str] = {}
+        #: The most recent appends. A crash between appending and answering means the submission
+        #: comes round again: recognised by its source, it is answered ACCEPTED and its deliveries
+        #: are sent again (with the same delivery ids).
+        self.recent: OrderedDict[UUID, Recent] = OrderedDict()
+        self.recent_limit = 50_000
+        #: Submissions whose receipt is already on rb.receipts (read at start-up): a crash after the
+        #: receipts but before the ingress offsets were committed brings them round again, and they
+        #: are skipped — one receipt per submission. Receipts are written last, after the case log
+        #: and the deliveries, so a receipt on the log means the submission was fully handled.
+        self.answered: set[Source] = set()
+
+    @classmethod
+    def from_runtime(cls, runtime: Runtime, *, codec: Codec | None = None,
+                     clock: Callable[[], datetime] = utc_now) -> SubmissionHandler:
+        """The router's decisions as every part of the bus runs them (the service, the simulator):
+        this directory, the ingress topics of the catalogue, the size and clock-skew limits."""
+        settings = runtime.settings
+        return cls(codec or runtime.codec, runtime.directory, runtime.catalogue.ingress_topics(),
+                   max_event_bytes=settings.max_event_bytes,
+                   max_clock_skew=timedelta(seconds=settings.max_clock_skew_seconds), clock=clock)
+
+    # -- state from the case log ------------------------------------------------------------------
+    def reset(self) -> None:
+        self.cases.clear()
+        self.event_cases.clear()
+        self.recent.clear()
+        self.answered.clear()
+
+    def case(self, case_id: str) -> CaseState:
+        state = self.cases.get(case_id)
+        if state is None:
+            state = self.cases[case_id] = CaseState(case_id)
+        return state
+
+    def fold(self, event: Event, source: Source | None = None) -> None:
+        """Apply an event read back from the case log (at start-up or after a rebalance);
+        ``source`` is the submission it was appended from (the record's ``rb-source`` header)."""
+        state = self.case(event.envelope.case_id)
+        if (event.envelope.sequence or 0) <= state.last_sequence:
+            return
+        try:
+            deliveries = route(event, state, self.directory)
+        except Rejection:  # the directory changed since: nothing to re-send
+            deliveries = []
+        fold(state, event, self.directory)
+        self.event_cases[event.envelope.event_id] = state.case_id
+        self._remember(event, deliveries, source)
+
+    def _remember(self, event: Event, deliveries: list[Delivery], source: Source | None) -> list[tuple[Delivery, Event]]:
+        redacted = event.model_copy(update={"personal_data": None})
+        pairs = [(d, redacted if d.redacted else event) for d in deliveries]
+        self.recent[event.envelope.event_id] = Recent(source, pairs)
+        while len(self.recent) > self.recent_limit:
+            self.recent.popitem(last=False)
+        return pairs
+
+    # -- a batch of submissions ---------------------------------------------------------------
+    def handle_batch(self, submissions: list[Submission]) -> list[list[Outcome]]:
+        """Outcomes in rounds with at most one case-log append per case: a later event of the same
+        case goes to the next round, which is written only after the earlier round's appends are
+        acknowledged. So a failed write can never leave a gap in a case's sequence."""
+        rounds: list[list[Outcome]] = []
+        pending = [sub for sub in submissions if sub.source not in self.answered]
+        self.answered.difference_update(sub.source for sub in submissions)  # each comes round at most once
+        while pending:
+            outcomes: list[Outcome] = []
+            deferred: list[Submission] = []
+            busy: set[bytes | None] = set()
+            for sub in pending:
+                if sub.key in busy:
+                    deferred.append(sub)
+                    continue
+                outcome = self.handle(sub)
+                if outcome.appended is not None:
+                    busy.add(sub.key)
+                outcomes.append(outcome)
+            rounds.append(outcomes)
+            pending = deferred
+        statuses = Counter(o.receipt.status.value for r in rounds for o in r)
+        log.info("router.batch", submissions=len(submissions), rounds=len(rounds),
+                 already_answered=len(submissions) - sum(statuses.values()), **statuses)
+        return rounds
+
+    # -- one submission -----------------------------------------------------------------------
+    def handle(self, sub: Submission) -> Outcome:
+        event: Event | None = None
+        try:
+            event = self._decode(sub)
+            return self._accept(sub, event)
+        except Rejection as rejection:
+            return self._reject(sub, rejection, event)
+
+    def _decode(self, sub: Submission) -> Event:
+        size = len(sub.value or b"")
+        if size > self.max_event_bytes:
+            raise Rejection(Code.OVERSIZED, f"{size} bytes exceeds the limit of {self.max_event_bytes} bytes")
+        try:
+            record = self.codec.decode(sub.value or b"")
+        except DecodeError as exc:
+            raise Rejection(Code(exc.code), exc.message, field=exc.field) from None
+        if not isinstance(record, Event):
+            raise Rejection(Code.UNKNOWN_EVENT_TYPE,
+                            f"{type(record).__name__} is not a case event; agencies publish case events only")
+        return record
+
+    def _check_envelope(self, sub: Submission, event: Event) -> None:
+        env = event.envelope
+        for name in _ROUTER_SET:
+            if getattr(env, name) is not None:
+                raise Rejection(Code.ENVELOPE_INVALID, f"envelope.{name} is set by the router and must be empty",
+                                field=f"envelope.{name}")
+        if sub.key != env.case_id.encode():
+            raise Rejection(Code.ENVELOPE_INVALID, "the Kafka message key must be the case id, so that a "
+                            "case's events stay in order on one partition", field="key")
+        if env.occurred_at > self.clock() + self.max_clock_skew:
+            raise Rejection(Code.ENVELOPE_INVALID, "occurred_at lies in the future beyond the allowed clock skew "
+                            f"of {int(self.max_clock_skew.total_seconds())} s", field="envelope.occurred_at")
+
+    def _accept(self, sub: Submission, event: Event) -> Outcome:
+        self._check_envelope(sub, event)
+        authorize(event, self.directory, self.ingress_kinds.get(sub.topic))
+        env = event.envelope
+        known_case = self.event_cases.get(env.event_id)
+        if known_case is not None and known_case != env.case_id:
+            raise Rejection(Code.EVENT_ID_CONFLICT, "event id already used on another case",
+                            field="envelope.event_id")
+        # not stored until accepted: rejected submissions must not grow state for made-up case ids
+        state = self.cases.get(env.case_id) or CaseState(env.case_id)
+        if env.event_id in state.events:
+            sequence, fingerprint = state.events[env.event_id]
+            if fingerprint != content_fingerprint(event):
+                raise Rejection(Code.EVENT_ID_CONFLICT, "event id already on the case log with different content",
+                                field="envelope.event_id")
+            recent = self.recent.get(env.event_id)
+            deliveries_again = list(recent.deliveries) if recent else []
+            if recent is not None and recent.source == sub.source:
+                # this very submission was appended before a crash and never answered
+                log.info("router.answered_after_restart", event_id=str(env.event_id), case_id=env.case_id,
+                         sequence=sequence)
+                return Outcome(self._receipt(sub, ReceiptStatus.ACCEPTED, event, sequence=sequence),
+                               deliveries=deliveries_again)
+            log.info("router.duplicate", event_id=str(env.event_id), case_id=env.case_id, sequence=sequence)
+            return Outcome(self._receipt(sub, ReceiptStatus.DUPLICATE, event, sequence=sequence,
+                                         reason="already on the case log; nothing appended"),
+                           deliveries=deliveries_again)
+        deliveries = decide(event, state, self.directory).deliveries
+        recorded_at = max(self.clock(), state.last_recorded_at or datetime.min.replace(tzinfo=timezone.utc))
+        stamped_env = env.model_copy(update={"recorded_at": recorded_at, "sequence": state.last_sequence + 1,
+                                             "previous_hash": state.last_hash})
+        stamped = event.model_copy(update={"envelope": stamped_env})
+        final = stamped.model_copy(update={"envelope": stamped_env.model_copy(
+            update={"hash": chain_hash(state.last_hash, stamped)})})
+        fold(state, final, self.directory)
+        self.cases[env.case_id] = state
+        self.event_cases[env.event_id] = env.case_id
+        pairs = self._remember(final, deliveries, sub.source)
+        log.debug("router.accepted", event_id=str(env.event_id), case_id=env.case_id,
+                 event_type=event.event_type(), sequence=final.envelope.sequence,
+                 recipients=[d.recipient_id for d in deliveries])
+        return Outcome(self._receipt(sub, ReceiptStatus.ACCEPTED, final, sequence=final.envelope.sequence),
+                       appended=final, deliveries=pairs)
+
+    def _reject(self, sub: Submission, rejection: Rejection, event: Event | None) -> Outcome:
+        log.warning("router.rejected", code=rejection.code.value, field=rejection.field,
+                    paragraph=rejection.paragraph, topic=sub.topic, partition=sub.partition, offset=sub.offset,
+                    event_id=str(event.envelope.event_id) if event else None,
+                    case_id=event.envelope.case_id if event else None)
+        receipt = self._receipt(sub, ReceiptStatus.REJECTED, event, rejection=rejection)
+        dead = DeadLetter(
+            dead_letter_id=receipt.receipt_id, reason_code=rejection.code.value, reason=str(rejection),
+            field=rejection.field, paragraph=rejection.paragraph,
+            event_id=event.envelope.event_id if event else None, case_id=event.envelope.case_id if event else None,
+            source_topic=sub.topic, source_partition=sub.partition, source_offset=sub.offset,
+            original_key=sub.key, original_value=(sub.value or b"")[: self.max_event_bytes],
+            recorded_at=self.clock())
+        return Outcome(receipt, dead_letter=dead)
+
+    def _receipt(self, sub: Submission, status: ReceiptStatus, event: Event | None, *, sequence: int | None = None,
+                 reason: str | None = None, rejection: Rejection | None = None) -> Receipt:
+        env = event.envelope if event else None
+        return Receipt(
+            receipt_id=uuid5(_RECEIPT_NS, f"{sub.topic}|{sub.partition}|{sub.offset}"), status=status,
+            event_id=env.event_id if env else None, event_type=event.event_type() if event else None,
+            case_id=env.case_id if env else None, producer_agency_id=env.producer.agency_id if env else None,
+            sequence=sequence, reason_code=rejection.code.value if rejection else None,
+            reason=str(rejection) if rejection else reason, field=rejection.field if rejection else None,
+            paragraph=rejection.paragraph if rejection else None, source_topic=sub.topic,
+            source_partition=sub.partition, source_offset=sub.offset, recorded_at=self.clock())

@@ -1,0 +1,86 @@
+"""verify finds every altered, removed, reordered or injected event by case and position."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from referral_bus.contracts.base import City, Event
+from referral_bus.contracts.events import EmergencyRemoval, RemovalOutcomeReported
+from referral_bus.domain.chain import GENESIS, chain_hash
+from referral_bus.domain.verification import Finding, LoggedEvent, verify
+
+from tests.builders import T0, envelope
+
+
+def chained(case: str, n: int) -> list[Event]:
+    """n events of one case, stamped and chained as the router does."""
+    out: list[Event] = []
+    previous = GENESIS
+    for i in range(1, n + 1):
+        if i == 1:
+            e: Event = EmergencyRemoval(envelope=envelope(EmergencyRemoval, case, "police-juvenile-almaty"),
+                                        city=City.ALMATY, child_age_years=9, child_removed=True,
+                                        cam_social_worker_present=False)
+        else:
+            e = RemovalOutcomeReported(envelope=envelope(RemovalOutcomeReported, case, "police-juvenile-almaty"),
+                                       child_removed=True, placed_in_temporary_care=True, referred_to_cam=True)
+        env = e.envelope.model_copy(update={"sequence": i, "previous_hash": previous,
+                                            "recorded_at": T0 + timedelta(minutes=i)})
+        e = e.model_copy(update={"envelope": env})
+        e = e.model_copy(update={"envelope": env.model_copy(update={"hash": chain_hash(previous, e)})})
+        previous = e.envelope.hash  # type: ignore[assignment]
+        out.append(e)
+    return out
+
+
+def log_of(events: list[Event]) -> list[LoggedEvent]:
+    return [LoggedEvent(0, i, e.envelope.case_id.encode(), e) for i, e in enumerate(events)]
+
+
+def findings(events: list[Event]) -> list[tuple[Finding, int | None, int]]:
+    return [(p.finding, p.sequence, p.offset) for p in verify(log_of(events)).problems]
+
+
+def test_an_intact_log_verifies() -> None:
+    report = verify(log_of(chained("C-A", 4) + chained("C-B", 3)))
+    assert report.ok and (report.events, report.cases) == (7, 2)
+
+
+def test_altered_content_is_found_at_its_position() -> None:
+    events = chained("C-A", 4)
+    events[2] = events[2].model_copy(update={"placed_in_temporary_care": False})
+    assert findings(events) == [(Finding.ALTERED, 3, 2)]
+
+
+def test_altered_and_rehashed_event_breaks_the_chain_after_it() -> None:
+    events = chained("C-A", 4)
+    forged = events[1].model_copy(update={"placed_in_temporary_care": False})
+    forged = forged.model_copy(update={"envelope": forged.envelope.model_copy(
+        update={"hash": chain_hash(forged.envelope.previous_hash or GENESIS, forged)})})
+    events[1] = forged
+    assert findings(events) == [(Finding.CHAIN_BROKEN, 3, 2)]
+
+
+def test_removed_event() -> None:
+    events = chained("C-A", 4)
+    del events[1]
+    assert findings(events) == [(Finding.REMOVED, 3, 1)]
+
+
+def test_reordered_events() -> None:
+    events = chained("C-A", 4)
+    events[1], events[2] = events[2], events[1]
+    assert findings(events) == [(Finding.REORDERED, 2, 2)]
+
+
+def test_injected_and_duplicated_events() -> None:
+    events = chained("C-A", 3)
+    other = chained("C-A", 3)[1]  # a different event claiming sequence 2 with a valid own hash
+    assert findings(events + [other]) == [(Finding.INJECTED, 2, 3)]
+    assert findings(events + [events[0]]) == [(Finding.INJECTED, 1, 3)]
+
+
+def test_wrong_key() -> None:
+    [event] = chained("C-A", 1)
+    report = verify([LoggedEvent(1, 0, b"C-B", event)])
+    assert [p.finding for p in report.problems] == [Finding.WRONG_KEY]
