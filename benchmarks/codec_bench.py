@@ -7,10 +7,11 @@ import io
 import json
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
+
 from referral_bus.contracts.base import City, Envelope, PersonalData, Producer
 from referral_bus.contracts.events import EmergencyRemoval
 from referral_bus.infra.codec.framing import Codec
@@ -21,7 +22,7 @@ from referral_bus.infra.settings import Settings
 
 def sample() -> EmergencyRemoval:
     import uuid
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return EmergencyRemoval(
         envelope=Envelope(event_id=uuid.uuid4(), event_type="EmergencyRemoval", schema_version=1, case_id="BENCH-0001",
                           occurred_at=now, recorded_at=now, sequence=3, previous_hash="a" * 64, hash="b" * 64,

@@ -16,7 +16,6 @@ from referral_bus.domain.deadlines.engine import DeadlineEngine
 from referral_bus.domain.deadlines.rule_table import RULES_BY_ID
 from referral_bus.domain.deadlines.rules import DeadlineRule
 from referral_bus.infra.runtime import load_runtime
-
 from tests.builders import T0
 
 RULE: DeadlineRule = RULES_BY_ID["4.8-removal-outcome-3h"]

@@ -16,6 +16,10 @@ from pathlib import Path
 
 import psycopg
 from kafka import KafkaProducer
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
+from benchmarks.brokers import local_broker
 from referral_bus.contracts.base import City, Envelope, Producer
 from referral_bus.contracts.events import EmergencyRemoval
 from referral_bus.domain.case_state import CaseState
@@ -23,10 +27,6 @@ from referral_bus.domain.chain import GENESIS, chain_hash
 from referral_bus.infra.kafka.log_reader import read_to_end
 from referral_bus.projections.service import project
 from referral_bus.projections.tables import Base, TimelineRow
-from sqlalchemy import create_engine, select
-from sqlalchemy.orm import Session
-
-from benchmarks.brokers import local_broker
 from tests.builders import T0
 from tests.conftest import apply_test_topics, make_runtime
 

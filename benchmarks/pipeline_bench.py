@@ -18,10 +18,10 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
-from referral_bus.contracts.sla_records import DeadlineOpened
-from referral_bus.sdk import AgencyClient
 
 from benchmarks.brokers import local_broker
+from referral_bus.contracts.sla_records import DeadlineOpened
+from referral_bus.sdk import AgencyClient
 from tests.builders import case_id, on_log, referral, removal
 from tests.conftest import start_bus
 

@@ -1,6 +1,7 @@
 """Run every benchmark in one process and print figures with ratios to their baselines.
 
-    .venv/bin/python -m benchmarks.run [--events N] [--log-events N] [--deadlines 100000,1000000] [--brokers kafka,tansu]
+    .venv/bin/python -m benchmarks.run [--events N] [--log-events N] [--deadlines 100000,1000000]
+                                       [--brokers kafka,tansu]
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ def main() -> None:
             print(f"  {name:<36} {hist[name]:>10,.0f}   ratio to raw consume {hist[name] / raw:.3f}")
     query = history_bench.timeline_queries()
     print(f"  timeline of one case among 1,000,000 stored events: ORM p50 {query['orm p50 ms']:.2f} ms, "
-          f"p99 {query['orm p99 ms']:.2f} ms; raw SQL p50 {query['raw p50 ms']:.2f} ms, p99 {query['raw p99 ms']:.2f} ms "
+          f"p99 {query['orm p99 ms']:.2f} ms; raw SQL p50 {query['raw p50 ms']:.2f} ms, "
+          f"p99 {query['raw p99 ms']:.2f} ms "
           f"(ratio p50 {query['orm p50 ms'] / query['raw p50 ms']:.1f})")
 
     print("\n== deadline engine: open deadlines, memory, cost of a 1-second tick while deadlines fall due ==")

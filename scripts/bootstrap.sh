@@ -20,5 +20,5 @@ if [ ! -f "$stamp" ]; then
 fi
 # The local broker is Apache Kafka unless a cluster is given or Tansu is asked for.
 if [ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ] && [ "${REFERRAL_BUS_BROKER:-kafka}" = kafka ]; then
-  .venv/bin/python -c "from referral_bus.core.kafka.kafka_distribution import ensure_kafka; ensure_kafka()"
+  .venv/bin/python -c "from referral_bus.infra.kafka.kafka_distribution import ensure_kafka; ensure_kafka()"
 fi

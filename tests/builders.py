@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from referral_bus.contracts.base import City, Envelope, Event, PersonalData, Producer
@@ -16,7 +16,7 @@ from referral_bus.contracts.events import (
 )
 from referral_bus.sdk import AgencyClient
 
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 FICTIONAL = PersonalData(child_name="Test Child", narrative="fictional test data")
 
 
@@ -48,7 +48,7 @@ def referral(client: AgencyClient, case: str, *, age: int = 7, city: City = City
 
 def removal(client: AgencyClient, case: str, *, hours_ago: float, worker_present: bool = False,
             removed: bool = True) -> EmergencyRemoval:
-    return client.event(EmergencyRemoval, case_id=case, occurred_at=datetime.now(timezone.utc) - timedelta(hours=hours_ago),
+    return client.event(EmergencyRemoval, case_id=case, occurred_at=datetime.now(UTC) - timedelta(hours=hours_ago),
                         city=City.ALMATY, child_age_years=9, child_removed=removed,
                         cam_social_worker_present=worker_present, personal_data=FICTIONAL)
 

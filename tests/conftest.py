@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
 from referral_bus.infra.kafka.admin import apply_topics
 from referral_bus.infra.runtime import Runtime, load_runtime
 from referral_bus.infra.settings import Settings
@@ -132,8 +133,8 @@ class Bus:
     def wait_ready(self, timeout: float = 120.0) -> None:
         """Until a warm-up referral is answered; fails at once, with the log, if a service died."""
         from kafka.errors import KafkaError
-        from referral_bus.sdk import AgencyClient, PublishError
 
+        from referral_bus.sdk import AgencyClient, PublishError
         from tests.builders import referral
         deadline = time.monotonic() + timeout
         with AgencyClient("school-almaty", actor_id="warmup", runtime=self.runtime) as client:

@@ -1,7 +1,7 @@
 """The production deployment in ``deploy/``, rendered from one source of truth.
 
 The brokers' ``server.properties``, the Compose file, the image's Dockerfile and ``.dockerignore``
-are generated here, the broker settings by the same :func:`~.core.kafka.broker_config.server_properties`
+are generated here, the broker settings by the same :func:`~referral_bus.infra.kafka.broker_config.server_properties`
 that configures the local and test brokers. ``referral-bus deploy render`` writes them;
 ``referral-bus deploy check`` (and the tests) compare the committed files with this renderer, so a
 hand edit, or a change to ``broker_config.py`` that was not re-rendered, fails CI instead of

@@ -6,12 +6,12 @@ import json
 import subprocess
 import sys
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from referral_bus.contracts.events import ReferralKind
 from referral_bus.sdk import AgencyClient
-
 from tests.broker_helpers import of_case, read_topic
 from tests.builders import case_id, outcome_report, referral, removal
 from tests.conftest import (
@@ -34,7 +34,7 @@ def test_history_rebuilds_the_case_and_as_of_cuts_it(bus: Bus) -> None:
     case = case_id()
     with AgencyClient("police-juvenile-almaty", actor_id="i-3", runtime=bus.runtime) as police:
         police.publish(removal(police, case, hours_ago=5), wait_for_receipt=True)
-        between = datetime.now(timezone.utc)
+        between = datetime.now(UTC)
         police.publish(outcome_report(police, case), wait_for_receipt=True)
     wait_for(lambda: of_case(read_topic(bus.runtime, "escalations"), case), what="escalation")
     full = cli(bus, "history", case, "--json")
@@ -98,7 +98,8 @@ def test_sla_explain_shows_the_working_day_reasoning(bus: Bus) -> None:
         school.publish(referral(school, case, age=12, kind=ReferralKind.NGO_SUPPORT), wait_for_receipt=True)
     [row] = json.loads(cli(bus, "sla", "explain", case, "--json").stdout)
     assert row["rule_id"] == "5.18-ngo-decision-2wd" and row["clock"] == "2 working days"
-    assert row["reasoning"][0].startswith("starts ") and row["reasoning"][-1].startswith("ends at the end of working day 2")
+    assert row["reasoning"][0].startswith("starts ") and row["reasoning"][-1].startswith("ends at the end of working "
+                                                                                         "day 2")
 
 
 def test_verify_passes_on_the_live_log_and_finds_tampering_in_a_copy(bus: Bus) -> None:
@@ -106,6 +107,7 @@ def test_verify_passes_on_the_live_log_and_finds_tampering_in_a_copy(bus: Bus) -
     one injected; verify must name each by case and position."""
     from kafka import KafkaAdminClient, KafkaProducer
     from kafka.admin import NewTopic
+
     from referral_bus.infra.kafka.log_reader import read_to_end_sync
     cases = [case_id() for _ in range(3)]
     with AgencyClient("police-juvenile-almaty", actor_id="i-6", runtime=bus.runtime) as police:
@@ -145,7 +147,7 @@ def test_verify_passes_on_the_live_log_and_finds_tampering_in_a_copy(bus: Bus) -
 
 
 def test_sla_report_counts_met_and_breached_per_rule_agency_and_city(bus: Bus) -> None:
-    start = datetime.now(timezone.utc) - timedelta(hours=12)
+    start = datetime.now(UTC) - timedelta(hours=12)
     late_case, timely_case = case_id(), case_id()
     with AgencyClient("police-juvenile-almaty", actor_id="i-7", runtime=bus.runtime) as police:
         police.publish(removal(police, late_case, hours_ago=5), wait_for_receipt=True)
@@ -159,7 +161,7 @@ def test_sla_report_counts_met_and_breached_per_rule_agency_and_city(bus: Bus) -
 
     wait_for(closed, what="both 4.8 deadlines closed")
     result = cli(bus, "sla", "report", "--from", start.isoformat(),
-                 "--to", (datetime.now(timezone.utc) + timedelta(days=5)).isoformat(), "--json")
+                 "--to", (datetime.now(UTC) + timedelta(days=5)).isoformat(), "--json")
     assert result.returncode == 0, result.stderr
     [row] = [r for r in json.loads(result.stdout) if r["rule_id"] == "4.8-removal-outcome-3h"]
     assert (row["city"], row["agency"], row["paragraph"]) == ("ALMATY", "police-juvenile-almaty", "4.8")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
+
 from referral_bus.contracts.base import City
 from referral_bus.contracts.events import (
     NGODecision,
@@ -11,7 +12,6 @@ from referral_bus.contracts.events import (
     ReferralKind,
     ReferralMade,
 )
-
 from tests.builders import envelope
 
 

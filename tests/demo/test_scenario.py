@@ -4,8 +4,8 @@ show what it says it shows (a 4.8 escalation, a met deadline, 4.5 routing, seed 
 from __future__ import annotations
 
 import pytest
-from referral_bus.demo.scenario import run_demo
 
+from referral_bus.demo.scenario import run_demo
 from tests.conftest import Bus
 
 pytestmark = pytest.mark.broker

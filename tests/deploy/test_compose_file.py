@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 from jsonschema import Draft7Validator
+
 from referral_bus import deployment
 from referral_bus.cli import build_parser
 from referral_bus.infra.kafka.broker_config import KAFKA_IMAGE, container_cluster
@@ -135,7 +136,8 @@ def test_kafka_services(node_id: int) -> None:
     shell, flag, script = service["command"]
     props = deployment.PROPERTIES_IN_CONTAINER
     assert (shell, flag) == ("/bin/sh", "-c")
-    assert script == (f'/opt/kafka/bin/kafka-storage.sh format --ignore-formatted --cluster-id="$$KAFKA_CLUSTER_ID" -c {props}'
+    assert script == ('/opt/kafka/bin/kafka-storage.sh format --ignore-formatted --cluster-id="$$KAFKA_CLUSTER_ID" '
+                      f'-c {props}'
                       f" && exec /opt/kafka/bin/kafka-server-start.sh {props}")
     assert service["environment"]["KAFKA_CLUSTER_ID"].startswith("${KAFKA_CLUSTER_ID:?")
     assert "KAFKA_HEAP_OPTS" in service["environment"]

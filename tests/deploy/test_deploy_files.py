@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from referral_bus import deployment
 from referral_bus.cli import main
 from referral_bus.infra.kafka.broker_config import (

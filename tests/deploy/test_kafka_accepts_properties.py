@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from referral_bus.infra.kafka.kafka_cluster import new_cluster_id
 from referral_bus.infra.kafka.kafka_distribution import (
     KafkaUnavailable,

@@ -19,6 +19,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+
 from referral_bus.contracts import EVENT_TYPES
 from referral_bus.domain.agencies import AgencyKind
 from referral_bus.domain.deadlines.rule_table import RULES, RULES_BY_ID

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
+
 from referral_bus.domain.agencies import Directory
 from referral_bus.infra.settings import Settings
 

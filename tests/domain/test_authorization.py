@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 import pytest
+
 from referral_bus.contracts.base import City
 from referral_bus.contracts.events import EmergencyRemoval, RemovalOutcomeReported
 from referral_bus.domain.agencies import AgencyKind, Directory, DirectoryError
 from referral_bus.domain.authorization import authorize
 from referral_bus.domain.rejections import Code, Rejection
-
 from tests.builders import envelope
 
 
@@ -24,7 +24,8 @@ def test_juvenile_inspection_may_report(directory: Directory) -> None:
     ("nobody-known", AgencyKind.POLICE, Code.UNKNOWN_AGENCY, "envelope.producer.agency_id"),
     ("police-juvenile-almaty", AgencyKind.SCHOOL, Code.WRONG_INGRESS_TOPIC, "envelope.producer.agency_id"),
 ])
-def test_refusals_name_code_and_field(directory: Directory, agency: str, ingress: AgencyKind, code: Code, field: str) -> None:
+def test_refusals_name_code_and_field(directory: Directory, agency: str, ingress: AgencyKind, code: Code,
+                                      field: str) -> None:
     with pytest.raises(Rejection) as caught:
         authorize(report(agency), directory, ingress)
     assert (caught.value.code, caught.value.field) == (code, field)

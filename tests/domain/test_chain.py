@@ -3,13 +3,13 @@ from __future__ import annotations
 from referral_bus.contracts.base import City
 from referral_bus.contracts.events import ReferralKind, ReferralMade
 from referral_bus.domain.chain import GENESIS, chain_hash, content_fingerprint
-
 from tests.builders import envelope
 
 
 def event(age: int = 7) -> ReferralMade:
     env = envelope(ReferralMade, "C-1", "school-almaty")
-    return ReferralMade(envelope=env, referral_kind=ReferralKind.CHILD_PROTECTION, city=City.ALMATY, child_age_years=age)
+    return ReferralMade(envelope=env, referral_kind=ReferralKind.CHILD_PROTECTION, city=City.ALMATY,
+                        child_age_years=age)
 
 
 def test_hash_ignores_its_own_field_and_depends_on_content_and_predecessor() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from referral_bus.contracts.consent import Consent, ConsentSubject
 from referral_bus.domain.consent import consent_problems
 

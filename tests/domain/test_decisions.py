@@ -4,6 +4,7 @@ naming its code and paragraph."""
 from __future__ import annotations
 
 import pytest
+
 from referral_bus.contracts.base import City, Event
 from referral_bus.contracts.events import (
     AssessmentOutcome,
@@ -24,7 +25,6 @@ from referral_bus.domain.case_state import CaseState
 from referral_bus.domain.decisions import check_transition
 from referral_bus.domain.decisions import fold as fold_event
 from referral_bus.domain.rejections import Code, Rejection
-
 from tests.builders import T0, envelope, on_log
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from referral_bus.contracts.base import City
 from referral_bus.contracts.events import (
     AssessmentOutcome,
@@ -17,7 +18,6 @@ from referral_bus.domain.agencies import Directory
 from referral_bus.domain.case_state import CaseState
 from referral_bus.domain.decisions import fold, route
 from referral_bus.domain.rejections import Code, Rejection
-
 from tests.builders import envelope, on_log
 
 
@@ -75,7 +75,8 @@ def test_assessment_outcome_reaches_referrer_redacted(directory: Directory) -> N
 def test_ngo_decision_goes_back_to_the_referrer_redacted(directory: Directory) -> None:
     state = CaseState("C-1")
     fold(state, on_log(referral(City.ALMATY, 12, ReferralKind.NGO_SUPPORT, "health-almaty"), 1), directory)
-    decision = NGODecision(envelope=envelope(NGODecision, "C-1", "ngo-rodnik"), decision=NGODecisionKind.DECLINED_NO_SPACE,
+    decision = NGODecision(envelope=envelope(NGODecision, "C-1", "ngo-rodnik"),
+                           decision=NGODecisionKind.DECLINED_NO_SPACE,
                            reasons="programme full")
     assert recipients(route(decision, state, directory)) == {"health-almaty": ("5.18–5.20", "outcome", True)}
 
@@ -102,7 +103,6 @@ def test_meeting_invitation_goes_to_invited_members_only(directory: Directory) -
     from datetime import timedelta
 
     from referral_bus.contracts.events import ChildProtectionMeetingScheduled
-
     from tests.builders import T0
     meeting = ChildProtectionMeetingScheduled(envelope=envelope(ChildProtectionMeetingScheduled, "C-1", "cam-almaty"),
                                               meeting_id="M-1", scheduled_for=T0 + timedelta(days=5),

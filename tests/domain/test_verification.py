@@ -8,7 +8,6 @@ from referral_bus.contracts.base import City, Event
 from referral_bus.contracts.events import EmergencyRemoval, RemovalOutcomeReported
 from referral_bus.domain.chain import GENESIS, chain_hash
 from referral_bus.domain.verification import Finding, LoggedEvent, verify
-
 from tests.builders import T0, envelope
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from referral_bus.domain.agencies import AgencyKind
 from referral_bus.infra.catalogue import Catalogue, CatalogueError
 from referral_bus.infra.runtime import load_runtime
@@ -62,8 +63,10 @@ def test_valid_file_loads(tmp_path: Path) -> None:
 @pytest.mark.parametrize("edit, message", [
     (("    retention_ms: -1\n", "    retention_ms: -5\n"), r"line 10, topics\[1\]\.retention_ms: must be -1"),
     (("    description: y\n", ""), r"line 10, topics\[1\]: missing required field 'description'"),
-    (("    name: rb.ingress.{kind}\n", "    name: rb.ingress\n"), r"line 3, topics\[0\]\.name: a topic per agency_kind needs \{kind\}"),
-    (("    key: case_id\n    retention_ms: -1\n", "    key: case_id\n    partitions: 6\n    retention_ms: -1\n"), "same partition count"),
+    (("    name: rb.ingress.{kind}\n", "    name: rb.ingress\n"),
+     r"line 3, topics\[0\]\.name: a topic per agency_kind needs \{kind\}"),
+    (("    key: case_id\n    retention_ms: -1\n", "    key: case_id\n    partitions: 6\n    retention_ms: -1\n"),
+     "same partition count"),
     (("    description: y\n", "    description: y\n    colour: red\n"), r"unknown field\(s\) \['colour'\]"),
     (("    partitions: 3", "    partitions: 3"), None),
 ])

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 
 import structlog
+
 from referral_bus.infra.logging import configure_logging
 from referral_bus.infra.progress import ReplayProgress
 

@@ -1,7 +1,7 @@
 """The built wheel, installed into a fresh venv, is a working SDK and CLI outside a checkout.
 
 Guards the package data (services/referral_bus/defaults/ → the root's topics.yaml, agencies.yaml,
-calendar.yaml, policy.yaml, schemas/avro/) and ``core.settings.project_root``'s fall-back to it:
+calendar.yaml, policy.yaml, schemas/avro/) and ``infra.settings.project_root``'s fall-back to it:
 without them an installed SDK or CLI cannot find its own configuration.
 """
 
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from referral_bus.infra.settings import ProjectFilesNotFound, project_root
 
+from referral_bus.infra.settings import ProjectFilesNotFound, project_root
 from tests.conftest import Bus
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,7 +58,8 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 def _checked(command: list[str], what: str, **kwargs: object) -> None:
     result = subprocess.run(command, capture_output=True, text=True, **kwargs)  # type: ignore[call-overload]
-    assert result.returncode == 0, f"{what} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    assert result.returncode == 0, (f"{what} failed ({result.returncode}):\n{result.stdout[-3000:]}\n"
+                                    f"{result.stderr[-3000:]}")
 
 
 @pytest.fixture(scope="module")
@@ -127,8 +128,8 @@ from referral_bus.infra.settings import Settings
 from referral_bus.sdk import AgencyClient
 
 with AgencyClient("school-almaty", actor_id="teacher-wheel-test") as school:
-    event = school.event(ReferralMade, case_id=f"WHEEL-{secrets.token_hex(4)}", referral_kind=ReferralKind.CHILD_PROTECTION,
-                         city=City.ALMATY, child_age_years=7)
+    event = school.event(ReferralMade, case_id=f"WHEEL-{secrets.token_hex(4)}",
+                         referral_kind=ReferralKind.CHILD_PROTECTION, city=City.ALMATY, child_age_years=7)
     receipt = school.publish(event, wait_for_receipt=True, timeout=60)
 print(json.dumps({"module": referral_bus.__file__, "root": str(Settings().root), "status": receipt.status.value,
                   "reason": receipt.reason}))

@@ -8,6 +8,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import Session
+
 from referral_bus.contracts.base import City
 from referral_bus.contracts.events import ReferralKind, ReferralMade
 from referral_bus.contracts.sla_records import DeadlineMet, DeadlineOpened
@@ -22,9 +25,6 @@ from referral_bus.projections.tables import (
 )
 from referral_bus.simulate import load_scenario
 from referral_bus.simulate.runner import Simulation
-from sqlalchemy import create_engine, func, select
-from sqlalchemy.orm import Session
-
 from tests.builders import T0, envelope, on_log
 from tests.simulate.conftest import EXAMPLES
 

@@ -7,9 +7,12 @@ import csv
 import dataclasses
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import Session
+
 from referral_bus.auditor.point_in_time import (
     case_from_log,
     case_from_read_models,
@@ -35,9 +38,6 @@ from referral_bus.projections.tables import (
     TimelineRow,
 )
 from referral_bus.sdk import AgencyClient
-from sqlalchemy import create_engine, func, select
-from sqlalchemy.orm import Session
-
 from tests.builders import case_id, outcome_report, referral, removal
 from tests.conftest import start_bus, wait_for
 
@@ -71,7 +71,7 @@ def test_live_projection_equals_rebuild_and_point_in_time_agrees(kafka_bootstrap
         cases = [case_id() for _ in range(6)]
         for i, case in enumerate(cases[:3]):
             school.publish(referral(school, case, age=2 + 5 * i), wait_for_receipt=True)
-        before_assessment = datetime.now(timezone.utc)
+        before_assessment = datetime.now(UTC)
         cam.publish(cam.event(InitialAssessmentCompleted, case_id=cases[1], outcome=AssessmentOutcome.NO_CONCERN),
                     wait_for_receipt=True)
         bus.kill9("projector")                       # mid-way: the restarted one resumes from its offsets
@@ -88,7 +88,8 @@ def test_live_projection_equals_rebuild_and_point_in_time_agrees(kafka_bootstrap
         def caught_up() -> bool:
             with Session(live_engine) as s:
                 late = s.scalar(select(func.count()).select_from(DeadlineRow).where(DeadlineRow.status == "late"))
-                decided = s.scalar(select(func.count()).select_from(ReferralRow).where(ReferralRow.outcome.is_not(None)))
+                decided = s.scalar(select(func.count()).select_from(ReferralRow)
+                                   .where(ReferralRow.outcome.is_not(None)))
                 escalated = s.scalar(select(func.count()).select_from(EscalationRow))
                 return bool(late == 1 and decided == 2 and escalated)
 
@@ -104,14 +105,14 @@ def test_live_projection_equals_rebuild_and_point_in_time_agrees(kafka_bootstrap
             assert (referral_row.age_band, referral_row.outcome) == ("6-11", "NO_CONCERN")
 
         # point in time: the case and what CAM Almaty had been told, before and after the assessment
-        for moment in (before_assessment, datetime.now(timezone.utc)):
+        for moment in (before_assessment, datetime.now(UTC)):
             assert case_from_log(bus.runtime, cases[1], moment) == case_from_read_models(live_engine, cases[1], moment)
             for agency in ("cam-almaty", "guardianship-almaty", "school-almaty"):
                 from_log = told_from_log(bus.runtime, agency, cases[1], moment)
                 assert from_log == told_from_read_models(live_engine, agency, cases[1], moment)
         assert [t.paragraph for t in told_from_log(bus.runtime, "school-almaty", cases[1], before_assessment)] == []
         assert [t.paragraph for t in told_from_log(bus.runtime, "school-almaty", cases[1],
-                                                   datetime.now(timezone.utc))] == ["6.21–6.24"]
+                                                   datetime.now(UTC))] == ["6.21–6.24"]
         # the Steering Committee report from the same read models, through the CLI
         report_dir = tmp_path / "report"
         result = subprocess.run([sys.executable, "-m", "referral_bus.cli", "report", "--city", "ALMATY",

@@ -5,8 +5,11 @@ and PostgreSQL, unlike SQLite, refuses a value longer than its column)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Callable
+
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import Session
 
 from referral_bus.contracts.base import City
 from referral_bus.contracts.events import ReferralKind, ReferralMade
@@ -16,9 +19,6 @@ from referral_bus.infra.runtime import load_runtime
 from referral_bus.projections.projector import Item, Projector
 from referral_bus.projections.tables import Base, DeadlineRow, DeliveryRow
 from referral_bus.simulate import load_scenario, simulate
-from sqlalchemy import create_engine, func, select
-from sqlalchemy.orm import Session
-
 from tests.builders import T0, envelope, on_log
 from tests.simulate.conftest import EXAMPLES
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+
 from referral_bus.contracts.base import City, Event
 from referral_bus.contracts.bus_records import Receipt, ReceiptStatus
 from referral_bus.contracts.care_events import (
@@ -64,7 +65,6 @@ from referral_bus.contracts.violence_events import (
     ViolenceSuspectedByMedicalStaff,
 )
 from referral_bus.sdk import AgencyClient, PublishError
-
 from tests.broker_helpers import read_topic
 from tests.builders import case_id
 from tests.conftest import Bus
@@ -112,7 +112,7 @@ def to_care_plan_meeting(agencies: dict[str, AgencyClient], case: str, decision:
     accepted(cam, InitialAssessmentCompleted, case, outcome=AssessmentOutcome.SIGNIFICANT_HARM_CONCERN)
     accepted(cam, SocialAssessmentCompleted, case, conclusion=SocialAssessmentConclusion.SIGNIFICANT_HARM)
     accepted(cam, ChildProtectionMeetingScheduled, case, meeting_id="M-1", invited_agency_ids=MEMBERS,
-             scheduled_for=datetime.now(timezone.utc) + timedelta(days=6))
+             scheduled_for=datetime.now(UTC) + timedelta(days=6))
     accepted(cam, ChildProtectionMeetingHeld, case, meeting_id="M-1", decision=decision)
 
 
@@ -127,7 +127,7 @@ def test_care_plan_pathway_to_closure_after_leaving_care(bus: Bus, agencies: dic
     accepted(cam, CarePlanAgreed, case, care_plan_id="CP-1", placement=CarePlacement.FOSTER_FAMILY,
              commences_on=start, first_review_by=start + timedelta(days=28), ends_on=start + timedelta(days=400))
     accepted(cam, ChildProtectionMeetingScheduled, case, meeting_id="CR-1", purpose=MeetingPurpose.CARE_PLAN_REVIEW,
-             invited_agency_ids=MEMBERS[1:], scheduled_for=datetime.now(timezone.utc) + timedelta(days=20))
+             invited_agency_ids=MEMBERS[1:], scheduled_for=datetime.now(UTC) + timedelta(days=20))
     accepted(cam, CarePlanReviewReportIssued, case, meeting_id="CR-1")
     accepted(cam, CarePlanReviewed, case, care_plan_id="CP-1", meeting_id="CR-1",
              decision=CarePlanDecision.CONTINUE_AS_DRAFTED)

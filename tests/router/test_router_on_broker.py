@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 from kafka import KafkaProducer
+
 from referral_bus.contracts.base import City
 from referral_bus.contracts.bus_records import DeadLetter, ReceiptStatus
 from referral_bus.contracts.events import (
@@ -15,7 +16,6 @@ from referral_bus.contracts.events import (
     RemovalOutcomeReported,
 )
 from referral_bus.sdk import AgencyClient, PublishError
-
 from tests.broker_helpers import of_case, read_topic
 from tests.builders import case_id, outcome_report, referral, removal
 from tests.conftest import Bus

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from referral_bus.contracts.base import City, Event
 from referral_bus.contracts.bus_records import ReceiptStatus
 from referral_bus.contracts.events import (
@@ -18,11 +19,10 @@ from referral_bus.domain.chain import GENESIS, chain_hash
 from referral_bus.infra.codec.framing import Codec
 from referral_bus.infra.codec.registry import EmbeddedRegistry
 from referral_bus.infra.settings import Settings
-from referral_bus.router.submissions import SubmissionHandler, Submission
-
+from referral_bus.router.submissions import Submission, SubmissionHandler
 from tests.builders import FICTIONAL, envelope
 
-NOW = datetime(2026, 5, 4, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
 INGRESS = {f"rb.ingress.{k.value}": k for k in AgencyKind}
 
 
@@ -126,14 +126,16 @@ def test_submissions_already_answered_are_skipped_once(core: SubmissionHandler, 
     (lambda e, c: (c.encode(e), b"C-1", "rb.ingress.police", b"x" * 5000), "OVERSIZED", None),
     (lambda e, c: (b"not avro at all", b"C-1", "rb.ingress.police", None), "BAD_MAGIC_BYTE", None),
     (lambda e, c: (c.encode(e), b"C-2", "rb.ingress.police", None), "ENVELOPE_INVALID", "key"),
-    (lambda e, c: (c.encode(e), b"C-1", "rb.ingress.school", None), "WRONG_INGRESS_TOPIC", "envelope.producer.agency_id"),
+    (lambda e, c: (c.encode(e), b"C-1", "rb.ingress.school", None), "WRONG_INGRESS_TOPIC",
+     "envelope.producer.agency_id"),
     (lambda e, c: (c.encode(e.model_copy(update={"envelope": e.envelope.model_copy(update={"sequence": 9})})),
                    b"C-1", "rb.ingress.police", None), "ENVELOPE_INVALID", "envelope.sequence"),
     (lambda e, c: (c.encode(e.model_copy(update={"envelope": e.envelope.model_copy(
         update={"occurred_at": NOW + timedelta(hours=1)})})), b"C-1", "rb.ingress.police", None),
      "ENVELOPE_INVALID", "envelope.occurred_at"),
 ])
-def test_rejections_carry_code_and_field_and_a_dead_letter(core: SubmissionHandler, codec: Codec, mutate, code, field) -> None:  # type: ignore[no-untyped-def]
+def test_rejections_carry_code_and_field_and_a_dead_letter(core: SubmissionHandler, codec: Codec, mutate, code,
+                                                           field) -> None:  # type: ignore[no-untyped-def]
     value, key, topic, override = mutate(removal(), codec)
     out = core.handle(Submission(topic, 0, 3, key, override or value))
     assert (out.receipt.status, out.receipt.reason_code, out.receipt.field) == (ReceiptStatus.REJECTED, code, field)
@@ -191,7 +193,8 @@ def test_batch_has_at_most_one_append_per_case_per_round(core: SubmissionHandler
 
 
 def test_rejected_submissions_leave_no_case_state(core: SubmissionHandler, codec: Codec) -> None:
-    report = RemovalOutcomeReported(envelope=envelope(RemovalOutcomeReported, "C-404", "police-juvenile-almaty", at=NOW),
+    report = RemovalOutcomeReported(envelope=envelope(RemovalOutcomeReported, "C-404", "police-juvenile-almaty",
+                                                      at=NOW),
                                     child_removed=True, placed_in_temporary_care=True, referred_to_cam=True)
     assert submit(core, codec, report).receipt.reason_code == "UNKNOWN_CASE"
     assert "C-404" not in core.cases

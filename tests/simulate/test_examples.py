@@ -8,10 +8,10 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+
 from referral_bus.infra.logging import PERSONAL_KEYS
 from referral_bus.infra.runtime import Runtime
 from referral_bus.simulate import check, load_scenario, simulate
-
 from tests.simulate.conftest import EXAMPLES
 
 

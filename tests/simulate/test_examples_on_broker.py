@@ -12,12 +12,13 @@ inbox deliveries for the scenario's cases are exactly what the deadline engine a
 from __future__ import annotations
 
 import dataclasses
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from kafka import KafkaProducer
+
 from referral_bus.contracts.base import Event
 from referral_bus.domain.deadlines.notifications import sla_deliveries
 from referral_bus.sdk import AgencyClient
@@ -25,7 +26,6 @@ from referral_bus.simulate import load_scenario
 from referral_bus.simulate.runner import Simulation
 from referral_bus.simulate.scenario import Scenario
 from referral_bus.sla.app import record_id
-
 from tests.broker_helpers import read_topic
 from tests.conftest import Bus, wait_for
 from tests.simulate.conftest import EXAMPLES
@@ -50,7 +50,7 @@ def _shift(value: Any, delta: timedelta) -> Any:
 
 def into_the_past(scenario: Scenario) -> Scenario:
     """The same story, ending ten minutes ago."""
-    delta = datetime.now(timezone.utc) - timedelta(minutes=10) - max(step.at for step in scenario.steps)
+    delta = datetime.now(UTC) - timedelta(minutes=10) - max(step.at for step in scenario.steps)
     steps = tuple(dataclasses.replace(step, at=step.at + delta, payload=_shift(step.payload, delta),
                                       occurred_at=_shift(step.occurred_at, delta)) for step in scenario.steps)
     return dataclasses.replace(scenario, start=scenario.start + delta, steps=steps,
@@ -111,7 +111,7 @@ def test_scenario_on_the_bus_matches_the_simulation(path: Path, bus: Bus) -> Non
         logged = [r.record for r in read_topic(bus.runtime, "case_log")
                   if isinstance(r.record, Event) and r.record.envelope.case_id in cases]
         engine = bus.runtime.deadline_engine()
-        owed = [r for e in logged for r in engine.on_event(e)] + engine.advance(datetime.now(timezone.utc))
+        owed = [r for e in logged for r in engine.on_event(e)] + engine.advance(datetime.now(UTC))
         expected = sorted([("record", type(r).__name__, record_id(r)) for r in owed]
                           + [("delivery", d.agency_id, d.purpose, d.paragraph, d.delivery_id)
                              for r in owed for d in sla_deliveries(r)])

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+
 from referral_bus.contracts import EVENT_TYPES
 from referral_bus.infra.runtime import Runtime
 from referral_bus.simulate import (
@@ -16,7 +17,6 @@ from referral_bus.simulate import (
     parse_scenario,
     simulate,
 )
-
 from tests.simulate.conftest import ROOT
 
 REMOVAL = """\
@@ -96,7 +96,8 @@ def test_acknowledging_an_escalation_not_raised_yet_is_a_scenario_error(runtime:
 
 
 def test_unknown_agency_needs_an_ingress(runtime: Runtime) -> None:
-    with pytest.raises(ScenarioError, match=r"steps\[0\] \('removal'\)\.agency: 'police-juvenile-almaty2'.*did you mean"):
+    with pytest.raises(ScenarioError,
+                       match=r"steps\[0\] \('removal'\)\.agency: 'police-juvenile-almaty2'.*did you mean"):
         run(runtime, REMOVAL.replace("agency: police-juvenile-almaty", "agency: police-juvenile-almaty2"))
 
 
@@ -109,7 +110,8 @@ def test_until_before_later_steps_stops_the_story_there(runtime: Runtime) -> Non
 
 
 def test_personal_data_goes_to_full_copies_only(runtime: Runtime) -> None:
-    lines = run(runtime, REMOVAL.replace("    payload:", "    personal_data: {child_name: Fictional Name}\n    payload:"))
+    lines = run(runtime, REMOVAL.replace("    payload:",
+                                         "    personal_data: {child_name: Fictional Name}\n    payload:"))
     deliveries = of(lines, kind="delivery", source="router")
     assert deliveries and all(d["with_personal_data"] and not d["redacted"] for d in deliveries)
     assert "Fictional Name" not in str(lines)
@@ -144,5 +146,7 @@ def test_check_reports_what_is_missing(runtime: Runtime) -> None:
 
 
 def test_resubmitting_a_submission_that_was_never_sent_is_a_scenario_error(runtime: Runtime) -> None:
-    with pytest.raises(ScenarioError, match=r"steps\[1\] \('again'\)\.resubmit: step 'removal' was refused before sending"):
-        run(runtime, REMOVAL.replace(", cam_social_worker_present: false", "") + "  - {id: again, at: +1h, resubmit: removal}\n")
+    with pytest.raises(ScenarioError,
+                       match=r"steps\[1\] \('again'\)\.resubmit: step 'removal' was refused before sending"):
+        run(runtime, REMOVAL.replace(", cam_social_worker_present: false",
+                                     "") + "  - {id: again, at: +1h, resubmit: removal}\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+
 from referral_bus.domain.agencies import AgencyKind
 from referral_bus.domain.deadlines.calendar import WorkingCalendar
 from referral_bus.simulate.scenario import ScenarioError, parse_scenario, parse_time
@@ -81,7 +82,8 @@ def test_a_step_is_parsed_with_defaults_and_time_payload_fields() -> None:
     ingress: school
 """, tail="until: +3d\n")
     first, second = scenario.steps
-    assert (first.label, first.at, first.case_id, first.actor) == ("meeting", START + timedelta(hours=1), "CASE-1", "sim-actor")
+    assert (first.label, first.at, first.case_id, first.actor) == ("meeting", START + timedelta(hours=1), "CASE-1",
+                                                                   "sim-actor")
     assert first.payload["scheduled_for"] == datetime(2026, 3, 27, 9, tzinfo=ALMATY)   # offsets count from start
     assert (second.label, second.case_id, second.ingress, second.payload) == ("step-2", "CASE-2", AgencyKind.SCHOOL, {})
     assert scenario.until == START + timedelta(days=3)
@@ -101,23 +103,28 @@ def test_date_payload_fields_take_offsets() -> None:
     ("  - {at: +1h, agency: school-almaty}\n", ["line 5", "steps[0] ('step-1').event", "missing"]),
     ("  - {agency: school-almaty, event: ReferralMade}\n", ["steps[0] ('step-1').at", "missing"]),
     ("  - {at: soon, agency: school-almaty, event: ReferralMade}\n", ["line 5", "steps[0] ('step-1').at", "'soon'"]),
-    ("  - {at: +1h, agency: school-almaty, event: ReferalMade}\n", ["steps[0] ('step-1').event", "unknown event type 'ReferalMade'", "ReferralMade"]),
+    ("  - {at: +1h, agency: school-almaty, event: ReferalMade}\n",
+     ["steps[0] ('step-1').event", "unknown event type 'ReferalMade'", "ReferralMade"]),
     ("  - {at: +1h, event: ReferralMade}\n", ["steps[0] ('step-1').agency", "missing"]),
     ("  - {at: +1h, agency: a, event: ReferralMade, payload: [1]}\n", ["steps[0] ('step-1').payload", "mapping"]),
-    ("  - {at: +1h, agency: a, event: ReferralMade, colour: red}\n", ["steps[0] ('step-1')", "unknown field(s) ['colour']"]),
+    ("  - {at: +1h, agency: a, event: ReferralMade, colour: red}\n", ["steps[0] ('step-1')",
+                                                                      "unknown field(s) ['colour']"]),
     ("  - {id: x, at: +1h, agency: a, event: ReferralMade}\n  - {id: x, at: +2h, agency: a, event: ReferralMade}\n",
      ["line 6", "steps[1] ('x').id", "already used by steps[0]"]),
     ("  - {at: +2h, agency: a, event: ReferralMade}\n  - {at: +1h, agency: a, event: ReferralMade}\n",
      ["steps[1] ('step-2').at", "before the previous step", "time order"]),
-    ("  - {at: +1h, agency: a, event: ReferralMade, caused_by: nothing}\n", ["steps[0] ('step-1').caused_by", "'nothing'"]),
+    ("  - {at: +1h, agency: a, event: ReferralMade, caused_by: nothing}\n", ["steps[0] ('step-1').caused_by",
+                                                                             "'nothing'"]),
     ("  - {at: +1h, resubmit: later}\n", ["steps[0] ('step-1').resubmit", "no earlier step"]),
     ("  - {at: +1h, agency: a, event: ReferralMade, ingress: bakery}\n", ["steps[0] ('step-1').ingress", "'bakery'"]),
-    ("  - {at: +1h, agency: a, acknowledge: {rule: 9.9-nothing}}\n", ["steps[0] ('step-1').acknowledge.rule", "unknown rule"]),
+    ("  - {at: +1h, agency: a, acknowledge: {rule: 9.9-nothing}}\n", ["steps[0] ('step-1').acknowledge.rule",
+                                                                      "unknown rule"]),
     ("  - {at: +1h, agency: a, event: ReferralMade, acknowledge: {rule: 4.8-removal-outcome-3h}}\n",
      ["steps[0] ('step-1').acknowledge", "only an EscalationAcknowledged"]),
     ("  - {at: +1h, agency: a, event: ChildProtectionMeetingScheduled, payload: {scheduled_for: tomorrow}}\n",
      ["steps[0] ('step-1').payload.scheduled_for", "'tomorrow'"]),
-    ("  - {at: +1h, agency: a, event: ReferralMade, payload: {envelope: {}}}\n", ["payload.envelope", "builds the envelope"]),
+    ("  - {at: +1h, agency: a, event: ReferralMade, payload: {envelope: {}}}\n", ["payload.envelope",
+                                                                                  "builds the envelope"]),
 ])
 def test_errors_name_the_step_and_field(steps: str, fragments: list[str]) -> None:
     message = error(HEAD + steps)
@@ -136,8 +143,10 @@ def test_errors_name_the_step_and_field(steps: str, fragments: list[str]) -> Non
      ["steps[0] ('step-1').case", "scenario-wide"]),
     (HEAD + "  - {at: +5h, agency: a, event: ReferralMade}\nuntil: +1h\n", ["until", "before the last step"]),
     (HEAD + "  - {at: +5h, agency: a, event: ReferralMade}\nexpect: [{status: ACCEPTED}]\n", ["expect[0]", "`kind`"]),
-    (HEAD + "  - {at: +5h, agency: a, event: ReferralMade}\nexpect: [{kind: receipt, count: -1}]\n", ["expect[0].count"]),
-    (HEAD + "  - {at: +5h, agency: a, event: ReferralMade}\nexpect: [{kind: sla, due_at: later}]\n", ["expect[0].due_at"]),
+    (HEAD + "  - {at: +5h, agency: a, event: ReferralMade}\nexpect: [{kind: receipt, count: -1}]\n",
+     ["expect[0].count"]),
+    (HEAD + "  - {at: +5h, agency: a, event: ReferralMade}\nexpect: [{kind: sla, due_at: later}]\n",
+     ["expect[0].due_at"]),
     ("title: t\nstart: [\n", ["not valid YAML"]),
     ("title: t\nstart: 2026-03-20T09:00:00+05:00\nsteps: [{}]\nextra: 1\n", ["unknown field(s) ['extra']"]),
 ])

@@ -6,9 +6,9 @@ from __future__ import annotations
 import urllib.request
 
 import pytest
+
 from referral_bus.infra.kafka.local_process import free_port
 from referral_bus.sdk import AgencyClient
-
 from tests.broker_helpers import of_case, read_topic
 from tests.builders import case_id, removal
 from tests.conftest import start_bus, wait_for
@@ -37,7 +37,8 @@ def test_services_expose_metrics_without_case_data(kafka_bootstrap: str, tmp_pat
         sla = wait_for(lambda: (lambda t: t if value(t, "referral_bus_open_deadlines{rule_id=\"4.8") >= 1 else None)(
             scrape(ports["sla"])), what="open-deadline gauge")
         assert value(sla, "referral_bus_escalation_firing_lateness_seconds_count") >= 1
-        assert value(sla, 'referral_bus_sla_records_total{rule_id="4.8-removal-outcome-3h",type="EscalationRaised"}') >= 1
+        assert value(sla,
+                     'referral_bus_sla_records_total{rule_id="4.8-removal-outcome-3h",type="EscalationRaised"}') >= 1
         router = scrape(ports["router"])
         assert value(router, 'referral_bus_receipts_total{reason_code="",status="ACCEPTED"}') >= 2
         assert case not in sla + router and "Test Child" not in sla + router

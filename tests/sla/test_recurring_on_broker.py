@@ -5,10 +5,11 @@ provider's occurrence and opens the next; the NGO closing its file withdraws wha
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+
 from referral_bus.contracts.base import City, Event
 from referral_bus.contracts.bus_records import ReceiptStatus
 from referral_bus.contracts.events import (
@@ -35,7 +36,6 @@ from referral_bus.contracts.sla_records import (
     EscalationRaised,
 )
 from referral_bus.sdk import AgencyClient
-
 from tests.broker_helpers import of_case, read_topic
 from tests.builders import case_id
 from tests.conftest import Bus, wait_for
@@ -73,7 +73,7 @@ def test_monthly_updates_per_provider_late_then_withdrawn_when_the_ngo_closes(
     accepted(ngo, NGOInitialMeetingHeld, case, by_role=NGOStaffRole.SOCIAL_WORKER)
     # the plan was agreed 40 days ago: both providers' first monthly update is already overdue
     accepted(ngo, ServicePlanAgreed, case, by_role=NGOStaffRole.SOCIAL_WORKER,
-             occurred_at=datetime.now(timezone.utc) - timedelta(days=40),
+             occurred_at=datetime.now(UTC) - timedelta(days=40),
              service_provider_agency_ids=["school-almaty", "health-almaty"])
     opened = wait_for(lambda: (lambda o: o if len(o) == 2 else None)(
         [r for r in records_of(bus, "sla", case) if isinstance(r, DeadlineOpened)]), what="one series per provider")
@@ -88,7 +88,7 @@ def test_monthly_updates_per_provider_late_then_withdrawn_when_the_ngo_closes(
     assert [r.deadline_id for r in late] == [by_agency["school-almaty"].deadline_id]
     second = wait_for(lambda: [r for r in records_of(bus, "sla", case) if isinstance(r, DeadlineOpened)
                                and r.trigger_event_id == late[0].completing_event_id], what="the school's next month")
-    assert second[0].responsible_agency_id == "school-almaty" and second[0].due_at > datetime.now(timezone.utc)
+    assert second[0].responsible_agency_id == "school-almaty" and second[0].due_at > datetime.now(UTC)
 
     accepted(ngo, NGOCaseClosed, case, reason=NGOCaseClosureReason.GOALS_MET)
     [withdrawn] = wait_for(lambda: [r for r in records_of(bus, "sla", case) if isinstance(r, DeadlineWithdrawn)],
@@ -100,7 +100,7 @@ def test_monthly_updates_per_provider_late_then_withdrawn_when_the_ngo_closes(
     assert all(isinstance(e, EscalationRaised) for e in escalations)
 
     from referral_bus.auditor.sla_explain import explain_case
-    rows = [e for e in explain_case(bus.runtime, case, datetime.now(timezone.utc)) if e.rule_id == RULE]
+    rows = [e for e in explain_case(bus.runtime, case, datetime.now(UTC)) if e.rule_id == RULE]
     statuses = sorted((e.responsible_agency_id or "", e.status.split(":")[0]) for e in rows)
     assert statuses == [("health-almaty", "breached"), ("school-almaty", "completed late"),
                         ("school-almaty", "withdrawn")]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC
 
 import pytest
+
 from referral_bus.contracts.sla_records import (
     DeadlineBreached,
     DeadlineCompletedLate,
@@ -14,7 +16,6 @@ from referral_bus.contracts.sla_records import (
     EscalationRaised,
 )
 from referral_bus.sdk import AgencyClient
-
 from tests.broker_helpers import of_case, read_topic
 from tests.builders import case_id, outcome_report, removal
 from tests.conftest import Bus, wait_for
@@ -93,11 +94,11 @@ def test_acknowledged_escalation_stops_the_ladder(bus: Bus, police: AgencyClient
                                             escalation_id=escalations[1].escalation_id,
                                             deadline_id=escalations[1].deadline_id), wait_for_receipt=True)
     assert receipt is not None and receipt.status.value == "ACCEPTED"
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from referral_bus.auditor.sla_explain import explain_case
     # replaying with a clock 4 h ahead (level 3 due) still raises nothing more: acknowledged
-    later = datetime.now(timezone.utc) + timedelta(hours=4)
+    later = datetime.now(UTC) + timedelta(hours=4)
     [row] = [e for e in explain_case(bus.runtime, case, later) if e.rule_id.startswith("4.8")]
     assert row.escalated_to == ["level 1: police-department-almaty", "level 2: commission-almaty"]
 
@@ -108,7 +109,6 @@ def test_social_assessment_pathway_6_21_to_6_30(bus: Bus) -> None:
         InitialAssessmentCompleted,
         SocialAssessmentCompleted,
     )
-
     from tests.builders import referral
     case = case_id()
     with AgencyClient("school-almaty", actor_id="t-2", runtime=bus.runtime) as school, \

@@ -7,6 +7,9 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
+
 from referral_bus.contracts.base import City
 from referral_bus.contracts.events import EmergencyRemoval
 from referral_bus.contracts.sla_records import (
@@ -24,9 +27,6 @@ from referral_bus.domain.deadlines.rule_table import RULES
 from referral_bus.infra.runtime import load_runtime
 from referral_bus.projections.projector import Item, Projector
 from referral_bus.projections.tables import Base, DeadlineRow
-from sqlalchemy import create_engine
-from sqlalchemy.orm import Session
-
 from tests.builders import T0, envelope, on_log
 
 
@@ -40,7 +40,8 @@ def test_a_withdrawn_deadline_is_closed_in_the_read_model() -> None:
     Base.metadata.create_all(engine)
     projector = Projector(engine, "log", "sla", "esc", {})
     deadline_id = uuid.uuid4()
-    opened = DeadlineOpened(sla_event_id=uuid.uuid4(), deadline_id=deadline_id, rule_id="6.45-protection-plan-review-30d",
+    opened = DeadlineOpened(sla_event_id=uuid.uuid4(), deadline_id=deadline_id,
+                            rule_id="6.45-protection-plan-review-30d",
                             paragraph="6.41(d), 6.45, 6.49", case_id="C-1", trigger_event_id=uuid.uuid4(),
                             responsible_agency_id="cam-almaty", opened_at=T0, due_at=T0 + timedelta(days=30))
     withdrawn = DeadlineWithdrawn(sla_event_id=uuid.uuid4(), deadline_id=deadline_id, rule_id=opened.rule_id,

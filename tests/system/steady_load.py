@@ -14,7 +14,6 @@ from referral_bus.contracts.bus_records import Receipt, ReceiptStatus
 from referral_bus.infra.kafka.log_reader import read_to_end_sync
 from referral_bus.infra.runtime import Runtime
 from referral_bus.sdk import AgencyClient
-
 from tests.broker_helpers import read_topic
 from tests.builders import case_id, outcome_report, referral, removal
 
@@ -41,7 +40,7 @@ class SteadyLoad:
     _thread: threading.Thread | None = None
     error: BaseException | None = None
 
-    def start(self) -> "SteadyLoad":
+    def start(self) -> SteadyLoad:
         self._thread = threading.Thread(target=self._run, name="steady-load", daemon=True)
         self._thread.start()
         return self
@@ -118,7 +117,7 @@ class Pending:
     future: object
     since: float = field(default_factory=time.monotonic)
 
-    def again(self, future: object) -> "Pending":
+    def again(self, future: object) -> Pending:
         return Pending(self.client, self.event, self.value, future)
 
 

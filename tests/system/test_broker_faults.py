@@ -11,10 +11,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
+
 from referral_bus.contracts.bus_records import ReceiptStatus
 from referral_bus.infra.kafka.kafka_cluster import LocalKafkaCluster
 from referral_bus.sdk import AgencyClient, PublishError
-
 from tests.builders import case_id, referral
 from tests.conftest import Bus, start_bus, wait_for
 from tests.system.steady_load import SteadyLoad, answered, check_nothing_lost
@@ -81,7 +81,8 @@ def run_fault(bus: Bus, name: str, fault, steady_for: float = 8.0) -> None:  # t
     for service, proc in bus.processes.items():
         assert proc.poll() is None, f"{service} exited with {proc.returncode}:\n{bus.log_text(service)[-3000:]}"
     checked = check_nothing_lost(bus.runtime, load.sent)
-    FIGURES.append(f"{name}: {len(load.sent)} submissions ({load.resent} re-sent by the client, {load.reconnects} client reconnects); fault lasted "
+    FIGURES.append(f"{name}: {len(load.sent)} submissions ({load.resent} re-sent by the client, {load.reconnects} "
+                   f"client reconnects); fault lasted "
                    f"{fault_ended - injected:.0f} s, longest wait for a receipt {longest_gap(bus, load):.1f} s, "
                    f"a new submission answered {serving:.1f} s after the fault ended, backlog drained "
                    f"{time.monotonic() - drained_from:.1f} s after the load stopped; 0 lost, 0 duplicated; case log "
@@ -91,7 +92,6 @@ def run_fault(bus: Bus, name: str, fault, steady_for: float = 8.0) -> None:  # t
 def longest_gap(bus: Bus, load: SteadyLoad) -> float:
     """The longest stretch during the run in which no submission of the load was answered."""
     from referral_bus.contracts.bus_records import Receipt
-
     from tests.broker_helpers import read_topic
     times = sorted(r.record.recorded_at for r in read_topic(bus.runtime, "receipts")
                    if isinstance(r.record, Receipt) and str(r.record.event_id) in load.sent)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from referral_bus.contracts.base import Event
 from referral_bus.contracts.bus_records import Receipt, ReceiptStatus
 from referral_bus.contracts.events import EscalationAcknowledged
@@ -20,7 +21,6 @@ from referral_bus.domain.deadlines.engine import deadline_id_for, escalation_id_
 from referral_bus.router.submissions import utc_now
 from referral_bus.sdk import AgencyClient
 from referral_bus.sla.app import record_id
-
 from tests.broker_helpers import read_topic
 from tests.builders import case_id, outcome_report, referral, removal
 from tests.conftest import Bus, start_bus, wait_for
@@ -46,7 +46,7 @@ def workload(bus: Bus) -> tuple[list[tuple[AgencyClient, Event]], set[str], date
         hours = 4 if i % 2 else 1   # every other inspector reports late (4.8)
         plan += [(school, referral(school, case)), (police, removal(police, case, hours_ago=hours)),
                  (police, outcome_report(police, case))]
-    level_2_at = datetime.now(timezone.utc) + LEVEL_2_AFTER
+    level_2_at = datetime.now(UTC) + LEVEL_2_AFTER
     hours_ago = (timedelta(hours=5) - LEVEL_2_AFTER).total_seconds() / 3600
     for i in range(ACK_CASES):
         case = case_id("ACK")
@@ -89,7 +89,8 @@ def test_kill_9_loses_and_duplicates_nothing(kafka_bootstrap: str, tmp_path) -> 
     try:
         plan, expected_ids, level_2_at = workload(bus)
         warm = AgencyClient("school-almaty", actor_id="w", runtime=bus.runtime)
-        assert warm.publish(referral(warm, case_id("WARM")), wait_for_receipt=True, timeout=120).status is ReceiptStatus.ACCEPTED  # type: ignore[union-attr]
+        assert warm.publish(referral(warm, case_id("WARM")), wait_for_receipt=True,
+                            timeout=120).status is ReceiptStatus.ACCEPTED  # type: ignore[union-attr]
         done = threading.Event()
         publisher = threading.Thread(target=publish_steadily, args=(plan, done), daemon=True)
         publisher.start()
@@ -142,11 +143,12 @@ def test_kill_9_loses_and_duplicates_nothing(kafka_bootstrap: str, tmp_path) -> 
             return {record_id(r) for r in out + engine.advance(utc_now())}
 
         def emitted() -> Counter[str]:
-            return Counter(record_id(r.record) for topic in ("sla", "escalations") for r in read_topic(bus.runtime, topic))
+            return Counter(record_id(r.record) for topic in ("sla", "escalations") for r in read_topic(bus.runtime,
+                                                                                                       topic))
 
         # past level 2 of the unacknowledged cases (+ grace and a few ticks): nothing more falls due for hours
         settle = level_2_at + timedelta(seconds=bus.runtime.settings.sla_grace_seconds + 5)
-        time.sleep(max(0.0, (settle - datetime.now(timezone.utc)).total_seconds()))
+        time.sleep(max(0.0, (settle - datetime.now(UTC)).total_seconds()))
         wait_for(lambda: owed() <= set(emitted()), timeout=120, interval=2, what="the SLA processor to catch up")
         time.sleep(3)
         final = emitted()

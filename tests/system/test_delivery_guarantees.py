@@ -22,9 +22,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.admin import NewTopic
+
 from referral_bus.contracts.bus_records import Receipt, ReceiptStatus
 from referral_bus.sdk import AgencyClient
-
 from tests.broker_helpers import read_topic
 from tests.builders import case_id, referral
 from tests.conftest import start_bus, wait_for
@@ -44,7 +44,8 @@ def test_a_crash_between_append_and_receipts_duplicates_nothing_on_the_case_log(
             for event in rest:
                 school.publish(event)
             school.producer.flush()
-        wait_for(lambda: bus.processes["router"].poll() is not None, timeout=60, what="the router to die at the failpoint")
+        wait_for(lambda: bus.processes["router"].poll() is not None, timeout=60,
+                 what="the router to die at the failpoint")
         assert bus.processes["router"].returncode == -9
         sent = {str(e.envelope.event_id): e for e in [first, *rest]}
         bus.start("router")
@@ -69,7 +70,8 @@ def test_a_crash_between_append_and_receipts_duplicates_nothing_on_the_case_log(
                 by_id[r.headers["rb-delivery-id"]].add(r.record.model_dump_json())
             assert len(by_id) == len(sent) and all(len(v) == 1 for v in by_id.values()), agency
             with AgencyClient(agency, actor_id="reader", runtime=bus.runtime) as reader:
-                handed = [item.delivery_id for item in reader.inbox(group_id=f"g-{secrets.token_hex(3)}", idle_timeout=5)
+                handed = [item.delivery_id for item in reader.inbox(group_id=f"g-{secrets.token_hex(3)}",
+                                                                    idle_timeout=5)
                           if str(item.record.envelope.event_id) in sent]  # type: ignore[attr-defined]
             assert sorted(handed) == sorted(by_id), agency
 

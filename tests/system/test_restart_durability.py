@@ -11,10 +11,12 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+
 from referral_bus.contracts.bus_records import ReceiptStatus
 from referral_bus.contracts.sla_records import DeadlineBreached, EscalationRaised
 from referral_bus.infra.kafka.local_process import free_port, port_is_free
@@ -22,8 +24,6 @@ from referral_bus.infra.runtime import load_runtime
 from referral_bus.infra.settings import Settings
 from referral_bus.sdk import AgencyClient
 from referral_bus.sla.app import record_id
-from sqlalchemy import create_engine, text
-
 from tests.broker_helpers import read_topic
 from tests.builders import case_id, outcome_report, referral, removal
 from tests.conftest import wait_for
@@ -75,12 +75,14 @@ class Up:
 def snapshot(runtime, database_url: str) -> dict[str, object]:  # type: ignore[no-untyped-def]
     engine = create_engine(database_url)
     with engine.connect() as conn:
-        rows = {t: sorted(map(tuple, conn.execute(text(f"SELECT * FROM {t}")).all()), key=repr) for t in READ_MODEL_TABLES}
+        rows = {t: sorted(map(tuple, conn.execute(text(f"SELECT * FROM {t}")).all()),
+                          key=repr) for t in READ_MODEL_TABLES}
     engine.dispose()
     return {
         "case_log": [(r.partition, r.offset, r.key, r.record.envelope.hash) for r in read_topic(runtime, "case_log")],
         "sla": sorted(record_id(r.record) for t in ("sla", "escalations") for r in read_topic(runtime, t)),
-        "inbox": sorted((r.headers.get("rb-delivery-id"), r.offset) for r in read_topic(runtime, "inbox", agency="cam-almaty")),
+        "inbox": sorted((r.headers.get("rb-delivery-id"), r.offset) for r in read_topic(runtime, "inbox",
+                                                                                        agency="cam-almaty")),
         "read_models": rows,
     }
 
@@ -109,15 +111,16 @@ def test_stop_and_start_the_whole_bus_keeps_everything_and_carries_on(tmp_path: 
         due = down_removal.envelope.occurred_at + timedelta(hours=3)
         # the late report's breach and escalation, and the projector, are through before the stop
         wait_for(lambda: any(isinstance(r.record, EscalationRaised) and r.record.case_id == late
-                             for r in read_topic(runtime, "escalations")), timeout=60, what="the late case's escalation")
+                             for r in read_topic(runtime,
+                                                 "escalations")), timeout=60, what="the late case's escalation")
         wait_for(lambda: _count(database_url, "case_events") == len(sent), timeout=60, what="the projector")
         before = snapshot(runtime, database_url)
         assert not any(r.record.case_id == due_while_down and r.record.rule_id == RULE_4_8  # type: ignore[attr-defined]
                        for r in read_topic(runtime, "escalations"))
 
         up.stop()
-        assert datetime.now(timezone.utc) < due, "the bus took too long to stop for this test's timing"
-        time.sleep(max(0.0, (due - datetime.now(timezone.utc)).total_seconds()) + 3)  # due while the bus is down
+        assert datetime.now(UTC) < due, "the bus took too long to stop for this test's timing"
+        time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 3)  # due while the bus is down
 
         up.start()
         after = snapshot(runtime, database_url)

@@ -14,7 +14,7 @@ import hashlib
 import json
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +89,7 @@ def archive(runtime: Runtime, directory: Path) -> ArchiveSummary:
                                       "last_offset": rows[-1].offset if rows else None}
     manifest = {
         "format": "referral-bus case-log archive v1", "topic": topic,
-        "created_at": datetime.now(timezone.utc).isoformat(), "records": len(records), "cases": len(heads),
+        "created_at": datetime.now(UTC).isoformat(), "records": len(records), "cases": len(heads),
         "chain_heads_sha256": _chain_heads_digest(heads), "partitions": partitions,
         "writer_schemas": {str(i): runtime.registry.lookup(i) for i in sorted(schema_ids)},
     }
@@ -111,7 +111,7 @@ def read_archive(directory: Path) -> tuple[dict[str, Any], dict[int, list[dict[s
         if _sha256(path) != entry["sha256"]:
             raise ArchiveError(f"{entry['file']}: checksum differs from the manifest (damaged or altered)")
         with path.open("rb") as f:
-            rows = list(fastavro.reader(f))
+            rows: list[dict[str, Any]] = [row for row in fastavro.reader(f) if isinstance(row, dict)]
         if len(rows) != entry["records"]:
             raise ArchiveError(f"{entry['file']}: {len(rows)} records, manifest says {entry['records']}")
         out[int(partition)] = rows
@@ -131,7 +131,8 @@ def restore(runtime: Runtime, directory: Path) -> ArchiveSummary:
         for partition, rows in sorted(partitions.items()):
             for row in rows:  # idempotent producer: per-partition order is kept
                 producer.send(topic, key=row["key"], value=row["value"], partition=partition,
-                              timestamp_ms=row["timestamp_ms"], headers=[(h["key"], h["value"]) for h in row["headers"]])
+                              timestamp_ms=row["timestamp_ms"], headers=[(h["key"],
+                                                                          h["value"]) for h in row["headers"]])
         producer.flush()
     finally:
         producer.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from referral_bus.contracts.base import Event, Record
@@ -69,7 +69,8 @@ async def rebuild_case(runtime: Runtime, case_id: str, as_of: datetime | None = 
             continue
         expected_sequence = state.last_sequence + 1
         if env.sequence != expected_sequence:
-            history.chain_problems.append(f"offset {record.offset}: sequence {env.sequence}, expected {expected_sequence}")
+            history.chain_problems.append(f"offset {record.offset}: sequence {env.sequence}, expected "
+                                          f"{expected_sequence}")
         if env.previous_hash != previous:
             history.chain_problems.append(f"sequence {env.sequence}: previous_hash does not match the previous event")
         if env.hash != chain_hash(env.previous_hash or GENESIS, event):
@@ -83,7 +84,7 @@ async def rebuild_case(runtime: Runtime, case_id: str, as_of: datetime | None = 
     async for record in read_to_end(servers, sla_topics, partitions=parts):
         if record.key != key:
             continue
-        at = datetime.fromtimestamp(record.timestamp / 1000, tz=timezone.utc)
+        at = datetime.fromtimestamp(record.timestamp / 1000, tz=UTC)
         if as_of is None or at <= as_of:
             history.sla.append((at, codec.decode(record.value)))
     return history

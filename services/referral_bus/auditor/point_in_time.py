@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -28,7 +28,7 @@ class Told:
 
 
 def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)  # SQLite drops the zone
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite drops the zone
 
 
 def told_from_log(runtime: Runtime, agency_id: str, case_id: str, as_of: datetime) -> list[Told]:
@@ -39,7 +39,7 @@ def told_from_log(runtime: Runtime, agency_id: str, case_id: str, as_of: datetim
     async def collect() -> list[Told]:
         out = []
         async for r in read_to_end(runtime.settings.bootstrap_servers, [topic], partitions={topic: [part]}):
-            at = datetime.fromtimestamp(r.timestamp / 1000, tz=timezone.utc)
+            at = datetime.fromtimestamp(r.timestamp / 1000, tz=UTC)
             headers = {k: v.decode() for k, v in (r.headers or [])}
             if r.key != key or at > as_of or headers.get("rb-delivery-id") is None:
                 continue

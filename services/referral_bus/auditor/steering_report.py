@@ -41,7 +41,8 @@ def build_report(engine: Engine, start: datetime, end: datetime, city: str | Non
     report = SteeringReport(city, start, end)
     with Session(engine) as session:
         cities = {c.case_id: c.city for c in session.scalars(select(CaseRow))}
-        in_city = (lambda case_id: city is None or cities.get(case_id) == city)  # noqa: E731
+        def in_city(case_id: str) -> bool:
+            return city is None or cities.get(case_id) == city
         referrals = [r for r in session.scalars(select(ReferralRow))
                      if (city is None or r.city == city) and _in_period(r.made_at, start, end)]
         report.referrals = {
@@ -105,10 +106,10 @@ def write_report(report: SteeringReport, directory: Path) -> list[Path]:
     path = directory / "deadlines.csv"
     columns = ["rule", "paragraph", "agency", "due", "met", "completed late", "breached, still open", "open"]
     with path.open("w", newline="") as f:
-        out = csv.DictWriter(f, fieldnames=["location", *columns])
-        out.writeheader()
+        rows = csv.DictWriter(f, fieldnames=["location", *columns])
+        rows.writeheader()
         for row in report.deadlines:
-            out.writerow({"location": where, **row})
+            rows.writerow({"location": where, **row})
     written.append(path)
     table = "".join("<tr>" + "".join(f"<td>{html.escape(str(row[c]))}</td>" for c in columns) + "</tr>"
                     for row in report.deadlines)

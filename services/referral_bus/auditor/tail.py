@@ -15,7 +15,8 @@ def follow(runtime: Runtime, topic_id: str = "escalations", from_beginning: bool
            idle_timeout: float | None = None) -> Iterator[Record]:
     topic = runtime.catalogue.name(topic_id)
     consumer = KafkaConsumer(bootstrap_servers=runtime.settings.bootstrap_servers, group_id=None,
-                             enable_auto_commit=False, consumer_timeout_ms=int(idle_timeout * 1000) if idle_timeout else -1)
+                             enable_auto_commit=False,
+                             consumer_timeout_ms=int(idle_timeout * 1000) if idle_timeout else -1)
     try:
         tps = [TopicPartition(topic, p) for p in range(runtime.catalogue.partitions(topic_id))]
         consumer.assign(tps)

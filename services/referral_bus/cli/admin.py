@@ -17,7 +17,8 @@ def cmd_topics(args: argparse.Namespace) -> int:
     runtime = _runtime()
     if args.action == "list":
         for spec in runtime.catalogue.specs():
-            print(f"{spec.name:<40} partitions={spec.partitions} key={spec.key} retention.ms={spec.config['retention.ms']}")
+            print(f"{spec.name:<40} partitions={spec.partitions} key={spec.key} "
+                  f"retention.ms={spec.config['retention.ms']}")
         return 0
     from referral_bus.infra.kafka.admin import ReplicationRefused, apply_topics
     try:
@@ -65,7 +66,8 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     problems = deployment.check(out)
     for problem in problems:
         print(problem)
-    print(f"deploy files in {out}: " + (f"{len(problems)} difference(s) from the renderer" if problems else "up to date"))
+    print(f"deploy files in {out}: " + (f"{len(problems)} difference(s) from the renderer" if problems else "up to "
+                                        "date"))
     return 1 if problems else 0
 
 

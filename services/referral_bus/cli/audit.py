@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,7 +55,7 @@ def cmd_sla(args: argparse.Namespace) -> int:
         print("sla explain needs a CASE_ID", file=sys.stderr)
         return 2
     from referral_bus.auditor.sla_explain import explain_case
-    explanations = explain_case(_runtime(), args.case_id, datetime.now(timezone.utc))
+    explanations = explain_case(_runtime(), args.case_id, datetime.now(UTC))
     if not explanations:
         print(f"no deadlines for case {args.case_id}", file=sys.stderr)
         return 1
@@ -69,7 +69,8 @@ def cmd_sla(args: argparse.Namespace) -> int:
             print(f"    {line}")
         status = e.status + (f" at {e.completed_at.isoformat()}" if e.completed_at else "")
         status += f", {e.lateness_seconds} s late" if e.lateness_seconds else ""
-        print(f"  due {e.due_at.isoformat()} — {status}" + (f"; escalated {', '.join(e.escalated_to)}" if e.escalated_to else ""))
+        print(f"  due {e.due_at.isoformat()} — {status}" + (f"; escalated "
+                                                            f"{', '.join(e.escalated_to)}" if e.escalated_to else ""))
     return 0
 
 
@@ -98,7 +99,7 @@ def _parse_time(text: str | None, what: str) -> datetime:
 def _sla_report(args: argparse.Namespace) -> int:
     from referral_bus.auditor.sla_report import sla_report_sync
     start, end = _parse_time(args.start, "--from"), _parse_time(args.end, "--to")
-    rows = sla_report_sync(_runtime(), start, end, datetime.now(timezone.utc))
+    rows = sla_report_sync(_runtime(), start, end, datetime.now(UTC))
     if args.json:
         print(json.dumps([{**{k: v for k, v in r.__dict__.items() if k != "lateness_seconds"},
                            "met_share": r.met_share, "median_lateness_seconds": r.median_lateness,
@@ -119,7 +120,7 @@ def cmd_told(args: argparse.Namespace) -> int:
     """What AGENCY had been told about CASE by --as-of, from the log or from the read models."""
     from referral_bus.auditor.point_in_time import told_from_log, told_from_read_models
     runtime = _runtime()
-    as_of = datetime.fromisoformat(args.as_of) if args.as_of else datetime.now(timezone.utc)
+    as_of = datetime.fromisoformat(args.as_of) if args.as_of else datetime.now(UTC)
     if as_of.tzinfo is None:
         print("--as-of needs a time zone, e.g. 2026-11-22T10:00:00+05:00", file=sys.stderr)
         return 2

@@ -33,7 +33,7 @@ def cmd_service(args: argparse.Namespace) -> int:
     if args.command == "router":
         from referral_bus.router.app import create_app
     else:
-        from referral_bus.sla.app import create_app  # type: ignore[assignment]
+        from referral_bus.sla.app import create_app
     sys.argv = [sys.argv[0], "worker"]
     run_worker(create_app(runtime), loglevel=args.faust_log_level)
     return 0
@@ -44,7 +44,8 @@ def cmd_projections(args: argparse.Namespace) -> int:
     runtime = _runtime()
     if args.action == "rebuild":
         applied = rebuild(runtime)
-        print(f"rebuilt the read models from the log: {applied:,} records into {runtime.settings.read_model_url.split('@')[-1]}")
+        print(f"rebuilt the read models from the log: {applied:,} records into "
+              f"{runtime.settings.read_model_url.split('@')[-1]}")
         return 0
     try:
         project(runtime, make_engine(runtime), until_end=False)
@@ -75,7 +76,7 @@ def cmd_broker(args: argparse.Namespace) -> int:
     return 0
 
 
-def _case_log_size(runtime: "Runtime") -> int:
+def _case_log_size(runtime: Runtime) -> int:
     """Records on the case log (log-end minus log-start offsets; exact on Apache Kafka)."""
     from kafka import KafkaConsumer, TopicPartition
     topic = runtime.catalogue.name("case_log")
@@ -89,7 +90,8 @@ def _case_log_size(runtime: "Runtime") -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    """Broker (local Apache Kafka, durable, unless KAFKA_BOOTSTRAP_SERVERS is set), topics, router, SLA processor, projector,
+    """Broker (local Apache Kafka, durable, unless KAFKA_BOOTSTRAP_SERVERS is set), topics, router,
+    SLA processor, projector,
     optionally the demonstration; runs until Ctrl-C, then stops everything."""
     from referral_bus.infra.kafka.admin import apply_topics
     from referral_bus.infra.kafka.kafka_distribution import KafkaUnavailable
@@ -148,7 +150,7 @@ The bus is running. Inspect it with, in another terminal:
 Press Ctrl-C to stop everything.""", flush=True)
         while all(child.poll() is None for child in children):
             time.sleep(1)
-        dead = [c.args[-2] for c in children if c.poll() is not None]
+        dead = [name for name, c in zip(("router", "sla", "projections"), children) if c.poll() is not None]
         print(f"service(s) exited: {dead}; see {logs}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -175,7 +177,8 @@ def register(sub: Any) -> None:
     p = sub.add_parser("broker", help="run Apache Kafka (KRaft) in the foreground, its log under the data directory")
     p.add_argument("--port", type=int, help="client port of the first node (default $REFERRAL_BUS_BROKER_PORT or 9092; "
                                              "the controller uses the next port)")
-    p.add_argument("--nodes", type=int, default=1, choices=[1, 3], help="3: a production-shaped cluster on this machine")
+    p.add_argument("--nodes", type=int, default=1, choices=[1, 3],
+                   help="3: a production-shaped cluster on this machine")
     p.set_defaults(func=cmd_broker)
     p = sub.add_parser("router", help="run the validator/router (Faust worker)")
     p.add_argument("action", choices=["run"])

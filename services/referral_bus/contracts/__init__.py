@@ -15,6 +15,9 @@ from referral_bus.contracts.base import Event, Record
 from referral_bus.contracts.bus_records import DeadLetter, Receipt
 from referral_bus.contracts.sla_records import SLA_RECORD_TYPES
 
+__all__ = ["EVENT_TYPES", "RECORD_TYPES", "DeadLetter", "Event", "Receipt", "Record", "SLA_RECORD_TYPES",
+           "care_events", "events", "justice_events", "ngo_events", "violence_events"]
+
 #: Every case event type, by Avro record name: Annex B of seed 001 (``events``, ``care_events``,
 #: ``ngo_events``) and seeds 002 (``violence_events``) and 003 (``justice_events``).
 EVENT_TYPES: dict[str, type[Event]] = {

@@ -26,7 +26,7 @@ class AgeAssessmentCompleted(Event):
     least_invasive_method: bool = Field(default=True, description="6.10(d): the least invasive method was used")
 
     @model_validator(mode="after")
-    def _range(self) -> "AgeAssessmentCompleted":
+    def _range(self) -> AgeAssessmentCompleted:
         if self.assessed_min_age_years > self.assessed_max_age_years:
             raise ValueError("assessed_min_age_years: the lower bound exceeds the upper bound (6.10)")
         if self.conclusive and self.assessed_min_age_years != self.assessed_max_age_years:
@@ -61,7 +61,7 @@ class MedicalExaminationConsentRecorded(Event):
     consent: Consent
 
     @model_validator(mode="after")
-    def _subject(self) -> "MedicalExaminationConsentRecorded":
+    def _subject(self) -> MedicalExaminationConsentRecorded:
         if self.consent.subject is not ConsentSubject.MEDICAL_EXAMINATION:
             raise ValueError("consent.subject: a medical examination consent has subject MEDICAL_EXAMINATION (6.14)")
         return self
@@ -89,7 +89,7 @@ class TemporaryCareRecommended(Event):
     decision_body: str = Field(default="guardianship", description="6.16: guardianship, commission or court")
 
     @model_validator(mode="after")
-    def _body(self) -> "TemporaryCareRecommended":
+    def _body(self) -> TemporaryCareRecommended:
         if self.decision_body not in ("guardianship", "commission", "court"):
             raise ValueError("decision_body: the decision lies with the guardianship, commission or court (6.16)")
         return self
@@ -105,7 +105,7 @@ class TemporaryCareDecided(Event):
     siblings_separation_reason: str | None = Field(default=None, description="6.18(c)")
 
     @model_validator(mode="after")
-    def _rules(self) -> "TemporaryCareDecided":
+    def _rules(self) -> TemporaryCareDecided:
         if self.placement_necessary and self.form is None:
             raise ValueError("form: a placement decision names the form of temporary care (6.17(b))")
         if self.siblings_separated and not (self.siblings_separation_reason or "").strip():
@@ -148,7 +148,7 @@ class ChildProtectionPlanFinalised(Event):
     approved_by_guardianship: bool = Field(default=False, description="6.44: when its approval is needed")
 
     @model_validator(mode="after")
-    def _review_date(self) -> "ChildProtectionPlanFinalised":
+    def _review_date(self) -> ChildProtectionPlanFinalised:
         days = (self.first_review_by - self.commences_on).days
         if not 0 < days <= 30:
             raise ValueError("first_review_by: the first review is within 30 days of the plan's commencement (6.41(d))")
@@ -190,7 +190,7 @@ class ReviewRecommendationsRejected(Event):
     reasons: str
 
     @model_validator(mode="after")
-    def _reasons(self) -> "ReviewRecommendationsRejected":
+    def _reasons(self) -> ReviewRecommendationsRejected:
         if not self.reasons.strip():
             raise ValueError("reasons: the Manager's reasons are given in writing (6.48, 6.76)")
         return self
@@ -269,7 +269,7 @@ class CarePlanAgreed(Event):
     transition_arrangements: bool = Field(default=False, description="6.54(h), 6.55(f)")
 
     @model_validator(mode="after")
-    def _dates(self) -> "CarePlanAgreed":
+    def _dates(self) -> CarePlanAgreed:
         if not 0 < (self.first_review_by - self.commences_on).days <= 28:
             raise ValueError("first_review_by: the first review is no later than 28 days after the care plan "
                              "commences (6.54(g), 6.62)")
@@ -309,7 +309,7 @@ class CarePlanReviewed(Event):
     manager_accepts: bool = True
 
     @model_validator(mode="after")
-    def _ground(self) -> "CarePlanReviewed":
+    def _ground(self) -> CarePlanReviewed:
         if self.decision is CarePlanDecision.NO_LONGER_NECESSARY and self.ground is None:
             raise ValueError("ground: a care plan is no longer necessary only on a ground of 6.74 (a) or (b)")
         return self

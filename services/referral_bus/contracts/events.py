@@ -50,7 +50,8 @@ class ReferralMade(Event):
     services_requested: list[SupportService] = Field(default_factory=list, description="Part 8 E (Д1)")
     receiving_other_services: bool | None = Field(default=None, description="Part 8 E (Д3), 5.17(e)")
     family_informed: bool | None = Field(default=None, description="5.17(f): child and family told of the referral")
-    family_willing: bool | None = Field(default=None, description="5.17(f): child and family willing to receive services")
+    family_willing: bool | None = Field(default=None,
+                                        description="5.17(f): child and family willing to receive services")
     affected_by_migration: bool = Field(default=True, description="4.1, 5.12(a): the child is a CABM")
     child_located_in_city: bool = Field(default=True, description="5.9(b), 5.12(b): located in the City/Oblast")
     legal_matters: list[LegalMatter] = Field(default_factory=list, description="5.9(a): for LEGAL services")
@@ -62,11 +63,12 @@ class ReferralMade(Event):
                                   "referring agency, which is owed the decision (5.18)")
 
     @model_validator(mode="after")
-    def _rules(self) -> "ReferralMade":
+    def _rules(self) -> ReferralMade:
         if not 0 <= self.child_age_years < 18:
             raise ValueError("child_age_years must be 0–17: a child is an individual aged 0 to 18 (Annex B, part 2)")
         if self.referral_kind is ReferralKind.NGO_SUPPORT and not self.services_requested:
-            raise ValueError("services_requested: an NGO referral request names at least one service (Part 8, section E)")
+            raise ValueError("services_requested: an NGO referral request names at least one service (Part 8, section "
+                             "E)")
         return self
 
 
@@ -295,7 +297,7 @@ class NGODecision(Event):
     decided_at: AwareDatetime | None = None
 
     @model_validator(mode="after")
-    def _reasons_when_declined(self) -> "NGODecision":
+    def _reasons_when_declined(self) -> NGODecision:
         if self.decision is not NGODecisionKind.ACCEPTED and not (self.reasons or "").strip():
             raise ValueError("reasons: a declined referral must state its reasons in writing (5.19)")
         return self
@@ -359,6 +361,7 @@ EVENTS: tuple[type[Event], ...] = (
     ReferralMade, GuardianshipNotified, EmergencyRemoval, RemovalOutcomeReported, ProsecutorNotified,
     InitialAssessmentCompleted, SocialAssessmentCompleted, ChildProtectionMeetingScheduled, MeetingAttendanceDeclined,
     ProfessionalReportSubmitted, ChildProtectionMeetingHeld, CriminalCaseOpened, CriminalCaseConcluded, CaseClosed,
-    NGODecision, NGOFirstContactMade, NGOInitialMeetingHeld, ServicePlanAgreed, EscalationAcknowledged, ChildAgeRecorded,
+    NGODecision, NGOFirstContactMade, NGOInitialMeetingHeld, ServicePlanAgreed, EscalationAcknowledged,
+    ChildAgeRecorded,
     EmergencyRemovalRequested, CourtClaimRequested, CriminalCaseUpdated, JointHandlingAgreed,
 )

@@ -54,7 +54,7 @@ class ChildInterviewed(Event):
     joint_interview: bool = Field(default=False, description="6.6: one joint interview for both cases")
 
     @model_validator(mode="after")
-    def _present(self) -> "ChildInterviewed":
+    def _present(self) -> ChildInterviewed:
         if not self.professionals_present:
             raise ValueError("professionals_present: name the professionals present at the interview (6.7)")
         return self
@@ -69,7 +69,7 @@ class ProceedingsTerminated(Event):
     alternative_measure: bool = Field(default=False, description="Diverted to a community-based programme")
 
     @model_validator(mode="after")
-    def _basis(self) -> "ProceedingsTerminated":
+    def _basis(self) -> ProceedingsTerminated:
         if not self.legal_basis.strip():
             raise ValueError("legal_basis: a termination states its legal basis (seed 003)")
         return self
@@ -82,7 +82,7 @@ class ProbationOrdered(Event):
     duration_months: int
 
     @model_validator(mode="after")
-    def _duration(self) -> "ProbationOrdered":
+    def _duration(self) -> ProbationOrdered:
         if self.duration_months <= 0:
             raise ValueError("duration_months: a probation order has a positive duration")
         return self

@@ -100,7 +100,7 @@ class FollowUpRecorded(Event):
     reason: str | None = Field(default=None, description="Required unless a referral was made")
 
     @model_validator(mode="after")
-    def _reason(self) -> "FollowUpRecorded":
+    def _reason(self) -> FollowUpRecorded:
         if self.outcome is not FollowUpOutcome.REFERRAL_MADE and not (self.reason or "").strip():
             raise ValueError("reason: say why no referral follows (seed 002: feedback to the helpline or school)")
         return self

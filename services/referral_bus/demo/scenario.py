@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import secrets
 import time
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from referral_bus.auditor.history import rebuild_case_sync
 from referral_bus.auditor.tail import follow
@@ -33,7 +34,7 @@ def run_demo(runtime: Runtime, say: Callable[[str], None] = print) -> dict[str, 
     run = secrets.token_hex(3).upper()
     late_case, timely_case, referral_case = f"DEMO-ALA-{run}-1", f"DEMO-ALA-{run}-2", f"DEMO-ALA-{run}-3"
     violence_case = f"DEMO-ALA-{run}-4"
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     police = AgencyClient("police-juvenile-almaty", actor_id="inspector-demo-1", actor_role="juvenile_inspector",
                           runtime=runtime)
     school = AgencyClient("school-almaty", actor_id="teacher-demo-1", runtime=runtime)
@@ -42,6 +43,7 @@ def run_demo(runtime: Runtime, say: Callable[[str], None] = print) -> dict[str, 
 
     def publish(client: AgencyClient, event: Any, label: str) -> Any:
         receipt = client.publish(event, wait_for_receipt=True, timeout=90)
+        assert receipt is not None  # asked for
         detail = f"sequence {receipt.sequence}" if receipt.sequence else receipt.reason
         say(f"  {label:<58} -> {receipt.status.value} ({detail})")
         return receipt
@@ -84,7 +86,7 @@ def run_demo(runtime: Runtime, say: Callable[[str], None] = print) -> dict[str, 
             "MedicalWrittenNoticeSent (police, Guardianship, Commission, …)")
 
     say("\n== Waiting for the SLA processor's escalation ==")
-    escalation = None
+    escalation: Any = None
     deadline = time.monotonic() + 60
     while escalation is None and time.monotonic() < deadline:
         for record in follow(runtime, from_beginning=True, idle_timeout=2):

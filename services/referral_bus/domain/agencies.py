@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Mapping
+from typing import Any
 
 from referral_bus.contracts.base import City
 
@@ -44,7 +45,7 @@ class Directory:
     agencies: dict[str, Agency] = field(default_factory=dict)
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any]) -> "Directory":
+    def from_mapping(cls, data: Mapping[str, Any]) -> Directory:
         """Build from the parsed agencies.yaml, with errors that name the entry and field."""
         directory = cls()
         for index, entry in enumerate(data.get("agencies") or []):

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
-from referral_bus.contracts.base import Event
+from referral_bus.contracts.base import Envelope, Event
 from referral_bus.domain.chain import GENESIS, chain_hash
 
 
@@ -79,7 +79,7 @@ def verify(logged: Iterable[LoggedEvent]) -> VerificationReport:
         chain = chains.setdefault(env.case_id, _CaseChain())
         seq = env.sequence or 0
 
-        def found(kind: Finding, detail: str) -> None:
+        def found(kind: Finding, detail: str, item: LoggedEvent = item, env: Envelope = env) -> None:
             report.problems.append(Problem(kind, env.case_id, item.partition, item.offset, env.sequence, detail))
 
         if item.key != env.case_id.encode():

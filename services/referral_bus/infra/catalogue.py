@@ -45,7 +45,7 @@ class Catalogue:
         self.source = source
 
     @classmethod
-    def load(cls, path: Path, directory: Directory, prefix: str = "") -> "Catalogue":
+    def load(cls, path: Path, directory: Directory, prefix: str = "") -> Catalogue:
         try:
             data = load_with_lines(path.read_text())
         except yaml.YAMLError as exc:
@@ -53,7 +53,7 @@ class Catalogue:
         return cls.from_mapping(data, directory, prefix, path.name)
 
     @classmethod
-    def from_mapping(cls, data: Any, directory: Directory, prefix: str = "", source: str = "topics.yaml") -> "Catalogue":
+    def from_mapping(cls, data: Any, directory: Directory, prefix: str = "", source: str = "topics.yaml") -> Catalogue:
         def fail(line: Any, where: str, message: str) -> CatalogueError:
             return CatalogueError(f"{source} line {line}, {where}: {message}")
 
@@ -87,7 +87,8 @@ class Catalogue:
                     raise fail(line, f"topics[{i}].{number}", f"must be a positive integer, got {value!r}")
             retention = entry["retention_ms"]
             if not isinstance(retention, int) or (retention < 1 and retention != -1):
-                raise fail(line, f"topics[{i}].retention_ms", f"must be -1 (forever) or a positive integer, got {retention!r}")
+                raise fail(line, f"topics[{i}].retention_ms",
+                           f"must be -1 (forever) or a positive integer, got {retention!r}")
             entries.append(entry)
         partitions = {t: next((e.get("partitions", defaults.get("partitions")) for e in entries if e["id"] == t), None)
                       for t in _CO_PARTITIONED}
@@ -99,7 +100,7 @@ class Catalogue:
     # -- names ---------------------------------------------------------------------------------
     def name(self, topic_id: str, **fill: str) -> str:
         entry = self.entries[topic_id]
-        return self.prefix + entry["name"].format(**fill)
+        return self.prefix + str(entry["name"]).format(**fill)
 
     def ingress(self, kind: AgencyKind) -> str:
         return self.name("ingress", kind=kind.value)

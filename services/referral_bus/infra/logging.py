@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -18,7 +19,7 @@ PERSONAL_KEYS = frozenset(PersonalData.model_fields) | frozenset(ParentOrReprese
     "personal_data", "name", "address", "date_of_birth", "phone"}
 
 
-def drop_personal_data(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def drop_personal_data(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key in PERSONAL_KEYS & event_dict.keys():
         event_dict[key] = "[withheld]"
     return event_dict

@@ -28,7 +28,7 @@ class ReplayProgress:
         self._task: object = None
         self._logged_at = time.monotonic()
 
-    def __enter__(self) -> "ReplayProgress":
+    def __enter__(self) -> ReplayProgress:
         if sys.stderr.isatty():
             self._bar = Progress(TextColumn(self.label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                                  console=Console(stderr=True), transient=True)

@@ -69,7 +69,8 @@ class Settings:
     schema_registry_url: str | None = field(default_factory=lambda: os.environ.get("SCHEMA_REGISTRY_URL") or None)
     root: Path = field(default_factory=project_root)
     #: Largest accepted submission; bigger ones are rejected with OVERSIZED.
-    max_event_bytes: int = field(default_factory=lambda: int(os.environ.get("REFERRAL_BUS_MAX_EVENT_BYTES", 256 * 1024)))
+    max_event_bytes: int = field(default_factory=lambda: int(os.environ.get("REFERRAL_BUS_MAX_EVENT_BYTES",
+                                                                            256 * 1024)))
     #: How far in the future occurred_at may lie (clock skew between agencies and the bus).
     max_clock_skew_seconds: int = field(default_factory=lambda: int(os.environ.get("REFERRAL_BUS_MAX_CLOCK_SKEW", 300)))
     #: The SLA processor waits this long past a due time before declaring a breach, so that a

@@ -128,7 +128,8 @@ class Projector:
             case = CaseRow(case_id=env.case_id, opened_at=env.recorded_at, opened_by=env.producer.agency_id)
             self._add(session, case, env.case_id)
         # what the domain's fold says, never worked out again here
-        case.last_sequence, case.last_event_type, case.last_recorded_at = env.sequence, event.event_type(), env.recorded_at
+        case.last_sequence, case.last_event_type = env.sequence, event.event_type()
+        case.last_recorded_at = env.recorded_at
         case.city = state.city.value if state.city else None
         case.child_age_years = state.child_age_years
         case.referred_to_cam, case.child_removed = state.referred_to_cam, state.child_removed
@@ -139,7 +140,8 @@ class Projector:
                                     referring_agency_id=env.producer.agency_id,
                                     age_band=age_band(event.child_age_years), made_at=env.recorded_at))
         elif isinstance(event, InitialAssessmentCompleted):
-            self._close_referrals(session, env.case_id, ReferralKind.CHILD_PROTECTION, event.outcome.value, env.recorded_at)
+            self._close_referrals(session, env.case_id, ReferralKind.CHILD_PROTECTION, event.outcome.value,
+                                  env.recorded_at)
         elif isinstance(event, NGODecision):
             self._close_referrals(session, env.case_id, ReferralKind.NGO_SUPPORT, event.decision.value, env.recorded_at)
 
@@ -147,7 +149,8 @@ class Projector:
     def _close_referrals(session: Session, case_id: str, kind: ReferralKind, outcome: str, at: datetime) -> None:
         session.flush()
         for referral in session.scalars(select(ReferralRow).where(
-                ReferralRow.case_id == case_id, ReferralRow.referral_kind == kind.value, ReferralRow.outcome.is_(None))):
+                ReferralRow.case_id == case_id, ReferralRow.referral_kind == kind.value,
+                ReferralRow.outcome.is_(None))):
             referral.outcome, referral.outcome_at = outcome, at
 
     # -- deadlines ----------------------------------------------------------------------------
@@ -161,7 +164,8 @@ class Projector:
                                         opened_at=record.opened_at, due_at=record.due_at, status="open"),
                           str(record.deadline_id))
             else:
-                row.rule_id, row.paragraph, row.due_at, row.status = record.rule_id, record.paragraph, record.due_at, "open"
+                row.rule_id, row.paragraph, row.due_at = record.rule_id, record.paragraph, record.due_at
+                row.status = "open"
             return
         row = self._get(session, DeadlineRow, str(getattr(record, "deadline_id", "")))
         if row is None:

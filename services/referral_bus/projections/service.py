@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import nullcontext
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import structlog
 from kafka import KafkaConsumer, TopicPartition
@@ -88,7 +88,7 @@ def project(runtime: Runtime, engine: Engine, *, until_end: bool, batch: int = 2
                 polled = consumer.poll(timeout_ms=500)
                 items = [Item(r.topic, r.partition, r.offset, r.key,
                               {k: v.decode() for k, v in (r.headers or [])},
-                              datetime.fromtimestamp(r.timestamp / 1000, tz=timezone.utc),
+                              datetime.fromtimestamp(r.timestamp / 1000, tz=UTC),
                               runtime.codec.decode(r.value))
                          for records in polled.values() for r in records]
                 projector.apply_batch(items)

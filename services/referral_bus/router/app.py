@@ -9,10 +9,12 @@ batch costs two broker round trips instead of two per event.
 from __future__ import annotations
 
 import json
+from typing import Any, cast
 
 import faust
 import structlog
 
+from referral_bus.contracts.base import Event
 from referral_bus.contracts.bus_records import Receipt
 from referral_bus.infra import failpoints, metrics
 from referral_bus.infra.kafka.faust_app import (
@@ -23,7 +25,7 @@ from referral_bus.infra.kafka.faust_app import (
 )
 from referral_bus.infra.kafka.log_reader import read_to_end
 from referral_bus.infra.runtime import Runtime
-from referral_bus.router.submissions import Outcome, SubmissionHandler, Source, Submission
+from referral_bus.router.submissions import Outcome, Source, Submission, SubmissionHandler
 
 log = structlog.get_logger(__name__)
 APP_ID = "referral-bus-router"
@@ -63,19 +65,22 @@ class RouterService:
         count = 0
         async for record in read_to_end(servers, [self.case_log], progress="rebuilding router state"):
             headers = dict(record.headers or ())
-            self.handler.fold(codec.decode(record.value), source=parse_source(headers.get(SOURCE_HEADER)))  # type: ignore[arg-type]
+            event = codec.decode(record.value)
+            if isinstance(event, Event):   # anything else cannot have been appended by a router
+                self.handler.fold(event, source=parse_source(headers.get(SOURCE_HEADER)))
             count += 1
         ingress = self.runtime.catalogue.ingress_topics()
         async for record in read_to_end(servers, [self.receipts]):
-            receipt = codec.decode(record.value)  # type: ignore[arg-type]
+            receipt = codec.decode(record.value)
             if isinstance(receipt, Receipt) and receipt.source_topic in ingress:
                 self.handler.answered.add((receipt.source_topic, receipt.source_partition, receipt.source_offset))
         self.stale = False
-        log.info("router.state_rebuilt", events=count, cases=len(self.handler.cases), answered=len(self.handler.answered))
+        log.info("router.state_rebuilt", events=count, cases=len(self.handler.cases),
+                 answered=len(self.handler.answered))
 
-    async def _route(self, stream: faust.StreamT) -> None:
+    async def _route(self, stream: faust.StreamT[Any]) -> None:
         # take_events acks a batch only after this loop body has finished with it (faust streams.py)
-        async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_SECONDS):
+        async for events in cast(faust.Stream[Any], stream).take_events(BATCH_MAX, within=BATCH_WITHIN_SECONDS):
             if self.stale:
                 await self.reload()
             for outcomes in self.handler.handle_batch([

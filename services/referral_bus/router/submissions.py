@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid5
 
 import structlog
@@ -71,7 +71,7 @@ class Outcome:
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class SubmissionHandler:
@@ -134,7 +134,8 @@ class SubmissionHandler:
         self.event_cases[event.envelope.event_id] = state.case_id
         self._remember(event, deliveries, source)
 
-    def _remember(self, event: Event, deliveries: list[Delivery], source: Source | None) -> list[tuple[Delivery, Event]]:
+    def _remember(self, event: Event, deliveries: list[Delivery], source: Source | None) -> list[tuple[Delivery,
+                                                                                                       Event]]:
         redacted = event.model_copy(update={"personal_data": None})
         pairs = [(d, redacted if d.redacted else event) for d in deliveries]
         self.recent[event.envelope.event_id] = Recent(source, pairs)
@@ -232,7 +233,7 @@ class SubmissionHandler:
                                          reason="already on the case log; nothing appended"),
                            deliveries=deliveries_again)
         deliveries = decide(event, state, self.directory).deliveries
-        recorded_at = max(self.clock(), state.last_recorded_at or datetime.min.replace(tzinfo=timezone.utc))
+        recorded_at = max(self.clock(), state.last_recorded_at or datetime.min.replace(tzinfo=UTC))
         stamped_env = env.model_copy(update={"recorded_at": recorded_at, "sequence": state.last_sequence + 1,
                                              "previous_hash": state.last_hash})
         stamped = event.model_copy(update={"envelope": stamped_env})

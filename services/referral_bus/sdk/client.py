@@ -18,7 +18,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -88,7 +88,7 @@ class AgencyClient:
             envelope = Envelope.model_validate(submitted_envelope(
                 event_id=event_id or uuid.uuid4(), event_type=event_type.__name__,
                 schema_version=self.runtime.schema_store.version_of(event_type.__name__), case_id=case_id,
-                occurred_at=occurred_at or datetime.now(timezone.utc), producer=self.producer_info.model_dump(),
+                occurred_at=occurred_at or datetime.now(UTC), producer=self.producer_info.model_dump(),
                 correlation_id=correlation_id, causation_id=causation_id))
             return event_type(envelope=envelope, **fields)
         except ValidationError as exc:
@@ -236,7 +236,7 @@ class AgencyClient:
                 closable.close()
         self._producer = self._receipts = self._inbox = None
 
-    def __enter__(self) -> "AgencyClient":
+    def __enter__(self) -> AgencyClient:
         return self
 
     def __exit__(self, *exc: object) -> None:

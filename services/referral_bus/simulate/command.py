@@ -58,7 +58,8 @@ def as_text(line: Line) -> str:
         what = line.get("event_type") or f"{line.get('record')} {line.get('rule_id')}"
         flags = ", redacted" if line.get("redacted") else ""
         flags += ", resent" if line.get("resent") else ""
-        return f"{t}  {'':<26}   inbox {line['to']:<28} ← {what} ({line['purpose']}, Annex B {line['paragraph']}{flags})"
+        return (f"{t}  {'':<26}   inbox {line['to']:<28} ← {what} "
+                f"({line['purpose']}, Annex B {line['paragraph']}{flags})")
     if kind == "sla":
         record: str = line["record"]
         detail: list[str] = []
@@ -78,7 +79,8 @@ def as_text(line: Line) -> str:
         later = f" ({line['steps_after_until']} more after this time, not run)" if line.get("steps_after_until") else ""
         return (f"{t}  END {line['title']}: {line['steps']} steps{later}, {line['accepted']} accepted, "
                 f"{line['duplicate']} duplicate, {line['rejected']} rejected{_counts(line['rejections'])}, "
-                f"{line['deliveries']} deliveries, SLA{_counts(line['sla']) or ' none'}; still open: {opened or 'none'}")
+                f"{line['deliveries']} deliveries, SLA{_counts(line['sla']) or ' none'}; "
+                f"still open: {opened or 'none'}")
     return json.dumps(line, ensure_ascii=False)
 
 

@@ -41,7 +41,8 @@ def check(expectations: tuple[Expectation, ...] | list[Expectation], lines: list
         if (exp.count is None and found) or (exp.count is not None and len(found) == exp.count):
             continue
         wanted = "at least one line" if exp.count is None else f"exactly {exp.count} line(s)"
-        message = f"expect[{exp.index}] (line {exp.line}): wanted {wanted} matching {_shown(exp.fields)}, found {len(found)}"
+        message = (f"expect[{exp.index}] (line {exp.line}): wanted {wanted} matching {_shown(exp.fields)}, "
+                   f"found {len(found)}")
         if not found:
             near = sorted((line for line in lines if line.get("kind") == exp.fields.get("kind")),
                           key=lambda line: -sum(k in line and _equal(k, v, line[k]) for k, v in exp.fields.items()))

@@ -39,7 +39,7 @@ from referral_bus.infra.codec.errors import DecodeError
 from referral_bus.infra.codec.framing import Codec, validation_error_to_decode_error
 from referral_bus.infra.codec.registry import EmbeddedRegistry
 from referral_bus.infra.runtime import Runtime, load_runtime
-from referral_bus.router.submissions import Outcome, SubmissionHandler, Submission
+from referral_bus.router.submissions import Outcome, Submission, SubmissionHandler
 from referral_bus.simulate.scenario import Scenario, ScenarioError, Step
 
 #: Namespace of the simulator's event ids: uuid5(scenario title | step label), stable across runs.
@@ -290,7 +290,7 @@ class Simulation:
                                   "breached": d.breached, "escalation_level": d.level, "acknowledged": d.acknowledged,
                                   "trigger_step": self.step_of_deadline.get(d.deadline_id)}
                                  for d in self.engine.open.values()), key=lambda d: (d["due_at"], d["rule_id"]))
-        return render({
+        summary: Line = render({
             "t": end, "kind": "summary", "title": self.scenario.title, "steps": len(self.run_steps),
             "steps_after_until": len(self.scenario.steps) - len(self.run_steps),
             "accepted": c["receipt.ACCEPTED"], "duplicate": c["receipt.DUPLICATE"], "rejected": c["receipt.REJECTED"],
@@ -299,6 +299,7 @@ class Simulation:
             "sla": {k.removeprefix("sla."): v for k, v in sorted(c.items()) if k.startswith("sla.")},
             "escalations": c["sla.EscalationRaised"], "open_deadlines": open_deadlines,
         }, self.scenario.start)
+        return summary
 
 
 def _constructed(datum: dict[str, Any]) -> dict[str, Any]:

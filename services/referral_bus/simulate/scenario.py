@@ -27,7 +27,7 @@ from referral_bus.contracts.base import Event
 from referral_bus.domain.agencies import AgencyKind
 from referral_bus.domain.deadlines.calendar import WorkingCalendar
 from referral_bus.domain.deadlines.rule_table import RULES_BY_ID
-from referral_bus.infra.yaml_lines import load_with_lines
+from referral_bus.infra.yaml_lines import line_of, load_with_lines
 
 _OFFSET = re.compile(r"^(?P<sign>[+-])\s*(?P<parts>(?:\d+(?:\.\d+)?\s*(?:wd|w|d|h|m|s)\s*)+)$")
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*(wd|w|d|h|m|s)")
@@ -296,7 +296,7 @@ def _parse_step(index: int, raw: Any, start: datetime, default_case: str | None,
         if others:
             raise fail(raw, where, f"a resubmission sends the bytes of step {resubmit!r} again; drop {sorted(others)}")
         earlier = labels[resubmit]
-        return Step(index, raw.line, label, at, earlier.agency, earlier.case_id, earlier.event_type,
+        return Step(index, line_of(raw), label, at, earlier.agency, earlier.case_id, earlier.event_type,
                     resubmit=resubmit, note=text("note"))
 
     acknowledge = _parse_ack(raw, where, labels, loc)
@@ -340,7 +340,7 @@ def _parse_step(index: int, raw: Any, start: datetime, default_case: str | None,
         except ValueError:
             raise fail(raw, f"{where}.ingress", f"unknown agency kind {ingress!r}; known: "
                        f"{', '.join(k.value for k in AgencyKind)}") from None
-    return Step(index, raw.line, label, at, str(agency), case_id, event_type, payload=payload,
+    return Step(index, line_of(raw), label, at, str(agency), case_id, event_type, payload=payload,
                 personal_data=dict(personal) if personal is not None else None, occurred_at=occurred_at,
                 actor=text("actor") or "sim-actor", actor_role=text("actor_role"), caused_by=reference("caused_by"),
                 acknowledge=acknowledge, reuse_event_id_of=reference("reuse_event_id_of"), ingress=kind,

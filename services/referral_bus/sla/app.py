@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any, cast
 
 import faust
 import structlog
@@ -38,7 +39,8 @@ APP_ID = "referral-bus-sla"
 
 
 def record_id(record: Record) -> str:
-    return str(getattr(record, "escalation_id", None) or getattr(record, "sla_event_id"))
+    """The deterministic id of an SLA record (escalations have their own)."""
+    return str(getattr(record, "escalation_id", None) or getattr(record, "sla_event_id", None))
 
 
 class SlaService:
@@ -78,23 +80,25 @@ class SlaService:
             engine = self._new_engine()
             owed: list[Record] = []
             async for record in read_to_end(servers, [self.case_log], progress="rebuilding deadlines"):
-                owed += engine.on_event(codec.decode(record.value))  # type: ignore[arg-type]
+                event = codec.decode(record.value)
+                if isinstance(event, Event):   # anything else cannot have been appended by a router
+                    owed += engine.on_event(event)
             owed += engine.advance(self.clock())
             emitted: set[str] = set()
             async for record in read_to_end(servers, [self.sla_topic, self.escalations]):
-                emitted.add(record_id(codec.decode(record.value)))  # type: ignore[arg-type]
+                emitted.add(record_id(codec.decode(record.value)))
             self.engine, self.emitted, self.stale = engine, emitted, False
             missing = [r for r in owed if record_id(r) not in emitted]
             log.info("sla.state_rebuilt", open_deadlines=len(engine.open), emitted=len(emitted), missing=len(missing))
             await self.emit(missing)
 
-    async def _consume(self, stream: faust.StreamT) -> None:
+    async def _consume(self, stream: faust.StreamT[Any]) -> None:
         # take_events acks a batch only after emit() below has been acknowledged by the broker
-        async for events in stream.take_events(500, within=0.02):
+        async for events in cast(faust.Stream[Any], stream).take_events(500, within=0.02):
             await self.ensure_fresh()
             owed: list[Record] = []
             for event in events:
-                decoded = self.runtime.codec.decode(event.message.value)  # type: ignore[arg-type]
+                decoded = self.runtime.codec.decode(event.message.value or b"")
                 if isinstance(decoded, Event):
                     owed += self.engine.on_event(decoded)
             await self.emit(owed)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from referral_bus.domain.deadlines.calendar import WorkingCalendar
 from referral_bus.domain.deadlines.rules import ClockContext, WorkingDays
 
@@ -38,7 +39,7 @@ def test_working_day_periods(calendar: WorkingCalendar, start: datetime, days: i
 
 def test_the_local_day_counts_not_the_utc_day(calendar: WorkingCalendar) -> None:
     """19:30 UTC on Thursday is 00:30 on Friday in Almaty: Friday is the day not counted."""
-    thursday_utc = datetime(2026, 11, 19, 19, 30, tzinfo=timezone.utc)
+    thursday_utc = datetime(2026, 11, 19, 19, 30, tzinfo=UTC)
     assert calendar.add_working_days(thursday_utc, 1)[0] == end_of(date(2026, 11, 23))
 
 
@@ -103,9 +104,9 @@ def test_calendar_months_keep_the_day_and_clamp_to_the_month_end(start: datetime
 def test_calendar_months_count_from_the_local_day() -> None:
     """19:30 UTC on 31 January is 00:30 on 1 February in Almaty: one month later is 1 March."""
     from referral_bus.domain.deadlines.rules import CalendarMonths
-    utc_evening = datetime(2026, 1, 31, 19, 30, tzinfo=timezone.utc)
+    utc_evening = datetime(2026, 1, 31, 19, 30, tzinfo=UTC)
     assert CalendarMonths(1).due(utc_evening, ClockContext(WorkingCalendar())).at == end_of(date(2026, 3, 1))
-    assert CalendarMonths(1).due(datetime(2026, 1, 31, 18, 59, tzinfo=timezone.utc),
+    assert CalendarMonths(1).due(datetime(2026, 1, 31, 18, 59, tzinfo=UTC),
                                  ClockContext(WorkingCalendar())).at == end_of(date(2026, 2, 28))
 
 

@@ -10,7 +10,6 @@ from referral_bus.contracts.sla_records import (
     DeadlineOpened,
 )
 from referral_bus.domain.deadlines.compliance import compliance
-
 from tests.builders import T0
 
 
@@ -27,7 +26,8 @@ def closing(kind, d: DeadlineOpened, late: int = 0):  # type: ignore[no-untyped-
     if kind is DeadlineBreached:
         return DeadlineBreached(**common, responsible_agency_id=d.responsible_agency_id, breached_at=d.due_at)
     extra = dict(completing_event_id=uuid.uuid4(), completed_at=d.due_at + timedelta(seconds=late))
-    return DeadlineMet(**common, **extra) if kind is DeadlineMet else DeadlineCompletedLate(**common, **extra, lateness_seconds=late)
+    return DeadlineMet(**common, **extra) if kind is DeadlineMet else DeadlineCompletedLate(**common, **extra,
+                                                                                            lateness_seconds=late)
 
 
 def test_met_breached_open_and_lateness_percentiles() -> None:
@@ -51,7 +51,8 @@ def test_withdrawn_deadlines_are_counted_apart_not_as_due() -> None:
     from referral_bus.contracts.sla_records import DeadlineWithdrawn
     kept, dropped = opened("C-1", 3), opened("C-2", 3)
     withdrawn = DeadlineWithdrawn(sla_event_id=uuid.uuid4(), deadline_id=dropped.deadline_id, rule_id=dropped.rule_id,
-                                  paragraph=dropped.paragraph, case_id="C-2", responsible_agency_id="police-juvenile-almaty",
+                                  paragraph=dropped.paragraph, case_id="C-2",
+                                  responsible_agency_id="police-juvenile-almaty",
                                   withdrawing_event_id=uuid.uuid4(), due_at=dropped.due_at,
                                   withdrawn_at=T0 + timedelta(hours=1), reason="the case file was closed")
     [row] = compliance([kept, dropped, closing(DeadlineMet, kept), withdrawn], {"C-1": "ALMATY", "C-2": "ALMATY"},

@@ -7,6 +7,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+
 from referral_bus.contracts.base import City, Event
 from referral_bus.contracts.events import (
     AssessmentOutcome,
@@ -28,7 +29,6 @@ from referral_bus.contracts.sla_records import (
 from referral_bus.domain.agencies import Directory
 from referral_bus.domain.deadlines.engine import DeadlineEngine
 from referral_bus.domain.deadlines.rule_table import RULES
-
 from tests.builders import T0, envelope, on_log
 
 GRACE = timedelta(seconds=10)
@@ -120,7 +120,8 @@ def test_replay_gives_identical_records(directory: Directory) -> None:
 
 
 def assessment_referral(immediate: bool, age: int = 8) -> Event:
-    e = ReferralMade(envelope=envelope(ReferralMade, "C-1", "school-almaty"), referral_kind=ReferralKind.CHILD_PROTECTION,
+    e = ReferralMade(envelope=envelope(ReferralMade, "C-1", "school-almaty"),
+                     referral_kind=ReferralKind.CHILD_PROTECTION,
                      city=City.ALMATY, child_age_years=age, immediate_risk=immediate)
     return on_log(e, 1, recorded_at=T0)
 

@@ -16,7 +16,6 @@ from referral_bus.domain.agencies import Directory
 from referral_bus.domain.deadlines.engine import DeadlineEngine
 from referral_bus.domain.deadlines.rule_table import RULES
 from referral_bus.domain.deadlines.rules import ClockContext, PolicyThreshold
-
 from tests.domain.deadlines.test_recurring import GRACE, Case, local, of
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from referral_bus.contracts import EVENT_TYPES
 from referral_bus.contracts.base import City, Event, Record
 from referral_bus.contracts.sla_records import (
@@ -22,7 +23,6 @@ from referral_bus.contracts.sla_records import (
 from referral_bus.domain.agencies import Directory
 from referral_bus.domain.deadlines.engine import DeadlineEngine
 from referral_bus.domain.deadlines.rule_table import RULES
-
 from tests.builders import envelope, on_log
 
 ALMATY = ZoneInfo("Asia/Almaty")
@@ -41,13 +41,13 @@ class Case:
     """One case's events as the router would append them, folded into an engine as they come."""
 
     def __init__(self, engine: DeadlineEngine, case_id: str = "C-1", city: City = City.ALMATY,
-                 start: datetime = local(2026, 3, 2, 9)) -> None:
+                 start: datetime | None = None) -> None:
         self.engine, self.case_id, self.seq = engine, case_id, 0
         self.events: list[Event] = []
         self.records: list[Record] = []
         # an event with the city first: responsible agencies are the case city's (4.6)
-        self.add("SchoolScreeningFlagRaised", "school-almaty", start, city=city, child_age_years=9,
-                 concern="NEGLECT")
+        self.add("SchoolScreeningFlagRaised", "school-almaty", start or local(2026, 3, 2, 9), city=city,
+                 child_age_years=9, concern="NEGLECT")
 
     def add(self, kind: str, agency: str, at: datetime, **fields: Any) -> list[Record]:
         model = EVENT_TYPES[kind]
@@ -187,7 +187,8 @@ def test_a_manager_who_rejects_the_recommendation_owes_reasons_and_the_reviews_g
                         meeting_id="R-1", reasons="not in the child's best interests")
     assert of(rejected, "6.48") == []                         # about a care plan: not this one
     rejected = case.add("ReviewRecommendationsRejected", "cam-almaty", local(2026, 11, 23),
-                        plan_kind="CHILD_PROTECTION_PLAN", meeting_id="R-1", reasons="not in the child's best interests")
+                        plan_kind="CHILD_PROTECTION_PLAN", meeting_id="R-1",
+                        reasons="not in the child's best interests")
     assert kinds(of(rejected, "6.48")) == ["DeadlineMet"]
 
 
@@ -446,7 +447,8 @@ def test_a_revised_service_plan_keeps_the_rhythm_of_remaining_providers(engine: 
 # -- 7.11 / 7.14: legal services ------------------------------------------------------------------
 
 @pytest.mark.parametrize("services, rules", [
-    (["LEGAL"], {"7.11-ngo-lawyer-contact-2bd": end_of(2026, 11, 24), "7.14-ngo-legal-advice-11bd": end_of(2026, 12, 7)}),
+    (["LEGAL"], {"7.11-ngo-lawyer-contact-2bd": end_of(2026, 11, 24), "7.14-ngo-legal-advice-11bd": end_of(2026, 12,
+                                                                                                           7)}),
     (["SOCIAL", "LEGAL"], {"7.1-ngo-first-contact-3wd": end_of(2026, 11, 25),
                            "7.2-ngo-initial-meeting-4wd": end_of(2026, 11, 26),
                            "7.14-ngo-legal-advice-11bd": end_of(2026, 12, 7)}),

@@ -4,6 +4,7 @@ cannot silently disable a deadline."""
 from __future__ import annotations
 
 import pytest
+
 from referral_bus.contracts import EVENT_TYPES
 from referral_bus.domain.deadlines.rule_table import NOT_ENFORCEABLE, RULES, RULES_BY_ID
 from referral_bus.domain.deadlines.rules import Anchor, DeadlineRule

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+
 from referral_bus.contracts.base import City
 from referral_bus.contracts.care_events import (
     AgeAssessmentCompleted,
@@ -60,7 +61,6 @@ from referral_bus.contracts.events import (
 )
 from referral_bus.domain.agencies import Directory
 from referral_bus.domain.rejections import Code
-
 from tests.builders import T0, CaseFold, make
 
 CAM = "cam-almaty"
@@ -315,7 +315,8 @@ def test_a_permitted_return_from_care_is_transferred(directory: Directory) -> No
     case = assessed(directory, MeetingDecision.CARE_PLAN)
     case.add(care_plan())
     case.add(make(ReturnAssessmentCompleted, CAM, return_in_best_interests=True))
-    got = case.add(make(CaseTransferredAbroad, CAM, country_code="TJ", receiving_authority="child protection authority"))
+    got = case.add(make(CaseTransferredAbroad, CAM, country_code="TJ",
+                        receiving_authority="child protection authority"))
     assert got["guardianship-almaty"].paragraph == "6.52, 6.79"
 
 

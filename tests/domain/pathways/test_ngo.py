@@ -28,7 +28,6 @@ from referral_bus.contracts.ngo_events import (
 )
 from referral_bus.domain.agencies import Directory
 from referral_bus.domain.rejections import Code
-
 from tests.builders import CaseFold, make
 
 NGO = "ngo-rodnik"

@@ -27,7 +27,6 @@ from referral_bus.contracts.events import (
     SocialAssessmentConclusion,
 )
 from referral_bus.domain.agencies import Directory
-
 from tests.builders import T0, CaseFold, make
 
 CAM, POLICE = "cam-almaty", "police-juvenile-almaty"
@@ -73,7 +72,8 @@ def test_joint_handling_progress_and_police_in_the_assessments(directory: Direct
 def test_reunification_conclusion_leads_to_a_meeting(directory: Directory) -> None:
     case = requested(directory)
     case.add(make(InitialAssessmentCompleted, CAM, outcome=AssessmentOutcome.SIGNIFICANT_HARM_CONCERN))
-    case.add(make(SocialAssessmentCompleted, CAM, conclusion=SocialAssessmentConclusion.REUNIFICATION_WITH_TRACED_PARENTS))
+    case.add(make(SocialAssessmentCompleted, CAM,
+                  conclusion=SocialAssessmentConclusion.REUNIFICATION_WITH_TRACED_PARENTS))
     case.add(make(ChildProtectionMeetingScheduled, CAM, meeting_id="M-1", scheduled_for=T0,
                   invited_agency_ids=["school-almaty"]))   # 6.31(b), 6.32
 

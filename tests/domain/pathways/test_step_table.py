@@ -4,6 +4,7 @@ and under which paragraph."""
 from __future__ import annotations
 
 import pytest
+
 from referral_bus.contracts import EVENT_TYPES
 from referral_bus.contracts.events import ReferralMade
 from referral_bus.domain import pathways

@@ -4,6 +4,7 @@ termination, probation, programmes with feedback to the referring body)."""
 from __future__ import annotations
 
 import pytest
+
 from referral_bus.contracts.base import City
 from referral_bus.contracts.events import CriminalCaseOpened, ReferralKind, ReferralMade
 from referral_bus.contracts.justice_events import (
@@ -34,7 +35,6 @@ from referral_bus.contracts.violence_events import (
 from referral_bus.domain.agencies import Directory
 from referral_bus.domain.authorization import authorize
 from referral_bus.domain.rejections import Code, Rejection
-
 from tests.builders import CaseFold, make
 
 

@@ -7,6 +7,7 @@ import struct
 
 import pytest
 from fastavro import parse_schema, schemaless_writer
+
 from referral_bus.contracts.base import City
 from referral_bus.contracts.events import EmergencyRemoval, ReferralKind, ReferralMade
 from referral_bus.infra.codec.errors import DecodeError
@@ -14,7 +15,6 @@ from referral_bus.infra.codec.framing import Codec
 from referral_bus.infra.codec.registry import EmbeddedRegistry
 from referral_bus.infra.codec.schema_export import avro_schema
 from referral_bus.infra.settings import Settings
-
 from tests.builders import FICTIONAL, envelope
 
 
@@ -34,7 +34,8 @@ def test_round_trip_and_frame_header(codec: Codec) -> None:
     magic, schema_id = struct.unpack(">bI", data[:5])
     assert magic == 0 and schema_id == codec.schema_id(EmergencyRemoval)
     assert codec.decode(data) == removal().model_copy(update={"envelope": codec.decode(data).envelope})
-    assert codec.decode(data).model_dump() == removal().model_dump() | {"envelope": codec.decode(data).envelope.model_dump()}
+    decoded = codec.decode(data)
+    assert decoded.model_dump() == removal().model_dump() | {"envelope": decoded.envelope.model_dump()}
 
 
 def test_round_trip_is_exact(codec: Codec) -> None:
@@ -63,7 +64,8 @@ def test_truncated_payload_is_undecodable(codec: Codec) -> None:
 def test_schema_valid_but_rule_invalid_names_the_field(codec: Codec) -> None:
     """Avro cannot express 'under 18'; the model can, and the error says which field."""
     schema = avro_schema(ReferralMade)
-    good = ReferralMade(envelope=envelope(ReferralMade, "C-1", "school-almaty"), referral_kind=ReferralKind.CHILD_PROTECTION,
+    good = ReferralMade(envelope=envelope(ReferralMade, "C-1", "school-almaty"),
+                        referral_kind=ReferralKind.CHILD_PROTECTION,
                         city=City.ALMATY, child_age_years=5)
     datum = good.model_dump() | {"child_age_years": 40}
     buffer = io.BytesIO()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import Field
+
 from referral_bus.contracts.base import Record
 from referral_bus.infra.codec.schema_store import SchemaStore
 from referral_bus.infra.settings import Settings

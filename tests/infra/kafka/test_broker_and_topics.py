@@ -10,9 +10,9 @@ import sys
 import pytest
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
+
 from referral_bus.infra.kafka.admin import ReplicationRefused, apply_topics, differences
 from referral_bus.infra.kafka.log_reader import read_to_end_sync
-
 from tests.conftest import make_runtime, replication_for
 
 

@@ -4,6 +4,7 @@ cluster size, listeners for local and container clusters, the controller quorum.
 from __future__ import annotations
 
 import pytest
+
 from referral_bus.infra.kafka.broker_config import (
     BrokerNode,
     ClusterSpec,

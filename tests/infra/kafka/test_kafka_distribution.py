@@ -5,6 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 import pytest
+
 from referral_bus.infra.kafka import kafka_distribution
 from referral_bus.infra.kafka.broker_config import KAFKA_VERSION
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import os
 
 import pytest
+
 from referral_bus.contracts.bus_records import ReceiptStatus
 from referral_bus.infra.kafka.local_broker import start_local_broker
 from referral_bus.sdk import AgencyClient
-
 from tests.builders import case_id, referral
 from tests.conftest import start_bus
 

@@ -3,14 +3,15 @@
 Holidays and the government's day-off transfers come from the ``holidays`` library (country KZ:
 public holidays, "observed" days, substituted days off and the weekend days made working days);
 ``calendar.yaml`` adds operator overrides, each with a reason. Pure: no I/O here; the file is read
-by ``core.runtime``.
+by ``infra.runtime``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -33,7 +34,7 @@ class WorkingCalendar:
         self._public = holidays.country_holidays("KZ")
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any]) -> "WorkingCalendar":
+    def from_mapping(cls, data: Mapping[str, Any]) -> WorkingCalendar:
         """Build from the parsed calendar.yaml; errors name the entry and field."""
         def entries(key: str) -> dict[date, str]:
             out: dict[date, str] = {}

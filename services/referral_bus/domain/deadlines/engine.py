@@ -368,7 +368,7 @@ class DeadlineEngine:
         if self.keep_reasoning:
             rule = d.rule
             clock = rule.recurrence.every if rule.recurrence and d.occurrence > 1 else rule.clock
-            occurrence = (f"occurrence {d.occurrence} of a recurring duty",) if rule.recurrence else ()
+            occurrence: tuple[str, ...] = (f"occurrence {d.occurrence} of a recurring duty",) if rule.recurrence else ()
             if d.responsible_agency_id and rule.fan_out:
                 occurrence += (f"owed by {d.responsible_agency_id}, named in {rule.fan_out}",)
             self.reasoning[record.sla_event_id] = (clock.describe(), occurrence + context + due.reasoning)
@@ -412,7 +412,8 @@ class DeadlineEngine:
                           d.match_key, root_event_id=d.root_event_id, fanned_to=d.fanned_to, occurrence=n)
         self._register(nd)
         return [self._opened_record(nd, event.envelope.event_id, due, (
-            f"counted from {event.event_type()} {event.envelope.event_id}, which completed occurrence {d.occurrence}",))]
+            f"counted from {event.event_type()} {event.envelope.event_id}, "
+            f"which completed occurrence {d.occurrence}",))]
 
     def _stop(self, event: Event) -> list[Record]:
         """Withdraw what the event makes no longer owed: the rule's own stops, or the whole case on closure."""

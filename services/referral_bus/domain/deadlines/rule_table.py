@@ -113,7 +113,8 @@ RULES: tuple[DeadlineRule, ...] = (
     _initial_assessment(
         "6.3a-initial-assessment-48h-removal", "6.3(a)",
         "CAM/CSC completes the initial assessment within 48 hours of the removal, if later",
-        "EmergencyRemoval", 48, (Condition("child_removed", "equals", True), Condition("child_age_years", "at_least", 3)),
+        "EmergencyRemoval", 48, (Condition("child_removed", "equals", True), Condition("child_age_years", "at_least",
+                                                                                       3)),
         anchor=Anchor.OCCURRED_AT),
     _initial_assessment(
         "6.3a-initial-assessment-48h-removal-request", "6.3(a)",

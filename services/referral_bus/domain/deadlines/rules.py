@@ -88,7 +88,7 @@ class ClockContext:
     policy: dict[str, PolicyThreshold] = field(default_factory=dict)
 
     @classmethod
-    def from_policy_mapping(cls, calendar: WorkingCalendar, data: Any) -> "ClockContext":
+    def from_policy_mapping(cls, calendar: WorkingCalendar, data: Any) -> ClockContext:
         """From the parsed policy.yaml; errors name the paragraph and the field."""
         policy = {}
         for paragraph, entry in ((data or {}).get("immediately") or {}).items():
@@ -303,7 +303,7 @@ class Stop:
     match: bool = False
     reason: str = ""
 
-    def applies(self, rule: "DeadlineRule", event: Any, key: tuple[str, ...]) -> bool:
+    def applies(self, rule: DeadlineRule, event: Any, key: tuple[str, ...]) -> bool:
         return (event.event_type() == self.event_type and all(c.holds(event) for c in self.when)
                 and (not self.match or rule.match_key(event) == key))
 
@@ -346,7 +346,8 @@ class DeadlineRule:
     #: Level 1 goes to the responsible agency's supervisor at the due time; level 2 to the city's
     #: Commission on Issues of Minors a day later; level 3 to the Steering Committee after two days.
     ladder: tuple[EscalationStep, ...] = field(default=(
-        EscalationStep(1, "supervisor"), EscalationStep(2, "commission", 24), EscalationStep(3, "agency:steering-committee", 48)))
+        EscalationStep(1, "supervisor"), EscalationStep(2, "commission", 24),
+        EscalationStep(3, "agency:steering-committee", 48)))
     #: A warning to the responsible agency this long before the due time (None: no warning).
     warn_before: timedelta | None = None
     #: Fields that must be equal on the trigger and the completing event ("producer" = the

@@ -150,7 +150,8 @@ def _check_medical_consent(event: MedicalExaminationConsentRecorded, state: Case
                       "criminal case (6.13); this case has neither", "6.13")
 
 
-def _apply_medical_consent(event: MedicalExaminationConsentRecorded, state: CaseState, directory: Directory | None = None) -> None:
+def _apply_medical_consent(event: MedicalExaminationConsentRecorded, state: CaseState,
+                           directory: Directory | None = None) -> None:
     state.care.medical_consent_problems = consent_problems(event.consent)
 
 
@@ -188,7 +189,8 @@ def _route_medical_consent(event: MedicalExaminationConsentRecorded, state: Case
     return out
 
 
-def _apply_care_recommended(event: TemporaryCareRecommended, state: CaseState, directory: Directory | None = None) -> None:
+def _apply_care_recommended(event: TemporaryCareRecommended, state: CaseState,
+                            directory: Directory | None = None) -> None:
     state.care.temporary_care_recommended = True
 
 
@@ -232,7 +234,8 @@ def _check_plan_finalised(event: ChildProtectionPlanFinalised, state: CaseState)
                       "plan_id")
 
 
-def _apply_plan_finalised(event: ChildProtectionPlanFinalised, state: CaseState, directory: Directory | None = None) -> None:
+def _apply_plan_finalised(event: ChildProtectionPlanFinalised, state: CaseState,
+                          directory: Directory | None = None) -> None:
     state.care.protection_plans[event.plan_id] = list(state.meetings.get(event.meeting_id, []))
     if event.return_abroad:
         state.care.return_plans.add(event.plan_id)
@@ -257,7 +260,8 @@ def _check_plan_reviewed(event: ChildProtectionPlanReviewed, state: CaseState) -
     _open_meeting(state, event.meeting_id, MeetingPurpose.PLAN_REVIEW, "6.46")
 
 
-def _apply_plan_reviewed(event: ChildProtectionPlanReviewed, state: CaseState, directory: Directory | None = None) -> None:
+def _apply_plan_reviewed(event: ChildProtectionPlanReviewed, state: CaseState,
+                         directory: Directory | None = None) -> None:
     state.meetings_held.add(event.meeting_id)
     care = state.care
     if not event.manager_accepts:
@@ -297,7 +301,8 @@ def _check_plan_amended(event: ChildProtectionPlanAmended, state: CaseState) -> 
         raise illegal("a plan is amended after a review that recommends varying it (6.47(b))", "6.49", "plan_id")
 
 
-def _apply_amended(event: ChildProtectionPlanAmended | CarePlanAmended, state: CaseState, directory: Directory | None = None) -> None:
+def _apply_amended(event: ChildProtectionPlanAmended | CarePlanAmended, state: CaseState,
+                   directory: Directory | None = None) -> None:
     state.care.amendments_due.discard(getattr(event, "plan_id", None) or getattr(event, "care_plan_id", ""))
 
 
@@ -329,7 +334,8 @@ def _check_return_assessment(event: ReturnAssessmentCompleted, state: CaseState)
                       "cannot be reunited with the parents", "6.57")
 
 
-def _apply_return_assessment(event: ReturnAssessmentCompleted, state: CaseState, directory: Directory | None = None) -> None:
+def _apply_return_assessment(event: ReturnAssessmentCompleted, state: CaseState,
+                             directory: Directory | None = None) -> None:
     state.care.return_permitted = event.return_permitted
 
 
@@ -486,7 +492,8 @@ def _check_leaving_review(event: LeavingCareReviewCompleted, state: CaseState) -
         raise illegal("the one-year review follows the child's leaving care", "6.78(b)")
 
 
-def _apply_leaving_review(event: LeavingCareReviewCompleted, state: CaseState, directory: Directory | None = None) -> None:
+def _apply_leaving_review(event: LeavingCareReviewCompleted, state: CaseState,
+                          directory: Directory | None = None) -> None:
     state.care.leaving_care_review_clear = event.no_reasonable_cause_for_concern
 
 

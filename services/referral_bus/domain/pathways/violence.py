@@ -49,7 +49,8 @@ def _route_notice(event: MedicalWrittenNoticeSent, state: CaseState, directory: 
     return [to_kind(kind, _SOP, "notification")(event, state, directory) for kind in kinds]
 
 
-def _apply_evaluation(event: MultidisciplinaryEvaluationCompleted, state: CaseState, directory: Directory | None = None) -> None:
+def _apply_evaluation(event: MultidisciplinaryEvaluationCompleted, state: CaseState,
+                      directory: Directory | None = None) -> None:
     state.violence.violence_confirmed = event.violence_confirmed
 
 

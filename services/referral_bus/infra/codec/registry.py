@@ -55,7 +55,7 @@ class EmbeddedRegistry:
             raise UnknownSchemaId(schema_id) from None
 
     @classmethod
-    def from_directory(cls, directory: Path) -> "EmbeddedRegistry":
+    def from_directory(cls, directory: Path) -> EmbeddedRegistry:
         registry = cls()
         for path in sorted(directory.rglob("*.avsc")):
             schema = json.loads(path.read_text())

@@ -73,7 +73,8 @@ class _Renderer:
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             return self.record(annotation)
         for base, avro in _PRIMITIVES.items():
-            if annotation is base or (isinstance(annotation, type) and base is datetime and issubclass(annotation, datetime)):
+            if annotation is base or (isinstance(annotation, type) and base is datetime and issubclass(annotation,
+                                                                                                       datetime)):
                 return avro
         # pydantic's AwareDatetime is an Annotated[datetime, ...] alias
         if getattr(annotation, "__origin__", None) is datetime or "AwareDatetime" in repr(annotation):

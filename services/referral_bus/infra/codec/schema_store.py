@@ -51,7 +51,8 @@ class SchemaStore:
         problems = []
         for path in self.version_paths(name):
             old = avro.schema.parse(path.read_text())
-            result = ReaderWriterCompatibilityChecker().get_compatibility(new, old)
+            checker = ReaderWriterCompatibilityChecker()  # type: ignore[no-untyped-call]  # avro ships no types
+            result = checker.get_compatibility(new, old)
             if result.compatibility is not SchemaCompatibilityType.compatible:
                 detail = "; ".join(sorted(result.messages)) or "incompatible"
                 problems.append(f"cannot read data written with {path.stem}: {detail}")

@@ -36,7 +36,8 @@ class ApplyReport:
                 + [f"exists    {n}" for n in self.unchanged] + [f"DIFFERS   {d}" for d in self.differences])
 
 
-def effective_specs(specs: list[TopicSpec], brokers: int, replication_factor: int | None) -> tuple[list[TopicSpec], list[str]]:
+def effective_specs(specs: list[TopicSpec], brokers: int, replication_factor: int | None) -> tuple[list[TopicSpec],
+                                                                                                   list[str]]:
     """The specs as they will be created, and the notices to print. Pure, so it is unit-tested."""
     notices: list[str] = []
     if replication_factor is None:
@@ -128,7 +129,7 @@ def _describe_configs(admin: KafkaAdminClient, names: list[str]) -> dict[str, di
     responses = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, n) for n in names])
     if isinstance(responses, dict):  # kafka-python >= 3: {"topic": {name: {key: value}}}
         for name, entries in (responses.get("topic") or {}).items():
-            out[name] = {k: (v.get("value") if isinstance(v, dict) else v) for k, v in entries.items()}
+            out[name] = {k: str(v.get("value") if isinstance(v, dict) else v) for k, v in entries.items()}
         return out
     for response in responses:  # kafka-python 2: raw DescribeConfigsResponse objects
         for resource in getattr(response, "resources", []):

@@ -22,7 +22,7 @@ from referral_bus.infra.progress import ReplayProgress
 
 def partition_for_key(key: bytes, partitions: int) -> int:
     """Kafka's default partitioner (murmur2, as in Java, kafka-python and aiokafka)."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
+    return int(murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 async def read_to_end(bootstrap_servers: str, topics: Iterable[str], *,
@@ -55,7 +55,7 @@ async def read_to_end(bootstrap_servers: str, topics: Iterable[str], *,
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"did not reach the end of {sorted(map(str, remaining))} within {timeout}s")
                 batches = await consumer.getmany(*remaining, timeout_ms=200, max_records=5000)
-                for tp, records in batches.items():
+                for records in batches.values():
                     done += len(records)
                     deadline = time.monotonic() + timeout  # the timeout is for a stall, not for a long log
                     for record in records:

