@@ -23,9 +23,10 @@ from referral_bus.infra.kafka.admin import apply_topics
 from referral_bus.infra.runtime import Runtime, load_runtime
 from referral_bus.infra.settings import Settings
 
-# Consumer groups in tests: a killed service's partitions move within seconds, not Kafka's 45 s.
-for _name, _value in {"REFERRAL_BUS_SESSION_TIMEOUT": "10", "REFERRAL_BUS_HEARTBEAT_INTERVAL": "1",
-                      "REFERRAL_BUS_REBALANCE_TIMEOUT": "10"}.items():
+# Consumer groups in tests: a killed service's partitions move within seconds, not Kafka's 45 s —
+# with room for a 2-core machine running brokers, services and tests at once.
+for _name, _value in {"REFERRAL_BUS_SESSION_TIMEOUT": "15", "REFERRAL_BUS_HEARTBEAT_INTERVAL": "1",
+                      "REFERRAL_BUS_REBALANCE_TIMEOUT": "20"}.items():
     os.environ.setdefault(_name, _value)
 
 

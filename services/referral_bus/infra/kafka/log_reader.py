@@ -19,6 +19,9 @@ from kafka.partitioner.default import murmur2
 
 from referral_bus.infra.progress import ReplayProgress
 
+#: Records handed to the caller between two chances for the event loop to run something else.
+YIELD_EVERY = 100
+
 
 def partition_for_key(key: bytes, partitions: int) -> int:
     """Kafka's default partitioner (murmur2, as in Java, kafka-python and aiokafka)."""
@@ -54,13 +57,18 @@ async def read_to_end(bootstrap_servers: str, topics: Iterable[str], *,
             while remaining:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"did not reach the end of {sorted(map(str, remaining))} within {timeout}s")
-                batches = await consumer.getmany(*remaining, timeout_ms=200, max_records=5000)
+                batches = await consumer.getmany(*remaining, timeout_ms=200, max_records=1000)
                 for records in batches.values():
                     done += len(records)
                     deadline = time.monotonic() + timeout  # the timeout is for a stall, not for a long log
-                    for record in records:
+                    for n, record in enumerate(records, start=1):
                         yield record
-                    await asyncio.sleep(0)  # the caller folds synchronously: let the loop breathe between batches
+                        if n % YIELD_EVERY == 0:
+                            # the caller folds synchronously; the consumer group's rebalance callbacks
+                            # run on this loop and time out if it stays busy (a stream processor
+                            # rebuilding its state was dropped from its group, again and again)
+                            await asyncio.sleep(0)
+                    await asyncio.sleep(0)
                 for tp in list(remaining):
                     highwater = consumer.highwater(tp)
                     if highwater is not None and await consumer.position(tp) >= highwater:
