@@ -79,7 +79,8 @@ def snapshot(runtime, database_url: str) -> dict[str, object]:  # type: ignore[n
                           key=repr) for t in READ_MODEL_TABLES}
     engine.dispose()
     return {
-        "case_log": [(r.partition, r.offset, r.key, r.record.envelope.hash) for r in read_topic(runtime, "case_log")],
+        "case_log": sorted((r.partition, r.offset, r.key, r.record.envelope.hash)  # type: ignore[attr-defined]
+                           for r in read_topic(runtime, "case_log")),
         "sla": sorted(record_id(r.record) for t in ("sla", "escalations") for r in read_topic(runtime, t)),
         "inbox": sorted((r.headers.get("rb-delivery-id"), r.offset) for r in read_topic(runtime, "inbox",
                                                                                         agency="cam-almaty")),
