@@ -30,6 +30,8 @@ from referral_bus.domain.pathways.base import (
     city_of,
     illegal,
     kinds,
+    to_kind,
+    to_members,
     to_referrers,
 )
 from referral_bus.domain.rejections import Code, Rejection
@@ -163,10 +165,8 @@ def _check_meeting_material(event: MeetingAttendanceDeclined | ProfessionalRepor
 def _route_meeting_material(event: MeetingAttendanceDeclined | ProfessionalReportSubmitted, state: CaseState,
                             directory: Directory) -> list[Delivery]:
     # 6.34: to the CAM/CSC, which shares the report with the other invited members only
-    out = [Delivery(a, "6.34", "meeting material") for a in state.meetings.get(event.meeting_id, [])]
-    out.append(Delivery(agency_of(directory, AgencyKind.CAM_CSC, city_of(event, state), "6.34"), "6.34",
-                        "meeting material"))
-    return out
+    return (to_members(state.meetings.get(event.meeting_id, []), "6.34", "meeting material")
+            + [to_kind(AgencyKind.CAM_CSC, "6.34", "meeting material")(event, state, directory)])
 
 
 def _apply_held(event: ChildProtectionMeetingHeld, state: CaseState, directory: Directory | None = None) -> None:
@@ -176,10 +176,8 @@ def _apply_held(event: ChildProtectionMeetingHeld, state: CaseState, directory: 
 
 
 def _route_held(event: ChildProtectionMeetingHeld, state: CaseState, directory: Directory) -> list[Delivery]:
-    out = [Delivery(a, "6.39", "outcome") for a in state.meetings.get(event.meeting_id, [])]
-    out.append(Delivery(agency_of(directory, AgencyKind.GUARDIANSHIP, city_of(event, state), "6.39"), "6.39",
-                        "outcome"))
-    return out
+    return (to_members(state.meetings.get(event.meeting_id, []), "6.39", "outcome")
+            + [to_kind(AgencyKind.GUARDIANSHIP, "6.39", "outcome")(event, state, directory)])
 
 
 # -- 6.5–6.7, 6.25: a criminal case alongside ---------------------------------------------------------
