@@ -26,8 +26,8 @@ from tests.simulate.conftest import EXAMPLES
 def test_every_rule_and_every_delivery_of_the_examples_fits(postgres_database: Callable[[], str]) -> None:
     engine = create_engine(postgres_database())
     Base.metadata.create_all(engine)
-    projector = Projector(engine, "log", "sla", "esc", {"inbox": "cam-almaty"})
     runtime = load_runtime()
+    projector = Projector(engine, "log", "sla", "esc", {"inbox": "cam-almaty"}, runtime.directory)
     deliveries = {(line["paragraph"], line["purpose"]) for path in EXAMPLES
                   for line in simulate(load_scenario(path, runtime.calendar), runtime) if line["kind"] == "delivery"}
     event = on_log(ReferralMade(envelope=envelope(ReferralMade, "C-1", "school-almaty"),

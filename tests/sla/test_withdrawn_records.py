@@ -38,7 +38,7 @@ def directory() -> Directory:
 def test_a_withdrawn_deadline_is_closed_in_the_read_model() -> None:
     engine = create_engine("sqlite://")
     Base.metadata.create_all(engine)
-    projector = Projector(engine, "log", "sla", "esc", {})
+    projector = Projector(engine, "log", "sla", "esc", {}, load_runtime().directory)
     deadline_id = uuid.uuid4()
     opened = DeadlineOpened(sla_event_id=uuid.uuid4(), deadline_id=deadline_id,
                             rule_id="6.45-protection-plan-review-30d",
