@@ -161,7 +161,13 @@ def check_nothing_lost(runtime: Runtime, sent: dict[str, Event]) -> LogCheck:
                     sum(1 for r in receipts if r.status is ReceiptStatus.DUPLICATE))
 
 
-def answered(runtime: Runtime) -> set[str]:
-    """Event ids with a receipt so far."""
-    return {str(r.record.event_id) for r in read_topic(runtime, "receipts") if isinstance(r.record, Receipt)}
-
+def all_answered(runtime: Runtime, sent: dict[str, Event]) -> bool:
+    """Every acknowledged event has a receipt, and so has every record on the ingress topics —
+    including a second copy a client wrote again after a timeout, which comes later and gets its
+    own (DUPLICATE) receipt."""
+    receipts = [r.record for r in read_topic(runtime, "receipts") if isinstance(r.record, Receipt)]
+    if set(sent) - {str(r.event_id) for r in receipts}:
+        return False
+    ingress = read_to_end_sync(runtime.settings.bootstrap_servers, list(runtime.catalogue.ingress_topics()))
+    return {(r.topic, r.partition, r.offset) for r in ingress} <= {
+        (r.source_topic, r.source_partition, r.source_offset) for r in receipts}

@@ -17,7 +17,7 @@ from referral_bus.infra.kafka.kafka_cluster import LocalKafkaCluster
 from referral_bus.sdk import AgencyClient, PublishError
 from tests.builders import case_id, referral
 from tests.conftest import Bus, start_bus, wait_for
-from tests.system.steady_load import SteadyLoad, answered, check_nothing_lost
+from tests.system.steady_load import SteadyLoad, all_answered, check_nothing_lost
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -76,7 +76,7 @@ def run_fault(bus: Bus, name: str, fault, steady_for: float = 8.0) -> None:  # t
     time.sleep(steady_for)
     load.stop()
     drained_from = time.monotonic()
-    wait_for(lambda: not set(load.sent) - answered(bus.runtime), timeout=300, interval=2,
+    wait_for(lambda: all_answered(bus.runtime, load.sent), timeout=300, interval=2,
              what="a receipt for every submission")
     for service, proc in bus.processes.items():
         assert proc.poll() is None, f"{service} exited with {proc.returncode}:\n{bus.log_text(service)[-3000:]}"
@@ -98,8 +98,14 @@ def longest_gap(bus: Bus, load: SteadyLoad) -> float:
     return max(((b - a).total_seconds() for a, b in zip(times, times[1:])), default=0.0)
 
 
+def controller_of(cluster: LocalKafkaCluster) -> int:
+    leader: int = wait_for(cluster.active_controller, timeout=60, what="a KRaft quorum leader")  # ids start at 1
+    return leader
+
+
 def test_kill_9_of_a_broker_that_is_not_the_controller(bus: Bus, cluster: LocalKafkaCluster) -> None:
-    victim = next(n for n in cluster.members if n != cluster.active_controller())
+    controller = controller_of(cluster)
+    victim = next(n for n in cluster.members if n != controller)
 
     def fault() -> None:
         cluster.kill(victim)
@@ -109,11 +115,11 @@ def test_kill_9_of_a_broker_that_is_not_the_controller(bus: Bus, cluster: LocalK
 
 
 def test_kill_9_of_the_active_controller(bus: Bus, cluster: LocalKafkaCluster) -> None:
-    controller = cluster.active_controller()
+    controller = controller_of(cluster)
 
     def fault() -> None:
         cluster.kill(controller)
-        wait_for(lambda: cluster.active_controller() != controller, timeout=60, interval=0.5,
+        wait_for(lambda: cluster.active_controller() not in (None, controller), timeout=60, interval=0.5,
                  what="a new controller")
         time.sleep(5)
         cluster.restart(controller)
@@ -121,7 +127,8 @@ def test_kill_9_of_the_active_controller(bus: Bus, cluster: LocalKafkaCluster) -
 
 
 def test_a_broker_frozen_for_30_seconds(bus: Bus, cluster: LocalKafkaCluster) -> None:
-    frozen = next(n for n in cluster.members if n != cluster.active_controller())
+    controller = controller_of(cluster)
+    frozen = next(n for n in cluster.members if n != controller)
 
     def fault() -> None:
         cluster.pause(frozen)

@@ -242,23 +242,34 @@ class LocalKafkaCluster:
         member.start()
         self.wait_serving(timeout)
 
-    def active_controller(self) -> int:
-        """The node leading the KRaft quorum, from the quorum-state files of the live nodes (the
-        highest leader epoch wins)."""
-        best: tuple[int, int] | None = None
-        for member in self.members.values():
-            if not member.alive:
-                continue
-            state_file = member.log_dir / "__cluster_metadata-0" / "quorum-state"
-            try:
-                state = json.loads(state_file.read_text())
-            except (OSError, ValueError):
-                continue
-            if state.get("leaderId", -1) >= 0 and (best is None or state["leaderEpoch"] > best[0]):
-                best = (state["leaderEpoch"], state["leaderId"])
-        if best is None:
-            raise KafkaUnavailable("no live node knows a quorum leader")
-        return best[1]
+    def active_controller(self) -> int | None:
+        """The node leading the KRaft quorum, as a live broker reports it (DescribeQuorum, which
+        the broker forwards to the controller); ``None`` while no leader is elected or no live
+        node answers. Asked of the cluster because the nodes' ``quorum-state`` files do not say
+        it: a leader does not persist its own leadership, and a follower's file can lag."""
+        from kafka import KafkaAdminClient
+        from kafka.errors import KafkaError, RetriableError
+
+        assert self.spec is not None, "start() the cluster first"
+        live = [str(self.spec.node(n).client) for n, member in self.members.items() if member.alive]
+        if not live:
+            return None
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=",".join(live), client_id="referral-bus-quorum",
+                                     request_timeout_ms=5000)
+        except RetriableError:  # no live node answered
+            return None
+        try:
+            quorum = admin.describe_metadata_quorum()
+        except KafkaError:
+            return None
+        finally:
+            admin.close()
+        partition = quorum["topics"][0]["partitions"][0]
+        leader = int(partition["leader_id"])
+        if partition.get("error") or leader < 0 or leader not in self.members or not self.members[leader].alive:
+            return None
+        return leader
 
     def __enter__(self) -> LocalKafkaCluster:
         return self.start()
