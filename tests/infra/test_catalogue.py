@@ -28,6 +28,7 @@ def test_faust_internal_topics_are_declared_with_the_names_faust_uses() -> None:
     leaders = {s.name: s for s in runtime.catalogue.specs() if s.topic_id == "faust_leader"}
     assert set(leaders) == {f"x.{ROUTER}-__assignor-__leader", f"x.{SLA}-__assignor-__leader"}
     assert all(s.partitions == 1 for s in leaders.values())
+    assert (runtime.catalogue.group("router"), runtime.catalogue.group("sla")) == (f"x.{ROUTER}", f"x.{SLA}")
     case_log = next(s for s in runtime.catalogue.specs() if s.topic_id == "case_log")
     assert case_log.config["retention.ms"] == "-1" and case_log.key == "case_id"
 

@@ -63,7 +63,7 @@ def _chain_heads_digest(heads: dict[str, tuple[int, str]]) -> str:
 
 def archive(runtime: Runtime, directory: Path) -> ArchiveSummary:
     topic = runtime.catalogue.name("case_log")
-    records = read_to_end_sync(runtime.settings.bootstrap_servers, [topic], progress="archiving the case log")
+    records = read_to_end_sync(runtime.settings, [topic], progress="archiving the case log")
     by_partition: dict[int, list[Any]] = defaultdict(list)
     heads: dict[str, tuple[int, str]] = {}
     schema_ids: set[int] = set()
@@ -121,11 +121,11 @@ def read_archive(directory: Path) -> tuple[dict[str, Any], dict[int, list[dict[s
 def restore(runtime: Runtime, directory: Path) -> ArchiveSummary:
     manifest, partitions = read_archive(directory)
     topic = runtime.catalogue.name("case_log")
-    if read_to_end_sync(runtime.settings.bootstrap_servers, [topic]):
+    if read_to_end_sync(runtime.settings, [topic]):
         raise ArchiveError(f"{topic} is not empty: restore only into an empty cluster")
     for schema in manifest["writer_schemas"].values():
         runtime.registry.register(f"{schema['namespace']}.{schema['name']}", schema)
-    producer = KafkaProducer(bootstrap_servers=runtime.settings.bootstrap_servers, enable_idempotence=True,
+    producer = KafkaProducer(**runtime.settings.kafka_python(), enable_idempotence=True,
                              acks="all", linger_ms=5)
     try:
         for partition, rows in sorted(partitions.items()):

@@ -51,7 +51,7 @@ class CaseHistory:
 
 async def rebuild_case(runtime: Runtime, case_id: str, as_of: datetime | None = None) -> CaseHistory:
     cat, codec = runtime.catalogue, runtime.codec
-    servers = runtime.settings.bootstrap_servers
+    servers = runtime.settings
     key = case_id.encode()
     history = CaseHistory(case_id, as_of)
     state = CaseState(case_id)

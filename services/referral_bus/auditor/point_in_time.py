@@ -38,7 +38,7 @@ def told_from_log(runtime: Runtime, agency_id: str, case_id: str, as_of: datetim
 
     async def collect() -> list[Told]:
         out = []
-        async for r in read_to_end(runtime.settings.bootstrap_servers, [topic], partitions={topic: [part]}):
+        async for r in read_to_end(runtime.settings, [topic], partitions={topic: [part]}):
             at = datetime.fromtimestamp(r.timestamp / 1000, tz=UTC)
             headers = {k: v.decode() for k, v in (r.headers or [])}
             if r.key != key or at > as_of or headers.get("rb-delivery-id") is None:

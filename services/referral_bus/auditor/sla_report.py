@@ -12,7 +12,7 @@ from referral_bus.infra.runtime import Runtime
 
 
 async def sla_report(runtime: Runtime, start: datetime, end: datetime, now: datetime) -> list[ComplianceRow]:
-    servers, codec, cat = runtime.settings.bootstrap_servers, runtime.codec, runtime.catalogue
+    servers, codec, cat = runtime.settings, runtime.codec, runtime.catalogue
     case_city: dict[str, str] = {}
     async for record in read_to_end(servers, [cat.name("case_log")], progress="reading the case log"):
         event = codec.decode(record.value)

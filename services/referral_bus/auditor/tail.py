@@ -14,7 +14,7 @@ from referral_bus.infra.runtime import Runtime
 def follow(runtime: Runtime, topic_id: str = "escalations", from_beginning: bool = False,
            idle_timeout: float | None = None) -> Iterator[Record]:
     topic = runtime.catalogue.name(topic_id)
-    consumer = KafkaConsumer(bootstrap_servers=runtime.settings.bootstrap_servers, group_id=None,
+    consumer = KafkaConsumer(**runtime.settings.kafka_python(), group_id=None,
                              enable_auto_commit=False,
                              consumer_timeout_ms=int(idle_timeout * 1000) if idle_timeout else -1)
     try:

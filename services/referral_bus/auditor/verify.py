@@ -21,7 +21,7 @@ async def verify_topic(runtime: Runtime, topic: str | None = None) -> tuple[Veri
     topic = topic or runtime.catalogue.name("case_log")
     logged: list[LoggedEvent] = []
     undecodable: list[str] = []
-    async for record in read_to_end(runtime.settings.bootstrap_servers, [topic], progress="verifying the case log"):
+    async for record in read_to_end(runtime.settings, [topic], progress="verifying the case log"):
         try:
             event = runtime.codec.decode(record.value)
         except DecodeError as exc:

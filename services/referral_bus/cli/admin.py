@@ -23,7 +23,7 @@ def cmd_topics(args: argparse.Namespace) -> int:
     from referral_bus.infra.kafka.admin import ReplicationRefused, apply_topics
     try:
         report = apply_topics(runtime.settings.bootstrap_servers, runtime.catalogue.specs(),
-                              replication_factor=args.replication_factor)
+                              security=runtime.settings.kafka_security, replication_factor=args.replication_factor)
     except ReplicationRefused as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return 2

@@ -80,7 +80,7 @@ def _case_log_size(runtime: Runtime) -> int:
     """Records on the case log (log-end minus log-start offsets; exact on Apache Kafka)."""
     from kafka import KafkaConsumer, TopicPartition
     topic = runtime.catalogue.name("case_log")
-    consumer = KafkaConsumer(bootstrap_servers=runtime.settings.bootstrap_servers, enable_auto_commit=False)
+    consumer = KafkaConsumer(**runtime.settings.kafka_python(), enable_auto_commit=False)
     try:
         tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
         ends, starts = consumer.end_offsets(tps), consumer.beginning_offsets(tps)
@@ -119,7 +119,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     try:
         runtime = _runtime()
         report = apply_topics(runtime.settings.bootstrap_servers, runtime.catalogue.specs(),
-                              replication_factor=replication)
+                              security=runtime.settings.kafka_security, replication_factor=replication)
         for notice in report.notices:
             print(f"note: {notice}")
         print(f"topics from topics.yaml: {len(report.created)} created, {len(report.unchanged)} already there")

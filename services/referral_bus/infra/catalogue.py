@@ -14,11 +14,14 @@ from referral_bus.infra.yaml_lines import line_of, load_with_lines
 
 _TOPIC_FIELDS = {"id", "name", "per", "key", "partitions", "replication_factor", "retention_ms", "config",
                  "schemas", "producers", "consumers", "description"}
-_REQUIRED = ("id", "name", "key", "retention_ms", "schemas", "description")
+_REQUIRED = ("id", "name", "key", "retention_ms", "schemas", "producers", "consumers", "description")
 _CO_PARTITIONED = ("ingress", "case_log")
 #: The Faust apps (``referral-bus-<name>``), for topics declared ``per: stream_processor``.
 STREAM_PROCESSORS = ("router", "sla")
 _PER = {"agency_kind": "{kind}", "agency": "{agency}", "stream_processor": "{processor}"}
+#: Who may write or read a topic (``producers``/``consumers``); the broker's ACLs come from them.
+SERVICES = ("router", "sla", "projections", "auditor", "operations")
+ROLES = (*SERVICES, "agency", "agencies", "processor")
 
 
 class CatalogueError(ValueError):
@@ -33,6 +36,11 @@ class TopicSpec:
     replication_factor: int
     config: dict[str, str] = field(default_factory=dict)
     key: str = "case_id"
+    #: what the topic was expanded for (topics.yaml ``per``): an agency id, an agency kind, a processor
+    owner: str | None = None
+    #: topics.yaml's ``producers`` and ``consumers`` (roles; ``infra/kafka/acls.py``)
+    producers: tuple[str, ...] = ()
+    consumers: tuple[str, ...] = ()
 
 
 class Catalogue:
@@ -85,6 +93,14 @@ class Catalogue:
                 value = entry.get(number, defaults.get(number))
                 if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                     raise fail(line, f"topics[{i}].{number}", f"must be a positive integer, got {value!r}")
+            for side in ("producers", "consumers"):
+                roles = entry.get(side)
+                if not isinstance(roles, list) or not roles or set(map(str, roles)) - set(ROLES):
+                    raise fail(line, f"topics[{i}].{side}", f"must be a list of {', '.join(ROLES)}; got {roles!r}")
+                if ("agency" in roles and per not in ("agency", "agency_kind")) or (
+                        "processor" in roles and per != "stream_processor"):
+                    raise fail(line, f"topics[{i}].{side}", "'agency' needs a topic per agency or agency kind, "
+                               "'processor' one per stream processor")
             retention = entry["retention_ms"]
             if not isinstance(retention, int) or (retention < 1 and retention != -1):
                 raise fail(line, f"topics[{i}].retention_ms",
@@ -108,6 +124,10 @@ class Catalogue:
     def inbox(self, agency_id: str) -> str:
         return self.name("inbox", agency=agency_id)
 
+    def group(self, processor: str) -> str:
+        """The consumer group (Faust app id) of a stream processor (``router``, ``sla``)."""
+        return f"{self.prefix}referral-bus-{processor}"
+
     def ingress_topics(self) -> dict[str, AgencyKind]:
         return {self.ingress(kind): kind for kind in AgencyKind}
 
@@ -119,19 +139,21 @@ class Catalogue:
         out = []
         for entry in self.entries.values():
             per = entry.get("per")
+            names: list[tuple[str, str | None]]
             if per == "agency_kind":
-                names = [self.name(entry["id"], kind=k.value) for k in AgencyKind]
+                names = [(self.name(entry["id"], kind=k.value), k.value) for k in AgencyKind]
             elif per == "agency":
-                names = [self.name(entry["id"], agency=a) for a in sorted(self.directory.agencies)]
+                names = [(self.name(entry["id"], agency=a), a) for a in sorted(self.directory.agencies)]
             elif per == "stream_processor":
-                names = [self.name(entry["id"], processor=p) for p in STREAM_PROCESSORS]
+                names = [(self.name(entry["id"], processor=p), p) for p in STREAM_PROCESSORS]
             else:
-                names = [self.name(entry["id"])]
+                names = [(self.name(entry["id"]), None)]
             config = {**{k: str(v) for k, v in (self.defaults.get("config") or {}).items()},
                       **{k: str(v) for k, v in (entry.get("config") or {}).items()},
                       "retention.ms": str(entry["retention_ms"]), "cleanup.policy": "delete"}
-            for name in names:
+            for name, owner in names:
                 out.append(TopicSpec(entry["id"], name, self.partitions(entry["id"]),
                                      int(entry.get("replication_factor", self.defaults["replication_factor"])),
-                                     config, entry["key"]))
+                                     config, entry["key"], owner, tuple(entry["producers"]),
+                                     tuple(entry["consumers"])))
         return out

@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import Any
+
+from referral_bus.infra.kafka.security import KafkaSecurity
 
 #: The file that marks a folder holding the bus's configuration (with agencies.yaml, calendar.yaml,
 #: policy.yaml and schemas/avro/ beside it).
@@ -96,6 +99,12 @@ class Settings:
     #: Read models (SQLAlchemy URL); the embedded default is SQLite under the data directory.
     database_url: str | None = field(default_factory=lambda: os.environ.get("REFERRAL_BUS_DATABASE_URL") or None)
     data_dir: Path = field(default_factory=lambda: Path(os.environ.get("REFERRAL_BUS_DATA_DIR", ".referral-bus")))
+    #: How this process authenticates to Kafka (REFERRAL_BUS_KAFKA_SECURITY …; infra/kafka/security.py).
+    kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity.from_env)
+
+    def kafka_python(self) -> dict[str, Any]:
+        """Connection settings for a kafka-python client: the servers and this process's credentials."""
+        return {"bootstrap_servers": self.bootstrap_servers, **self.kafka_security.kafka_python()}
 
     @property
     def read_model_url(self) -> str:

@@ -41,7 +41,7 @@ def prime(runtime: Runtime, projector: Projector, stored: dict[tuple[str, int], 
     upto = {tp: offset for tp, offset in stored.items() if tp[0] == case_log and offset > 0}
     if not upto:
         return
-    consumer = KafkaConsumer(bootstrap_servers=runtime.settings.bootstrap_servers, group_id=None,
+    consumer = KafkaConsumer(**runtime.settings.kafka_python(), group_id=None,
                              enable_auto_commit=False, fetch_max_bytes=16 * 1024 * 1024)
     tps = [TopicPartition(topic, partition) for topic, partition in upto]
     consumer.assign(tps)
@@ -74,7 +74,7 @@ def project(runtime: Runtime, engine: Engine, *, until_end: bool, batch: int = 2
     topics = {cat.name("case_log"): "case_log", cat.name("sla"): "sla", cat.name("escalations"): "escalations",
               **{topic: "inbox" for topic in projector.inbox_agency}}
     tps = [TopicPartition(topic, p) for topic, topic_id in topics.items() for p in range(cat.partitions(topic_id))]
-    consumer = KafkaConsumer(bootstrap_servers=runtime.settings.bootstrap_servers, group_id=None,
+    consumer = KafkaConsumer(**runtime.settings.kafka_python(), group_id=None,
                              enable_auto_commit=False, max_poll_records=batch, fetch_max_bytes=16 * 1024 * 1024)
     consumer.assign(tps)
     stored = projector.offsets()

@@ -61,7 +61,7 @@ class RouterService:
         """Rebuild per-case state from the case log, read to its true end, and learn which
         submissions were already answered (their receipts are on rb.receipts)."""
         self.handler.reset()
-        codec, servers = self.runtime.codec, self.runtime.settings.bootstrap_servers
+        codec, servers = self.runtime.codec, self.runtime.settings
         count = 0
         async for record in read_to_end(servers, [self.case_log], progress="rebuilding router state"):
             headers = dict(record.headers or ())

@@ -36,6 +36,7 @@ from referral_bus.contracts.bus_records import Receipt
 from referral_bus.domain.authorization import authorize
 from referral_bus.domain.rejections import Rejection
 from referral_bus.infra.codec.framing import validation_error_to_decode_error
+from referral_bus.infra.kafka.security import KafkaSecurity
 from referral_bus.infra.runtime import Runtime, load_runtime
 from referral_bus.infra.settings import Settings
 
@@ -64,8 +65,16 @@ class InboxItem:
 
 class AgencyClient:
     def __init__(self, agency_id: str, actor_id: str, *, actor_role: str | None = None,
-                 bootstrap_servers: str | None = None, runtime: Runtime | None = None) -> None:
-        settings = Settings(bootstrap_servers=bootstrap_servers) if bootstrap_servers else None
+                 bootstrap_servers: str | None = None, security: KafkaSecurity | None = None,
+                 runtime: Runtime | None = None) -> None:
+        """``security``: this agency's credentials (default: from the environment,
+        REFERRAL_BUS_KAFKA_SECURITY …, see docs/security.md); ignored when ``runtime`` is given."""
+        overrides: dict[str, Any] = {}
+        if bootstrap_servers:
+            overrides["bootstrap_servers"] = bootstrap_servers
+        if security is not None:
+            overrides["kafka_security"] = security
+        settings = Settings(**overrides) if overrides else None
         self.runtime = runtime or load_runtime(settings)
         self.servers = self.runtime.settings.bootstrap_servers
         agency = self.runtime.directory.get(agency_id)
@@ -98,7 +107,7 @@ class AgencyClient:
     @property
     def producer(self) -> KafkaProducer:
         if self._producer is None:
-            self._producer = KafkaProducer(bootstrap_servers=self.servers, enable_idempotence=True, acks="all",
+            self._producer = KafkaProducer(**self.runtime.settings.kafka_python(), enable_idempotence=True, acks="all",
                                            linger_ms=5, client_id=f"sdk-{self.agency.id}")
         return self._producer
 
@@ -157,7 +166,8 @@ class AgencyClient:
         topic = self.runtime.catalogue.name("receipts")
         partitions = self.runtime.catalogue.partitions("receipts")
         if self._receipts is None:
-            self._receipts = KafkaConsumer(bootstrap_servers=self.servers, group_id=None, enable_auto_commit=False)
+            self._receipts = KafkaConsumer(**self.runtime.settings.kafka_python(), group_id=None,
+                                           enable_auto_commit=False)
             tps = [TopicPartition(topic, p) for p in range(partitions)]
             self._receipts.assign(tps)
             self._receipts.seek_to_end(*tps)
@@ -221,7 +231,7 @@ class AgencyClient:
         if self._inbox is None:
             settings = self.runtime.settings
             self._inbox = KafkaConsumer(
-                self.runtime.catalogue.inbox(self.agency.id), bootstrap_servers=self.servers,
+                self.runtime.catalogue.inbox(self.agency.id), **settings.kafka_python(),
                 group_id=group_id or f"{self.agency.id}-inbox", enable_auto_commit=False,
                 auto_offset_reset="earliest",
                 # kafka-python uses max_poll_interval as the rebalance timeout (REFERRAL_BUS_REBALANCE_TIMEOUT)

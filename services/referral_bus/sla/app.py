@@ -76,7 +76,7 @@ class SlaService:
         async with self._lock:
             if not self.stale:
                 return
-            codec, servers = self.runtime.codec, self.runtime.settings.bootstrap_servers
+            codec, servers = self.runtime.codec, self.runtime.settings
             engine = self._new_engine()
             owed: list[Record] = []
             async for record in read_to_end(servers, [self.case_log], progress="rebuilding deadlines"):

@@ -17,6 +17,7 @@ from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from referral_bus.infra.catalogue import TopicSpec
+from referral_bus.infra.kafka.security import KafkaSecurity
 
 
 class ReplicationRefused(ValueError):
@@ -65,8 +66,9 @@ def effective_specs(specs: list[TopicSpec], brokers: int, replication_factor: in
 
 
 def apply_topics(bootstrap_servers: str, specs: list[TopicSpec], *,
-                 replication_factor: int | None = None) -> ApplyReport:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="referral-bus-admin")
+                 replication_factor: int | None = None, security: KafkaSecurity | None = None) -> ApplyReport:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="referral-bus-admin",
+                             **(security.kafka_python() if security else {}))
     try:
         brokers = max(1, len(admin.describe_cluster().get("brokers", [])))
         specs, notices = effective_specs(specs, brokers, replication_factor)

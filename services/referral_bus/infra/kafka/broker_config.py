@@ -53,11 +53,29 @@ class BrokerNode:
 
 
 @dataclass(frozen=True)
+class BrokerSecurity:
+    """Authentication and authorisation on every listener (docs/security.md): clients speak
+    SASL/SCRAM-SHA-512 over TLS; controllers accept only nodes presenting a certificate of the CA
+    (mutual TLS, mapped to ``User:broker``); the StandardAuthorizer denies whatever no ACL allows.
+    ``broker_password`` is the brokers' own SCRAM secret (replication between brokers); it is
+    written only into the nodes' properties files, mode 0600, never into the repository."""
+
+    ca_file: str
+    #: node id → PEM key store (private key, certificate, CA chain) of that node
+    key_stores: dict[int, str]
+    broker_password: str
+    #: principals the authorizer lets do everything: the brokers themselves and the operator's admin
+    super_users: tuple[str, ...] = ("broker", "admin")
+
+
+@dataclass(frozen=True)
 class ClusterSpec:
     nodes: tuple[BrokerNode, ...]
     profile: Profile = "production"
     #: Overrides rendered last (e.g. a test's shorter timeouts); never used for durability knobs.
     extra: dict[str, str] = field(default_factory=dict)
+    #: None: no authentication (the development broker on 127.0.0.1 and the test suite's)
+    security: BrokerSecurity | None = None
 
     def __post_init__(self) -> None:
         ids = [n.node_id for n in self.nodes]
@@ -130,7 +148,40 @@ def server_properties(cluster: ClusterSpec, node_id: int) -> dict[str, str]:
         # a stopped broker hands its partitions over before it goes (controlled shutdown)
         "controlled.shutdown.enable": "true",
     }
+    if cluster.security is not None:
+        props.update(security_properties(cluster.security, node.node_id, node.internal is not None))
     props.update(cluster.extra)
+    return props
+
+
+def security_properties(security: BrokerSecurity, node_id: int, internal: bool) -> dict[str, str]:
+    """Client listeners (and INTERNAL) become SASL_SSL with SCRAM-SHA-512; the controller listener
+    mutual TLS; every request is authorised against the ACLs (``infra/kafka/acls.py``)."""
+    protocols = ["CLIENT:SASL_SSL", "CONTROLLER:SSL"] + (["INTERNAL:SASL_SSL"] if internal else [])
+    jaas = ('org.apache.kafka.common.security.scram.ScramLoginModule required '
+            f'username="broker" password="{security.broker_password}";')
+    props = {
+        "listener.security.protocol.map": ",".join(protocols),
+        "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+        "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+        "listener.name.client.scram-sha-512.sasl.jaas.config": jaas,
+        "ssl.keystore.type": "PEM",
+        "ssl.keystore.location": security.key_stores[node_id],
+        "ssl.truststore.type": "PEM",
+        "ssl.truststore.location": security.ca_file,
+        "ssl.enabled.protocols": "TLSv1.3,TLSv1.2",
+        "listener.name.controller.ssl.client.auth": "required",
+        # a node's certificate (CN=broker) is the principal User:broker
+        "ssl.principal.mapping.rules": "RULE:^CN=([a-zA-Z0-9.-]+)$/$1/,DEFAULT",
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "allow.everyone.if.no.acl.found": "false",
+        "super.users": ";".join(f"User:{user}" for user in security.super_users),
+        # a connection re-authenticates within an hour, so a revoked credential stops working
+        # on open connections too (clients that cannot re-authenticate are disconnected and reconnect)
+        "connections.max.reauth.ms": "3600000",
+    }
+    if internal:
+        props["listener.name.internal.scram-sha-512.sasl.jaas.config"] = jaas
     return props
 
 
@@ -141,12 +192,13 @@ def render_properties(props: dict[str, str], header: str = "") -> str:
 
 
 def local_cluster(ports: list[tuple[int, int]], data_dir: str, *, host: str = "127.0.0.1",
-                  profile: Profile = "development", extra: dict[str, str] | None = None) -> ClusterSpec:
+                  profile: Profile = "development", extra: dict[str, str] | None = None,
+                  security: BrokerSecurity | None = None) -> ClusterSpec:
     """Nodes on this machine: ``ports`` gives (client, controller) per node; node n keeps its log
     in ``<data_dir>/node-<n>``."""
     nodes = tuple(BrokerNode(i, Endpoint(host, client), Endpoint(host, controller), f"{data_dir}/node-{i}")
                   for i, (client, controller) in enumerate(ports, start=1))
-    return ClusterSpec(nodes, profile, dict(extra or {}))
+    return ClusterSpec(nodes, profile, dict(extra or {}), security)
 
 
 def container_cluster(size: int = 3, external_base_port: int = 19092) -> ClusterSpec:

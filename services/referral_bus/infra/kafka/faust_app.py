@@ -28,6 +28,7 @@ def make_app(app_id: str, settings: Settings, partitions: int) -> faust.App:
     return faust.App(
         app_id,
         broker=brokers,
+        broker_credentials=settings.kafka_security.faust(),
         store="memory://",                    # state is rebuilt from the case log, not from Faust tables
         topic_partitions=partitions,
         topic_allow_declare=False,            # topics come from topics.yaml only
@@ -69,7 +70,8 @@ class AckedPublisher:
             producer = AIOKafkaProducer(bootstrap_servers=self.settings.bootstrap_servers, client_id=self.client_id,
                                         acks="all", enable_idempotence=self.settings.producer_idempotence,
                                         linger_ms=5,
-                                        max_batch_size=1024 * 1024, request_timeout_ms=20000)
+                                        max_batch_size=1024 * 1024, request_timeout_ms=20000,
+                                        **self.settings.kafka_security.aiokafka())
             await producer.start()
             self._producer = producer
         return self._producer

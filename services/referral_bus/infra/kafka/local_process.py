@@ -9,6 +9,8 @@ import socket
 import time
 from collections.abc import Callable
 
+from referral_bus.infra.kafka.security import KafkaSecurity
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
@@ -47,7 +49,7 @@ def die_with_parent() -> None:
 
 
 def wait_until_serving(bootstrap_servers: str, timeout: float = 60.0, *, brokers: int = 1,
-                       check: Callable[[], None] | None = None) -> None:
+                       check: Callable[[], None] | None = None, security: KafkaSecurity | None = None) -> None:
     """Block until ``brokers`` brokers are registered and a client can list topics. ``check`` runs
     between attempts and may raise (e.g. when the broker process died)."""
     from kafka import KafkaAdminClient
@@ -67,7 +69,8 @@ def wait_until_serving(bootstrap_servers: str, timeout: float = 60.0, *, brokers
                 time.sleep(0.3)
                 continue  # a client built now would block for its whole bootstrap timeout
             try:
-                admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=3000)
+                admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=3000,
+                                         **(security.kafka_python() if security else {}))
                 try:
                     found = [b for b in admin.describe_cluster().get("brokers", []) if not b.get("is_fenced")]
                     admin.list_topics()

@@ -18,6 +18,7 @@ from aiokafka.structs import ConsumerRecord
 from kafka.partitioner.default import murmur2
 
 from referral_bus.infra.progress import ReplayProgress
+from referral_bus.infra.settings import Settings
 
 #: Records handed to the caller between two chances for the event loop to run something else.
 YIELD_EVERY = 100
@@ -28,14 +29,18 @@ def partition_for_key(key: bytes, partitions: int) -> int:
     return int(murmur2(key) & 0x7FFFFFFF) % partitions
 
 
-async def read_to_end(bootstrap_servers: str, topics: Iterable[str], *,
+async def read_to_end(source: str | Settings, topics: Iterable[str], *,
                       partitions: dict[str, list[int]] | None = None, timeout: float = 60.0,
                       progress: str | None = None) -> AsyncIterator[ConsumerRecord[Any, Any]]:
     """Yield every record of ``topics`` (or the given partitions) in per-partition order, then stop.
-    ``progress`` names the replay for a progress bar (terminal) or progress log lines."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None, enable_auto_commit=False,
+    ``source`` is the settings (servers and credentials) or, on an unsecured broker, the bootstrap
+    servers alone. ``progress`` names the replay for a progress bar (terminal) or progress log lines."""
+    servers, security = ((source, None) if isinstance(source, str)
+                         else (source.bootstrap_servers, source.kafka_security))
+    consumer = AIOKafkaConsumer(bootstrap_servers=servers, group_id=None, enable_auto_commit=False,
                                 auto_offset_reset="earliest", fetch_max_bytes=16 * 1024 * 1024,
-                                max_partition_fetch_bytes=4 * 1024 * 1024)
+                                max_partition_fetch_bytes=4 * 1024 * 1024,
+                                **(security.aiokafka() if security else {}))
     await consumer.start()
     try:
         tps: list[TopicPartition] = []
@@ -79,8 +84,8 @@ async def read_to_end(bootstrap_servers: str, topics: Iterable[str], *,
         await consumer.stop()
 
 
-def read_to_end_sync(bootstrap_servers: str, topics: Iterable[str], **kwargs: Any) -> list[ConsumerRecord[Any, Any]]:
+def read_to_end_sync(source: str | Settings, topics: Iterable[str], **kwargs: Any) -> list[ConsumerRecord[Any, Any]]:
     """Blocking convenience for command-line tools."""
     async def collect() -> list[ConsumerRecord[Any, Any]]:
-        return [r async for r in read_to_end(bootstrap_servers, list(topics), **kwargs)]
+        return [r async for r in read_to_end(source, list(topics), **kwargs)]
     return asyncio.run(collect())
