@@ -131,14 +131,15 @@ class Bus:
             except subprocess.TimeoutExpired:
                 proc.kill()
 
-    def wait_ready(self, timeout: float = 120.0) -> None:
-        """Until a warm-up referral is answered; fails at once, with the log, if a service died."""
+    def wait_ready(self, timeout: float = 120.0, runtime: Runtime | None = None) -> None:
+        """Until a warm-up referral is answered; fails at once, with the log, if a service died.
+        ``runtime``: the school's connection when it is not the bus's own (a secured broker)."""
         from kafka.errors import KafkaError
 
         from referral_bus.sdk import AgencyClient, PublishError
         from tests.builders import referral
         deadline = time.monotonic() + timeout
-        with AgencyClient("school-almaty", actor_id="warmup", runtime=self.runtime) as client:
+        with AgencyClient("school-almaty", actor_id="warmup", runtime=runtime or self.runtime) as client:
             event = referral(client, f"WARMUP-{secrets.token_hex(3)}")
             value = client.validate(event)
             while True:

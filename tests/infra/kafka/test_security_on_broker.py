@@ -1,0 +1,196 @@
+"""Attacks on a secured Apache Kafka broker (SASL/SCRAM over TLS, ACLs from topics.yaml and
+agencies.yaml) with the router and SLA processor running under their own least-privilege
+principals: the broker itself refuses a client without credentials, a wrong or revoked password,
+an agency writing another kind's ingress or the case log, an agency reading another agency's inbox
+or the case log, and a service stepping outside its rights — while agencies with their own
+credentials are served end to end."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError, TopicAuthorizationFailedError
+
+from referral_bus.contracts.bus_records import ReceiptStatus
+from referral_bus.infra.kafka.acls import apply_acls, grants, principals, service_principal
+from referral_bus.infra.kafka.admin import apply_topics
+from referral_bus.infra.kafka.credentials import issue, revoke
+from referral_bus.infra.kafka.kafka_cluster import LocalKafkaCluster
+from referral_bus.infra.kafka.security import KafkaSecurity
+from referral_bus.infra.runtime import Runtime, load_runtime
+from referral_bus.infra.settings import Settings
+from referral_bus.sdk import AgencyClient
+from tests.builders import case_id, referral
+from tests.conftest import Bus
+
+pytestmark = [pytest.mark.broker]
+
+SERVICE_OF = {"router": "router", "sla": "sla", "projector": "projections"}
+
+
+@dataclass
+class Secured:
+    cluster: LocalKafkaCluster
+    runtime: Runtime   # the admin's view (super user): for setting up and for checking only
+    bus: Bus
+    prefix: str
+
+    def runtime_for(self, principal: str, security: KafkaSecurity | None = None) -> Runtime:
+        return load_runtime(Settings(bootstrap_servers=self.cluster.bootstrap_servers, topic_prefix=self.prefix,
+                                     data_dir=self.runtime.settings.data_dir,
+                                     kafka_security=security or self.cluster.security_for(principal)))
+
+    def client(self, principal: str, **extra: object) -> dict[str, object]:
+        """kafka-python settings for ``principal``."""
+        return {**self.runtime_for(principal).settings.kafka_python(), "request_timeout_ms": 10000, **extra}
+
+    def topic(self, topic_id: str, **fill: str) -> str:
+        return self.runtime.catalogue.name(topic_id, **fill)
+
+
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
+    cluster = LocalKafkaCluster(tmp_path_factory.mktemp("kafka-secured"), nodes=1, heap="384m", secured=True,
+                                extra={"group.initial.rebalance.delay.ms": "0"})
+    cluster.start()
+    try:
+        prefix = f"s{secrets.token_hex(3)}."
+        tmp = tmp_path_factory.mktemp("secured-bus")
+        runtime = load_runtime(Settings(bootstrap_servers=cluster.bootstrap_servers, topic_prefix=prefix,
+                                        data_dir=tmp / "data", kafka_security=cluster.admin_security))
+        apply_topics(cluster.bootstrap_servers, runtime.catalogue.specs(), replication_factor=1,
+                     security=cluster.admin_security)
+        admin = KafkaAdminClient(**runtime.settings.kafka_python())
+        try:
+            issue(admin, cluster.credentials, principals(runtime.directory))
+            apply_acls(admin, grants(runtime.catalogue, runtime.directory), principals(runtime.directory))
+        finally:
+            admin.close()
+        bus = Bus(runtime, tmp)
+        for service in ("router", "sla"):
+            principal = service_principal(SERVICE_OF[service])
+            bus.start(service, **cluster.security_for(principal).as_env(cluster.credentials.password_file(principal)))
+        secured = Secured(cluster, runtime, bus, prefix)
+        try:
+            yield secured
+        finally:
+            bus.stop()
+    finally:
+        cluster.stop()
+
+
+def refused_to_connect(settings: dict[str, object]) -> KafkaError:
+    """The client never gets an answer from the broker (its bootstrap fails)."""
+    with pytest.raises(KafkaError) as caught:
+        admin = KafkaAdminClient(**settings)  # type: ignore[arg-type]
+        try:
+            admin.list_topics()
+        finally:
+            admin.close()
+    return caught.value
+
+
+def test_a_client_without_credentials_is_not_served(secured: Secured) -> None:
+    refused_to_connect({"bootstrap_servers": secured.cluster.bootstrap_servers, "request_timeout_ms": 5000})
+
+
+def test_a_wrong_password_is_refused(secured: Secured, caplog: pytest.LogCaptureFixture) -> None:
+    good = secured.cluster.security_for("school-almaty")
+    wrong = KafkaSecurity("sasl_ssl", "school-almaty", "not-the-password", good.ca_file)
+    refused_to_connect({**secured.runtime_for("school-almaty", wrong).settings.kafka_python(),
+                        "request_timeout_ms": 5000})
+    assert "SaslAuthenticationFailedError" in caplog.text  # the broker said why, not just silence
+
+
+def test_a_revoked_principal_is_refused(secured: Secured, caplog: pytest.LogCaptureFixture) -> None:
+    admin = KafkaAdminClient(**secured.runtime.settings.kafka_python())
+    try:
+        issue(admin, secured.cluster.credentials, ["revoked-tool"])
+        tool = secured.cluster.security_for("revoked-tool")
+        probe = KafkaAdminClient(**secured.runtime_for("revoked-tool", tool).settings.kafka_python())
+        probe.close()  # authenticated while the credential stood
+        revoke(admin, secured.cluster.credentials, ["revoked-tool"])
+    finally:
+        admin.close()
+    caplog.clear()
+    refused_to_connect({**secured.runtime_for("revoked-tool", tool).settings.kafka_python(),
+                        "request_timeout_ms": 5000})
+    assert "SaslAuthenticationFailedError" in caplog.text
+
+
+def test_an_agency_writes_only_the_ingress_of_its_own_kind(secured: Secured) -> None:
+    producer = KafkaProducer(**secured.client("school-almaty"), acks="all", enable_idempotence=True)
+    try:
+        producer.send(secured.topic("ingress", kind="school"), b"not even avro", key=b"CASE").get(timeout=30)
+        for forbidden in (secured.topic("ingress", kind="police"), secured.topic("case_log"),
+                          secured.topic("inbox", agency="cam-almaty"), secured.topic("receipts"),
+                          secured.topic("escalations")):
+            with pytest.raises(TopicAuthorizationFailedError):
+                producer.send(forbidden, b"forged", key=b"CASE").get(timeout=30)
+    finally:
+        producer.close(timeout=5)
+
+
+@pytest.mark.parametrize("topic_id, fill", [("inbox", {"agency": "guardianship-shymkent"}), ("case_log", {}),
+                                            ("ingress", {"kind": "police"}), ("sla", {}), ("dead_letter", {})])
+def test_an_agency_reads_nothing_but_its_own_inbox_and_receipts(secured: Secured, topic_id: str, fill: dict[str, str],
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    topic = secured.topic(topic_id, **fill)
+    planted = KafkaProducer(**secured.runtime.settings.kafka_python(), acks="all")  # the admin plants a record
+    planted.send(topic, b"what the school must not see", key=b"CASE", partition=0).get(timeout=30)
+    planted.close(timeout=5)
+    consumer = KafkaConsumer(**secured.client("school-almaty"), group_id=None, enable_auto_commit=False,
+                             auto_offset_reset="earliest")
+    try:
+        consumer.assign([TopicPartition(topic, 0)])
+        got = [r for _ in range(8) for batch in consumer.poll(timeout_ms=500).values() for r in batch]
+    finally:
+        consumer.close()
+    assert got == []
+    assert f"Topic {topic} is not authorized for this client" in caplog.text  # refused by the broker
+
+
+def test_a_service_cannot_step_outside_its_rights(secured: Secured) -> None:
+    # not idempotent: a principal with no WRITE anywhere would be refused a producer id first
+    projections = KafkaProducer(**secured.client(service_principal("projections")), acks="all",
+                                enable_idempotence=False)
+    try:
+        with pytest.raises(TopicAuthorizationFailedError):
+            projections.send(secured.topic("case_log"), b"forged", key=b"CASE").get(timeout=30)
+    finally:
+        projections.close(timeout=5)
+    sla = KafkaProducer(**secured.client(service_principal("sla")), acks="all")
+    try:
+        with pytest.raises(TopicAuthorizationFailedError):
+            sla.send(secured.topic("receipts"), b"forged", key=b"E").get(timeout=30)
+    finally:
+        sla.close(timeout=5)
+
+
+def test_agencies_with_their_own_credentials_are_served_end_to_end(secured: Secured) -> None:
+    """The router and SLA processor run as rb-router and rb-sla; a school's referral is answered
+    and reaches the CAM's inbox, which the CAM reads with its own principal."""
+    secured.bus.wait_ready(timeout=180, runtime=secured.runtime_for("school-almaty"))
+    case = case_id("SEC")
+    with AgencyClient("school-almaty", actor_id="teacher-1", runtime=secured.runtime_for("school-almaty")) as school:
+        receipt = school.publish(referral(school, case), wait_for_receipt=True, timeout=60)
+    assert receipt is not None and receipt.status is ReceiptStatus.ACCEPTED
+    with AgencyClient("cam-almaty", actor_id="manager-1", runtime=secured.runtime_for("cam-almaty")) as cam:
+        items = [i for i in cam.inbox(group_id=f"cam-almaty-{uuid.uuid4().hex[:6]}", idle_timeout=5)
+                 if i.record.envelope.case_id == case]  # type: ignore[attr-defined]
+    assert [i.paragraph for i in items] == ["4.5(b)(i), 4.6"]
+
+
+def test_secrets_are_kept_private(secured: Secured) -> None:
+    """Passwords, keys and the nodes' properties (which hold the brokers' own secret) are 0600."""
+    data = secured.cluster.data_dir
+    private = [*Path(data / "secrets" / "principals").glob("*.password"), *Path(data / "secrets" / "tls").glob("*.key"),
+               *Path(data / "secrets" / "tls").glob("node-*.pem"), *Path(data / "config").glob("node-*.properties")]
+    assert private and all(p.stat().st_mode & 0o077 == 0 for p in private), [
+        (str(p), oct(p.stat().st_mode)) for p in private if p.stat().st_mode & 0o077]
