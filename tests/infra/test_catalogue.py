@@ -48,12 +48,16 @@ topics:
     retention_ms: 1000
     schemas: [case-events]
     description: x
+    producers: [agency]
+    consumers: [router]
   - id: case_log
     name: rb.case-log
     key: case_id
     retention_ms: -1
     schemas: [case-events]
     description: y
+    producers: [router]
+    consumers: [router, auditor]
 """
 
 
@@ -62,13 +66,16 @@ def test_valid_file_loads(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("edit, message", [
-    (("    retention_ms: -1\n", "    retention_ms: -5\n"), r"line 10, topics\[1\]\.retention_ms: must be -1"),
-    (("    description: y\n", ""), r"line 10, topics\[1\]: missing required field 'description'"),
+    (("    retention_ms: -1\n", "    retention_ms: -5\n"), r"line 12, topics\[1\]\.retention_ms: must be -1"),
+    (("    description: y\n", ""), r"line 12, topics\[1\]: missing required field 'description'"),
     (("    name: rb.ingress.{kind}\n", "    name: rb.ingress\n"),
      r"line 3, topics\[0\]\.name: a topic per agency_kind needs \{kind\}"),
     (("    key: case_id\n    retention_ms: -1\n", "    key: case_id\n    partitions: 6\n    retention_ms: -1\n"),
      "same partition count"),
     (("    description: y\n", "    description: y\n    colour: red\n"), r"unknown field\(s\) \['colour'\]"),
+    (("    consumers: [router, auditor]\n", "    consumers: [router, everyone]\n"),
+     r"topics\[1\]\.consumers: must be a list of router, sla"),
+    (("    producers: [router]\n", "    producers: [agency]\n"), r"'agency' needs a topic per agency"),
     (("    partitions: 3", "    partitions: 3"), None),
 ])
 def test_errors_name_line_and_field(tmp_path: Path, edit: tuple[str, str], message: str | None) -> None:

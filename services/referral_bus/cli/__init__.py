@@ -2,7 +2,7 @@
 (KAFKA_BOOTSTRAP_SERVERS, REFERRAL_BUS_TOPIC_PREFIX, SCHEMA_REGISTRY_URL …); ``--bootstrap`` overrides.
 
 One module per group of commands: ``run`` (up, broker, the services), ``admin`` (topics, schemas,
-deploy), ``audit`` (history, verify, told, archive, report, sla explain/report, tail),
+deploy), ``security`` (acl, credentials), ``audit`` (history, verify, told, archive, report, sla explain/report, tail),
 ``scenarios`` (simulate)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 
-from referral_bus.cli import admin, audit, run, scenarios
+from referral_bus.cli import admin, audit, run, scenarios, security
 from referral_bus.infra.logging import configure_logging
 
 
@@ -20,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--bootstrap", help="Kafka bootstrap servers (default: $KAFKA_BOOTSTRAP_SERVERS)")
     parser.add_argument("--log-level", default=os.environ.get("REFERRAL_BUS_LOG_LEVEL", "INFO"))
     sub = parser.add_subparsers(dest="command", required=True)
-    for group in (run, admin, audit, scenarios):
+    for group in (run, admin, security, audit, scenarios):
         group.register(sub)
     return parser
 

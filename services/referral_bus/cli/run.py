@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from referral_bus.cli.common import runtime as _runtime
 
 if TYPE_CHECKING:
+    from referral_bus.infra.kafka.kafka_cluster import LocalKafkaCluster
     from referral_bus.infra.runtime import Runtime
 
 
@@ -89,11 +90,40 @@ def _case_log_size(runtime: Runtime) -> int:
         consumer.close()
 
 
+def _principal_env(cluster: LocalKafkaCluster, principal: str) -> dict[str, str]:
+    return cluster.security_for(principal).as_env(cluster.credentials.password_file(principal))
+
+
+def _runtime_as(cluster: LocalKafkaCluster, principal: str) -> Runtime:
+    from referral_bus.infra.runtime import load_runtime
+    from referral_bus.infra.settings import Settings
+    return load_runtime(Settings(bootstrap_servers=cluster.bootstrap_servers,
+                                 kafka_security=cluster.security_for(principal)))
+
+
+def _secure(cluster: LocalKafkaCluster, runtime: Runtime) -> None:
+    """Credentials for every agency and service (kept across restarts) and the ACLs."""
+    from kafka import KafkaAdminClient
+
+    from referral_bus.infra.kafka.acls import apply_acls, grants, principals
+    from referral_bus.infra.kafka.credentials import issue
+    admin = KafkaAdminClient(**runtime.settings.kafka_python(), client_id="referral-bus-up")
+    try:
+        issue(admin, cluster.credentials, principals(runtime.directory))
+        report = apply_acls(admin, grants(runtime.catalogue, runtime.directory), principals(runtime.directory))
+    finally:
+        admin.close()
+    print(f"credentials for {len(principals(runtime.directory))} principals in {cluster.credentials.directory} "
+          f"(mode 0600); ACLs: {len(report.created)} created, {report.unchanged} unchanged")
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     """Broker (local Apache Kafka, durable, unless KAFKA_BOOTSTRAP_SERVERS is set), topics, router,
     SLA processor, projector,
     optionally the demonstration; runs until Ctrl-C, then stops everything."""
+    from referral_bus.infra.kafka.acls import service_principal
     from referral_bus.infra.kafka.admin import apply_topics
+    from referral_bus.infra.kafka.kafka_cluster import LocalKafkaCluster
     from referral_bus.infra.kafka.kafka_distribution import KafkaUnavailable
     from referral_bus.infra.kafka.local_broker import start_local_broker
 
@@ -105,14 +135,26 @@ def cmd_up(args: argparse.Namespace) -> int:
     logs.mkdir(parents=True, exist_ok=True)
     broker = None
     replication: int | None = None  # an external cluster gets topics.yaml's replication
+    secured: LocalKafkaCluster | None = None
+    if args.secure and os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        print("error: --secure starts its own secured broker; for an external cluster give each service its own "
+              "credentials (REFERRAL_BUS_KAFKA_SECURITY …, docs/security.md) instead", file=sys.stderr)
+        return 2
     if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-        print(f"starting the local broker (data in {_data_dir() / 'kafka'}; kept across restarts)…", flush=True)
+        data = _data_dir() / ("kafka-secured" if args.secure else "kafka")
+        print(f"starting the local broker{' (secured: SASL/SCRAM over TLS, ACLs)' if args.secure else ''} "
+              f"(data in {data}; kept across restarts)…", flush=True)
         try:
-            broker = start_local_broker(_data_dir() / "kafka", port=_broker_port(None), log_path=logs / "broker.log")
-        except (KafkaUnavailable, TimeoutError) as exc:
+            broker = start_local_broker(data, port=_broker_port(None), log_path=logs / "broker.log",
+                                        secured=args.secure)
+        except (KafkaUnavailable, TimeoutError, ValueError) as exc:
             print(f"broker not started: {exc}", file=sys.stderr)
             return 1
         os.environ["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
+        if args.secure:
+            assert isinstance(broker, LocalKafkaCluster)
+            secured = broker
+            os.environ.update(secured.admin_security.as_env(secured.credentials.password_file("admin")))
         replication = 1
         print(f"broker at {broker.bootstrap_servers}")
     children: list[subprocess.Popen[bytes]] = []
@@ -120,6 +162,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         runtime = _runtime()
         report = apply_topics(runtime.settings.bootstrap_servers, runtime.catalogue.specs(),
                               security=runtime.settings.kafka_security, replication_factor=replication)
+        if secured is not None:
+            _secure(secured, runtime)
         for notice in report.notices:
             print(f"note: {notice}")
         print(f"topics from topics.yaml: {len(report.created)} created, {len(report.unchanged)} already there")
@@ -129,18 +173,27 @@ def cmd_up(args: argparse.Namespace) -> int:
             print(f"warning: topic differs from topics.yaml: {difference}", file=sys.stderr)
         for service in ("router", "sla", "projections"):
             out = open(logs / f"{service}.log", "ab")
+            env = os.environ.copy()
+            if secured is not None:  # each service under its own least-privilege principal
+                env.update(_principal_env(secured, service_principal(service)))
             children.append(subprocess.Popen([sys.executable, "-m", "referral_bus.cli", service, "run"],
-                                             stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy()))
+                                             stdout=out, stderr=subprocess.STDOUT, env=env))
             print(f"started {service} (pid {children[-1].pid}, log {logs / (service + '.log')})")
         print(f"read models: {runtime.settings.read_model_url}")
         if args.demo:
             from referral_bus.demo.scenario import run_demo
             print("running the demonstration (the first receipt waits for the services to join their groups)…")
-            run_demo(runtime)
+            if secured is None:
+                run_demo(runtime)
+            else:  # every agency under its own credentials; the read-back as the auditor
+                run_demo(_runtime_as(secured, service_principal("auditor")),
+                         connect=lambda agency: _runtime_as(secured, agency))
         servers = runtime.settings.bootstrap_servers
+        auditor = _principal_env(secured, service_principal("auditor")) if secured is not None else {}
+        exports = "".join(f"\n  export {k}={v}" for k, v in auditor.items())
         print(f"""
 The bus is running. Inspect it with, in another terminal:
-  export KAFKA_BOOTSTRAP_SERVERS={servers}
+  export KAFKA_BOOTSTRAP_SERVERS={servers}{exports}
   .venv/bin/referral-bus history CASE_ID          # a case rebuilt from the case log
   .venv/bin/referral-bus tail escalations --from-beginning
   .venv/bin/referral-bus sla explain CASE_ID
@@ -173,6 +226,9 @@ Press Ctrl-C to stop everything.""", flush=True)
 def register(sub: Any) -> None:
     p = sub.add_parser("up", help="start broker, topics, router and SLA processor; --demo runs the demonstration")
     p.add_argument("--demo", action="store_true")
+    p.add_argument("--secure", action="store_true",
+                   help="a secured local broker: SASL/SCRAM over TLS, ACLs, each service and agency its own "
+                        "principal (docs/security.md)")
     p.set_defaults(func=cmd_up)
     p = sub.add_parser("broker", help="run Apache Kafka (KRaft) in the foreground, its log under the data directory")
     p.add_argument("--port", type=int, help="client port of the first node (default $REFERRAL_BUS_BROKER_PORT or 9092; "

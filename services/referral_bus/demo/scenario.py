@@ -30,15 +30,20 @@ from referral_bus.infra.runtime import Runtime
 from referral_bus.sdk import AgencyClient, PublishError
 
 
-def run_demo(runtime: Runtime, say: Callable[[str], None] = print) -> dict[str, Any]:
+def run_demo(runtime: Runtime, say: Callable[[str], None] = print,
+             connect: Callable[[str], Runtime] | None = None) -> dict[str, Any]:
     run = secrets.token_hex(3).upper()
     late_case, timely_case, referral_case = f"DEMO-ALA-{run}-1", f"DEMO-ALA-{run}-2", f"DEMO-ALA-{run}-3"
     violence_case = f"DEMO-ALA-{run}-4"
     now = datetime.now(UTC)
+
+    def as_agency(agency: str) -> Runtime:
+        return connect(agency) if connect is not None else runtime
+
     police = AgencyClient("police-juvenile-almaty", actor_id="inspector-demo-1", actor_role="juvenile_inspector",
-                          runtime=runtime)
-    school = AgencyClient("school-almaty", actor_id="teacher-demo-1", runtime=runtime)
-    health = AgencyClient("health-almaty", actor_id="doctor-demo-1", runtime=runtime)
+                          runtime=as_agency("police-juvenile-almaty"))
+    school = AgencyClient("school-almaty", actor_id="teacher-demo-1", runtime=as_agency("school-almaty"))
+    health = AgencyClient("health-almaty", actor_id="doctor-demo-1", runtime=as_agency("health-almaty"))
     fictional = PersonalData(child_name="Fictional Child", narrative="demonstration only")
 
     def publish(client: AgencyClient, event: Any, label: str) -> Any:

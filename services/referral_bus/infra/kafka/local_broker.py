@@ -28,12 +28,16 @@ def broker_kind() -> str:
 
 
 def start_local_broker(data_dir: Path, *, port: int | None = None, nodes: int = 1,
-                       profile: Profile = "development", log_path: Path | None = None) -> LocalBroker:
-    """Start a broker keeping its log in ``data_dir`` (Apache Kafka) and wait until it serves."""
+                       profile: Profile = "development", log_path: Path | None = None,
+                       secured: bool = False) -> LocalBroker:
+    """Start a broker keeping its log in ``data_dir`` (Apache Kafka) and wait until it serves.
+    ``secured``: SASL/SCRAM over TLS and ACLs (Apache Kafka only; docs/security.md)."""
     if broker_kind() == "tansu":
+        if secured:
+            raise ValueError("the Tansu broker has no authentication; a secured broker is Apache Kafka")
         from referral_bus.infra.kafka.tansu_broker import TansuBroker
         if nodes != 1:
             raise ValueError("the Tansu broker runs one node only")
         return (TansuBroker(port=port, log_path=log_path) if port else TansuBroker(log_path=log_path)).start()
     from referral_bus.infra.kafka.kafka_cluster import LocalKafkaCluster
-    return LocalKafkaCluster(data_dir, nodes=nodes, port=port, profile=profile).start()
+    return LocalKafkaCluster(data_dir, nodes=nodes, port=port, profile=profile, secured=secured).start()

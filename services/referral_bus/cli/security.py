@@ -1,0 +1,98 @@
+"""Who may connect and what each may do: ``acl render|apply`` (the broker's ACLs from topics.yaml
+and agencies.yaml) and ``credentials issue|rotate|revoke`` (SCRAM passwords of agencies, services
+and tools). Both act on the broker as the operator's ``admin`` principal, whose credentials come
+from the environment (REFERRAL_BUS_KAFKA_SECURITY=sasl_ssl …; docs/security.md)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from referral_bus.cli.common import runtime as _runtime
+
+
+def _secrets_dir(explicit: str | None) -> Path:
+    return Path(explicit or os.environ.get("REFERRAL_BUS_SECRETS_DIR")
+                or Path(os.environ.get("REFERRAL_BUS_DATA_DIR", ".referral-bus")) / "secrets" / "principals")
+
+
+def cmd_acl(args: argparse.Namespace) -> int:
+    from referral_bus.infra.kafka.acls import apply_acls, grants, principals
+    runtime = _runtime()
+    wanted = grants(runtime.catalogue, runtime.directory)
+    if args.action == "render":
+        for grant in wanted:
+            print(grant)
+        print(f"{len(wanted)} ACLs for {len(principals(runtime.directory))} principals; everything else is refused")
+        return 0
+    from kafka import KafkaAdminClient
+    admin = KafkaAdminClient(**runtime.settings.kafka_python(), client_id="referral-bus-acl")
+    try:
+        report = apply_acls(admin, wanted, principals(runtime.directory))
+    finally:
+        admin.close()
+    for grant in report.created:
+        print(f"+ {grant}")
+    for removed in report.removed:
+        print(f"- {removed}")
+    print(f"{len(report.created)} created, {len(report.removed)} removed, {report.unchanged} unchanged")
+    return 0
+
+
+def cmd_credentials(args: argparse.Namespace) -> int:
+    from kafka import KafkaAdminClient
+
+    from referral_bus.infra.kafka.acls import principals
+    from referral_bus.infra.kafka.credentials import CredentialError, CredentialStore, issue, revoke
+    runtime = _runtime()
+    security = runtime.settings.kafka_security
+    if security.mode != "sasl_ssl" or security.ca_file is None:
+        print("error: credentials are managed on a secured broker: set REFERRAL_BUS_KAFKA_SECURITY=sasl_ssl and the "
+              "admin's REFERRAL_BUS_KAFKA_USERNAME, REFERRAL_BUS_KAFKA_PASSWORD_FILE, REFERRAL_BUS_KAFKA_CA_FILE",
+              file=sys.stderr)
+        return 2
+    names = principals(runtime.directory) if args.all else args.principal
+    if not names:
+        print("error: name the principals (agency ids, rb-<service>) or give --all", file=sys.stderr)
+        return 2
+    unknown = sorted(set(names) - set(principals(runtime.directory)))
+    if unknown and not args.any_name:
+        print(f"error: {unknown} are neither agencies in agencies.yaml nor services; add --any-name for a tool's "
+              "own principal (it gets no ACLs until you grant some)", file=sys.stderr)
+        return 2
+    store = CredentialStore(_secrets_dir(args.secrets_dir), security.ca_file)
+    admin = KafkaAdminClient(**runtime.settings.kafka_python(), client_id="referral-bus-credentials")
+    try:
+        if args.action == "revoke":
+            revoke(admin, store, names)
+        else:
+            issue(admin, store, names, rotate=args.action == "rotate")
+    except CredentialError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        admin.close()
+    for name in names:
+        if args.action == "revoke":
+            print(f"revoked {name}: new connections are refused; open ones end within an hour (re-authentication)")
+        else:
+            print(f"{'rotated' if args.action == 'rotate' else 'issued'} {name}: password in "
+                  f"{store.password_file(name)} (hand it over out of band; never by email in clear)")
+    return 0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("acl", help="the broker's ACLs from topics.yaml and agencies.yaml: print them, or apply them")
+    p.add_argument("action", choices=["render", "apply"])
+    p.set_defaults(func=cmd_acl)
+    p = sub.add_parser("credentials", help="issue, rotate or revoke principals' SCRAM passwords on a secured broker")
+    p.add_argument("action", choices=["issue", "rotate", "revoke"])
+    p.add_argument("principal", nargs="*", help="agency ids (agencies.yaml) or rb-<service>")
+    p.add_argument("--all", action="store_true", help="every agency and service")
+    p.add_argument("--any-name", action="store_true", help="allow a principal that is no agency or service")
+    p.add_argument("--secrets-dir", help="where the password files go (default $REFERRAL_BUS_SECRETS_DIR or "
+                                         "<data dir>/secrets/principals), mode 0600")
+    p.set_defaults(func=cmd_credentials)

@@ -1,0 +1,62 @@
+"""The generated ACLs (no broker): least privilege as docs/security.md states it."""
+
+from __future__ import annotations
+
+from referral_bus.domain.agencies import AgencyKind
+from referral_bus.infra.kafka.acls import Grant, grants, principals, service_principal
+from referral_bus.infra.runtime import Runtime
+
+
+def rights(runtime: Runtime, principal: str, operation: str) -> set[str]:
+    return {g.name for g in grants(runtime.catalogue, runtime.directory)
+            if g.principal == principal and g.operation == operation and g.resource == "TOPIC"}
+
+
+def test_an_agency_writes_only_its_kinds_ingress_and_reads_only_its_inbox_and_the_receipts(runtime: Runtime) -> None:
+    cat = runtime.catalogue
+    for agency in runtime.directory.agencies.values():
+        assert rights(runtime, agency.id, "WRITE") == {cat.ingress(agency.kind)}, agency.id
+        assert rights(runtime, agency.id, "READ") == {cat.inbox(agency.id), cat.name("receipts")}, agency.id
+
+
+def test_nobody_but_the_router_writes_the_case_log_or_receipts(runtime: Runtime) -> None:
+    cat = runtime.catalogue
+    all_grants = grants(runtime.catalogue, runtime.directory)
+    for topic in (cat.name("case_log"), cat.name("receipts"), cat.name("dead_letter")):
+        assert {g.principal for g in all_grants if g.name == topic and g.operation == "WRITE"} == {
+            service_principal("router")}, topic
+    for topic in (cat.name("sla"), cat.name("escalations")):
+        assert {g.principal for g in all_grants if g.name == topic and g.operation == "WRITE"} == {
+            service_principal("sla")}, topic
+
+
+def test_read_only_services_write_nothing(runtime: Runtime) -> None:
+    for service in ("projections", "auditor", "operations"):
+        assert rights(runtime, service_principal(service), "WRITE") == set(), service
+    assert rights(runtime, service_principal("operations"), "READ") == {runtime.catalogue.name("escalations"),
+                                                                        runtime.catalogue.name("dead_letter")}
+
+
+def test_inboxes_are_read_by_their_agency_and_written_by_the_services_only(runtime: Runtime) -> None:
+    inbox = runtime.catalogue.inbox("cam-almaty")
+    all_grants = grants(runtime.catalogue, runtime.directory)
+    readers = {g.principal for g in all_grants if g.name == inbox and g.operation == "READ"}
+    writers = {g.principal for g in all_grants if g.name == inbox and g.operation == "WRITE"}
+    assert readers == {"cam-almaty", service_principal("auditor"), service_principal("projections")}
+    assert writers == {service_principal("router"), service_principal("sla")}
+
+
+def test_consumer_groups_are_each_principals_own(runtime: Runtime) -> None:
+    groups = [g for g in grants(runtime.catalogue, runtime.directory) if g.resource == "GROUP"]
+    assert Grant(service_principal("router"), "GROUP", runtime.catalogue.group("router"), "READ") in groups
+    assert Grant("school-almaty", "GROUP", "school-almaty-", "READ", "PREFIXED") in groups
+    assert all(g.pattern == "LITERAL" or g.name.endswith("-") for g in groups)  # no prefix of another agency's id
+
+
+def test_every_topic_has_a_reader_and_a_writer_and_every_principal_a_right(runtime: Runtime) -> None:
+    all_grants = grants(runtime.catalogue, runtime.directory)
+    for spec in runtime.catalogue.specs():
+        ops = {g.operation for g in all_grants if g.name == spec.name}
+        assert {"READ", "WRITE", "DESCRIBE"} <= ops, spec.name
+    assert {g.principal for g in all_grants} == set(principals(runtime.directory))
+    assert len(AgencyKind) == len({runtime.catalogue.ingress(k) for k in AgencyKind})
