@@ -100,7 +100,7 @@ def run(n: int = 2000, broker: str = "kafka") -> dict[str, float]:
 
             async def measure() -> tuple[float, float, float]:
                 start = time.perf_counter()
-                ingress = bus.runtime.catalogue.ingress(police.agency.kind)
+                ingress = bus.runtime.catalogue.ingress(police.agency.id)
                 for k, v in zip(keys, values):
                     police.producer.send(ingress, key=k, value=v)
                 police.producer.flush()

@@ -26,5 +26,12 @@ def read_topic(runtime: Runtime, topic_id: str, **fill: str) -> list[Read]:
             for r in read_to_end_sync(runtime.settings.bootstrap_servers, [topic])]
 
 
+def read_all(runtime: Runtime, topic_id: str) -> list[Read]:
+    """Every topic of an entry at once, e.g. all agencies' receipts."""
+    return [Read(runtime.codec.decode(r.value), r.key, {k: v.decode() for k, v in (r.headers or [])},
+                 r.partition, r.offset)
+            for r in read_to_end_sync(runtime.settings.bootstrap_servers, runtime.catalogue.names(topic_id))]
+
+
 def of_case(reads: list[Read], case_id: str) -> list[Any]:
     return [r.record for r in reads if r.key == case_id.encode()]

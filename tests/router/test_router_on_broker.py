@@ -168,5 +168,5 @@ def test_raw_producer_without_sdk_is_still_answered(bus: Bus, school: AgencyClie
     school._position_receipts("x")  # noqa: SLF001 - reuse the SDK's receipt reader
     receipt = school.wait_for_receipt(lambda r: r.source_offset == metadata.offset
                                       and r.source_partition == metadata.partition
-                                      and r.source_topic.endswith("rb.ingress.school"), timeout=30)
+                                      and r.source_topic.endswith("rb.ingress.school-almaty"), timeout=30)
     assert receipt.reason_code == "BAD_MAGIC_BYTE" and receipt.event_id is None

@@ -14,7 +14,7 @@ from referral_bus.contracts.events import (
     ReferralMade,
     RemovalOutcomeReported,
 )
-from referral_bus.domain.agencies import AgencyKind, Directory
+from referral_bus.domain.agencies import Directory
 from referral_bus.domain.chain import GENESIS, chain_hash
 from referral_bus.infra.codec.framing import Codec
 from referral_bus.infra.codec.registry import EmbeddedRegistry
@@ -23,7 +23,9 @@ from referral_bus.router.submissions import Submission, SubmissionHandler
 from tests.builders import FICTIONAL, envelope
 
 NOW = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
-INGRESS = {f"rb.ingress.{k.value}": k for k in AgencyKind}
+POLICE, SCHOOL = "rb.ingress.police-juvenile-almaty", "rb.ingress.school-almaty"
+INGRESS = {POLICE: "police-juvenile-almaty", SCHOOL: "school-almaty",
+           "rb.ingress.police-juvenile-nur-sultan": "police-juvenile-nur-sultan"}
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +46,7 @@ def removal(case: str = "C-1", **env: object) -> EmergencyRemoval:
                             personal_data=FICTIONAL)
 
 
-def submit(core: SubmissionHandler, codec: Codec, event: Event | bytes, topic: str = "rb.ingress.police",
+def submit(core: SubmissionHandler, codec: Codec, event: Event | bytes, topic: str = POLICE,
            key: bytes | None = None, offset: int = 0):  # type: ignore[no-untyped-def]
     value = event if isinstance(event, bytes) else codec.encode(event)
     if key is None and not isinstance(event, bytes):
@@ -103,7 +105,7 @@ def test_a_submission_appended_before_a_crash_is_answered_accepted_when_it_comes
     appended = submit(core, codec, event, offset=3).appended
     fresh = SubmissionHandler(codec, directory, INGRESS, max_event_bytes=4096, max_clock_skew=timedelta(minutes=5),
                        clock=lambda: NOW)
-    fresh.fold(codec.decode(codec.encode(appended)), source=("rb.ingress.police", 0, 3))  # type: ignore[arg-type]
+    fresh.fold(codec.decode(codec.encode(appended)), source=(POLICE, 0, 3))  # type: ignore[arg-type]
     same = submit(fresh, codec, event, offset=3)
     assert (same.receipt.status, same.receipt.sequence, same.appended) == (ReceiptStatus.ACCEPTED, 1, None)
     assert len(same.deliveries) == 2
@@ -112,26 +114,29 @@ def test_a_submission_appended_before_a_crash_is_answered_accepted_when_it_comes
 
 
 def test_submissions_already_answered_are_skipped_once(core: SubmissionHandler, codec: Codec) -> None:
-    """A receipt on rb.receipts means the submission was fully handled: coming round again after a
+    """A receipt on a receipts topic means the submission was fully handled: coming round again after a
     crash (offsets not yet committed), it gets no second receipt."""
     first, second = removal("C-1"), removal("C-2")
-    core.answered.add(("rb.ingress.police", 0, 0))
-    rounds = core.handle_batch([Submission("rb.ingress.police", 0, 0, b"C-1", codec.encode(first)),
-                                Submission("rb.ingress.police", 0, 1, b"C-2", codec.encode(second))])
+    core.answered.add((POLICE, 0, 0))
+    rounds = core.handle_batch([Submission(POLICE, 0, 0, b"C-1", codec.encode(first)),
+                                Submission(POLICE, 0, 1, b"C-2", codec.encode(second))])
     assert [o.receipt.case_id for r in rounds for o in r] == ["C-2"]
     assert core.answered == set()  # each comes round at most once
 
 
 @pytest.mark.parametrize("mutate, code, field", [
-    (lambda e, c: (c.encode(e), b"C-1", "rb.ingress.police", b"x" * 5000), "OVERSIZED", None),
-    (lambda e, c: (b"not avro at all", b"C-1", "rb.ingress.police", None), "BAD_MAGIC_BYTE", None),
-    (lambda e, c: (c.encode(e), b"C-2", "rb.ingress.police", None), "ENVELOPE_INVALID", "key"),
-    (lambda e, c: (c.encode(e), b"C-1", "rb.ingress.school", None), "WRONG_INGRESS_TOPIC",
+    (lambda e, c: (c.encode(e), b"C-1", POLICE, b"x" * 5000), "OVERSIZED", None),
+    (lambda e, c: (b"not avro at all", b"C-1", POLICE, None), "BAD_MAGIC_BYTE", None),
+    (lambda e, c: (c.encode(e), b"C-2", POLICE, None), "ENVELOPE_INVALID", "key"),
+    (lambda e, c: (c.encode(e), b"C-1", SCHOOL, None), "WRONG_INGRESS_TOPIC",
+     "envelope.producer.agency_id"),
+    # a neighbour of the same kind cannot publish as the police of Almaty (nor they as it)
+    (lambda e, c: (c.encode(e), b"C-1", "rb.ingress.police-juvenile-nur-sultan", None), "WRONG_INGRESS_TOPIC",
      "envelope.producer.agency_id"),
     (lambda e, c: (c.encode(e.model_copy(update={"envelope": e.envelope.model_copy(update={"sequence": 9})})),
-                   b"C-1", "rb.ingress.police", None), "ENVELOPE_INVALID", "envelope.sequence"),
+                   b"C-1", POLICE, None), "ENVELOPE_INVALID", "envelope.sequence"),
     (lambda e, c: (c.encode(e.model_copy(update={"envelope": e.envelope.model_copy(
-        update={"occurred_at": NOW + timedelta(hours=1)})})), b"C-1", "rb.ingress.police", None),
+        update={"occurred_at": NOW + timedelta(hours=1)})})), b"C-1", POLICE, None),
      "ENVELOPE_INVALID", "envelope.occurred_at"),
 ])
 def test_rejections_carry_code_and_field_and_a_dead_letter(core: SubmissionHandler, codec: Codec, mutate, code,
@@ -147,7 +152,7 @@ def test_rejections_carry_code_and_field_and_a_dead_letter(core: SubmissionHandl
 
 def test_non_event_record_is_an_unknown_event_type(core: SubmissionHandler, codec: Codec) -> None:
     receipt = submit(core, codec, removal()).receipt
-    out = core.handle(Submission("rb.ingress.police", 0, 1, b"C-1", codec.encode(receipt)))
+    out = core.handle(Submission(POLICE, 0, 1, b"C-1", codec.encode(receipt)))
     assert out.receipt.reason_code == "UNKNOWN_EVENT_TYPE"
 
 
@@ -173,7 +178,7 @@ def test_recorded_at_never_goes_backwards_within_a_case(codec: Codec, directory:
 def test_referral_under_three_routes_to_guardianship(core: SubmissionHandler, codec: Codec) -> None:
     event = ReferralMade(envelope=envelope(ReferralMade, "C-3", "school-almaty", at=NOW),
                          referral_kind=ReferralKind.CHILD_PROTECTION, city=City.ALMATY, child_age_years=1)
-    out = submit(core, codec, event, topic="rb.ingress.school")
+    out = submit(core, codec, event, topic=SCHOOL)
     assert [d.recipient_id for d, _ in out.deliveries] == ["guardianship-almaty"]
 
 
@@ -182,9 +187,9 @@ def test_batch_has_at_most_one_append_per_case_per_round(core: SubmissionHandler
     report = RemovalOutcomeReported(envelope=envelope(RemovalOutcomeReported, "C-1", "police-juvenile-almaty", at=NOW),
                                     child_removed=True, placed_in_temporary_care=True, referred_to_cam=True)
     other = removal("C-2")
-    subs = [Submission("rb.ingress.police", 0, i, e.envelope.case_id.encode(), codec.encode(e))
+    subs = [Submission(POLICE, 0, i, e.envelope.case_id.encode(), codec.encode(e))
             for i, e in enumerate([first, report, other])]
-    subs.insert(1, Submission("rb.ingress.police", 0, 9, b"C-1", b"garbage"))  # rejected: appends nothing
+    subs.insert(1, Submission(POLICE, 0, 9, b"C-1", b"garbage"))  # rejected: appends nothing
     rounds = core.handle_batch(subs)
     summary = [[(o.receipt.case_id, o.receipt.status.value) for o in r] for r in rounds]
     # everything keyed C-1 after its first append waits a round, in order; C-2 goes at once

@@ -22,7 +22,7 @@ def test_json_lines_and_exit_0_even_with_rejections() -> None:
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     assert {line["kind"] for line in lines} == {"receipt", "delivery", "sla", "summary"}
-    assert lines[-1]["kind"] == "summary" and lines[-1]["rejected"] == 12
+    assert lines[-1]["kind"] == "summary" and lines[-1]["rejected"] == 13
     rejected = [line for line in lines if line.get("status") == "REJECTED"]
     assert all(line["reason_code"] for line in rejected)
     assert "router.rejected" not in done.stderr   # the logs stay quiet: the output already says it

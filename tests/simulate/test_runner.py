@@ -44,7 +44,7 @@ def test_router_clock_and_envelope_follow_the_scenario(runtime: Runtime) -> None
     lines = run(runtime, REMOVAL)
     (receipt,) = of(lines, kind="receipt")
     assert receipt["t"] == "2026-03-02T09:00:00+05:00" and receipt["status"] == "ACCEPTED"
-    assert receipt["topic"] == runtime.catalogue.ingress(runtime.directory.get("police-juvenile-almaty").kind)  # type: ignore[union-attr]
+    assert receipt["topic"] == runtime.catalogue.ingress("police-juvenile-almaty")
     (opened,) = of(lines, record="DeadlineOpened")
     assert opened["due_at"] == "2026-03-02T12:00:00+05:00"
     # no until: the clock stops at the last step, the deadline is still open
@@ -99,6 +99,12 @@ def test_unknown_agency_needs_an_ingress(runtime: Runtime) -> None:
     with pytest.raises(ScenarioError,
                        match=r"steps\[0\] \('removal'\)\.agency: 'police-juvenile-almaty2'.*did you mean"):
         run(runtime, REMOVAL.replace("agency: police-juvenile-almaty", "agency: police-juvenile-almaty2"))
+
+
+def test_an_ingress_must_be_an_agencys(runtime: Runtime) -> None:
+    with pytest.raises(ScenarioError, match=r"steps\[0\] \('removal'\)\.ingress: 'bakery' is not in agencies.yaml"):
+        run(runtime, REMOVAL.replace("agency: police-juvenile-almaty",
+                                     "agency: police-juvenile-almaty\n    ingress: bakery"))
 
 
 def test_until_before_later_steps_stops_the_story_there(runtime: Runtime) -> None:

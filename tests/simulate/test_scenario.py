@@ -116,7 +116,6 @@ def test_date_payload_fields_take_offsets() -> None:
     ("  - {at: +1h, agency: a, event: ReferralMade, caused_by: nothing}\n", ["steps[0] ('step-1').caused_by",
                                                                              "'nothing'"]),
     ("  - {at: +1h, resubmit: later}\n", ["steps[0] ('step-1').resubmit", "no earlier step"]),
-    ("  - {at: +1h, agency: a, event: ReferralMade, ingress: bakery}\n", ["steps[0] ('step-1').ingress", "'bakery'"]),
     ("  - {at: +1h, agency: a, acknowledge: {rule: 9.9-nothing}}\n", ["steps[0] ('step-1').acknowledge.rule",
                                                                       "unknown rule"]),
     ("  - {at: +1h, agency: a, event: ReferralMade, acknowledge: {rule: 4.8-removal-outcome-3h}}\n",

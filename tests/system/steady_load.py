@@ -14,7 +14,7 @@ from referral_bus.contracts.bus_records import Receipt, ReceiptStatus
 from referral_bus.infra.kafka.log_reader import read_to_end_sync
 from referral_bus.infra.runtime import Runtime
 from referral_bus.sdk import AgencyClient
-from tests.broker_helpers import read_topic
+from tests.broker_helpers import read_all, read_topic
 from tests.builders import case_id, outcome_report, referral, removal
 
 #: Seconds a send may stay unacknowledged before the client replaces its producer.
@@ -85,7 +85,7 @@ class SteadyLoad:
 
     @staticmethod
     def _send(client: AgencyClient, event: Event, value: bytes) -> object:
-        return client.producer.send(client.runtime.catalogue.ingress(client.agency.kind),
+        return client.producer.send(client.runtime.catalogue.ingress(client.agency.id),
                                     key=event.envelope.case_id.encode(), value=value)
 
     def _settle(self, pending: list[Pending]) -> list[Pending]:
@@ -140,7 +140,7 @@ def check_nothing_lost(runtime: Runtime, sent: dict[str, Event]) -> LogCheck:
     missing = set(sent) - set(logged)
     assert not missing, f"{len(missing)} acknowledged submissions are not on the case log"
 
-    receipts = [r.record for r in read_topic(runtime, "receipts") if isinstance(r.record, Receipt)]
+    receipts = [r.record for r in read_all(runtime, "receipts") if isinstance(r.record, Receipt)]
     per_submission = Counter((r.source_topic, r.source_partition, r.source_offset) for r in receipts)
     # (small explicit messages: pytest's diff of two sets of thousands of items takes minutes)
     repeated = [k for k, n in per_submission.items() if n > 1]
@@ -165,7 +165,7 @@ def all_answered(runtime: Runtime, sent: dict[str, Event]) -> bool:
     """Every acknowledged event has a receipt, and so has every record on the ingress topics —
     including a second copy a client wrote again after a timeout, which comes later and gets its
     own (DUPLICATE) receipt."""
-    receipts = [r.record for r in read_topic(runtime, "receipts") if isinstance(r.record, Receipt)]
+    receipts = [r.record for r in read_all(runtime, "receipts") if isinstance(r.record, Receipt)]
     if set(sent) - {str(r.event_id) for r in receipts}:
         return False
     ingress = read_to_end_sync(runtime.settings.bootstrap_servers, list(runtime.catalogue.ingress_topics()))

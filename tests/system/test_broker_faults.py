@@ -92,8 +92,8 @@ def run_fault(bus: Bus, name: str, fault, steady_for: float = 8.0) -> None:  # t
 def longest_gap(bus: Bus, load: SteadyLoad) -> float:
     """The longest stretch during the run in which no submission of the load was answered."""
     from referral_bus.contracts.bus_records import Receipt
-    from tests.broker_helpers import read_topic
-    times = sorted(r.record.recorded_at for r in read_topic(bus.runtime, "receipts")
+    from tests.broker_helpers import read_all
+    times = sorted(r.record.recorded_at for r in read_all(bus.runtime, "receipts")
                    if isinstance(r.record, Receipt) and str(r.record.event_id) in load.sent)
     return max(((b - a).total_seconds() for a, b in zip(times, times[1:])), default=0.0)
 

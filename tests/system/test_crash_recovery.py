@@ -21,7 +21,7 @@ from referral_bus.domain.deadlines.engine import deadline_id_for, escalation_id_
 from referral_bus.router.submissions import utc_now
 from referral_bus.sdk import AgencyClient
 from referral_bus.sla.app import record_id
-from tests.broker_helpers import read_topic
+from tests.broker_helpers import read_all, read_topic
 from tests.builders import case_id, outcome_report, referral, removal
 from tests.conftest import Bus, start_bus, wait_for
 
@@ -70,7 +70,7 @@ def publish_steadily(plan: list[tuple[AgencyClient, Event]], done: threading.Eve
     start = time.monotonic()
     for n, (client, event) in enumerate(plan):
         value = client.validate(event)
-        client.producer.send(client.runtime.catalogue.ingress(client.agency.kind),
+        client.producer.send(client.runtime.catalogue.ingress(client.agency.id),
                              key=event.envelope.case_id.encode(), value=value)
         lag = n / RATE_PER_SECOND - (time.monotonic() - start)
         if lag > 0:
@@ -129,7 +129,7 @@ def test_kill_9_loses_and_duplicates_nothing(kafka_bootstrap: str, tmp_path) -> 
                 previous = e.envelope.hash
 
         # 3. every submission answered, none refused
-        receipts = [r.record for r in read_topic(bus.runtime, "receipts") if isinstance(r.record, Receipt)]
+        receipts = [r.record for r in read_all(bus.runtime, "receipts") if isinstance(r.record, Receipt)]
         answered = {str(r.event_id) for r in receipts if r.status in (ReceiptStatus.ACCEPTED, ReceiptStatus.DUPLICATE)}
         assert expected_ids <= answered
         assert [r for r in receipts if r.status is ReceiptStatus.REJECTED] == []

@@ -25,7 +25,7 @@ from kafka.admin import NewTopic
 
 from referral_bus.contracts.bus_records import Receipt, ReceiptStatus
 from referral_bus.sdk import AgencyClient
-from tests.broker_helpers import read_topic
+from tests.broker_helpers import read_all, read_topic
 from tests.builders import case_id, referral
 from tests.conftest import start_bus, wait_for
 from tests.system.steady_load import all_answered, check_nothing_lost
@@ -53,7 +53,7 @@ def test_a_crash_between_append_and_receipts_duplicates_nothing_on_the_case_log(
 
         log_check = check_nothing_lost(bus.runtime, sent)  # once on the log, one receipt per submission, verify
         assert log_check.events_on_log == len(sent)
-        receipts = [r.record for r in read_topic(bus.runtime, "receipts") if isinstance(r.record, Receipt)]
+        receipts = [r.record for r in read_all(bus.runtime, "receipts") if isinstance(r.record, Receipt)]
         sequences = {str(r.record.envelope.event_id): r.record.envelope.sequence  # type: ignore[attr-defined]
                      for r in read_topic(bus.runtime, "case_log")}
         # appended before the crash, never answered: recognised by its source and answered ACCEPTED

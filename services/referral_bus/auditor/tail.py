@@ -13,12 +13,12 @@ from referral_bus.infra.runtime import Runtime
 
 def follow(runtime: Runtime, topic_id: str = "escalations", from_beginning: bool = False,
            idle_timeout: float | None = None) -> Iterator[Record]:
-    topic = runtime.catalogue.name(topic_id)
+    topics = runtime.catalogue.names(topic_id)  # e.g. every agency's receipts topic
     consumer = KafkaConsumer(**runtime.settings.kafka_python(), group_id=None,
                              enable_auto_commit=False,
                              consumer_timeout_ms=int(idle_timeout * 1000) if idle_timeout else -1)
     try:
-        tps = [TopicPartition(topic, p) for p in range(runtime.catalogue.partitions(topic_id))]
+        tps = [TopicPartition(topic, p) for topic in topics for p in range(runtime.catalogue.partitions(topic_id))]
         consumer.assign(tps)
         if from_beginning:
             consumer.seek_to_beginning(*tps)

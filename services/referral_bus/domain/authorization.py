@@ -11,17 +11,18 @@ from referral_bus.domain.pathways import step_for
 from referral_bus.domain.rejections import Code, Rejection
 
 
-def authorize(event: Event, directory: Directory, ingress_kind: AgencyKind | None) -> Agency:
-    """The producing agency, if it exists, wrote to its own ingress topic and may emit this type."""
+def authorize(event: Event, directory: Directory, ingress_owner: str | None) -> Agency:
+    """The producing agency, if it exists, wrote to its own ingress topic (``ingress_owner``: whose
+    topic it came in on; the broker lets only that agency write there) and may emit this type."""
     agency_id = event.envelope.producer.agency_id
     agency = directory.get(agency_id)
     if agency is None:
         raise Rejection(Code.UNKNOWN_AGENCY, f"agency {agency_id!r} is not in the agency directory",
                         field="envelope.producer.agency_id")
-    if ingress_kind is not None and agency.kind is not ingress_kind:
+    if ingress_owner is not None and agency_id != ingress_owner:
         raise Rejection(Code.WRONG_INGRESS_TOPIC,
-                        f"agency {agency_id} ({agency.kind.value}) published on the {ingress_kind.value} ingress topic",
-                        field="envelope.producer.agency_id")
+                        f"the envelope names {agency_id} as producer, but it came in on {ingress_owner}'s "
+                        "ingress topic (an agency publishes only as itself)", field="envelope.producer.agency_id")
     step = step_for(type(event))
     allowed, paragraph = (step.producers, step.duty) if step else (frozenset(), "")
     if agency.kind not in allowed:

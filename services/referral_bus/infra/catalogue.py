@@ -118,8 +118,20 @@ class Catalogue:
         entry = self.entries[topic_id]
         return self.prefix + str(entry["name"]).format(**fill)
 
-    def ingress(self, kind: AgencyKind) -> str:
-        return self.name("ingress", kind=kind.value)
+    def ingress(self, agency_id: str) -> str:
+        """The agency's own ingress topic: only it may write there (ACLs)."""
+        return self.name("ingress", agency=agency_id)
+
+    def receipts(self, agency_id: str) -> str:
+        """Where the router answers the agency's submissions: only it may read there (ACLs)."""
+        return self.name("receipts", agency=agency_id)
+
+    def receipt_topics(self) -> list[str]:
+        return [self.receipts(a) for a in sorted(self.directory.agencies)]
+
+    def names(self, topic_id: str) -> list[str]:
+        """Every concrete topic of an entry (all agencies' for a topic per agency)."""
+        return [spec.name for spec in self.specs() if spec.topic_id == topic_id]
 
     def inbox(self, agency_id: str) -> str:
         return self.name("inbox", agency=agency_id)
@@ -128,8 +140,9 @@ class Catalogue:
         """The consumer group (Faust app id) of a stream processor (``router``, ``sla``)."""
         return f"{self.prefix}referral-bus-{processor}"
 
-    def ingress_topics(self) -> dict[str, AgencyKind]:
-        return {self.ingress(kind): kind for kind in AgencyKind}
+    def ingress_topics(self) -> dict[str, str]:
+        """Ingress topic → the agency whose it is."""
+        return {self.ingress(a): a for a in sorted(self.directory.agencies)}
 
     def partitions(self, topic_id: str) -> int:
         return int(self.entries[topic_id].get("partitions", self.defaults["partitions"]))

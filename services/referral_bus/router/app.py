@@ -40,7 +40,8 @@ class RouterService:
         cat = runtime.catalogue
         settings = runtime.settings
         self.case_log = cat.name("case_log")
-        self.receipts = cat.name("receipts")
+        #: ingress topic → the receipts topic of the agency whose it is
+        self.receipts = {topic: cat.receipts(agency) for topic, agency in cat.ingress_topics().items()}
         self.dead_letter = cat.name("dead_letter")
         self.handler = SubmissionHandler.from_runtime(runtime)
         self.stale = True
@@ -59,7 +60,7 @@ class RouterService:
 
     async def reload(self) -> None:
         """Rebuild per-case state from the case log, read to its true end, and learn which
-        submissions were already answered (their receipts are on rb.receipts)."""
+        submissions were already answered (their receipts are on the agencies' receipts topics)."""
         self.handler.reset()
         codec, servers = self.runtime.codec, self.runtime.settings
         count = 0
@@ -70,7 +71,7 @@ class RouterService:
                 self.handler.fold(event, source=parse_source(headers.get(SOURCE_HEADER)))
             count += 1
         ingress = self.runtime.catalogue.ingress_topics()
-        async for record in read_to_end(servers, [self.receipts]):
+        async for record in read_to_end(servers, sorted(set(self.receipts.values()))):
             receipt = codec.decode(record.value)
             if isinstance(receipt, Receipt) and receipt.source_topic in ingress:
                 self.handler.answered.add((receipt.source_topic, receipt.source_partition, receipt.source_offset))
@@ -91,8 +92,8 @@ class RouterService:
     async def publish(self, outcomes: list[Outcome]) -> None:
         """The case log first, then inboxes and dead letters, then receipts — each step acknowledged
         before the next. A crash anywhere in between brings the submissions round again: nothing is
-        appended twice (event ids), deliveries are re-sent with the same ids, and a receipt on
-        rb.receipts always means the submission was fully handled (it is then skipped)."""
+        appended twice (event ids), deliveries are re-sent with the same ids, and a receipt on a
+        receipts topic always means the submission was fully handled (it is then skipped)."""
         codec = self.runtime.codec
         appends = [Outgoing(self.case_log, o.appended.envelope.case_id.encode(), codec.encode(o.appended),
                             headers={SOURCE_HEADER: format_source(o.receipt).encode()},
@@ -106,7 +107,8 @@ class RouterService:
         for outcome in outcomes:
             receipt = outcome.receipt
             metrics.RECEIPTS.labels(receipt.status.value, receipt.reason_code or "").inc()
-            receipts.append(Outgoing(self.receipts, str(receipt.event_id or receipt.receipt_id).encode(),
+            receipts.append(Outgoing(self.receipts[receipt.source_topic],
+                                     str(receipt.event_id or receipt.receipt_id).encode(),
                                      codec.encode(receipt)))
             for delivery, event in outcome.deliveries:
                 env = event.envelope

@@ -21,7 +21,7 @@ import structlog
 
 from referral_bus.contracts.base import Event
 from referral_bus.contracts.bus_records import DeadLetter, Receipt, ReceiptStatus
-from referral_bus.domain.agencies import AgencyKind, Directory
+from referral_bus.domain.agencies import Directory
 from referral_bus.domain.authorization import authorize
 from referral_bus.domain.case_state import CaseState
 from referral_bus.domain.chain import chain_hash, content_fingerprint
@@ -75,11 +75,12 @@ def utc_now() -> datetime:
 
 
 class SubmissionHandler:
-    def __init__(self, codec: Codec, directory: Directory, ingress_kinds: dict[str, AgencyKind], *,
+    def __init__(self, codec: Codec, directory: Directory, ingress_owners: dict[str, str], *,
                  max_event_bytes: int, max_clock_skew: timedelta, clock: Callable[[], datetime] = utc_now) -> None:
         self.codec = codec
         self.directory = directory
-        self.ingress_kinds = ingress_kinds
+        #: ingress topic → the agency whose it is
+        self.ingress_owners = ingress_owners
         self.max_event_bytes = max_event_bytes
         self.max_clock_skew = max_clock_skew
         self.clock = clock
@@ -91,7 +92,7 @@ class SubmissionHandler:
         #: are sent again (with the same delivery ids).
         self.recent: OrderedDict[UUID, Recent] = OrderedDict()
         self.recent_limit = 50_000
-        #: Submissions whose receipt is already on rb.receipts (read at start-up): a crash after the
+        #: Submissions whose receipt is already on a receipts topic (read at start-up): a crash after the
         #: receipts but before the ingress offsets were committed brings them round again, and they
         #: are skipped — one receipt per submission. Receipts are written last, after the case log
         #: and the deliveries, so a receipt on the log means the submission was fully handled.
@@ -207,7 +208,7 @@ class SubmissionHandler:
 
     def _accept(self, sub: Submission, event: Event) -> Outcome:
         self._check_envelope(sub, event)
-        authorize(event, self.directory, self.ingress_kinds.get(sub.topic))
+        authorize(event, self.directory, self.ingress_owners.get(sub.topic))
         env = event.envelope
         known_case = self.event_cases.get(env.event_id)
         if known_case is not None and known_case != env.case_id:

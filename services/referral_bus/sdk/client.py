@@ -6,8 +6,8 @@
 
 Events are validated locally before they leave (schema, envelope, whether this agency may publish
 the type), sent with an idempotent producer keyed by case id, and answered by the router with a
-receipt on rb.receipts. ``inbox()`` yields what the bus routed to this agency, through a consumer
-group, committing only what the caller has processed.
+receipt on its own receipts topic (rb.receipts.<agency id>). ``inbox()`` yields what the bus
+routed to this agency, through a consumer group, committing only what the caller has processed.
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ class AgencyClient:
         """Local validation (schema and the agency's right to publish the type); returns the bytes."""
         try:
             type(event).model_validate(event.model_dump())
-            authorize(event, self.runtime.directory, self.agency.kind)
+            authorize(event, self.runtime.directory, self.agency.id)
         except ValidationError as exc:
             raise PublishError(str(validation_error_to_decode_error(type(event).__name__, exc))) from None
         except Rejection as rejection:
@@ -147,7 +147,7 @@ class AgencyClient:
     def publish_raw(self, key: bytes | None, value: bytes, *, receipt_key: str | None = None,
                     timeout: float = 30.0) -> Receipt | None:
         """Send bytes as they are to this agency's ingress topic (used for tests and tools)."""
-        topic = self.runtime.catalogue.ingress(self.agency.kind)
+        topic = self.runtime.catalogue.ingress(self.agency.id)
         if receipt_key is not None:
             self._position_receipts(receipt_key)
         try:
@@ -163,7 +163,7 @@ class AgencyClient:
             and r.source_offset == metadata.offset), timeout)
 
     def _position_receipts(self, receipt_key: str) -> None:
-        topic = self.runtime.catalogue.name("receipts")
+        topic = self.runtime.catalogue.receipts(self.agency.id)
         partitions = self.runtime.catalogue.partitions("receipts")
         if self._receipts is None:
             self._receipts = KafkaConsumer(**self.runtime.settings.kafka_python(), group_id=None,

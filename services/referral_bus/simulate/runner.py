@@ -117,8 +117,11 @@ class Simulation:
                 hint = f" (did you mean {', '.join(close)}?)" if close else ""
                 raise ScenarioError(
                     f"{self._where(step)}.agency: {step.agency!r} is not in agencies.yaml{hint}. To simulate a "
-                    "submission from an agency the bus does not know, say which ingress topic it writes to, "
-                    "e.g. `ingress: school`")
+                    "submission from an agency the bus does not know, say whose ingress topic it writes to "
+                    "(with that agency's stolen credentials), e.g. `ingress: school-almaty`")
+            if step.ingress is not None and self.directory.get(step.ingress) is None:
+                raise ScenarioError(f"{self._where(step)}.ingress: {step.ingress!r} is not in agencies.yaml; "
+                                    "name the agency whose ingress topic the submission comes in on")
 
     def _where(self, step: Step) -> str:
         return f"{self.scenario.source} line {step.line}, {step.where}"
@@ -158,10 +161,7 @@ class Simulation:
         if refusal is not None:
             self._refused(step, event_id, refusal)
             return
-        agency = self.directory.get(step.agency)
-        kind = step.ingress or (agency.kind if agency else None)
-        assert kind is not None  # _preflight
-        topic = self.catalogue.ingress(kind)
+        topic = self.catalogue.ingress(step.ingress or step.agency)  # _preflight: one of them is known
         sub = Submission(topic, 0, self._offset(topic), step.case_id.encode(), value)
         self.submissions[step.label] = sub
         self._handle(step, sub)

@@ -24,7 +24,6 @@ import yaml
 
 from referral_bus.contracts import EVENT_TYPES
 from referral_bus.contracts.base import Event
-from referral_bus.domain.agencies import AgencyKind
 from referral_bus.domain.deadlines.calendar import WorkingCalendar
 from referral_bus.domain.deadlines.rule_table import RULES_BY_ID
 from referral_bus.infra.yaml_lines import line_of, load_with_lines
@@ -76,7 +75,8 @@ class Step:
     acknowledge: Acknowledge | None = None
     resubmit: str | None = None
     reuse_event_id_of: str | None = None
-    ingress: AgencyKind | None = None
+    #: the agency whose ingress topic the submission comes in on, when not the producer's own
+    ingress: str | None = None
     note: str | None = None
 
     @property
@@ -332,18 +332,11 @@ def _parse_step(index: int, raw: Any, start: datetime, default_case: str | None,
         raise fail(raw, f"{where}.personal_data", "expected a mapping (fictional data only)")
     occurred_at = (parse_time(raw["occurred_at"], start, calendar, loc(raw, f"{where}.occurred_at"))
                    if raw.get("occurred_at") is not None else None)
-    ingress = text("ingress")
-    kind = None
-    if ingress is not None:
-        try:
-            kind = AgencyKind(ingress)
-        except ValueError:
-            raise fail(raw, f"{where}.ingress", f"unknown agency kind {ingress!r}; known: "
-                       f"{', '.join(k.value for k in AgencyKind)}") from None
+    ingress = text("ingress")  # whose ingress topic it comes in on (the runner checks the directory)
     return Step(index, line_of(raw), label, at, str(agency), case_id, event_type, payload=payload,
                 personal_data=dict(personal) if personal is not None else None, occurred_at=occurred_at,
                 actor=text("actor") or "sim-actor", actor_role=text("actor_role"), caused_by=reference("caused_by"),
-                acknowledge=acknowledge, reuse_event_id_of=reference("reuse_event_id_of"), ingress=kind,
+                acknowledge=acknowledge, reuse_event_id_of=reference("reuse_event_id_of"), ingress=ingress,
                 note=text("note"))
 
 

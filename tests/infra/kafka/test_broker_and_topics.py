@@ -20,7 +20,7 @@ def test_apply_is_idempotent_and_reports_differences(kafka_bootstrap: str, tmp_p
     runtime = make_runtime(kafka_bootstrap, f"adm{secrets.token_hex(3)}.", tmp_path)
     specs = runtime.catalogue.specs()
     replicas = replication_for(kafka_bootstrap)
-    odd = runtime.catalogue.name("receipts")
+    odd = runtime.catalogue.name("case_log")
     admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     admin.create_topics([NewTopic(odd, 1, 1)])
     admin.close()

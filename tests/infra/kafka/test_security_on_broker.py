@@ -124,21 +124,23 @@ def test_a_revoked_principal_is_refused(secured: Secured, caplog: pytest.LogCapt
     assert "SaslAuthenticationFailedError" in caplog.text
 
 
-def test_an_agency_writes_only_the_ingress_of_its_own_kind(secured: Secured) -> None:
+def test_an_agency_writes_only_its_own_ingress(secured: Secured) -> None:
     producer = KafkaProducer(**secured.client("school-almaty"), acks="all", enable_idempotence=True)
     try:
-        producer.send(secured.topic("ingress", kind="school"), b"not even avro", key=b"CASE").get(timeout=30)
-        for forbidden in (secured.topic("ingress", kind="police"), secured.topic("case_log"),
-                          secured.topic("inbox", agency="cam-almaty"), secured.topic("receipts"),
-                          secured.topic("escalations")):
+        producer.send(secured.topic("ingress", agency="school-almaty"), b"not even avro", key=b"CASE").get(timeout=30)
+        for forbidden in (secured.topic("ingress", agency="police-juvenile-almaty"),
+                          secured.topic("ingress", agency="school-shymkent"),  # its neighbour of the same kind
+                          secured.topic("case_log"), secured.topic("inbox", agency="cam-almaty"),
+                          secured.topic("receipts", agency="school-almaty"), secured.topic("escalations")):
             with pytest.raises(TopicAuthorizationFailedError):
                 producer.send(forbidden, b"forged", key=b"CASE").get(timeout=30)
     finally:
         producer.close(timeout=5)
 
 
-@pytest.mark.parametrize("topic_id, fill", [("inbox", {"agency": "guardianship-shymkent"}), ("case_log", {}),
-                                            ("ingress", {"kind": "police"}), ("sla", {}), ("dead_letter", {})])
+@pytest.mark.parametrize("topic_id, fill", [
+    ("inbox", {"agency": "guardianship-shymkent"}), ("case_log", {}), ("ingress", {"agency": "school-shymkent"}),
+    ("receipts", {"agency": "school-shymkent"}), ("sla", {}), ("dead_letter", {})])
 def test_an_agency_reads_nothing_but_its_own_inbox_and_receipts(secured: Secured, topic_id: str, fill: dict[str, str],
                                                                 caplog: pytest.LogCaptureFixture) -> None:
     topic = secured.topic(topic_id, **fill)
@@ -168,7 +170,7 @@ def test_a_service_cannot_step_outside_its_rights(secured: Secured) -> None:
     sla = KafkaProducer(**secured.client(service_principal("sla")), acks="all")
     try:
         with pytest.raises(TopicAuthorizationFailedError):
-            sla.send(secured.topic("receipts"), b"forged", key=b"E").get(timeout=30)
+            sla.send(secured.topic("receipts", agency="school-almaty"), b"forged", key=b"E").get(timeout=30)
     finally:
         sla.close(timeout=5)
 

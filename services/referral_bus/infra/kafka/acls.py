@@ -1,8 +1,8 @@
 """The broker's access control lists, generated from topics.yaml (who produces and consumes each
 topic) and agencies.yaml (who the agencies are), and applied by ``referral-bus acl apply``.
 
-Least privilege (docs/security.md): an agency may write only the ingress topic of its own kind and
-read only its own inbox and the receipts; each service gets exactly the topics its code reads and
+Least privilege (docs/security.md): an agency may write only its own ingress topic and read only
+its own inbox and receipts; each service gets exactly the topics its code reads and
 writes; nobody but the brokers and the ``admin`` principal (super users) may create, delete or
 reconfigure anything. Whatever no ACL allows, the broker refuses
 (``allow.everyone.if.no.acl.found=false``).
