@@ -162,7 +162,7 @@ def test_raw_producer_without_sdk_is_still_answered(bus: Bus, school: AgencyClie
     """An agency that bypasses the SDK gets the same receipt (garbage → BAD_MAGIC_BYTE)."""
     producer = KafkaProducer(bootstrap_servers=bus.runtime.settings.bootstrap_servers)
     case = case_id()
-    metadata = producer.send(bus.runtime.catalogue.name("ingress", kind="school"), key=case.encode(),
+    metadata = producer.send(bus.runtime.catalogue.ingress("school-almaty"), key=case.encode(),
                              value=b"hello").get(30)
     producer.close()
     school._position_receipts("x")  # noqa: SLF001 - reuse the SDK's receipt reader

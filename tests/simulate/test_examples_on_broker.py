@@ -21,12 +21,11 @@ from kafka import KafkaProducer
 
 from referral_bus.contracts.base import Event
 from referral_bus.domain.deadlines.notifications import sla_deliveries
-from referral_bus.sdk import AgencyClient
 from referral_bus.simulate import load_scenario
 from referral_bus.simulate.runner import Simulation
 from referral_bus.simulate.scenario import Scenario
 from referral_bus.sla.app import record_id
-from tests.broker_helpers import read_topic
+from tests.broker_helpers import ReceiptWatcher, read_topic
 from tests.conftest import Bus, wait_for
 from tests.simulate.conftest import EXAMPLES
 
@@ -69,8 +68,7 @@ def test_scenario_on_the_bus_matches_the_simulation(path: Path, bus: Bus) -> Non
     lines = simulation.run()
     predicted = {line["step"]: line for line in lines if line["kind"] == "receipt"}
     producer = KafkaProducer(bootstrap_servers=bus.runtime.settings.bootstrap_servers, acks="all")
-    observer = AgencyClient("steering-committee", actor_id="replay", runtime=bus.runtime)
-    observer._position_receipts("replay")
+    observer = ReceiptWatcher(bus.runtime)
     got: dict[str, Any] = {}
     try:
         for step in simulation.run_steps:
@@ -78,7 +76,7 @@ def test_scenario_on_the_bus_matches_the_simulation(path: Path, bus: Bus) -> Non
             if sub is None or _from_the_future(predicted[step.label]):
                 continue   # refused before sending, as the SDK would; or only "future" on the simulated clock
             meta = producer.send(sub.topic, key=sub.key, value=sub.value).get(timeout=30)
-            got[step.label] = observer.wait_for_receipt(
+            got[step.label] = observer.wait(
                 lambda r, m=meta, t=sub.topic: (r.source_topic, r.source_partition, r.source_offset) ==
                 (t, m.partition, m.offset), timeout=60)
     finally:

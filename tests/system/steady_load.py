@@ -145,7 +145,7 @@ def check_nothing_lost(runtime: Runtime, sent: dict[str, Event]) -> LogCheck:
     # (small explicit messages: pytest's diff of two sets of thousands of items takes minutes)
     repeated = [k for k, n in per_submission.items() if n > 1]
     assert not repeated, f"{len(repeated)} submissions got more than one receipt, e.g. {repeated[:3]}"
-    ingress = read_to_end_sync(runtime.settings.bootstrap_servers, list(runtime.catalogue.ingress_topics()))
+    ingress = read_to_end_sync(runtime.settings, list(runtime.catalogue.ingress_topics()))
     submissions = {(r.topic, r.partition, r.offset) for r in ingress}
     unanswered, unknown = sorted(submissions - set(per_submission)), sorted(set(per_submission) - submissions)
     assert not unanswered and not unknown, (f"{len(unanswered)} submissions without a receipt, e.g. {unanswered[:3]}; "
@@ -168,6 +168,6 @@ def all_answered(runtime: Runtime, sent: dict[str, Event]) -> bool:
     receipts = [r.record for r in read_all(runtime, "receipts") if isinstance(r.record, Receipt)]
     if set(sent) - {str(r.event_id) for r in receipts}:
         return False
-    ingress = read_to_end_sync(runtime.settings.bootstrap_servers, list(runtime.catalogue.ingress_topics()))
+    ingress = read_to_end_sync(runtime.settings, list(runtime.catalogue.ingress_topics()))
     return {(r.topic, r.partition, r.offset) for r in ingress} <= {
         (r.source_topic, r.source_partition, r.source_offset) for r in receipts}

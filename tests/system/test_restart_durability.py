@@ -19,8 +19,10 @@ from sqlalchemy import create_engine, text
 
 from referral_bus.contracts.bus_records import ReceiptStatus
 from referral_bus.contracts.sla_records import DeadlineBreached, EscalationRaised
+from referral_bus.infra.kafka.credentials import CredentialStore
 from referral_bus.infra.kafka.local_process import free_port, port_is_free
-from referral_bus.infra.runtime import load_runtime
+from referral_bus.infra.kafka.security import KafkaSecurity
+from referral_bus.infra.runtime import Runtime, load_runtime
 from referral_bus.infra.settings import Settings
 from referral_bus.sdk import AgencyClient
 from referral_bus.sla.app import record_id
@@ -45,7 +47,16 @@ def two_free_ports() -> int:
 
 
 class Up:
-    """``referral-bus up`` as a process, as ``scripts/run.sh`` runs it (its own local broker)."""
+    """``referral-bus up --secure`` as a process, as ``scripts/run.sh`` runs it (its own local secured broker)."""
+
+    def security_for(self, principal: str) -> KafkaSecurity:
+        secrets = self.data_dir / "kafka-secured" / "secrets"
+        return KafkaSecurity.for_principal(CredentialStore(secrets / "principals", secrets / "tls" / "ca.pem")
+                                           .load(principal))
+
+    def runtime_for(self, principal: str) -> Runtime:
+        return load_runtime(Settings(bootstrap_servers=f"127.0.0.1:{self.port}", topic_prefix="",
+                                     data_dir=self.data_dir, kafka_security=self.security_for(principal)))
 
     def __init__(self, data_dir: Path, port: int) -> None:
         self.data_dir, self.port = data_dir, port
@@ -59,8 +70,8 @@ class Up:
                    REFERRAL_BUS_SLA_GRACE="2")
         seen = len(self.output.read_text()) if self.output.exists() else 0
         with open(self.output, "a") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", "referral_bus.cli", "up"], env=env, stdout=out,
-                                         stderr=subprocess.STDOUT, text=True)
+            self.proc = subprocess.Popen([sys.executable, "-m", "referral_bus.cli", "up", "--secure"], env=env,
+                                         stdout=out, stderr=subprocess.STDOUT, text=True)
         wait_for(lambda: self.proc.poll() is not None  # type: ignore[union-attr]
                  or "The bus is running" in self.output.read_text()[seen:], timeout=timeout,
                  what="referral-bus up to start")
@@ -94,12 +105,13 @@ def test_stop_and_start_the_whole_bus_keeps_everything_and_carries_on(tmp_path: 
     port = two_free_ports()
     up = Up(data_dir, port)
     up.start()
-    runtime = load_runtime(Settings(bootstrap_servers=f"127.0.0.1:{port}", topic_prefix="", data_dir=data_dir))
+    runtime = up.runtime_for("admin")  # the checks read every topic (ingress too); agencies publish as themselves
     database_url = runtime.settings.read_model_url
     try:
         sent = {}
-        with AgencyClient("school-almaty", actor_id="t-1", runtime=runtime) as school, \
-                AgencyClient("police-juvenile-almaty", actor_id="i-1", runtime=runtime) as police:
+        with AgencyClient("school-almaty", actor_id="t-1", runtime=up.runtime_for("school-almaty")) as school, \
+                AgencyClient("police-juvenile-almaty", actor_id="i-1",
+                             runtime=up.runtime_for("police-juvenile-almaty")) as police:
             late, due_while_down, referred = case_id("LATE"), case_id("DOWN"), case_id("REF")
             events = [(school, referral(school, referred)), (police, removal(police, late, hours_ago=4)),
                       (police, outcome_report(police, late))]
@@ -148,7 +160,8 @@ def test_stop_and_start_the_whole_bus_keeps_everything_and_carries_on(tmp_path: 
         assert [e.level for e in escalated()] == [1]
 
         # the router carries the case on: sequence 2 on the same chain
-        with AgencyClient("police-juvenile-almaty", actor_id="i-1", runtime=runtime) as police:
+        with AgencyClient("police-juvenile-almaty", actor_id="i-1",
+                          runtime=up.runtime_for("police-juvenile-almaty")) as police:
             report = outcome_report(police, due_while_down)
             receipt = police.publish(report, wait_for_receipt=True, timeout=120)
             assert receipt is not None and receipt.status is ReceiptStatus.ACCEPTED and receipt.sequence == 2
