@@ -67,6 +67,18 @@ class MedicalExaminationConsentRecorded(Event):
         return self
 
 
+class MedicalExaminationAuthorised(Event):
+    """6.15: the Guardianship (or the court) decides the CAM/CSC Manager's application to have the
+    child examined although the parent refused and the child is not mature enough to consent. This
+    decision on the log — not a flag the CAM/CSC sets on its own consent record — is the legal basis
+    for the examination."""
+
+    granted: bool
+    decision_reference: str = Field(min_length=1, max_length=64,
+                                    description="The decision's number in the Guardianship's or court's register; "
+                                                "never personal data")
+
+
 class MedicalExaminationCompleted(Event):
     """6.13–6.15: the medical examination took place — jointly for the criminal/administrative
     investigation and the child protection case where there is one (6.6, 6.13)."""
@@ -354,7 +366,8 @@ class IndependentSupporterAssigned(Event):
 
 
 EVENTS: tuple[type[Event], ...] = (
-    AgeAssessmentCompleted, FamilyTracingUpdated, MedicalExaminationConsentRecorded, MedicalExaminationCompleted,
+    AgeAssessmentCompleted, FamilyTracingUpdated, MedicalExaminationConsentRecorded, MedicalExaminationAuthorised,
+    MedicalExaminationCompleted,
     TemporaryCareRecommended, TemporaryCareDecided, PlacementReviewed, PlacementEnded, ChildProtectionPlanFinalised,
     ChildProtectionPlanReviewed, ReviewRecommendationsRejected, ChildProtectionPlanAmended, CaseTransferredAbroad,
     SafeArrivalConfirmed, PlanApproved, ReturnAssessmentCompleted, CarePlanAgreed, CarePlanReviewReportIssued,

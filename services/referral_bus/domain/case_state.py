@@ -13,7 +13,7 @@ from referral_bus.contracts.care_events import (
     PlacementKind,
     TracingStatus,
 )
-from referral_bus.contracts.consent import ConsentSubject
+from referral_bus.contracts.consent import Consent, ConsentSubject
 from referral_bus.contracts.events import (
     AssessmentOutcome,
     MeetingDecision,
@@ -31,6 +31,9 @@ class CareState:
     age_assessed: bool = False
     tracing: TracingStatus | None = None
     medical_consent_problems: list[str] | None = None   # None: no consent recorded yet
+    medical_consent: Consent | None = None               # the latest consent recorded (6.14–6.15)
+    #: 6.15: the Guardianship's or court's decision on the CAM/CSC Manager's application (None: none yet)
+    medical_authorised: bool | None = None
     temporary_care_recommended: bool = False
     placements: set[PlacementKind] = field(default_factory=set)   # residential placements under review
     #: plan id → the invited members of the meeting that decided it (6.44: they receive the plan)

@@ -23,6 +23,7 @@ from referral_bus.contracts.care_events import (
     ChildProtectionPlanReviewed,
     IndependentSupporterAssigned,
     LeavingCareReviewCompleted,
+    MedicalExaminationAuthorised,
     MedicalExaminationCompleted,
     MedicalExaminationConsentRecorded,
     PlacementEnded,
@@ -60,7 +61,8 @@ from referral_bus.contracts.events import (
     SocialAssessmentConclusion,
 )
 from referral_bus.domain.agencies import Directory
-from referral_bus.domain.rejections import Code
+from referral_bus.domain.authorization import authorize
+from referral_bus.domain.rejections import Code, Rejection
 from tests.builders import T0, CaseFold, make
 
 CAM = "cam-almaty"
@@ -327,6 +329,38 @@ def test_csc_centre_placement_is_a_residential_unit_under_review(directory: Dire
                         form=TemporaryCareForm.CSC_RESIDENTIAL_UNIT))
     assert got["school-almaty"].paragraph == "6.19(a)"
     assert case.state.care.placements == {PlacementKind.TEMPORARY_RESIDENTIAL_UNIT}
+
+
+def test_an_override_of_the_parents_refusal_needs_the_guardianships_decision_on_the_log(directory: Directory) -> None:
+    """6.15: the CAM/CSC cannot approve its own application by setting a flag; the Guardianship's (or
+    court's) decision on the log is the only legal basis, and only when an application is pending."""
+    case = assessed(directory, MeetingDecision.SUPPORT_SERVICES)
+    refused = Consent(subject=ConsentSubject.MEDICAL_EXAMINATION, child_age_years=6, parent_consented=False,
+                      child_has_sufficient_maturity=False, in_writing=True)
+    granted = make(MedicalExaminationAuthorised, "guardianship-almaty", granted=True, decision_reference="GTA-2026-17")
+    assert case.rejects(granted).paragraph == "6.15"                      # nothing to decide yet
+    self_approved = make(MedicalExaminationConsentRecorded, CAM,
+                         consent=refused.model_copy(update={"authority_approved": True}))
+    rejection = case.rejects(self_approved)
+    assert rejection.paragraph == "6.15" and "cannot approve its own application" in str(rejection)
+    assert case.add(make(MedicalExaminationConsentRecorded, CAM, consent=refused))[
+        "guardianship-almaty"].purpose == "application"
+    exam = make(MedicalExaminationCompleted, "health-almaty")
+    assert case.rejects(exam).paragraph == "6.14–6.15"                    # parent refused, not yet decided
+    with pytest.raises(Rejection) as by_applicant:                        # the applicant cannot decide
+        authorize(make(MedicalExaminationAuthorised, CAM, granted=True, decision_reference="X"), directory, CAM)
+    assert (by_applicant.value.code.value, by_applicant.value.paragraph) == ("AGENCY_NOT_ALLOWED", "6.15")
+    assert case.add(granted)[CAM].paragraph == "6.15"                     # the decision goes to the applicant
+    assert set(case.add(exam)) == {CAM, "police-juvenile-almaty"}         # now the examination may go ahead
+
+
+def test_a_refused_application_leaves_the_examination_barred(directory: Directory) -> None:
+    case = assessed(directory, MeetingDecision.SUPPORT_SERVICES)
+    case.add(make(MedicalExaminationConsentRecorded, CAM, consent=Consent(
+        subject=ConsentSubject.MEDICAL_EXAMINATION, child_age_years=6, parent_consented=False,
+        child_has_sufficient_maturity=False, in_writing=True)))
+    case.add(make(MedicalExaminationAuthorised, "court-almaty", granted=False, decision_reference="C-88"))
+    assert case.rejects(make(MedicalExaminationCompleted, "health-almaty")).paragraph == "6.14–6.15"
 
 
 def test_medical_examination_follows_sufficient_consent(directory: Directory) -> None:

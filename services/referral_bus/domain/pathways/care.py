@@ -21,6 +21,7 @@ from referral_bus.contracts.care_events import (
     FamilyTracingUpdated,
     IndependentSupporterAssigned,
     LeavingCareReviewCompleted,
+    MedicalExaminationAuthorised,
     MedicalExaminationCompleted,
     MedicalExaminationConsentRecorded,
     PlacementEnded,
@@ -38,6 +39,7 @@ from referral_bus.contracts.care_events import (
     TracingStatus,
     TransitionFromCarePlanned,
 )
+from referral_bus.contracts.consent import Consent
 from referral_bus.contracts.events import (
     AgeRecordReason,
     ChildAgeRecorded,
@@ -150,9 +152,45 @@ def _check_medical_consent(event: MedicalExaminationConsentRecorded, state: Case
                       "criminal case (6.13); this case has neither", "6.13")
 
 
+    if event.consent.authority_approved and state.care.medical_authorised is not True:
+        raise illegal("authority_approved needs the Guardianship's or court's decision granting the application "
+                      "on the log (MedicalExaminationAuthorised); the CAM/CSC cannot approve its own application",
+                      "6.15")
+
+
 def _apply_medical_consent(event: MedicalExaminationConsentRecorded, state: CaseState,
                            directory: Directory | None = None) -> None:
-    state.care.medical_consent_problems = consent_problems(event.consent)
+    state.care.medical_consent = event.consent
+    _judge_medical_consent(state)
+
+
+def _judge_medical_consent(state: CaseState) -> None:
+    """Whether the latest consent suffices, with the authority's decision (if any) as the only
+    source of an approval (6.15)."""
+    consent = state.care.medical_consent
+    if consent is not None:
+        approved = consent.model_copy(update={"authority_approved": state.care.medical_authorised is True})
+        state.care.medical_consent_problems = consent_problems(approved)
+
+
+def _needs_application(consent: Consent | None) -> bool:
+    """6.15: under 16, the parent refused and the child is not mature enough — the CAM/CSC
+    Manager applies to the Guardianship (or court)."""
+    return (consent is not None and consent.child_age_years < 16 and consent.parent_consented is False
+            and consent.child_has_sufficient_maturity is False)
+
+
+def _check_medical_authorised(event: MedicalExaminationAuthorised, state: CaseState) -> None:
+    if not _needs_application(state.care.medical_consent):
+        raise illegal("no application is pending: the Guardianship or court decides on a medical examination only "
+                      "when the parent of a child under 16 refused and the child is not mature enough to consent",
+                      "6.15")
+
+
+def _apply_medical_authorised(event: MedicalExaminationAuthorised, state: CaseState,
+                              directory: Directory | None = None) -> None:
+    state.care.medical_authorised = event.granted
+    _judge_medical_consent(state)
 
 
 def _check_medical_exam(event: MedicalExaminationCompleted, state: CaseState) -> None:
@@ -181,9 +219,7 @@ def _route_medical_consent(event: MedicalExaminationConsentRecorded, state: Case
                            directory: Directory) -> list[Delivery]:
     out = [to_kind(AgencyKind.CAM_CSC, "6.14", "notification")(event, state, directory),
            to_kind(AgencyKind.POLICE, "6.14", "notification")(event, state, directory)]
-    consent = event.consent
-    if consent.child_age_years < 16 and consent.parent_consented is False \
-            and consent.child_has_sufficient_maturity is False and not consent.authority_approved:
+    if _needs_application(event.consent) and state.care.medical_authorised is None:
         # 6.15: the CAM/CSC Manager applies to the Guardianship (or court) for a decision
         out.append(to_kind(AgencyKind.GUARDIANSHIP, "6.15", "application")(event, state, directory))
     return out
@@ -515,6 +551,9 @@ STEPS: tuple[Step, ...] = (
                         to_kind(AgencyKind.POLICE, "6.12", "notification"))),
     Step(MedicalExaminationConsentRecorded, _CARE_PROVIDERS, "6.14–6.15",
          check=_check_medical_consent, apply=_apply_medical_consent, route=_route_medical_consent),
+    Step(MedicalExaminationAuthorised, kinds(AgencyKind.GUARDIANSHIP, AgencyKind.COURT), "6.15",
+         check=_check_medical_authorised, apply=_apply_medical_authorised,
+         route=route_to(to_kind(AgencyKind.CAM_CSC, "6.15", "decision"))),
     Step(MedicalExaminationCompleted, _CARE_PROVIDERS, "6.13",
          check=_check_medical_exam,
          route=route_to(to_kind(AgencyKind.CAM_CSC, "6.13", "notification"),
