@@ -89,6 +89,14 @@ def test_acknowledged_escalation_stops_the_ladder(bus: Bus, police: AgencyClient
                            what="levels 1 and 2")
     assert [(e.level, e.escalated_to_agency_id) for e in escalations] == [(1, "police-department-almaty"),
                                                                          (2, "commission-almaty")]
+    # the defaulting inspection cannot stop its own ladder; a school is no rung of it (router, 4.8)
+    for who in ("police-juvenile-almaty", "school-almaty"):
+        with AgencyClient(who, actor_id="x-1", runtime=bus.runtime) as client:
+            refused = client.publish(client.event(EscalationAcknowledged, case_id=case, level=1,
+                                                  escalation_id=escalations[0].escalation_id,
+                                                  deadline_id=escalations[0].deadline_id), wait_for_receipt=True)
+        assert refused is not None and (refused.status.value, refused.reason_code, refused.paragraph) == (
+            "REJECTED", "AGENCY_NOT_ALLOWED", "4.8"), refused
     with AgencyClient("police-department-almaty", actor_id="chief-1", runtime=bus.runtime) as chief:
         receipt = chief.publish(chief.event(EscalationAcknowledged, case_id=case, level=2,
                                             escalation_id=escalations[1].escalation_id,

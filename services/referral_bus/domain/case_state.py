@@ -81,6 +81,17 @@ class ViolenceState:
     flags_raised: dict[str, FollowUpOf] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class RaisedEscalation:
+    """An escalation the SLA processor raised on this case: who missed what, and whom it reached."""
+
+    deadline_id: UUID
+    level: int
+    paragraph: str
+    responsible_agency_id: str | None
+    escalated_to_agency_id: str | None
+
+
 @dataclass
 class JusticeState:
     in_custody: bool = False
@@ -102,6 +113,9 @@ class CaseState:
     #: event id → (sequence, content fingerprint): idempotency by event id.
     events: dict[UUID, tuple[int, str]] = field(default_factory=dict)
     event_types: list[str] = field(default_factory=list)
+    #: escalation id → the escalation (from the SLA processor's records, not the case log): who may
+    #: acknowledge it
+    escalations: dict[UUID, RaisedEscalation] = field(default_factory=dict)
     child_protection_referrers: list[str] = field(default_factory=list)
     referred_to_cam: bool = False
     ngo_referrals_pending: dict[UUID, str] = field(default_factory=dict)  # referral event id → NGO id

@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from referral_bus.contracts.base import Event
+from referral_bus.contracts.sla_records import EscalationRaised
 from referral_bus.domain.agencies import Directory
-from referral_bus.domain.case_state import CaseState
+from referral_bus.domain.case_state import CaseState, RaisedEscalation
 from referral_bus.domain.chain import content_fingerprint
 from referral_bus.domain.deliveries import Delivery
 from referral_bus.domain.pathways import Step, step_for
@@ -65,6 +66,14 @@ def route(event: Event, state: CaseState, directory: Directory, step: Step | Non
         if delivery.recipient_id != producer and delivery.recipient_id not in unique:
             unique[delivery.recipient_id] = delivery
     return list(unique.values())
+
+
+def note_escalation(state: CaseState, record: EscalationRaised) -> None:
+    """Remember an escalation raised on the case, so that an acknowledgement of it can be checked
+    (only the rungs the ladder reached may acknowledge; never the agency that missed the deadline)."""
+    state.escalations[record.escalation_id] = RaisedEscalation(
+        record.deadline_id, record.level, record.paragraph, record.responsible_agency_id,
+        record.escalated_to_agency_id)
 
 
 def fold(state: CaseState, event: Event, directory: Directory | None = None) -> None:

@@ -16,14 +16,17 @@ import structlog
 
 from referral_bus.contracts.base import Event
 from referral_bus.contracts.bus_records import Receipt
+from referral_bus.contracts.events import EscalationAcknowledged
+from referral_bus.contracts.sla_records import EscalationRaised
 from referral_bus.infra import failpoints, metrics
+from referral_bus.infra.codec.errors import DecodeError
 from referral_bus.infra.kafka.faust_app import (
     AckedPublisher,
     Outgoing,
     make_app,
     to_headers,
 )
-from referral_bus.infra.kafka.log_reader import read_to_end
+from referral_bus.infra.kafka.log_reader import TopicFollower, read_to_end
 from referral_bus.infra.runtime import Runtime
 from referral_bus.router.submissions import Outcome, Source, Submission, SubmissionHandler
 
@@ -32,6 +35,7 @@ APP_ID = "referral-bus-router"
 #: Submissions taken from the stream at a time, and how long to wait to fill a batch.
 BATCH_MAX = 500
 BATCH_WITHIN_SECONDS = 0.02
+ACKNOWLEDGEMENT = EscalationAcknowledged.__name__
 
 
 class RouterService:
@@ -43,6 +47,8 @@ class RouterService:
         #: ingress topic → the receipts topic of the agency whose it is
         self.receipts = {topic: cat.receipts(agency) for topic, agency in cat.ingress_topics().items()}
         self.dead_letter = cat.name("dead_letter")
+        #: the SLA processor's escalations: who may acknowledge which (domain/pathways/escalation.py)
+        self.escalations = TopicFollower(runtime.settings, [cat.name("escalations")])
         self.handler = SubmissionHandler.from_runtime(runtime)
         self.stale = True
         self.app = make_app(settings.topic_prefix + APP_ID, settings, cat.partitions("case_log"))
@@ -54,6 +60,7 @@ class RouterService:
 
     async def _stop_publisher(self, *args: object, **kwargs: object) -> None:
         await self.publisher.stop()
+        await self.escalations.stop()
 
     async def _on_assigned(self, *args: object, **kwargs: object) -> None:
         self.stale = True  # another instance may have appended to cases we now own
@@ -75,8 +82,10 @@ class RouterService:
             receipt = codec.decode(record.value)
             if isinstance(receipt, Receipt) and receipt.source_topic in ingress:
                 self.handler.answered.add((receipt.source_topic, receipt.source_partition, receipt.source_offset))
+        await self.escalations.stop()  # from the beginning again, for the cases now held
+        escalations = await self._catch_up_escalations()
         self.stale = False
-        log.info("router.state_rebuilt", events=count, cases=len(self.handler.cases),
+        log.info("router.state_rebuilt", escalations=escalations, events=count, cases=len(self.handler.cases),
                  answered=len(self.handler.answered))
 
     async def _route(self, stream: faust.StreamT[Any]) -> None:
@@ -84,10 +93,23 @@ class RouterService:
         async for events in cast(faust.Stream[Any], stream).take_events(BATCH_MAX, within=BATCH_WITHIN_SECONDS):
             if self.stale:
                 await self.reload()
+            elif any(self.runtime.codec.record_name(e.message.value or b"") == ACKNOWLEDGEMENT for e in events):
+                await self._catch_up_escalations()  # an acknowledgement is checked against every escalation so far
             for outcomes in self.handler.handle_batch([
                     Submission(e.message.topic, e.message.partition, e.message.offset, e.message.key, e.message.value)
                     for e in events]):
                 await self.publish(outcomes)
+
+    async def _catch_up_escalations(self) -> int:
+        records = await self.escalations.catch_up()
+        for record in records:
+            try:
+                escalation = self.runtime.codec.decode(record.value)
+            except DecodeError:
+                continue   # only the SLA processor writes there (ACLs); anything else cannot be an escalation
+            if isinstance(escalation, EscalationRaised):
+                self.handler.note_escalation(escalation)
+        return len(records)
 
     async def publish(self, outcomes: list[Outcome]) -> None:
         """The case log first, then inboxes and dead letters, then receipts — each step acknowledged

@@ -21,11 +21,12 @@ import structlog
 
 from referral_bus.contracts.base import Event
 from referral_bus.contracts.bus_records import DeadLetter, Receipt, ReceiptStatus
+from referral_bus.contracts.sla_records import EscalationRaised
 from referral_bus.domain.agencies import Directory
 from referral_bus.domain.authorization import authorize
 from referral_bus.domain.case_state import CaseState
 from referral_bus.domain.chain import chain_hash, content_fingerprint
-from referral_bus.domain.decisions import decide, fold, route
+from referral_bus.domain.decisions import decide, fold, note_escalation, route
 from referral_bus.domain.deliveries import Delivery
 from referral_bus.domain.rejections import Code, Rejection
 from referral_bus.infra.codec.errors import DecodeError
@@ -120,6 +121,13 @@ class SubmissionHandler:
         if state is None:
             state = self.cases[case_id] = CaseState(case_id)
         return state
+
+    def note_escalation(self, record: EscalationRaised) -> None:
+        """An escalation the SLA processor raised (from rb.escalations): who may acknowledge it.
+        Escalations of cases this router does not hold are none of its business."""
+        state = self.cases.get(record.case_id)
+        if state is not None:
+            note_escalation(state, record)
 
     def fold(self, event: Event, source: Source | None = None) -> None:
         """Apply an event read back from the case log (at start-up or after a rebalance);

@@ -262,6 +262,7 @@ class Simulation:
             self.step_of_deadline[record.deadline_id] = self.step_of_event[record.trigger_event_id]
         if isinstance(record, EscalationRaised):
             self.escalations.append(record)
+            self.router.note_escalation(record)  # as the router learns it from rb.escalations
         at = next((fields[k] for k in _OWN_TIME if fields.get(k) is not None), self.now)
         line: Line = {"t": at, "kind": "sla", "record": name, "case_id": fields.get("case_id"),
                       "rule_id": fields.get("rule_id"), "paragraph": fields.get("paragraph"),

@@ -70,6 +70,19 @@ class Codec:
             self._parsed_by_id[schema_id] = (parse_schema(schema), str(schema.get("name")))
         return self._parsed_by_id[schema_id]
 
+    def record_name(self, data: bytes) -> str | None:
+        """The record type a frame's schema id names, without decoding the body (None when the
+        bytes are not a frame of a known schema): lets a service pick out one type cheaply."""
+        if not data or len(data) < _HEADER.size:
+            return None
+        magic, schema_id = _HEADER.unpack_from(data)
+        if magic != MAGIC_BYTE:
+            return None
+        try:
+            return self._writer_schema(schema_id)[1]
+        except DecodeError:
+            return None
+
     def decode_raw(self, data: bytes) -> tuple[str, dict[str, Any]]:
         """Bytes to (record name, Avro datum) without model validation."""
         if not data or len(data) < _HEADER.size:

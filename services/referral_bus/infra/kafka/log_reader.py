@@ -84,6 +84,52 @@ async def read_to_end(source: str | Settings, topics: Iterable[str], *,
         await consumer.stop()
 
 
+class TopicFollower:
+    """Every record of ``topics`` from the beginning, then — on each ``catch_up()`` — only what was
+    appended since, up to the end at that moment. For a service that must have seen another
+    service's records before it decides (the router and the SLA processor's escalations)."""
+
+    def __init__(self, source: str | Settings, topics: Iterable[str]) -> None:
+        self.source, self.topics = source, list(topics)
+        self._consumer: AIOKafkaConsumer | None = None
+        self._tps: list[TopicPartition] = []
+
+    async def catch_up(self, timeout: float = 30.0) -> list[ConsumerRecord[Any, Any]]:
+        if self._consumer is None:
+            servers, security = ((self.source, None) if isinstance(self.source, str)
+                                 else (self.source.bootstrap_servers, self.source.kafka_security))
+            consumer = AIOKafkaConsumer(bootstrap_servers=servers, group_id=None, enable_auto_commit=False,
+                                        auto_offset_reset="earliest", **(security.aiokafka() if security else {}))
+            await consumer.start()
+            await consumer._client.force_metadata_update()  # noqa: SLF001 - a fresh client knows no topics yet
+            self._tps = [TopicPartition(t, p) for t in self.topics for p in sorted(consumer.partitions_for_topic(t)
+                                                                                   or ())]
+            if len(self._tps) < len(self.topics):
+                await consumer.stop()
+                raise TimeoutError(f"no partitions found for {self.topics} (created? readable by this principal?)")
+            consumer.assign(self._tps)
+            await consumer.seek_to_beginning(*self._tps)
+            self._consumer = consumer
+        consumer = self._consumer
+        ends = await consumer.end_offsets(self._tps)   # exact on Apache Kafka (docs/brokers.md)
+        out: list[ConsumerRecord[Any, Any]] = []
+        deadline = time.monotonic() + timeout
+        behind = [tp for tp in self._tps if await consumer.position(tp) < ends[tp]]
+        while behind:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"did not catch up with {sorted(map(str, behind))} within {timeout}s")
+            batches = await consumer.getmany(*behind, timeout_ms=200, max_records=1000)
+            for records in batches.values():
+                out += records
+            behind = [tp for tp in behind if await consumer.position(tp) < ends[tp]]
+        return out
+
+    async def stop(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
+
+
 def read_to_end_sync(source: str | Settings, topics: Iterable[str], **kwargs: Any) -> list[ConsumerRecord[Any, Any]]:
     """Blocking convenience for command-line tools."""
     async def collect() -> list[ConsumerRecord[Any, Any]]:
