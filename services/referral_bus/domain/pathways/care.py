@@ -150,8 +150,6 @@ def _check_medical_consent(event: MedicalExaminationConsentRecorded, state: Case
     if not (state.referred_to_cam or state.open_criminal_cases):
         raise illegal("a medical examination is managed by the CAM/CSC (6.1(e)) or agreed with the police in a "
                       "criminal case (6.13); this case has neither", "6.13")
-
-
     if event.consent.authority_approved and state.care.medical_authorised is not True:
         raise illegal("authority_approved needs the Guardianship's or court's decision granting the application "
                       "on the log (MedicalExaminationAuthorised); the CAM/CSC cannot approve its own application",

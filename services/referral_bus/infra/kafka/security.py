@@ -100,12 +100,9 @@ class KafkaSecurity:
                 "ssl_context": self.ssl_context()}
 
     def aiokafka(self) -> dict[str, Any]:
-        """Settings for aiokafka's producer and consumer (the log reader, the acked publisher)."""
-        if self.mode == "plaintext":
-            return {}
-        return {"security_protocol": "SASL_SSL", "sasl_mechanism": MECHANISM,
-                "sasl_plain_username": self.username, "sasl_plain_password": self.password,
-                "ssl_context": self.ssl_context()}
+        """Settings for aiokafka's producer and consumer (the log reader, the acked publisher):
+        aiokafka takes the same keys as kafka-python."""
+        return self.kafka_python()
 
     def faust(self) -> Any:
         """``broker_credentials`` for a Faust app, or None."""
