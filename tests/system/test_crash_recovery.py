@@ -128,7 +128,7 @@ def test_kill_9_loses_and_duplicates_nothing(kafka_bootstrap: str, tmp_path) -> 
         bus.start("sla")
 
         assert done.wait(120) and acknowledged.wait(120)
-        wait_for(lambda: expected_ids <= set(logged_event_ids(bus)), timeout=240, interval=2,
+        wait_for(lambda: expected_ids <= set(logged_event_ids(bus)), timeout=420, interval=2,
                  what="every submitted event on the case log")
 
         # 1. exactly once on the case log
