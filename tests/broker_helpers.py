@@ -21,18 +21,19 @@ class Read:
     offset: int
 
 
-def read_topic(runtime: Runtime, topic_id: str, **fill: str) -> list[Read]:
-    topic = runtime.catalogue.name(topic_id, **fill)
+def _reads(runtime: Runtime, topics: list[str]) -> list[Read]:
     return [Read(runtime.codec.decode(r.value), r.key, {k: v.decode() for k, v in (r.headers or [])},
                  r.partition, r.offset)
-            for r in read_to_end_sync(runtime.settings, [topic])]
+            for r in read_to_end_sync(runtime.settings, topics)]
+
+
+def read_topic(runtime: Runtime, topic_id: str, **fill: str) -> list[Read]:
+    return _reads(runtime, [runtime.catalogue.name(topic_id, **fill)])
 
 
 def read_all(runtime: Runtime, topic_id: str) -> list[Read]:
     """Every topic of an entry at once, e.g. all agencies' receipts."""
-    return [Read(runtime.codec.decode(r.value), r.key, {k: v.decode() for k, v in (r.headers or [])},
-                 r.partition, r.offset)
-            for r in read_to_end_sync(runtime.settings, runtime.catalogue.names(topic_id))]
+    return _reads(runtime, runtime.catalogue.names(topic_id))
 
 
 class ReceiptWatcher:

@@ -29,18 +29,23 @@ def partition_for_key(key: bytes, partitions: int) -> int:
     return int(murmur2(key) & 0x7FFFFFFF) % partitions
 
 
+def connection(source: str | Settings) -> dict[str, Any]:
+    """aiokafka's connection settings: the settings' servers and credentials, or (an unsecured
+    broker) the bootstrap servers alone."""
+    if isinstance(source, str):
+        return {"bootstrap_servers": source}
+    return {"bootstrap_servers": source.bootstrap_servers, **source.kafka_security.aiokafka()}
+
+
 async def read_to_end(source: str | Settings, topics: Iterable[str], *,
                       partitions: dict[str, list[int]] | None = None, timeout: float = 60.0,
                       progress: str | None = None) -> AsyncIterator[ConsumerRecord[Any, Any]]:
     """Yield every record of ``topics`` (or the given partitions) in per-partition order, then stop.
     ``source`` is the settings (servers and credentials) or, on an unsecured broker, the bootstrap
     servers alone. ``progress`` names the replay for a progress bar (terminal) or progress log lines."""
-    servers, security = ((source, None) if isinstance(source, str)
-                         else (source.bootstrap_servers, source.kafka_security))
-    consumer = AIOKafkaConsumer(bootstrap_servers=servers, group_id=None, enable_auto_commit=False,
+    consumer = AIOKafkaConsumer(**connection(source), group_id=None, enable_auto_commit=False,
                                 auto_offset_reset="earliest", fetch_max_bytes=16 * 1024 * 1024,
-                                max_partition_fetch_bytes=4 * 1024 * 1024,
-                                **(security.aiokafka() if security else {}))
+                                max_partition_fetch_bytes=4 * 1024 * 1024)
     await consumer.start()
     try:
         tps: list[TopicPartition] = []
@@ -96,10 +101,8 @@ class TopicFollower:
 
     async def catch_up(self, timeout: float = 30.0) -> list[ConsumerRecord[Any, Any]]:
         if self._consumer is None:
-            servers, security = ((self.source, None) if isinstance(self.source, str)
-                                 else (self.source.bootstrap_servers, self.source.kafka_security))
-            consumer = AIOKafkaConsumer(bootstrap_servers=servers, group_id=None, enable_auto_commit=False,
-                                        auto_offset_reset="earliest", **(security.aiokafka() if security else {}))
+            consumer = AIOKafkaConsumer(**connection(self.source), group_id=None, enable_auto_commit=False,
+                                        auto_offset_reset="earliest")
             await consumer.start()
             await consumer._client.force_metadata_update()  # noqa: SLF001 - a fresh client knows no topics yet
             self._tps = [TopicPartition(t, p) for t in self.topics for p in sorted(consumer.partitions_for_topic(t)
