@@ -12,6 +12,7 @@ inbox deliveries for the scenario's cases are exactly what the deadline engine a
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -122,5 +123,10 @@ def test_scenario_on_the_bus_matches_the_simulation(path: Path, bus: Bus) -> Non
                         for agency in inboxes for r in read_topic(bus.runtime, "inbox", agency=agency)
                         if not isinstance(r.record, Event) and getattr(r.record, "case_id", None) in cases])
         return expected, got
-    wait_for(lambda: (lambda pair: pair[0] == pair[1])(sla_owed_and_emitted()), timeout=60, interval=2,
-             what=f"the SLA processor's records and deliveries for {path.name} to equal the domain's")
+    try:
+        wait_for(lambda: (lambda pair: pair[0] == pair[1])(sla_owed_and_emitted()), timeout=120, interval=2,
+                 what=f"the SLA processor's records and deliveries for {path.name} to equal the domain's")
+    except AssertionError as timed_out:
+        expected, got = map(Counter, sla_owed_and_emitted())
+        raise AssertionError(f"{timed_out}: owed but not emitted {list(expected - got)[:5]}; "
+                             f"emitted but not owed (or twice) {list(got - expected)[:5]}") from None

@@ -47,7 +47,8 @@ POM = f"""<project xmlns="http://maven.apache.org/POM/4.0.0">
 </project>
 """
 
-#: Broker logging: warnings and errors of the broker, plus the lines that say it started or stopped.
+#: Broker logging: warnings and errors of the broker, the lines that say it started or stopped, and
+#: on a secured broker every failed authentication and every denied operation (who, what, from where).
 LOG4J2 = """status = warn
 appender.out.type = Console
 appender.out.name = OUT
@@ -59,6 +60,10 @@ logger.server.name = kafka.server.KafkaRaftServer
 logger.server.level = info
 logger.broker.name = kafka.server.BrokerServer
 logger.broker.level = info
+logger.authentication.name = org.apache.kafka.common.network.Selector
+logger.authentication.level = info
+logger.authorizer.name = kafka.authorizer.logger
+logger.authorizer.level = info
 """
 
 
