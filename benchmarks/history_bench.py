@@ -24,6 +24,7 @@ from referral_bus.contracts.base import City, Envelope, Producer
 from referral_bus.contracts.events import EmergencyRemoval
 from referral_bus.domain.case_state import CaseState
 from referral_bus.domain.chain import GENESIS, chain_hash
+from referral_bus.domain.decisions import fold
 from referral_bus.infra.kafka.log_reader import read_to_end
 from referral_bus.projections.service import project
 from referral_bus.projections.tables import Base, TimelineRow
@@ -50,12 +51,12 @@ def _fill_case_log(runtime, n: int) -> None:  # type: ignore[no-untyped-def]
     producer.close()
 
 
-async def _consume(runtime, fold: bool) -> float:  # type: ignore[no-untyped-def]
+async def _consume(runtime, with_fold: bool) -> float:  # type: ignore[no-untyped-def]
     start, n = time.perf_counter(), 0
     cases: dict[str, CaseState] = {}
     async for record in read_to_end(runtime.settings.bootstrap_servers, [runtime.catalogue.name("case_log")]):
         n += 1
-        if fold:
+        if with_fold:
             event = runtime.codec.decode(record.value)
             cid = event.envelope.case_id  # type: ignore[attr-defined]
             fold(cases.setdefault(cid, CaseState(cid)), event, runtime.directory)  # type: ignore[arg-type]
@@ -116,8 +117,8 @@ def run(events: int = 20_000, broker: str = "kafka") -> dict[str, float]:
         try:
             apply_test_topics(runtime)
             _fill_case_log(runtime, events)
-            out["raw consume events/s"] = asyncio.run(_consume(runtime, fold=False))
-            out["replay into case states events/s"] = asyncio.run(_consume(runtime, fold=True))
+            out["raw consume events/s"] = asyncio.run(_consume(runtime, with_fold=False))
+            out["replay into case states events/s"] = asyncio.run(_consume(runtime, with_fold=True))
             engine = runtime.settings.read_model_url
             start = time.perf_counter()
             projected = project(runtime, create_engine(engine), until_end=True)
