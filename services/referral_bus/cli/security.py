@@ -15,8 +15,10 @@ from referral_bus.cli.common import runtime as _runtime
 
 
 def _secrets_dir(explicit: str | None) -> Path:
+    """Where password files go: given, or REFERRAL_BUS_SECRETS_DIR, or where ``up --secure`` keeps them."""
     return Path(explicit or os.environ.get("REFERRAL_BUS_SECRETS_DIR")
-                or Path(os.environ.get("REFERRAL_BUS_DATA_DIR", ".referral-bus")) / "secrets" / "principals")
+                or Path(os.environ.get("REFERRAL_BUS_DATA_DIR", ".referral-bus")) / "kafka-secured" / "secrets"
+                / "principals")
 
 
 def cmd_acl(args: argparse.Namespace) -> int:
@@ -93,6 +95,7 @@ def register(sub: Any) -> None:
     p.add_argument("principal", nargs="*", help="agency ids (agencies.yaml) or rb-<service>")
     p.add_argument("--all", action="store_true", help="every agency and service")
     p.add_argument("--any-name", action="store_true", help="allow a principal that is no agency or service")
-    p.add_argument("--secrets-dir", help="where the password files go (default $REFERRAL_BUS_SECRETS_DIR or "
-                                         "<data dir>/secrets/principals), mode 0600")
+    p.add_argument("--secrets-dir", help="where the password files go (default $REFERRAL_BUS_SECRETS_DIR or, "
+                                         "as up --secure keeps them, <data dir>/kafka-secured/secrets/principals), "
+                                         "mode 0600")
     p.set_defaults(func=cmd_credentials)

@@ -7,6 +7,7 @@ credentials are served end to end."""
 
 from __future__ import annotations
 
+import os
 import secrets
 import uuid
 from collections.abc import Iterator
@@ -209,3 +210,38 @@ def test_secrets_are_kept_private(secured: Secured) -> None:
                *Path(data / "secrets" / "tls").glob("node-*.pem"), *Path(data / "config").glob("node-*.properties")]
     assert private and all(p.stat().st_mode & 0o077 == 0 for p in private), [
         (str(p), oct(p.stat().st_mode)) for p in private if p.stat().st_mode & 0o077]
+
+
+def test_the_operator_commands_manage_acls_and_credentials(secured: Secured, tmp_path: Path) -> None:
+    """`acl apply` finds the broker's ACLs as generated; `credentials issue|rotate|revoke` enrol a
+    tool, replace its password (the old one stops working) and remove it — as the admin, across a
+    process boundary."""
+    import subprocess
+    import sys
+    admin = secured.cluster.credentials
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": secured.cluster.bootstrap_servers,
+           "REFERRAL_BUS_TOPIC_PREFIX": secured.prefix,
+           **secured.cluster.admin_security.as_env(admin.password_file("admin"))}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "referral_bus.cli", *args], env=env, capture_output=True,
+                              text=True, timeout=120)
+
+    applied = cli("acl", "apply")
+    assert applied.returncode == 0 and applied.stdout.strip().splitlines()[-1].startswith("0 created, 0 removed"), \
+        applied.stdout + applied.stderr
+    secrets_dir = str(tmp_path / "issued")
+    issued = cli("credentials", "issue", "audit-tool", "--any-name", "--secrets-dir", secrets_dir)
+    assert issued.returncode == 0, issued.stderr
+    first = (tmp_path / "issued" / "audit-tool.password").read_text().strip()
+    assert first not in issued.stdout + issued.stderr          # the password is never printed
+    assert (tmp_path / "issued" / "audit-tool.password").stat().st_mode & 0o077 == 0
+    refused = cli("credentials", "issue", "not-an-agency", "--secrets-dir", secrets_dir)
+    assert refused.returncode == 2 and "neither agencies" in refused.stderr
+    assert cli("credentials", "rotate", "audit-tool", "--any-name", "--secrets-dir", secrets_dir).returncode == 0
+    old = KafkaSecurity("sasl_ssl", "audit-tool", first, secured.cluster.credentials.ca_file)
+    before = refused_credentials(secured)
+    refused_to_connect({**secured.runtime_for("audit-tool", old).settings.kafka_python(), "request_timeout_ms": 5000})
+    assert refused_credentials(secured) > before
+    assert cli("credentials", "revoke", "audit-tool", "--any-name", "--secrets-dir", secrets_dir).returncode == 0
+    assert not (tmp_path / "issued" / "audit-tool.password").exists()
