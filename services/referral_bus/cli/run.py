@@ -106,10 +106,12 @@ def _secure(cluster: LocalKafkaCluster, runtime: Runtime) -> None:
     from kafka import KafkaAdminClient
 
     from referral_bus.infra.kafka.acls import apply_acls, grants, principals
-    from referral_bus.infra.kafka.credentials import issue
+    from referral_bus.infra.kafka.credentials import issue, wait_until_usable
     admin = KafkaAdminClient(**runtime.settings.kafka_python(), client_id="referral-bus-up")
     try:
-        issue(admin, cluster.credentials, principals(runtime.directory))
+        names = principals(runtime.directory)
+        issue(admin, cluster.credentials, names)
+        wait_until_usable(cluster.bootstrap_servers.split(","), cluster.credentials.load(names[-1]))
         report = apply_acls(admin, grants(runtime.catalogue, runtime.directory), principals(runtime.directory))
     finally:
         admin.close()

@@ -21,7 +21,7 @@ from kafka.errors import KafkaError, TopicAuthorizationFailedError
 from referral_bus.contracts.bus_records import ReceiptStatus
 from referral_bus.infra.kafka.acls import apply_acls, grants, principals, service_principal
 from referral_bus.infra.kafka.admin import apply_topics
-from referral_bus.infra.kafka.credentials import issue, revoke
+from referral_bus.infra.kafka.credentials import issue, revoke, wait_until_usable
 from referral_bus.infra.kafka.kafka_cluster import LocalKafkaCluster
 from referral_bus.infra.kafka.security import KafkaSecurity
 from referral_bus.infra.runtime import Runtime, load_runtime
@@ -70,6 +70,8 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
         admin = KafkaAdminClient(**runtime.settings.kafka_python())
         try:
             issue(admin, cluster.credentials, principals(runtime.directory))
+            wait_until_usable(cluster.bootstrap_servers.split(","),
+                              cluster.credentials.load(principals(runtime.directory)[-1]))
             apply_acls(admin, grants(runtime.catalogue, runtime.directory), principals(runtime.directory))
         finally:
             admin.close()

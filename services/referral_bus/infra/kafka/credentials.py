@@ -80,6 +80,30 @@ def issue(admin: KafkaAdminClient, store: CredentialStore, names: list[str], *, 
         raise CredentialError(f"the broker refused credentials for {sorted(failed)}: {failed}")
 
 
+def wait_until_usable(servers: list[str], credentials: Credentials, timeout: float = 60.0) -> None:
+    """Until every broker in ``servers`` accepts ``credentials``. Brokers apply a new SCRAM
+    credential from the metadata log a moment after the Admin API answered; a service started in
+    between is refused ("invalid credentials"). Credentials issued in one call land together, so
+    waiting for the last of them is waiting for all."""
+    import time
+
+    from kafka.errors import KafkaError
+
+    from referral_bus.infra.kafka.security import KafkaSecurity
+    security = KafkaSecurity.for_principal(credentials)
+    deadline = time.monotonic() + timeout
+    for server in servers:
+        while True:
+            try:
+                KafkaAdminClient(bootstrap_servers=server, request_timeout_ms=3000, **security.kafka_python()).close()
+                break
+            except KafkaError:
+                if time.monotonic() > deadline:
+                    raise CredentialError(f"{server} still refuses {credentials.username!r} "
+                                          f"after {timeout:.0f}s") from None
+                time.sleep(0.5)
+
+
 def revoke(admin: KafkaAdminClient, store: CredentialStore, names: list[str]) -> None:
     """Delete the principals' SCRAM credentials on the brokers: new connections are refused at
     once (open connections end at their next re-authentication or reconnect; docs/security.md)."""
