@@ -80,6 +80,13 @@ def apply_test_topics(runtime: Runtime) -> None:
     apply_topics(servers, runtime.catalogue.specs(), replication_factor=replication_for(servers))
 
 
+def enrol_signing_keys(runtime: Runtime) -> None:
+    """Every agency of the directory a signing key, in the runtime's data directory, as ``up`` does."""
+    from referral_bus.infra.signing_keys import SigningKeyStore, enrol_agencies
+    enrol_agencies(runtime, SigningKeyStore(runtime.settings.signing_keys), sorted(runtime.directory.agencies),
+                   by="tests")
+
+
 def make_runtime(bootstrap: str, prefix: str, data_dir: Path, database_url: str | None = None) -> Runtime:
     return load_runtime(Settings(bootstrap_servers=bootstrap, topic_prefix=prefix, data_dir=data_dir,
                                  database_url=database_url))
@@ -164,6 +171,7 @@ def start_bus(bootstrap: str, tmp: Path, services: tuple[str, ...] = ("router", 
     prefix = f"t{secrets.token_hex(3)}."
     runtime = make_runtime(bootstrap, prefix, tmp / "data", database_url)
     apply_test_topics(runtime)
+    enrol_signing_keys(runtime)
     bus = Bus(runtime, tmp, metrics_ports=metrics_ports or {})
     for service in services:
         bus.start(service)

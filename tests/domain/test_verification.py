@@ -83,3 +83,32 @@ def test_wrong_key() -> None:
     [event] = chained("C-A", 1)
     report = verify([LoggedEvent(1, 0, b"C-B", event)])
     assert [p.finding for p in report.problems] == [Finding.WRONG_KEY]
+
+
+def test_with_the_signing_keys_every_signature_is_checked_at_the_time_the_event_was_recorded() -> None:
+    from datetime import UTC, datetime
+
+    from referral_bus.contracts.bus_records import SigningKeyRevoked
+    from referral_bus.domain.signatures import KeyDirectory, sign
+    from tests.domain.test_signatures import POLICE, new_key
+
+    keys = KeyDirectory()
+    key_id, private = new_key(keys, POLICE)
+    events, previous = [], GENESIS
+    for i, e in enumerate(chained("C-9", 3), start=1):   # signed by the agency, then stamped and chained
+        bare = e.model_copy(update={"envelope": e.envelope.model_copy(
+            update={"sequence": None, "previous_hash": None, "hash": None, "recorded_at": None})})
+        signed = sign(bare, key_id, private) if i != 2 else bare   # the second one unsigned
+        env = signed.envelope.model_copy(update={"sequence": i, "previous_hash": previous,
+                                                 "recorded_at": e.envelope.recorded_at})
+        signed = signed.model_copy(update={"envelope": env})
+        signed = signed.model_copy(update={"envelope": env.model_copy(update={"hash": chain_hash(previous, signed)})})
+        previous = signed.envelope.hash
+        events.append(signed)
+    report = verify(log_of(events), keys)
+    assert [(p.finding, p.sequence) for p in report.problems] == [(Finding.BAD_SIGNATURE, 2)]
+    assert "SIGNATURE_MISSING" in report.problems[0].detail
+    keys.fold(SigningKeyRevoked(key_id=key_id, agency_id=POLICE, revoked_at=datetime(2000, 1, 1, tzinfo=UTC),
+                                reason="compromised", revoked_by="test"))
+    assert [p.sequence for p in verify(log_of(events), keys).problems] == [1, 2, 3]
+    assert verify(log_of(events)).ok  # without the keys: the chain alone, intact

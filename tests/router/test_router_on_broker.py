@@ -110,8 +110,8 @@ def test_bad_input_gets_a_specific_receipt_and_the_next_valid_event_goes_through
     client = police if kind == "illegal_transition" else school
     if kind == "illegal_transition":  # police may not publish assessments: use the CAM's ingress
         client = AgencyClient("cam-almaty", actor_id="m-1", runtime=bus.runtime)
-        value = client.runtime.codec.encode(client.event(InitialAssessmentCompleted, case_id=case,
-                                                         outcome=AssessmentOutcome.NO_CONCERN))
+        value = client.runtime.codec.encode(client.sign(client.event(InitialAssessmentCompleted, case_id=case,
+                                                                     outcome=AssessmentOutcome.NO_CONCERN)))
     token = str(uuid.uuid4())
     receipt = client.publish_raw(case.encode(), value, receipt_key=token)
     assert receipt is not None and receipt.status is ReceiptStatus.REJECTED

@@ -3,6 +3,9 @@ agencies, and the inbox dropping a delivery re-sent after a crash."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 import pytest
 
 from referral_bus.contracts.base import City
@@ -12,7 +15,16 @@ from referral_bus.sdk import AgencyClient, PublishError
 from referral_bus.sdk.client import SEEN_DELIVERIES
 
 
-def test_event_has_a_complete_envelope_with_router_fields_empty(runtime: Runtime) -> None:
+@pytest.fixture
+def keyed(runtime: Runtime, tmp_path: Path) -> Runtime:
+    """The project's runtime with a signing key for the school in a temporary key store."""
+    from referral_bus.infra.signing_keys import SigningKeyStore
+    SigningKeyStore(tmp_path).generate("school-almaty")
+    return replace(runtime, settings=replace(runtime.settings, signing_key_dir=tmp_path))
+
+
+def test_event_has_a_complete_envelope_with_router_fields_empty(keyed: Runtime) -> None:
+    runtime = keyed
     client = AgencyClient("school-almaty", actor_id="teacher-1", runtime=runtime)
     event = client.event(ReferralMade, case_id="CASE-1", referral_kind=ReferralKind.CHILD_PROTECTION,
                          city=City.ALMATY, child_age_years=7)
@@ -22,6 +34,37 @@ def test_event_has_a_complete_envelope_with_router_fields_empty(runtime: Runtime
     assert env.schema_version == runtime.schema_store.version_of("ReferralMade")
     assert (env.recorded_at, env.sequence, env.previous_hash, env.hash) == (None, None, None, None)
     assert client.validate(event)[:1] == b"\x00"   # Confluent framing
+
+
+def test_the_sdk_signs_with_the_agencys_current_key_and_follows_a_rotation(keyed: Runtime) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    from referral_bus.domain.signatures import KeyDirectory, unpack
+    from referral_bus.infra.signing_keys import SigningKeyStore, enrolment
+
+    client = AgencyClient("school-almaty", actor_id="teacher-1", runtime=keyed)
+    store = SigningKeyStore(keyed.settings.signing_keys)
+    keys = KeyDirectory()
+    key_id, private = store.current("school-almaty")
+    public = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    keys.fold(enrolment("school-almaty", key_id, public, "test"))
+    event = client.event(ReferralMade, case_id="CASE-1", referral_kind=ReferralKind.CHILD_PROTECTION,
+                         city=City.ALMATY, child_age_years=7)
+    sent = keyed.codec.decode(client.validate(event))
+    keys.check(sent, at=event.envelope.occurred_at)   # type: ignore[arg-type]
+    rotated, new_public = store.generate("school-almaty")      # an operator rotates while the client runs
+    assert unpack(keyed.codec.decode(client.validate(event)).envelope.signature)[0] == rotated  # type: ignore[union-attr,arg-type]
+    assert rotated != key_id and len(new_public) == 32
+
+
+def test_without_a_signing_key_nothing_leaves_and_the_error_says_how_to_get_one(runtime: Runtime,
+                                                                               tmp_path: Path) -> None:
+    empty = replace(runtime, settings=replace(runtime.settings, signing_key_dir=tmp_path))
+    client = AgencyClient("school-almaty", actor_id="teacher-1", runtime=empty)
+    event = client.event(ReferralMade, case_id="CASE-1", referral_kind=ReferralKind.CHILD_PROTECTION,
+                         city=City.ALMATY, child_age_years=7)
+    with pytest.raises(PublishError, match="referral-bus keys enrol school-almaty"):
+        client.validate(event)
 
 
 def test_a_bad_field_is_named_before_anything_is_sent(runtime: Runtime) -> None:

@@ -59,10 +59,17 @@ def time_to_receipt(bus: Bus, timeout: float = 180.0) -> float:
                 assert receipt is not None and receipt.status in (ReceiptStatus.ACCEPTED, ReceiptStatus.DUPLICATE)
                 return time.monotonic() - start
             except PublishError:
-                assert time.monotonic() - start < timeout, "the bus did not answer after the fault"
+                assert time.monotonic() - start < timeout, silent(bus)
             except Exception:  # noqa: BLE001 - the broker may refuse the client for a while
-                assert time.monotonic() - start < timeout, "the bus did not answer after the fault"
+                assert time.monotonic() - start < timeout, silent(bus)
                 time.sleep(1)
+
+
+def silent(bus: Bus) -> str:
+    """The failure message when the bus stays silent: what each service last said."""
+    tails = "\n".join(f"--- {service} (running: {proc.poll() is None}):\n{bus.log_text(service)[-4000:]}"
+                      for service, proc in bus.processes.items())
+    return f"the bus did not answer after the fault\n{tails}"
 
 
 def run_fault(bus: Bus, name: str, fault, steady_for: float = 8.0) -> None:  # type: ignore[no-untyped-def]

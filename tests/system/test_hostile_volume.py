@@ -1,5 +1,5 @@
-"""Hostile input at volume (issue 11): over 10,000 forged, unauthorised, replayed, malformed and
-oversized submissions mixed with valid ones, sent straight to the ingress topics as a hostile or
+"""Hostile input at volume (issue 11): over 10,000 forged, unsigned, falsely signed, unauthorised,
+replayed, malformed and oversized submissions mixed with valid ones, sent straight to the ingress topics as a hostile or
 broken client would (no SDK to stop them). Every bad one gets a receipt with its specific reason
 and appends nothing; every valid one is appended exactly once; the router stays up throughout;
 ``verify`` is clean. (On a secured broker the ACLs already stop impersonation across topics —
@@ -26,7 +26,7 @@ from tests.system.steady_load import check_nothing_lost
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
-PER_KIND = 1700        # six kinds of bad input: 10,200 hostile submissions
+PER_KIND = 1275        # eight kinds of bad input: 10,200 hostile submissions
 VALID = 600
 LIMIT = 8192           # the router's REFERRAL_BUS_MAX_EVENT_BYTES here, so that oversized input stays cheap
 
@@ -66,12 +66,21 @@ def test_ten_thousand_hostile_submissions_cost_no_valid_event(bus: Bus) -> None:
                                        placed_in_temporary_care=False, referred_to_cam=False)
         plan.append((cat.ingress("school-shymkent"), unauthorised.envelope.case_id.encode(),
                      runtime.codec.encode(unauthorised), "REJECTED", "AGENCY_NOT_ALLOWED"))
-        # replayed with other content under the same event id
+        # replayed with other content under the same event id (signed anew: the school's own mistake)
         tampered = original.model_copy(update={"child_age_years": rng.randint(3, 17)})
         if tampered.child_age_years == original.child_age_years:
             tampered = original.model_copy(update={"child_age_years": 2})
-        plan.append((cat.ingress("school-almaty"), original.envelope.case_id.encode(), runtime.codec.encode(tampered),
+        plan.append((cat.ingress("school-almaty"), original.envelope.case_id.encode(), school.validate(tampered),
                      "REJECTED", "EVENT_ID_CONFLICT"))
+        # unsigned: someone with the school's broker credentials but without its signing key
+        unsigned = referral(school, case_id("HV-S"))
+        plan.append((cat.ingress("school-almaty"), unsigned.envelope.case_id.encode(), runtime.codec.encode(unsigned),
+                     "REJECTED", "SIGNATURE_MISSING"))
+        # altered after signing: a signed event with one field changed on the way
+        signed = school.sign(referral(school, case_id("HV-A")))
+        altered = signed.model_copy(update={"child_age_years": (signed.child_age_years or 0) + 1})
+        plan.append((cat.ingress("school-almaty"), altered.envelope.case_id.encode(), runtime.codec.encode(altered),
+                     "REJECTED", "SIGNATURE_INVALID"))
         # malformed: random bytes, a truncated frame, an unknown schema id
         plan.append((cat.ingress("school-almaty"), b"HV-M", rng.randbytes(rng.randint(0, 300)), "REJECTED", None))
         good = school.validate(referral(school, case_id("HV-T")))

@@ -4,8 +4,10 @@ An archive holds the case log as Avro object container files, one per partition,
 exact bytes of the log record (key, value, headers, timestamp, offset) so hashes and ids survive
 byte for byte; ``manifest.json`` carries counts, offsets, file checksums, a digest of every case's
 chain head and the writer schemas the values need, so the archive reads without a registry.
-Restore refuses a damaged archive or a non-empty target, and republishes in the original
-per-partition order.
+The signing-key directory (``rb.signing-keys``) goes with it (``signing-keys.avro``), so every
+signature in the archive can be verified long after the bus that recorded it is gone.
+Restore refuses a damaged archive or a non-empty target, republishes in the original
+per-partition order, and adds the archive's signing keys the target's directory lacks.
 """
 
 from __future__ import annotations
@@ -61,6 +63,24 @@ def _chain_heads_digest(heads: dict[str, tuple[int, str]]) -> str:
     return hashlib.sha256(lines.encode()).hexdigest()
 
 
+def _row(r: Any) -> dict[str, Any]:
+    return {"partition": r.partition, "offset": r.offset, "timestamp_ms": r.timestamp, "key": r.key, "value": r.value,
+            "headers": [{"key": k, "value": v} for k, v in (r.headers or [])]}
+
+
+def _read_rows(directory: Path, entry: dict[str, Any]) -> list[dict[str, Any]]:
+    path = directory / entry["file"]
+    if not path.exists():
+        raise ArchiveError(f"{entry['file']}: missing")
+    if _sha256(path) != entry["sha256"]:
+        raise ArchiveError(f"{entry['file']}: checksum differs from the manifest (damaged or altered)")
+    with path.open("rb") as f:
+        rows: list[dict[str, Any]] = [row for row in fastavro.reader(f) if isinstance(row, dict)]
+    if len(rows) != entry["records"]:
+        raise ArchiveError(f"{entry['file']}: {len(rows)} records, manifest says {entry['records']}")
+    return rows
+
+
 def archive(runtime: Runtime, directory: Path) -> ArchiveSummary:
     topic = runtime.catalogue.name("case_log")
     records = read_to_end_sync(runtime.settings, [topic], progress="archiving the case log")
@@ -80,15 +100,19 @@ def archive(runtime: Runtime, directory: Path) -> ArchiveSummary:
         rows = by_partition.get(partition, [])
         path = directory / f"case-log.p{partition}.avro"
         with path.open("wb") as out:
-            fastavro.writer(out, parsed, ({"partition": r.partition, "offset": r.offset, "timestamp_ms": r.timestamp,
-                                           "key": r.key, "value": r.value,
-                                           "headers": [{"key": k, "value": v} for k, v in (r.headers or [])]}
-                                          for r in rows), codec="deflate")
+            fastavro.writer(out, parsed, (_row(r) for r in rows), codec="deflate")
         partitions[str(partition)] = {"file": path.name, "records": len(rows), "sha256": _sha256(path),
                                       "first_offset": rows[0].offset if rows else None,
                                       "last_offset": rows[-1].offset if rows else None}
+    keys_topic = runtime.catalogue.name("signing_keys")
+    key_records = read_to_end_sync(runtime.settings, [keys_topic])
+    schema_ids.update(int.from_bytes(r.value[1:5], "big") for r in key_records)
+    keys_path = directory / "signing-keys.avro"
+    with keys_path.open("wb") as out:
+        fastavro.writer(out, parsed, (_row(r) for r in key_records), codec="deflate")
     manifest = {
         "format": "referral-bus case-log archive v1", "topic": topic,
+        "signing_keys": {"file": keys_path.name, "records": len(key_records), "sha256": _sha256(keys_path)},
         "created_at": datetime.now(UTC).isoformat(), "records": len(records), "cases": len(heads),
         "chain_heads_sha256": _chain_heads_digest(heads), "partitions": partitions,
         "writer_schemas": {str(i): runtime.registry.lookup(i) for i in sorted(schema_ids)},
@@ -103,19 +127,13 @@ def read_archive(directory: Path) -> tuple[dict[str, Any], dict[int, list[dict[s
     if not manifest_path.exists():
         raise ArchiveError(f"{directory}: no manifest.json")
     manifest = json.loads(manifest_path.read_text())
-    out: dict[int, list[dict[str, Any]]] = {}
-    for partition, entry in manifest["partitions"].items():
-        path = directory / entry["file"]
-        if not path.exists():
-            raise ArchiveError(f"{entry['file']}: missing")
-        if _sha256(path) != entry["sha256"]:
-            raise ArchiveError(f"{entry['file']}: checksum differs from the manifest (damaged or altered)")
-        with path.open("rb") as f:
-            rows: list[dict[str, Any]] = [row for row in fastavro.reader(f) if isinstance(row, dict)]
-        if len(rows) != entry["records"]:
-            raise ArchiveError(f"{entry['file']}: {len(rows)} records, manifest says {entry['records']}")
-        out[int(partition)] = rows
+    out = {int(partition): _read_rows(directory, entry) for partition, entry in manifest["partitions"].items()}
     return manifest, out
+
+
+def read_archived_keys(directory: Path, manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """The signing-key records archived with the case log (none in archives made before signatures)."""
+    return _read_rows(directory, manifest["signing_keys"]) if "signing_keys" in manifest else []
 
 
 def restore(runtime: Runtime, directory: Path) -> ArchiveSummary:
@@ -125,9 +143,14 @@ def restore(runtime: Runtime, directory: Path) -> ArchiveSummary:
         raise ArchiveError(f"{topic} is not empty: restore only into an empty cluster")
     for schema in manifest["writer_schemas"].values():
         runtime.registry.register(f"{schema['namespace']}.{schema['name']}", schema)
+    keys_topic = runtime.catalogue.name("signing_keys")
+    present = {r.value for r in read_to_end_sync(runtime.settings, [keys_topic])}
     producer = KafkaProducer(**runtime.settings.kafka_python(), enable_idempotence=True,
                              acks="all", linger_ms=5)
     try:
+        for row in read_archived_keys(directory, manifest):   # enrolments and revocations, in their order
+            if row["value"] not in present:
+                producer.send(keys_topic, key=row["key"], value=row["value"], timestamp_ms=row["timestamp_ms"])
         for partition, rows in sorted(partitions.items()):
             for row in rows:  # idempotent producer: per-partition order is kept
                 producer.send(topic, key=row["key"], value=row["value"], partition=partition,

@@ -14,11 +14,15 @@ from referral_bus.domain.verification import (
 from referral_bus.infra.codec.errors import DecodeError
 from referral_bus.infra.kafka.log_reader import read_to_end
 from referral_bus.infra.runtime import Runtime
+from referral_bus.infra.signing_keys import fold_records
 
 
 async def verify_topic(runtime: Runtime, topic: str | None = None) -> tuple[VerificationReport, list[str]]:
-    """Verify ``topic`` (default: the case log). Records that do not decode are listed apart."""
+    """Verify ``topic`` (default: the case log), signatures against the signing-key directory.
+    Records that do not decode are listed apart."""
     topic = topic or runtime.catalogue.name("case_log")
+    keys = [runtime.codec.decode(r.value)
+            async for r in read_to_end(runtime.settings, [runtime.catalogue.name("signing_keys")])]
     logged: list[LoggedEvent] = []
     undecodable: list[str] = []
     async for record in read_to_end(runtime.settings, [topic], progress="verifying the case log"):
@@ -34,7 +38,7 @@ async def verify_topic(runtime: Runtime, topic: str | None = None) -> tuple[Veri
                                f"{type(event).__name__} is not a case event")
     # per partition order is the log's order for a case; sort keeps partitions apart deterministically
     logged.sort(key=lambda item: (item.partition, item.offset))
-    return verify(logged), undecodable
+    return verify(logged, fold_records(keys)), undecodable
 
 
 def verify_topic_sync(runtime: Runtime, topic: str | None = None) -> tuple[VerificationReport, list[str]]:

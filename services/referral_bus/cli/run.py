@@ -119,6 +119,16 @@ def _secure(cluster: LocalKafkaCluster, runtime: Runtime) -> None:
           f"(mode 0600); ACLs: {len(report.created)} created, {report.unchanged} unchanged")
 
 
+def _signing_keys(runtime: Runtime) -> None:
+    """A signing key for every agency of the directory (kept across restarts): on this one machine
+    the demonstration speaks for all of them; in production each agency holds only its own."""
+    from referral_bus.infra.signing_keys import SigningKeyStore, enrol_agencies
+    store = SigningKeyStore(runtime.settings.signing_keys)
+    enrolled = enrol_agencies(runtime, store, sorted(runtime.directory.agencies), by="referral-bus-up")
+    print(f"signing keys: {len(enrolled)} enrolled now, {len(runtime.directory.agencies) - len(enrolled)} already "
+          f"there; private keys in {store.directory} (mode 0600)")
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     """Broker (local Apache Kafka, durable, unless KAFKA_BOOTSTRAP_SERVERS is set), topics, router,
     SLA processor, projector,
@@ -166,6 +176,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                               security=runtime.settings.kafka_security, replication_factor=replication)
         if secured is not None:
             _secure(secured, runtime)
+        _signing_keys(runtime)
         for notice in report.notices:
             print(f"note: {notice}")
         print(f"topics from topics.yaml: {len(report.created)} created, {len(report.unchanged)} already there")

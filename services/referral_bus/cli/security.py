@@ -1,7 +1,8 @@
 """Who may connect and what each may do: ``acl render|apply`` (the broker's ACLs from topics.yaml
-and agencies.yaml) and ``credentials issue|rotate|revoke`` (SCRAM passwords of agencies, services
-and tools). Both act on the broker as the operator's ``admin`` principal, whose credentials come
-from the environment (REFERRAL_BUS_KAFKA_SECURITY=sasl_ssl …; docs/security.md)."""
+and agencies.yaml), ``credentials issue|rotate|revoke`` (SCRAM passwords of agencies, services
+and tools) and ``keys enrol|rotate|revoke|list`` (the agencies' event-signing keys). They act on
+the broker as the operator's ``admin`` principal, whose credentials come from the environment
+(REFERRAL_BUS_KAFKA_SECURITY=sasl_ssl …; docs/security.md)."""
 
 from __future__ import annotations
 
@@ -86,6 +87,68 @@ def cmd_credentials(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from referral_bus.contracts.bus_records import SigningKeyEnrolled, SigningKeyRevoked
+    from referral_bus.infra.signing_keys import (
+        SigningKeyError,
+        SigningKeyStore,
+        enrol_agencies,
+        enrolment,
+        load_key_directory,
+        publish_key_records,
+        revocation,
+    )
+    runtime = _runtime()
+    directory = load_key_directory(runtime)
+    if args.action == "list":
+        for key in sorted(directory.keys.values(), key=lambda k: (k.agency_id, k.enrolled_at)):
+            state = (f"revoked {key.revoked_at.isoformat()} ({key.revocation_reason})" if key.revoked_at
+                     else "current")
+            print(f"{key.key_id:<48} enrolled {key.enrolled_at.isoformat()}  {state}")
+        print(f"{len(directory.keys)} key(s)")
+        return 0
+    if args.action == "revoke":
+        if not args.name or not args.reason:
+            print("error: keys revoke KEY_ID... --reason WHY (see `referral-bus keys list` for the ids)",
+                  file=sys.stderr)
+            return 2
+        try:
+            revoked = [revocation(directory, key_id, args.reason, args.by) for key_id in args.name]
+        except SigningKeyError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        publish_key_records(runtime, revoked)
+        for record in revoked:
+            print(f"revoked {record.key_id} from {record.revoked_at.isoformat()}: events signed with it are refused "
+                  "from then on; those recorded before stay valid")
+        return 0
+    agencies = sorted(runtime.directory.agencies) if args.all else args.name
+    unknown = sorted(set(agencies) - set(runtime.directory.agencies))
+    if not agencies or unknown:
+        print(f"error: name agencies of agencies.yaml or give --all{f' (unknown: {unknown})' if unknown else ''}",
+              file=sys.stderr)
+        return 2
+    store = SigningKeyStore(Path(args.key_dir) if args.key_dir else runtime.settings.signing_keys)
+    if args.action == "enrol":
+        enrolled = enrol_agencies(runtime, store, agencies, args.by)
+        print(f"{len(enrolled)} key(s) enrolled, {len(agencies) - len(enrolled)} agency(ies) already had one; "
+              f"private keys in {store.directory} (mode 0600: copy each agency's folder to its own systems only)")
+        return 0
+    # rotate: a new current key, the old ones retired after the grace period
+    records: list[SigningKeyEnrolled | SigningKeyRevoked] = []
+    for agency_id in agencies:
+        old = [k for k in directory.of(agency_id) if k.revoked_at is None]
+        key_id, public = store.generate(agency_id)
+        records.append(enrolment(agency_id, key_id, public, args.by))
+        records += [revocation(directory, k.key_id, "rotated", args.by, timedelta(minutes=args.grace_minutes))
+                    for k in old]
+        print(f"{agency_id}: now signs with {key_id}; {len(old)} older key(s) retire in {args.grace_minutes} min")
+    publish_key_records(runtime, records)
+    return 0
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser("acl", help="the broker's ACLs from topics.yaml and agencies.yaml: print them, or apply them")
     p.add_argument("action", choices=["render", "apply"])
@@ -99,3 +162,14 @@ def register(sub: Any) -> None:
                                          "as up --secure keeps them, <data dir>/kafka-secured/secrets/principals), "
                                          "mode 0600")
     p.set_defaults(func=cmd_credentials)
+    p = sub.add_parser("keys", help="the agencies' event-signing keys: enrol, rotate, revoke, list")
+    p.add_argument("action", choices=["enrol", "rotate", "revoke", "list"])
+    p.add_argument("name", nargs="*", help="agency ids (enrol, rotate) or key ids (revoke)")
+    p.add_argument("--all", action="store_true", help="every agency of agencies.yaml (enrol, rotate)")
+    p.add_argument("--reason", help="why a key is revoked (revoke), e.g. compromised")
+    p.add_argument("--grace-minutes", type=float, default=10.0,
+                   help="rotate: how long the old key is still accepted for events already on their way")
+    p.add_argument("--by", default=os.environ.get("USER", "operator"), help="who does it, for the record")
+    p.add_argument("--key-dir", help="where private keys go (default $REFERRAL_BUS_SIGNING_KEY_DIR or "
+                                     "<data dir>/signing-keys), mode 0600")
+    p.set_defaults(func=cmd_keys)

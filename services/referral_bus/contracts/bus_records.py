@@ -1,4 +1,5 @@
-"""Records the bus itself writes: receipts to producers and dead letters for operators."""
+"""Records the bus itself writes: receipts to producers, dead letters for operators, and the
+signing-key directory (enrolments and revocations by the bus administrator)."""
 
 from __future__ import annotations
 
@@ -52,3 +53,23 @@ class DeadLetter(Record):
     original_key: bytes | None = None
     original_value: bytes | None = Field(default=None, description="Truncated to the size limit")
     recorded_at: AwareDatetime
+
+
+class SigningKeyEnrolled(Record):
+    """An agency's Ed25519 public key, from now on accepted on its events (docs/security.md)."""
+
+    key_id: str = Field(description="<agency id>:<first 16 hex digits of SHA-256 of the public key>")
+    agency_id: str
+    public_key: bytes = Field(description="The raw 32-byte Ed25519 public key")
+    enrolled_at: AwareDatetime
+    enrolled_by: str = Field(description="The operator or tool that enrolled it (a pseudonymous id)")
+
+
+class SigningKeyRevoked(Record):
+    """From ``revoked_at`` on, events signed with the key are refused; earlier ones stay valid."""
+
+    key_id: str
+    agency_id: str
+    revoked_at: AwareDatetime
+    reason: str = Field(description="Why, e.g. rotated, compromised, agency left the bus")
+    revoked_by: str

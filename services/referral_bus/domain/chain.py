@@ -27,9 +27,10 @@ def chain_hash(previous_hash: str, event: Event) -> str:
 
 
 def content_fingerprint(event: Event) -> str:
-    """Hash of what the producer submitted (router-set fields blanked): detects an event id reused
-    for different content."""
+    """Hash of what the producer submitted (router-set fields and the signature blanked): detects an
+    event id reused for different content. Not the signature: the same event re-sent after its
+    agency rotated its key is the same event (domain/signatures.py)."""
     body = event.model_dump(mode="json")
     body["envelope"] = {**body["envelope"], "hash": None, "previous_hash": None, "sequence": None,
-                        "recorded_at": None}
+                        "recorded_at": None, "signature": None}
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()

@@ -6,17 +6,23 @@ Every finding names the case, where in the log (partition, offset) and what is w
 - REORDERED: a sequence number arrives after a higher one;
 - INJECTED: a second, different event claims a sequence number already taken;
 - CHAIN_BROKEN: the event's previous_hash is not the hash of the case's previous event;
-- WRONG_KEY: the Kafka key is not the event's case id (it would sit on the wrong partition).
+- WRONG_KEY: the Kafka key is not the event's case id (it would sit on the wrong partition);
+- BAD_SIGNATURE: the event is not signed by its producer's agency with a key enrolled and not
+  revoked when the router recorded it (domain/signatures.py) — checked when the signing-key
+  directory is given.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import Enum
 
 from referral_bus.contracts.base import Envelope, Event
 from referral_bus.domain.chain import GENESIS, chain_hash
+from referral_bus.domain.rejections import Rejection
+from referral_bus.domain.signatures import KeyDirectory
 
 
 class Finding(str, Enum):
@@ -26,6 +32,7 @@ class Finding(str, Enum):
     INJECTED = "INJECTED"
     CHAIN_BROKEN = "CHAIN_BROKEN"
     WRONG_KEY = "WRONG_KEY"
+    BAD_SIGNATURE = "BAD_SIGNATURE"
 
 
 @dataclass(frozen=True)
@@ -68,8 +75,9 @@ class VerificationReport:
         return not self.problems
 
 
-def verify(logged: Iterable[LoggedEvent]) -> VerificationReport:
-    """Check events in log order (per partition order is what matters: a case lives on one)."""
+def verify(logged: Iterable[LoggedEvent], signing_keys: KeyDirectory | None = None) -> VerificationReport:
+    """Check events in log order (per partition order is what matters: a case lives on one);
+    with ``signing_keys``, every event's signature too."""
     report = VerificationReport()
     chains: dict[str, _CaseChain] = {}
     gaps: list[tuple[Problem, str, range]] = []  # REMOVED findings, dropped if the sequences turn up late
@@ -84,6 +92,11 @@ def verify(logged: Iterable[LoggedEvent]) -> VerificationReport:
 
         if item.key != env.case_id.encode():
             found(Finding.WRONG_KEY, f"key {item.key!r} is not the case id")
+        if signing_keys is not None:
+            try:
+                signing_keys.check(item.event, at=env.recorded_at or datetime.now(UTC))
+            except Rejection as rejection:
+                found(Finding.BAD_SIGNATURE, f"{rejection.code.value}: {rejection.message}")
         own_hash_ok = env.hash == chain_hash(env.previous_hash or GENESIS, item.event)
         if not own_hash_ok:
             found(Finding.ALTERED, "content does not match the event's hash")

@@ -21,7 +21,8 @@ STREAM_PROCESSORS = ("router", "sla")
 _PER = {"agency_kind": "{kind}", "agency": "{agency}", "stream_processor": "{processor}"}
 #: Who may write or read a topic (``producers``/``consumers``); the broker's ACLs come from them.
 SERVICES = ("router", "sla", "projections", "auditor", "operations")
-ROLES = (*SERVICES, "agency", "agencies", "processor")
+#: "admin" is the bus administrator, a broker super user: no ACL is generated for it.
+ROLES = (*SERVICES, "agency", "agencies", "processor", "admin")
 
 
 class CatalogueError(ValueError):

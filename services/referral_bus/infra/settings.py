@@ -101,10 +101,18 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: Path(os.environ.get("REFERRAL_BUS_DATA_DIR", ".referral-bus")))
     #: How this process authenticates to Kafka (REFERRAL_BUS_KAFKA_SECURITY …; infra/kafka/security.py).
     kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity.from_env)
+    #: Private signing keys of the agencies this machine speaks for (infra/signing_keys.py);
+    #: default ``<data_dir>/signing-keys``.
+    signing_key_dir: Path | None = field(default_factory=lambda: Path(os.environ["REFERRAL_BUS_SIGNING_KEY_DIR"])
+                                         if os.environ.get("REFERRAL_BUS_SIGNING_KEY_DIR") else None)
 
     def kafka_python(self) -> dict[str, Any]:
         """Connection settings for a kafka-python client: the servers and this process's credentials."""
         return {"bootstrap_servers": self.bootstrap_servers, **self.kafka_security.kafka_python()}
+
+    @property
+    def signing_keys(self) -> Path:
+        return self.signing_key_dir or self.data_dir / "signing-keys"
 
     @property
     def read_model_url(self) -> str:

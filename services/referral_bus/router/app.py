@@ -15,9 +15,10 @@ import faust
 import structlog
 
 from referral_bus.contracts.base import Event
-from referral_bus.contracts.bus_records import Receipt
+from referral_bus.contracts.bus_records import Receipt, SigningKeyEnrolled, SigningKeyRevoked
 from referral_bus.contracts.events import EscalationAcknowledged
 from referral_bus.contracts.sla_records import EscalationRaised
+from referral_bus.domain.signatures import KeyDirectory
 from referral_bus.infra import failpoints, metrics
 from referral_bus.infra.codec.errors import DecodeError
 from referral_bus.infra.kafka.faust_app import (
@@ -49,7 +50,10 @@ class RouterService:
         self.dead_letter = cat.name("dead_letter")
         #: the SLA processor's escalations: who may acknowledge which (domain/pathways/escalation.py)
         self.escalations = TopicFollower(runtime.settings, [cat.name("escalations")])
-        self.handler = SubmissionHandler.from_runtime(runtime)
+        #: the signing-key directory, caught up before every batch (a revocation applies at once)
+        self.signing_keys = KeyDirectory()
+        self.key_records = TopicFollower(runtime.settings, [cat.name("signing_keys")])
+        self.handler = SubmissionHandler.from_runtime(runtime, signing_keys=self.signing_keys)
         self.stale = True
         self.app = make_app(settings.topic_prefix + APP_ID, settings, cat.partitions("case_log"))
         self.publisher = AckedPublisher(runtime.settings, APP_ID)
@@ -61,6 +65,7 @@ class RouterService:
     async def _stop_publisher(self, *args: object, **kwargs: object) -> None:
         await self.publisher.stop()
         await self.escalations.stop()
+        await self.key_records.stop()
 
     async def _on_assigned(self, *args: object, **kwargs: object) -> None:
         self.stale = True  # another instance may have appended to cases we now own
@@ -91,6 +96,7 @@ class RouterService:
     async def _route(self, stream: faust.StreamT[Any]) -> None:
         # take_events acks a batch only after this loop body has finished with it (faust streams.py)
         async for events in cast(faust.Stream[Any], stream).take_events(BATCH_MAX, within=BATCH_WITHIN_SECONDS):
+            await self._catch_up_keys()
             if self.stale:
                 await self.reload()
             elif any(self.runtime.codec.record_name(e.message.value or b"") == ACKNOWLEDGEMENT for e in events):
@@ -99,6 +105,16 @@ class RouterService:
                     Submission(e.message.topic, e.message.partition, e.message.offset, e.message.key, e.message.value)
                     for e in events]):
                 await self.publish(outcomes)
+
+    async def _catch_up_keys(self) -> None:
+        for record in await self.key_records.catch_up():
+            try:
+                key_record = self.runtime.codec.decode(record.value)
+            except DecodeError:
+                log.error("router.undecodable_key_record", partition=record.partition, offset=record.offset)
+                continue   # only the administrator writes there (ACLs); a bad record enrols nothing
+            if isinstance(key_record, SigningKeyEnrolled | SigningKeyRevoked):
+                self.signing_keys.fold(key_record)
 
     async def _catch_up_escalations(self) -> int:
         records = await self.escalations.catch_up()

@@ -1,8 +1,9 @@
 """The router's decisions, free of Kafka: one submission in, everything to write out.
 
 Order of checks (each failure is a receipt naming code, field and paragraph, plus a dead letter):
-size → frame and schema → record is a case event → envelope → agency and ingress topic → duplicate
-event id → legal transition → routing. Accepted events get the next per-case sequence number,
+size → frame and schema → record is a case event → envelope → agency and ingress topic → the
+agency's signature (domain/signatures.py) → duplicate event id → legal transition → routing.
+Accepted events get the next per-case sequence number,
 ``recorded_at`` and the hash chain, then go to the case log and to every inbox owed them.
 
 State (per-case sequence, last hash, seen event ids) is a fold of the case log, so after a crash it
@@ -29,6 +30,7 @@ from referral_bus.domain.chain import chain_hash, content_fingerprint
 from referral_bus.domain.decisions import decide, fold, note_escalation, route
 from referral_bus.domain.deliveries import Delivery
 from referral_bus.domain.rejections import Code, Rejection
+from referral_bus.domain.signatures import KeyDirectory
 from referral_bus.infra.codec.errors import DecodeError
 from referral_bus.infra.codec.framing import Codec
 from referral_bus.infra.runtime import Runtime
@@ -77,8 +79,12 @@ def utc_now() -> datetime:
 
 class SubmissionHandler:
     def __init__(self, codec: Codec, directory: Directory, ingress_owners: dict[str, str], *,
-                 max_event_bytes: int, max_clock_skew: timedelta, clock: Callable[[], datetime] = utc_now) -> None:
+                 max_event_bytes: int, max_clock_skew: timedelta, clock: Callable[[], datetime] = utc_now,
+                 signing_keys: KeyDirectory | None = None) -> None:
         self.codec = codec
+        #: The enrolled signing keys (the router follows rb.signing-keys); ``None`` only where no
+        #: agency signs — the simulator, which runs the protocol's decisions without transport.
+        self.signing_keys = signing_keys
         self.directory = directory
         #: ingress topic → the agency whose it is
         self.ingress_owners = ingress_owners
@@ -100,14 +106,15 @@ class SubmissionHandler:
         self.answered: set[Source] = set()
 
     @classmethod
-    def from_runtime(cls, runtime: Runtime, *, codec: Codec | None = None,
-                     clock: Callable[[], datetime] = utc_now) -> SubmissionHandler:
+    def from_runtime(cls, runtime: Runtime, *, codec: Codec | None = None, clock: Callable[[], datetime] = utc_now,
+                     signing_keys: KeyDirectory | None = None) -> SubmissionHandler:
         """The router's decisions as every part of the bus runs them (the service, the simulator):
         this directory, the ingress topics of the catalogue, the size and clock-skew limits."""
         settings = runtime.settings
         return cls(codec or runtime.codec, runtime.directory, runtime.catalogue.ingress_topics(),
                    max_event_bytes=settings.max_event_bytes,
-                   max_clock_skew=timedelta(seconds=settings.max_clock_skew_seconds), clock=clock)
+                   max_clock_skew=timedelta(seconds=settings.max_clock_skew_seconds), clock=clock,
+                   signing_keys=signing_keys)
 
     # -- state from the case log ------------------------------------------------------------------
     def reset(self) -> None:
@@ -217,6 +224,8 @@ class SubmissionHandler:
     def _accept(self, sub: Submission, event: Event) -> Outcome:
         self._check_envelope(sub, event)
         authorize(event, self.directory, self.ingress_owners.get(sub.topic))
+        if self.signing_keys is not None:
+            self.signing_keys.check(event, at=self.clock())
         env = event.envelope
         known_case = self.event_cases.get(env.event_id)
         if known_case is not None and known_case != env.case_id:

@@ -5,7 +5,8 @@
     receipt = client.publish(event, wait_for_receipt=True)
 
 Events are validated locally before they leave (schema, envelope, whether this agency may publish
-the type), sent with an idempotent producer keyed by case id, and answered by the router with a
+the type), signed with the agency's current Ed25519 key (``REFERRAL_BUS_SIGNING_KEY_DIR``), sent
+with an idempotent producer keyed by case id, and answered by the router with a
 receipt on its own receipts topic (rb.receipts.<agency id>). ``inbox()`` yields what the bus
 routed to this agency, through a consumer group, committing only what the caller has processed.
 """
@@ -35,10 +36,12 @@ from referral_bus.contracts.base import (
 from referral_bus.contracts.bus_records import Receipt
 from referral_bus.domain.authorization import authorize
 from referral_bus.domain.rejections import Rejection
+from referral_bus.domain.signatures import sign
 from referral_bus.infra.codec.framing import validation_error_to_decode_error
 from referral_bus.infra.kafka.security import KafkaSecurity
 from referral_bus.infra.runtime import Runtime, load_runtime
 from referral_bus.infra.settings import Settings
+from referral_bus.infra.signing_keys import SigningKeyError, SigningKeyStore
 
 E = TypeVar("E", bound=Event)
 #: How many recent delivery ids an inbox session remembers to drop repeats.
@@ -85,6 +88,7 @@ class AgencyClient:
         self._producer: KafkaProducer | None = None
         self._receipts: KafkaConsumer | None = None
         self._inbox: KafkaConsumer | None = None
+        self._keys = SigningKeyStore(self.runtime.settings.signing_keys)
         #: Delivery ids already handed to the caller in this session (the most recent ones).
         self._seen: OrderedDict[str, None] = OrderedDict()
 
@@ -129,7 +133,8 @@ class AgencyClient:
                 sender.force_close()
 
     def validate(self, event: Event) -> bytes:
-        """Local validation (schema and the agency's right to publish the type); returns the bytes."""
+        """Local validation (schema and the agency's right to publish the type), then the agency's
+        signature (its current key from the signing-key store); returns the bytes to send."""
         try:
             type(event).model_validate(event.model_dump())
             authorize(event, self.runtime.directory, self.agency.id)
@@ -137,7 +142,15 @@ class AgencyClient:
             raise PublishError(str(validation_error_to_decode_error(type(event).__name__, exc))) from None
         except Rejection as rejection:
             raise PublishError(str(rejection)) from None
-        return self.runtime.codec.encode(event)
+        return self.runtime.codec.encode(self.sign(event))
+
+    def sign(self, event: Event) -> Event:
+        """``event`` signed by this agency (domain/signatures.py); ``PublishError`` without a key."""
+        try:
+            key_id, key = self._keys.current(self.agency.id)
+        except SigningKeyError as exc:
+            raise PublishError(str(exc)) from None
+        return sign(event, key_id, key)
 
     def publish(self, event: Event, *, wait_for_receipt: bool = False, timeout: float = 30.0) -> Receipt | None:
         value = self.validate(event)

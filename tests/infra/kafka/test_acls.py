@@ -15,7 +15,15 @@ def test_an_agency_writes_only_its_own_ingress_and_reads_only_its_inbox_and_rece
     cat = runtime.catalogue
     for agency in runtime.directory.agencies:
         assert rights(runtime, agency, "WRITE") == {cat.ingress(agency)}, agency
-        assert rights(runtime, agency, "READ") == {cat.inbox(agency), cat.receipts(agency)}, agency
+        # and the public signing keys, to check anyone's signature
+        assert rights(runtime, agency, "READ") == {cat.inbox(agency), cat.receipts(agency),
+                                                   cat.name("signing_keys")}, agency
+
+
+def test_only_the_administrator_enrols_or_revokes_signing_keys(runtime: Runtime) -> None:
+    topic = runtime.catalogue.name("signing_keys")
+    assert not [g for g in grants(runtime.catalogue, runtime.directory) if g.name == topic and g.operation == "WRITE"]
+    assert rights(runtime, service_principal("router"), "READ") >= {topic}
 
 
 def test_nobody_but_the_router_writes_the_case_log_or_receipts(runtime: Runtime) -> None:
@@ -56,7 +64,8 @@ def test_every_topic_has_a_reader_and_a_writer_and_every_principal_a_right(runti
     all_grants = grants(runtime.catalogue, runtime.directory)
     for spec in runtime.catalogue.specs():
         ops = {g.operation for g in all_grants if g.name == spec.name}
-        assert {"READ", "WRITE", "DESCRIBE"} <= ops, spec.name
+        written_by_the_administrator_only = spec.producers == ("admin",)
+        assert {"READ", "DESCRIBE"} <= ops and ("WRITE" in ops) != written_by_the_administrator_only, spec.name
     assert {g.principal for g in all_grants} == set(principals(runtime.directory))
     ingress = runtime.catalogue.ingress("police-juvenile-almaty")  # neighbours of one kind do not share one
     assert {g.principal for g in all_grants if g.name == ingress and g.operation == "WRITE"} == {

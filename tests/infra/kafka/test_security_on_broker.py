@@ -28,7 +28,7 @@ from referral_bus.infra.runtime import Runtime, load_runtime
 from referral_bus.infra.settings import Settings
 from referral_bus.sdk import AgencyClient
 from tests.builders import case_id, referral
-from tests.conftest import Bus
+from tests.conftest import Bus, enrol_signing_keys
 
 pytestmark = [pytest.mark.broker]
 
@@ -75,6 +75,7 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
             apply_acls(admin, grants(runtime.catalogue, runtime.directory), principals(runtime.directory))
         finally:
             admin.close()
+        enrol_signing_keys(runtime)  # as the administrator
         bus = Bus(runtime, tmp)
         for service in ("router", "sla"):
             principal = service_principal(SERVICE_OF[service])

@@ -1,0 +1,142 @@
+"""Signed events: each agency signs what it submits with its own Ed25519 key, so anyone holding the
+public keys can prove, long after the event left Kafka, which agency said it — and that nobody
+(not the router, not a broker administrator) changed a word since.
+
+What is signed: the event's canonical JSON (``domain/chain.py``) with the fields the router fills
+(recorded_at, sequence, previous_hash, hash) and the signature itself blank, after a fixed domain
+label, so a signature over an event can never be replayed as a signature over something else.
+
+``envelope.signature`` (Avro ``bytes``, reserved in schema v1) holds::
+
+    0x01 | len(key_id) (1 byte) | key_id (ASCII) | Ed25519 signature (64 bytes)
+
+Keys are enrolled and revoked by the bus administrator on the signing-keys topic
+(``SigningKeyEnrolled`` / ``SigningKeyRevoked``); ``KeyDirectory`` is the fold of that topic, and
+``check`` is the router's and ``verify``'s one rule. No I/O here; the crypto is ``cryptography``'s.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from referral_bus.contracts.base import Event
+from referral_bus.contracts.bus_records import SigningKeyEnrolled, SigningKeyRevoked
+from referral_bus.domain.rejections import Code, Rejection
+
+FORMAT_VERSION = 1
+LABEL = b"referral-bus event signature v1\n"
+SIGNATURE_BYTES = 64
+KEY_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{0,62}:[0-9a-f]{16}$")
+#: Not protocol paragraphs: the bus's own rule, explained for operators in docs/security.md
+RULE = "docs/security.md, signed events"
+
+
+def signing_bytes(event: Event) -> bytes:
+    """What the producer signs: the event as submitted, router-set fields and signature blank."""
+    body = event.model_dump(mode="json")
+    body["envelope"] = {**body["envelope"], "recorded_at": None, "sequence": None, "previous_hash": None,
+                        "hash": None, "signature": None}
+    return LABEL + json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def key_id_for(agency_id: str, public_key: bytes) -> str:
+    """``<agency>:<first 16 hex of SHA-256 of the raw public key>``: readable and unique."""
+    import hashlib
+    return f"{agency_id}:{hashlib.sha256(public_key).hexdigest()[:16]}"
+
+
+def pack(key_id: str, signature: bytes) -> bytes:
+    raw = key_id.encode("ascii")
+    return bytes([FORMAT_VERSION, len(raw)]) + raw + signature
+
+
+def unpack(value: bytes) -> tuple[str, bytes]:
+    """(key id, signature); ``ValueError`` naming what is wrong with the field."""
+    if len(value) < 2 or value[0] != FORMAT_VERSION:
+        raise ValueError(f"envelope.signature must start with format version {FORMAT_VERSION}")
+    size = value[1]
+    key_id, signature = value[2:2 + size], value[2 + size:]
+    if len(key_id) != size or len(signature) != SIGNATURE_BYTES:
+        raise ValueError(f"envelope.signature must hold a key id and a {SIGNATURE_BYTES}-byte Ed25519 signature")
+    try:
+        return key_id.decode("ascii"), signature
+    except UnicodeDecodeError:
+        raise ValueError("the key id in envelope.signature is not ASCII") from None
+
+
+def sign(event: Event, key_id: str, private_key: Ed25519PrivateKey) -> Event:
+    """The event with ``envelope.signature`` set (any earlier signature replaced)."""
+    blank = event.model_copy(update={"envelope": event.envelope.model_copy(update={"signature": None})})
+    signature = pack(key_id, private_key.sign(signing_bytes(blank)))
+    return event.model_copy(update={"envelope": event.envelope.model_copy(update={"signature": signature})})
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    key_id: str
+    agency_id: str
+    public_key: bytes
+    enrolled_at: datetime
+    revoked_at: datetime | None = None
+    revocation_reason: str | None = None
+
+
+class KeyDirectory:
+    """Every signing key ever enrolled, and which are revoked since when: the fold of the
+    signing-keys topic. A key id is enrolled once; a second enrolment of the same id is ignored
+    (the first is what earlier signatures were checked against)."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, SigningKey] = {}
+
+    def fold(self, record: SigningKeyEnrolled | SigningKeyRevoked) -> None:
+        if isinstance(record, SigningKeyEnrolled):
+            self.keys.setdefault(record.key_id, SigningKey(record.key_id, record.agency_id, record.public_key,
+                                                           record.enrolled_at))
+        else:
+            known = self.keys.get(record.key_id)
+            if known is not None and known.revoked_at is None:
+                self.keys[record.key_id] = SigningKey(known.key_id, known.agency_id, known.public_key,
+                                                      known.enrolled_at, record.revoked_at, record.reason)
+
+    def of(self, agency_id: str) -> list[SigningKey]:
+        return sorted((k for k in self.keys.values() if k.agency_id == agency_id), key=lambda k: k.enrolled_at)
+
+    def check(self, event: Event, *, at: datetime) -> None:
+        """Raise the ``Rejection`` that says why ``event`` is not validly signed by its producer's
+        agency with a key that was enrolled and not revoked at ``at`` (submission: now; ``verify``:
+        when the router recorded it)."""
+        env = event.envelope
+        agency_id = env.producer.agency_id
+        if env.signature is None:
+            raise Rejection(Code.SIGNATURE_MISSING, f"events must be signed with a key enrolled for {agency_id} "
+                            f"({RULE})", field="envelope.signature")
+        try:
+            key_id, signature = unpack(env.signature)
+        except ValueError as exc:
+            raise Rejection(Code.SIGNATURE_INVALID, str(exc), field="envelope.signature") from None
+        key = self.keys.get(key_id)
+        if key is None:
+            raise Rejection(Code.SIGNING_KEY_UNKNOWN, f"key {key_id!r} was never enrolled ({RULE})",
+                            field="envelope.signature")
+        if key.agency_id != agency_id:
+            raise Rejection(Code.SIGNATURE_INVALID, f"key {key_id!r} belongs to {key.agency_id}, not to the "
+                            f"producer {agency_id}", field="envelope.signature")
+        if key.enrolled_at > at:
+            raise Rejection(Code.SIGNING_KEY_UNKNOWN, f"key {key_id!r} was enrolled only after this event was "
+                            "recorded", field="envelope.signature")
+        if key.revoked_at is not None and key.revoked_at <= at:
+            raise Rejection(Code.SIGNING_KEY_REVOKED, f"key {key_id!r} was revoked at {key.revoked_at.isoformat()} "
+                            f"({RULE})", field="envelope.signature")
+        try:
+            Ed25519PublicKey.from_public_bytes(key.public_key).verify(signature, signing_bytes(event))
+        except (InvalidSignature, ValueError):
+            raise Rejection(Code.SIGNATURE_INVALID, f"the signature does not match the event's content under key "
+                            f"{key_id!r} (altered after signing, or signed by someone else)",
+                            field="envelope.signature") from None
