@@ -22,6 +22,10 @@ from kafka import KafkaProducer
 
 from referral_bus.contracts.base import Event
 from referral_bus.domain.deadlines.notifications import sla_deliveries
+from referral_bus.domain.signatures import sign
+from referral_bus.infra.codec.errors import DecodeError
+from referral_bus.infra.runtime import Runtime
+from referral_bus.infra.signing_keys import SigningKeyStore
 from referral_bus.simulate import load_scenario
 from referral_bus.simulate.runner import Simulation
 from referral_bus.simulate.scenario import Scenario
@@ -57,6 +61,19 @@ def into_the_past(scenario: Scenario) -> Scenario:
                                until=scenario.until + delta if scenario.until else None)
 
 
+def signed(runtime: Runtime, value: bytes) -> bytes:
+    """A submission as its agency's SDK sends it: signed with the agency's key (the simulation
+    decides without signatures; on the bus the router checks them before the protocol's rules)."""
+    try:
+        event = runtime.codec.decode(value)
+    except DecodeError:
+        return value   # deliberately broken bytes go as they are
+    agency = event.envelope.producer.agency_id if isinstance(event, Event) else None
+    if agency not in runtime.directory.agencies:
+        return value
+    return runtime.codec.encode(sign(event, *SigningKeyStore(runtime.settings.signing_keys).current(agency)))
+
+
 def _from_the_future(receipt: dict[str, Any]) -> bool:
     """Refused as dated in the future on the simulated clock; on the wall clock it is the past."""
     return receipt.get("reason_code") == "ENVELOPE_INVALID" and receipt.get("field") == "envelope.occurred_at"
@@ -76,7 +93,7 @@ def test_scenario_on_the_bus_matches_the_simulation(path: Path, bus: Bus) -> Non
             sub = simulation.submissions.get(step.resubmit or step.label)
             if sub is None or _from_the_future(predicted[step.label]):
                 continue   # refused before sending, as the SDK would; or only "future" on the simulated clock
-            meta = producer.send(sub.topic, key=sub.key, value=sub.value).get(timeout=30)
+            meta = producer.send(sub.topic, key=sub.key, value=signed(bus.runtime, sub.value)).get(timeout=30)
             got[step.label] = observer.wait(
                 lambda r, m=meta, t=sub.topic: (r.source_topic, r.source_partition, r.source_offset) ==
                 (t, m.partition, m.offset), timeout=60)

@@ -94,6 +94,7 @@ class KeyDirectory:
 
     def __init__(self) -> None:
         self.keys: dict[str, SigningKey] = {}
+        self._verifiers: dict[str, Ed25519PublicKey] = {}
 
     def fold(self, record: SigningKeyEnrolled | SigningKeyRevoked) -> None:
         if isinstance(record, SigningKeyEnrolled):
@@ -135,7 +136,10 @@ class KeyDirectory:
             raise Rejection(Code.SIGNING_KEY_REVOKED, f"key {key_id!r} was revoked at {key.revoked_at.isoformat()} "
                             f"({RULE})", field="envelope.signature")
         try:
-            Ed25519PublicKey.from_public_bytes(key.public_key).verify(signature, signing_bytes(event))
+            verifier = self._verifiers.get(key_id)
+            if verifier is None:
+                verifier = self._verifiers[key_id] = Ed25519PublicKey.from_public_bytes(key.public_key)
+            verifier.verify(signature, signing_bytes(event))
         except (InvalidSignature, ValueError):
             raise Rejection(Code.SIGNATURE_INVALID, f"the signature does not match the event's content under key "
                             f"{key_id!r} (altered after signing, or signed by someone else)",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import faust
 import structlog
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaTimeoutError
 
 from referral_bus.infra.settings import Settings
 
@@ -57,8 +59,11 @@ class AckedPublisher:
 
     Not Faust's producer: that one is not idempotent, so a send retried after a broker failover
     could write an event twice to the case log. With idempotence the broker drops a retried batch
-    it already has, and aiokafka retries a batch until it is written (it never expires one), so a
-    broker outage makes the service wait, not lose or duplicate."""
+    it already has, and aiokafka retries a sent batch until it is written (with idempotence it never
+    expires one); a message the producer could not even take in (``_enqueue``) is handed over
+    again. So a broker outage makes the service wait, not lose or duplicate. A batch that still
+    fails (e.g. its partition had no leader for ``request_timeout_ms`` before it was ever sent)
+    stops the process: its supervisor restarts it from the log."""
 
     def __init__(self, settings: Settings, client_id: str) -> None:
         self.settings = settings
@@ -83,14 +88,31 @@ class AckedPublisher:
             return
         try:
             producer = await self._started()
-            futures = [await producer.send(m.topic, m.value, key=m.key,
-                                           timestamp_ms=int(m.timestamp * 1000) if m.timestamp is not None else None,
-                                           headers=list(m.headers.items()) if m.headers else None)
-                       for m in messages]
+            futures = [await self._enqueue(producer, m) for m in messages]
             await asyncio.gather(*futures)
         except Exception as exc:  # noqa: BLE001 - any failure means the log may lack what we hold
             log.critical("publish.failed", error=type(exc).__name__, topics=sorted({m.topic for m in messages}))
             os._exit(EXIT_PUBLISH_FAILED)
+
+    async def _enqueue(self, producer: AIOKafkaProducer, m: Outgoing) -> asyncio.Future[Any]:
+        """Hand one message to the producer, waiting as long as the brokers need. ``send`` raises
+        ``KafkaTimeoutError`` only *before* the message is in a batch — the topic's metadata did
+        not come (a broker frozen or restarting was asked), or the partition's batch stayed full
+        (its leader unreachable) for ``request_timeout_ms`` — so asking again cannot write it twice.
+        Exiting instead would leave an unsupervised service down for nothing (a router silent
+        after a broker was frozen 30 s on CI had this among its possible causes)."""
+        waited = 0.0
+        while True:
+            started = time.monotonic()
+            try:
+                timestamp_ms = int(m.timestamp * 1000) if m.timestamp is not None else None
+                headers = list(m.headers.items()) if m.headers else None
+                future: asyncio.Future[Any] = await producer.send(m.topic, m.value, key=m.key,
+                                                                  timestamp_ms=timestamp_ms, headers=headers)
+                return future
+            except KafkaTimeoutError:
+                waited += time.monotonic() - started
+                log.warning("publish.waiting_for_brokers", topic=m.topic, waited_seconds=round(waited))
 
     async def stop(self) -> None:
         if self._producer is not None:
