@@ -2,11 +2,13 @@
 again: every case, deadline, escalation, delivery and read-model row is still there, the router
 carries each case's sequence and hash chain on, and the SLA processor carries on where it stopped —
 a deadline that fell due while the bus was down is breached and escalated once, after the restart.
+Then ``up``'s supervision: the router killed with -9 is restarted and the bus answers again.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -170,6 +172,19 @@ def test_stop_and_start_the_whole_bus_keeps_everything_and_carries_on(tmp_path: 
         assert set(sent) <= set(ids)
         check_nothing_lost(runtime, sent)
         wait_for(lambda: _count(database_url, "case_events") == len(ids), timeout=60, what="the projector to resume")
+
+        # up supervises: a router killed with -9 is restarted, says so, and the bus answers again
+        router_pid = int(re.findall(r"started router \(pid (\d+)", up.output.read_text())[-1])
+        os.kill(router_pid, signal.SIGKILL)
+        wait_for(lambda: "router restarted" in up.output.read_text(), timeout=60, what="up to restart the router")
+        assert re.search(r"router exited with status -9 after \d+ s; restarting in 1 s", up.output.read_text())
+        with AgencyClient("school-almaty", actor_id="t-1", runtime=up.runtime_for("school-almaty")) as school:
+            receipt = school.publish(referral(school, case_id("AFTER-KILL")), wait_for_receipt=True, timeout=120)
+            assert receipt is not None and receipt.status is ReceiptStatus.ACCEPTED, receipt
+        services = subprocess.run([sys.executable, "-m", "referral_bus.cli", "services"], capture_output=True,
+                                  text=True, env={**os.environ, "REFERRAL_BUS_DATA_DIR": str(data_dir)}, timeout=60)
+        assert services.returncode == 0 and re.search(r"router\s+running .* restarts 1, last exit status -9",
+                                                      services.stdout), services.stdout
     finally:
         if up.proc is not None and up.proc.poll() is None:
             up.stop()

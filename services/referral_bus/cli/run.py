@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -138,6 +137,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     from referral_bus.infra.kafka.kafka_cluster import LocalKafkaCluster
     from referral_bus.infra.kafka.kafka_distribution import KafkaUnavailable
     from referral_bus.infra.kafka.local_broker import start_local_broker
+    from referral_bus.infra.supervisor import Service, Supervisor
 
     def stop_on_sigterm(*_: object) -> None:
         raise KeyboardInterrupt  # run the same clean shutdown as Ctrl-C
@@ -169,7 +169,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             os.environ.update(secured.admin_security.as_env(secured.credentials.password_file("admin")))
         replication = 1
         print(f"broker at {broker.bootstrap_servers}")
-    children: list[subprocess.Popen[bytes]] = []
+    supervisor: Supervisor | None = None
     try:
         runtime = _runtime()
         report = apply_topics(runtime.settings.bootstrap_servers, runtime.catalogue.specs(),
@@ -184,14 +184,17 @@ def cmd_up(args: argparse.Namespace) -> int:
             print(f"the case log holds {_case_log_size(runtime):,} events from earlier runs")
         for difference in report.differences:
             print(f"warning: topic differs from topics.yaml: {difference}", file=sys.stderr)
+        services = []
         for service in ("router", "sla", "projections"):
-            out = open(logs / f"{service}.log", "ab")
             env = os.environ.copy()
             if secured is not None:  # each service under its own least-privilege principal
                 env.update(_principal_env(secured, service_principal(service)))
-            children.append(subprocess.Popen([sys.executable, "-m", "referral_bus.cli", service, "run"],
-                                             stdout=out, stderr=subprocess.STDOUT, env=env))
-            print(f"started {service} (pid {children[-1].pid}, log {logs / (service + '.log')})")
+            services.append(Service(service, [sys.executable, "-m", "referral_bus.cli", service, "run"], env,
+                                    logs / f"{service}.log"))
+        supervisor = Supervisor(services, logs / "services.json", say=lambda line: print(line, flush=True))
+        supervisor.start_all()
+        for s in services:
+            print(f"started {s.name} (pid {s.pid}, log {s.log}); restarted with back-off if it exits")
         print(f"read models: {runtime.settings.read_model_url}")
         if args.demo:
             from referral_bus.demo.scenario import run_demo
@@ -213,27 +216,37 @@ The bus is running. Inspect it with, in another terminal:
   .venv/bin/referral-bus verify
   .venv/bin/referral-bus told cam-almaty CASE_ID  # what CAM Almaty has been told about a case
   .venv/bin/referral-bus topics list
+  .venv/bin/referral-bus services                 # is every service running; restarts so far
 Press Ctrl-C to stop everything.""", flush=True)
-        while all(child.poll() is None for child in children):
+        while True:   # until Ctrl-C or SIGTERM: a service that exits is restarted, never the end of the bus
+            supervisor.poll()
             time.sleep(1)
-        dead = [name for name, c in zip(("router", "sla", "projections"), children) if c.poll() is not None]
-        print(f"service(s) exited: {dead}; see {logs}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("\nstopping…")
         return 0
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in children:
-            try:
-                child.wait(20)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        if supervisor is not None:
+            supervisor.stop_all()
         if broker is not None:
             broker.stop()
         print("stopped.")
+
+
+def cmd_services(args: argparse.Namespace) -> int:
+    """What ``up``'s supervisor last recorded: each service's state, restarts and exits in a row."""
+    import json
+    path = _data_dir() / "logs" / "services.json"
+    if not path.exists():
+        print(f"error: {path} does not exist: is `referral-bus up` running with this data directory "
+              "(REFERRAL_BUS_DATA_DIR)?", file=sys.stderr)
+        return 2
+    status = json.loads(path.read_text())
+    for row in status["services"]:
+        exit_note = f", last exit status {row['last_exit_status']}" if row["last_exit_status"] is not None else ""
+        print(f"{row['service']:<12} {row['state']:<11} pid {row['pid'] or '-':<8} restarts {row['restarts']}"
+              f"{exit_note}; log {row['log']}")
+    print(f"as of {status['at']}")
+    return 0 if all(row["state"] == "running" for row in status["services"]) else 1
 
 
 def register(sub: Any) -> None:
@@ -243,6 +256,9 @@ def register(sub: Any) -> None:
                    help="a secured local broker: SASL/SCRAM over TLS, ACLs, each service and agency its own "
                         "principal (docs/security.md)")
     p.set_defaults(func=cmd_up)
+    p = sub.add_parser("services", help="the services `up` runs: running, restarting or stopped; restarts so far "
+                                        "(exit status 1 unless all run)")
+    p.set_defaults(func=cmd_services)
     p = sub.add_parser("broker", help="run Apache Kafka (KRaft) in the foreground, its log under the data directory")
     p.add_argument("--port", type=int, help="client port of the first node (default $REFERRAL_BUS_BROKER_PORT or 9092; "
                                              "the controller uses the next port)")
