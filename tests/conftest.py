@@ -81,10 +81,12 @@ def apply_test_topics(runtime: Runtime) -> None:
 
 
 def enrol_signing_keys(runtime: Runtime) -> None:
-    """Every agency of the directory a signing key, in the runtime's data directory, as ``up`` does."""
+    """Every agency of the directory and the router a signing key, in the runtime's data directory,
+    as ``up`` does."""
+    from referral_bus.domain.signatures import ROUTER
     from referral_bus.infra.signing_keys import SigningKeyStore, enrol_agencies
-    enrol_agencies(runtime, SigningKeyStore(runtime.settings.signing_keys), sorted(runtime.directory.agencies),
-                   by="tests")
+    enrol_agencies(runtime, SigningKeyStore(runtime.settings.signing_keys),
+                   [*sorted(runtime.directory.agencies), ROUTER], by="tests")
 
 
 def make_runtime(bootstrap: str, prefix: str, data_dir: Path, database_url: str | None = None) -> Runtime:

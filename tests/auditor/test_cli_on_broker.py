@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -182,7 +184,9 @@ def test_archive_and_restore_round_trip_into_an_empty_cluster(bus: Bus, tmp_path
     manifest = json.loads((archive_dir / "manifest.json").read_text())
     original = read_to_end_sync(bus.runtime.settings.bootstrap_servers, [bus.runtime.catalogue.name("case_log")])
     assert manifest["records"] == len(original) and manifest["writer_schemas"]
-    assert manifest["signing_keys"]["records"] >= len(bus.runtime.directory.agencies)  # the signatures travel too
+    companions = manifest["companions"]   # what verifying the log needs travels with it
+    assert companions["signing_keys"]["records"] >= len(bus.runtime.directory.agencies) + 1   # and rb-router
+    assert companions["checkpoints"]["records"] >= 1
 
     other = start_local_broker(tmp_path / "other-cluster")
     try:
@@ -200,13 +204,49 @@ def test_archive_and_restore_round_trip_into_an_empty_cluster(bus: Bus, tmp_path
         assert "not empty" in run("restore", str(archive_dir)).stderr       # never on top of a log
     finally:
         other.stop()
-    first = archive_dir / manifest["partitions"]["0"]["file"]
-    first.write_bytes(first.read_bytes()[:-1] + b"\x00")
+    # someone with the archive (or the brokers' disks) deletes the case's newest event and fixes
+    # the manifest to match: the chain alone still verifies; the router's signed checkpoint does not
+    doctored = without_newest_event(archive_dir, tmp_path / "doctored", case)
     third = start_local_broker(tmp_path / "third-cluster")
     try:
         env = {**bus.env, "KAFKA_BOOTSTRAP_SERVERS": third.bootstrap_servers}
-        damaged = subprocess.run([sys.executable, "-m", "referral_bus.cli", "restore", str(archive_dir)], env=env,
-                                 capture_output=True, text=True, timeout=120)
+        run = lambda *a: subprocess.run([sys.executable, "-m", "referral_bus.cli", *a], env=env,  # noqa: E731
+                                        capture_output=True, text=True, timeout=120)
+        apply_test_topics(make_runtime(third.bootstrap_servers, bus.runtime.settings.topic_prefix, tmp_path))
+        assert run("restore", str(doctored)).returncode == 0
+        verified = run("verify")
+        assert verified.returncode == 1, verified.stdout
+        findings = [line.split()[:3] for line in verified.stdout.strip().splitlines()[:-1]]
+        assert findings and all(f == ["CHECKPOINT_MISMATCH", "case", case] for f in findings), verified.stdout
+        assert "ends at sequence 1" in verified.stdout
+
+        first = archive_dir / manifest["partitions"]["0"]["file"]
+        first.write_bytes(first.read_bytes()[:-1] + b"\x00")
+        damaged = run("restore", str(archive_dir))
         assert damaged.returncode == 1 and "checksum differs" in damaged.stderr
     finally:
         third.stop()
+
+
+def without_newest_event(archive_dir: Path, out: Path, case: str) -> Path:
+    """A copy of the archive without ``case``'s last event, its manifest rewritten to match."""
+    import shutil
+
+    import fastavro
+
+    from referral_bus.auditor.archive import ARCHIVED_RECORD, read_archive
+    shutil.copytree(archive_dir, out)
+    manifest, partitions = read_archive(out)
+    for partition, rows in partitions.items():
+        mine = [i for i, row in enumerate(rows) if row["key"] == case.encode()]
+        if not mine:
+            continue
+        del rows[mine[-1]]
+        entry = manifest["partitions"][str(partition)]
+        path = out / entry["file"]
+        with path.open("wb") as f:
+            fastavro.writer(f, fastavro.parse_schema(ARCHIVED_RECORD), rows, codec="deflate")
+        entry.update(records=len(rows), sha256=hashlib.sha256(path.read_bytes()).hexdigest())
+        manifest["records"] -= 1
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    return out

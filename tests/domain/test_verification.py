@@ -112,3 +112,35 @@ def test_with_the_signing_keys_every_signature_is_checked_at_the_time_the_event_
                                 reason="compromised", revoked_by="test"))
     assert [p.sequence for p in verify(log_of(events), keys).problems] == [1, 2, 3]
     assert verify(log_of(events)).ok  # without the keys: the chain alone, intact
+
+
+def test_a_signed_checkpoint_finds_deleted_newest_events_and_a_case_removed_whole() -> None:
+    import uuid
+
+    from referral_bus.contracts.bus_records import CaseHead, ChainCheckpoint
+    from referral_bus.domain.signatures import ROUTER, KeyDirectory, sign_checkpoint
+    from referral_bus.domain.verification import LoggedCheckpoint
+    from tests.domain.test_signatures import POLICE, new_key
+
+    keys = KeyDirectory()
+    router = new_key(keys, ROUTER)
+    kept, gone = chained("C-K", 3), chained("C-G", 1)
+
+    def checkpoint(heads: list[Event], signer=router) -> LoggedCheckpoint:  # type: ignore[no-untyped-def]
+        cp = ChainCheckpoint(checkpoint_id=uuid.uuid4(), recorded_at=T0 + timedelta(hours=1), signature=b"",
+                             heads=[CaseHead(case_id=e.envelope.case_id, sequence=e.envelope.sequence or 0,
+                                             hash=e.envelope.hash or "") for e in heads])
+        return LoggedCheckpoint(0, 0, sign_checkpoint(cp, *signer))
+
+    def about_checkpoints(report):  # type: ignore[no-untyped-def]  (these test events are unsigned)
+        return [p for p in report.problems if p.finding in (Finding.CHECKPOINT_MISMATCH, Finding.BAD_CHECKPOINT)]
+
+    intact = verify(log_of(kept + gone), keys, [checkpoint([kept[1]]), checkpoint([kept[2], gone[0]])])
+    assert about_checkpoints(intact) == [] and intact.checkpoints == 2
+    truncated = verify(log_of(kept[:2]), keys, [checkpoint([kept[2], gone[0]])])   # newest of C-K, all of C-G
+    assert [(p.finding, p.case_id, p.sequence) for p in about_checkpoints(truncated)] == [
+        (Finding.CHECKPOINT_MISMATCH, "C-K", 3), (Finding.CHECKPOINT_MISMATCH, "C-G", 1)]
+    assert "ends at sequence 2" in about_checkpoints(truncated)[0].detail
+    forged = verify(log_of(kept), keys, [checkpoint([kept[2]], signer=new_key(keys, POLICE))])  # not the router's
+    assert [p.finding for p in about_checkpoints(forged)] == [Finding.BAD_CHECKPOINT]
+    assert verify(log_of(kept[:2]), None, [checkpoint([kept[2]])]).problems  # without keys: heads still compared

@@ -4,10 +4,11 @@ An archive holds the case log as Avro object container files, one per partition,
 exact bytes of the log record (key, value, headers, timestamp, offset) so hashes and ids survive
 byte for byte; ``manifest.json`` carries counts, offsets, file checksums, a digest of every case's
 chain head and the writer schemas the values need, so the archive reads without a registry.
-The signing-key directory (``rb.signing-keys``) goes with it (``signing-keys.avro``), so every
-signature in the archive can be verified long after the bus that recorded it is gone.
-Restore refuses a damaged archive or a non-empty target, republishes in the original
-per-partition order, and adds the archive's signing keys the target's directory lacks.
+The signing-key directory (``rb.signing-keys``) and the router's signed chain checkpoints
+(``rb.checkpoints``) go with it, so every signature and every chain head in the archive can be
+verified long after the bus that recorded it is gone. Restore refuses a damaged archive or a
+non-empty target, republishes in the original per-partition order, and adds the archive's
+signing keys and checkpoints the target lacks.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ ARCHIVED_RECORD: dict[str, Any] = {
                                                            {"name": "value", "type": "bytes"}]}}},
     ],
 }
+
+
+#: Topics archived with the case log, because verifying it needs them: topic id → file
+COMPANIONS = {"signing_keys": "signing-keys.avro", "checkpoints": "checkpoints.avro"}
 
 
 class ArchiveError(ValueError):
@@ -104,15 +109,16 @@ def archive(runtime: Runtime, directory: Path) -> ArchiveSummary:
         partitions[str(partition)] = {"file": path.name, "records": len(rows), "sha256": _sha256(path),
                                       "first_offset": rows[0].offset if rows else None,
                                       "last_offset": rows[-1].offset if rows else None}
-    keys_topic = runtime.catalogue.name("signing_keys")
-    key_records = read_to_end_sync(runtime.settings, [keys_topic])
-    schema_ids.update(int.from_bytes(r.value[1:5], "big") for r in key_records)
-    keys_path = directory / "signing-keys.avro"
-    with keys_path.open("wb") as out:
-        fastavro.writer(out, parsed, (_row(r) for r in key_records), codec="deflate")
+    companions = {}
+    for topic_id, file_name in COMPANIONS.items():
+        rows = read_to_end_sync(runtime.settings, [runtime.catalogue.name(topic_id)])
+        schema_ids.update(int.from_bytes(r.value[1:5], "big") for r in rows)
+        path = directory / file_name
+        with path.open("wb") as out:
+            fastavro.writer(out, parsed, (_row(r) for r in rows), codec="deflate")
+        companions[topic_id] = {"file": file_name, "records": len(rows), "sha256": _sha256(path)}
     manifest = {
-        "format": "referral-bus case-log archive v1", "topic": topic,
-        "signing_keys": {"file": keys_path.name, "records": len(key_records), "sha256": _sha256(keys_path)},
+        "format": "referral-bus case-log archive v1", "topic": topic, "companions": companions,
         "created_at": datetime.now(UTC).isoformat(), "records": len(records), "cases": len(heads),
         "chain_heads_sha256": _chain_heads_digest(heads), "partitions": partitions,
         "writer_schemas": {str(i): runtime.registry.lookup(i) for i in sorted(schema_ids)},
@@ -131,9 +137,10 @@ def read_archive(directory: Path) -> tuple[dict[str, Any], dict[int, list[dict[s
     return manifest, out
 
 
-def read_archived_keys(directory: Path, manifest: dict[str, Any]) -> list[dict[str, Any]]:
-    """The signing-key records archived with the case log (none in archives made before signatures)."""
-    return _read_rows(directory, manifest["signing_keys"]) if "signing_keys" in manifest else []
+def read_companion(directory: Path, manifest: dict[str, Any], topic_id: str) -> list[dict[str, Any]]:
+    """The records of a companion topic archived with the case log (none in older archives)."""
+    entry = manifest.get("companions", {}).get(topic_id)
+    return _read_rows(directory, entry) if entry else []
 
 
 def restore(runtime: Runtime, directory: Path) -> ArchiveSummary:
@@ -143,14 +150,16 @@ def restore(runtime: Runtime, directory: Path) -> ArchiveSummary:
         raise ArchiveError(f"{topic} is not empty: restore only into an empty cluster")
     for schema in manifest["writer_schemas"].values():
         runtime.registry.register(f"{schema['namespace']}.{schema['name']}", schema)
-    keys_topic = runtime.catalogue.name("signing_keys")
-    present = {r.value for r in read_to_end_sync(runtime.settings, [keys_topic])}
+    companions = {topic_id: read_companion(directory, manifest, topic_id) for topic_id in COMPANIONS}
     producer = KafkaProducer(**runtime.settings.kafka_python(), enable_idempotence=True,
                              acks="all", linger_ms=5)
     try:
-        for row in read_archived_keys(directory, manifest):   # enrolments and revocations, in their order
-            if row["value"] not in present:
-                producer.send(keys_topic, key=row["key"], value=row["value"], timestamp_ms=row["timestamp_ms"])
+        for topic_id, rows in companions.items():   # in their order; what the target already holds is skipped
+            name = runtime.catalogue.name(topic_id)
+            present = {r.value for r in read_to_end_sync(runtime.settings, [name])}
+            for row in rows:
+                if row["value"] not in present:
+                    producer.send(name, key=row["key"], value=row["value"], timestamp_ms=row["timestamp_ms"])
         for partition, rows in sorted(partitions.items()):
             for row in rows:  # idempotent producer: per-partition order is kept
                 producer.send(topic, key=row["key"], value=row["value"], partition=partition,

@@ -83,7 +83,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(f"UNDECODABLE  {line}")
     verdict = "OK" if report.ok and not undecodable else "TAMPERING OR DAMAGE FOUND"
     print(f"{verdict}: {report.events} events in {report.cases} cases, {len(report.problems)} problem(s), "
-          f"{len(undecodable)} undecodable record(s)")
+          f"{len(undecodable)} undecodable record(s); {report.checkpoints} signed checkpoint(s) compared")
     return 0 if report.ok and not undecodable else 1
 
 
@@ -185,7 +185,8 @@ def register(sub: Any) -> None:
     p.add_argument("--as-of", help="ISO-8601 time with zone; events recorded later are left out")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_history)
-    p = sub.add_parser("verify", help="check per-case sequences and the hash chain of the case log")
+    p = sub.add_parser("verify", help="check per-case sequences, the hash chains, every signature and the "
+                                      "router's signed checkpoints of the case log")
     p.add_argument("--topic", help="verify this topic instead (e.g. a restored or copied log)")
     p.set_defaults(func=cmd_verify)
     p = sub.add_parser("told", help="what an agency had been told about a case by a moment (its inbox)")

@@ -121,11 +121,13 @@ def _secure(cluster: LocalKafkaCluster, runtime: Runtime) -> None:
 def _signing_keys(runtime: Runtime) -> None:
     """A signing key for every agency of the directory (kept across restarts): on this one machine
     the demonstration speaks for all of them; in production each agency holds only its own."""
+    from referral_bus.domain.signatures import ROUTER
     from referral_bus.infra.signing_keys import SigningKeyStore, enrol_agencies
     store = SigningKeyStore(runtime.settings.signing_keys)
-    enrolled = enrol_agencies(runtime, store, sorted(runtime.directory.agencies), by="referral-bus-up")
-    print(f"signing keys: {len(enrolled)} enrolled now, {len(runtime.directory.agencies) - len(enrolled)} already "
-          f"there; private keys in {store.directory} (mode 0600)")
+    signers = [*sorted(runtime.directory.agencies), ROUTER]
+    enrolled = enrol_agencies(runtime, store, signers, by="referral-bus-up")
+    print(f"signing keys (every agency, and the router's for its checkpoints): {len(enrolled)} enrolled now, "
+          f"{len(signers) - len(enrolled)} already there; private keys in {store.directory} (mode 0600)")
 
 
 def cmd_up(args: argparse.Namespace) -> int:

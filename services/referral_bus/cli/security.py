@@ -91,6 +91,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
     from referral_bus.contracts.bus_records import SigningKeyEnrolled, SigningKeyRevoked
+    from referral_bus.domain.signatures import ROUTER
     from referral_bus.infra.signing_keys import (
         SigningKeyError,
         SigningKeyStore,
@@ -124,11 +125,12 @@ def cmd_keys(args: argparse.Namespace) -> int:
             print(f"revoked {record.key_id} from {record.revoked_at.isoformat()}: events signed with it are refused "
                   "from then on; those recorded before stay valid")
         return 0
-    agencies = sorted(runtime.directory.agencies) if args.all else args.name
-    unknown = sorted(set(agencies) - set(runtime.directory.agencies))
+    signers = {*runtime.directory.agencies, ROUTER}
+    agencies = sorted(signers) if args.all else args.name
+    unknown = sorted(set(agencies) - signers)
     if not agencies or unknown:
-        print(f"error: name agencies of agencies.yaml or give --all{f' (unknown: {unknown})' if unknown else ''}",
-              file=sys.stderr)
+        print(f"error: name agencies of agencies.yaml (or {ROUTER}, the router's checkpoint key) or give --all"
+              f"{f' (unknown: {unknown})' if unknown else ''}", file=sys.stderr)
         return 2
     store = SigningKeyStore(Path(args.key_dir) if args.key_dir else runtime.settings.signing_keys)
     if args.action == "enrol":
@@ -164,8 +166,8 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_credentials)
     p = sub.add_parser("keys", help="the agencies' event-signing keys: enrol, rotate, revoke, list")
     p.add_argument("action", choices=["enrol", "rotate", "revoke", "list"])
-    p.add_argument("name", nargs="*", help="agency ids (enrol, rotate) or key ids (revoke)")
-    p.add_argument("--all", action="store_true", help="every agency of agencies.yaml (enrol, rotate)")
+    p.add_argument("name", nargs="*", help="agency ids or rb-router (enrol, rotate), key ids (revoke)")
+    p.add_argument("--all", action="store_true", help="every agency of agencies.yaml and rb-router (enrol, rotate)")
     p.add_argument("--reason", help="why a key is revoked (revoke), e.g. compromised")
     p.add_argument("--grace-minutes", type=float, default=10.0,
                    help="rotate: how long the old key is still accepted for events already on their way")

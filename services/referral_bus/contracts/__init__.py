@@ -12,7 +12,13 @@ from referral_bus.contracts import (
     violence_events,
 )
 from referral_bus.contracts.base import Event, Record
-from referral_bus.contracts.bus_records import DeadLetter, Receipt, SigningKeyEnrolled, SigningKeyRevoked
+from referral_bus.contracts.bus_records import (
+    ChainCheckpoint,
+    DeadLetter,
+    Receipt,
+    SigningKeyEnrolled,
+    SigningKeyRevoked,
+)
 from referral_bus.contracts.sla_records import SLA_RECORD_TYPES
 
 __all__ = ["EVENT_TYPES", "RECORD_TYPES", "DeadLetter", "Event", "Receipt", "Record", "SLA_RECORD_TYPES",
@@ -30,4 +36,5 @@ EVENT_TYPES: dict[str, type[Event]] = {
 ALL_RECORDS: dict[str, type[Record]] = {
     **EVENT_TYPES, "Receipt": Receipt, "DeadLetter": DeadLetter, **SLA_RECORD_TYPES,
     "SigningKeyEnrolled": SigningKeyEnrolled, "SigningKeyRevoked": SigningKeyRevoked,
+    "ChainCheckpoint": ChainCheckpoint,
 }

@@ -73,3 +73,22 @@ class SigningKeyRevoked(Record):
     revoked_at: AwareDatetime
     reason: str = Field(description="Why, e.g. rotated, compromised, agency left the bus")
     revoked_by: str
+
+
+class CaseHead(Record):
+    """Where a case's chain stood: its last sequence number and that event's hash."""
+
+    case_id: str
+    sequence: int
+    hash: str
+
+
+class ChainCheckpoint(Record):
+    """The router's signed statement of the chain heads of the cases it appended to in one batch
+    (docs/security.md): deleting a case's newest events, or rewriting a whole case, leaves a log
+    that no longer matches a checkpoint the router signed — found by ``verify``."""
+
+    checkpoint_id: UUID
+    recorded_at: AwareDatetime
+    heads: list[CaseHead]
+    signature: bytes = Field(description="The router key's signature, in the format of envelope.signature")

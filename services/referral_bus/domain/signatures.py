@@ -12,7 +12,10 @@ label, so a signature over an event can never be replayed as a signature over so
 
 Keys are enrolled and revoked by the bus administrator on the signing-keys topic
 (``SigningKeyEnrolled`` / ``SigningKeyRevoked``); ``KeyDirectory`` is the fold of that topic, and
-``check`` is the router's and ``verify``'s one rule. No I/O here; the crypto is ``cryptography``'s.
+``check`` is the router's and ``verify``'s one rule. The router has a key of its own (enrolled as
+``rb-router``) with which it signs chain checkpoints (``ChainCheckpoint``: where each case's chain
+stood after a batch), so that a log whose newest events were deleted, or a case rewritten whole,
+no longer matches what the router signed. No I/O here; the crypto is ``cryptography``'s.
 """
 
 from __future__ import annotations
@@ -26,11 +29,14 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from referral_bus.contracts.base import Event
-from referral_bus.contracts.bus_records import SigningKeyEnrolled, SigningKeyRevoked
+from referral_bus.contracts.bus_records import ChainCheckpoint, SigningKeyEnrolled, SigningKeyRevoked
 from referral_bus.domain.rejections import Code, Rejection
 
 FORMAT_VERSION = 1
 LABEL = b"referral-bus event signature v1\n"
+CHECKPOINT_LABEL = b"referral-bus chain checkpoint v1\n"
+#: The signer of chain checkpoints, enrolled in the key directory like an agency.
+ROUTER = "rb-router"
 SIGNATURE_BYTES = 64
 KEY_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{0,62}:[0-9a-f]{16}$")
 #: Not protocol paragraphs: the bus's own rule, explained for operators in docs/security.md
@@ -43,6 +49,17 @@ def signing_bytes(event: Event) -> bytes:
     body["envelope"] = {**body["envelope"], "recorded_at": None, "sequence": None, "previous_hash": None,
                         "hash": None, "signature": None}
     return LABEL + json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def checkpoint_bytes(checkpoint: ChainCheckpoint) -> bytes:
+    """What the router signs: the checkpoint's canonical JSON, signature blank."""
+    body = checkpoint.model_dump(mode="json")
+    body["signature"] = None
+    return CHECKPOINT_LABEL + json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def sign_checkpoint(checkpoint: ChainCheckpoint, key_id: str, private_key: Ed25519PrivateKey) -> ChainCheckpoint:
+    return checkpoint.model_copy(update={"signature": pack(key_id, private_key.sign(checkpoint_bytes(checkpoint)))})
 
 
 def key_id_for(agency_id: str, public_key: bytes) -> str:
@@ -114,33 +131,39 @@ class KeyDirectory:
         agency with a key that was enrolled and not revoked at ``at`` (submission: now; ``verify``:
         when the router recorded it)."""
         env = event.envelope
-        agency_id = env.producer.agency_id
-        if env.signature is None:
-            raise Rejection(Code.SIGNATURE_MISSING, f"events must be signed with a key enrolled for {agency_id} "
-                            f"({RULE})", field="envelope.signature")
+        self._verify(env.producer.agency_id, env.signature, signing_bytes(event), at, "envelope.signature")
+
+    def check_checkpoint(self, checkpoint: ChainCheckpoint) -> None:
+        """Raise the ``Rejection`` that says why ``checkpoint`` is not signed by the router's key."""
+        self._verify(ROUTER, checkpoint.signature or None, checkpoint_bytes(checkpoint), checkpoint.recorded_at,
+                     "signature")
+
+    def _verify(self, signer: str, field_value: bytes | None, message: bytes, at: datetime, field: str) -> None:
+        if field_value is None:
+            raise Rejection(Code.SIGNATURE_MISSING, f"unsigned: it must be signed with a key enrolled for {signer} "
+                            f"({RULE})", field=field)
         try:
-            key_id, signature = unpack(env.signature)
+            key_id, signature = unpack(field_value)
         except ValueError as exc:
-            raise Rejection(Code.SIGNATURE_INVALID, str(exc), field="envelope.signature") from None
+            raise Rejection(Code.SIGNATURE_INVALID, str(exc), field=field) from None
         key = self.keys.get(key_id)
         if key is None:
-            raise Rejection(Code.SIGNING_KEY_UNKNOWN, f"key {key_id!r} was never enrolled ({RULE})",
-                            field="envelope.signature")
-        if key.agency_id != agency_id:
+            raise Rejection(Code.SIGNING_KEY_UNKNOWN, f"key {key_id!r} was never enrolled ({RULE})", field=field)
+        if key.agency_id != signer:
             raise Rejection(Code.SIGNATURE_INVALID, f"key {key_id!r} belongs to {key.agency_id}, not to the "
-                            f"producer {agency_id}", field="envelope.signature")
+                            f"producer {signer}", field=field)
         if key.enrolled_at > at:
             raise Rejection(Code.SIGNING_KEY_UNKNOWN, f"key {key_id!r} was enrolled only after this event was "
-                            "recorded", field="envelope.signature")
+                            "recorded", field=field)
         if key.revoked_at is not None and key.revoked_at <= at:
             raise Rejection(Code.SIGNING_KEY_REVOKED, f"key {key_id!r} was revoked at {key.revoked_at.isoformat()} "
-                            f"({RULE})", field="envelope.signature")
+                            f"({RULE})", field=field)
         try:
             verifier = self._verifiers.get(key_id)
             if verifier is None:
                 verifier = self._verifiers[key_id] = Ed25519PublicKey.from_public_bytes(key.public_key)
-            verifier.verify(signature, signing_bytes(event))
+            verifier.verify(signature, message)
         except (InvalidSignature, ValueError):
             raise Rejection(Code.SIGNATURE_INVALID, f"the signature does not match the event's content under key "
                             f"{key_id!r} (altered after signing, or signed by someone else)",
-                            field="envelope.signature") from None
+                            field=field) from None

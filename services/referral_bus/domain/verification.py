@@ -9,7 +9,10 @@ Every finding names the case, where in the log (partition, offset) and what is w
 - WRONG_KEY: the Kafka key is not the event's case id (it would sit on the wrong partition);
 - BAD_SIGNATURE: the event is not signed by its producer's agency with a key enrolled and not
   revoked when the router recorded it (domain/signatures.py) — checked when the signing-key
-  directory is given.
+  directory is given;
+- CHECKPOINT_MISMATCH: a chain checkpoint the router signed says a case's chain reached a sequence
+  with a hash the log does not hold (newest events deleted, a case rewritten or removed whole);
+  BAD_CHECKPOINT: a checkpoint not validly signed by the router — checked when checkpoints are given.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from datetime import UTC, datetime
 from enum import Enum
 
 from referral_bus.contracts.base import Envelope, Event
+from referral_bus.contracts.bus_records import ChainCheckpoint
 from referral_bus.domain.chain import GENESIS, chain_hash
 from referral_bus.domain.rejections import Rejection
 from referral_bus.domain.signatures import KeyDirectory
@@ -33,6 +37,8 @@ class Finding(str, Enum):
     CHAIN_BROKEN = "CHAIN_BROKEN"
     WRONG_KEY = "WRONG_KEY"
     BAD_SIGNATURE = "BAD_SIGNATURE"
+    CHECKPOINT_MISMATCH = "CHECKPOINT_MISMATCH"
+    BAD_CHECKPOINT = "BAD_CHECKPOINT"
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,13 @@ class LoggedEvent:
     event: Event
 
 
+@dataclass(frozen=True)
+class LoggedCheckpoint:
+    partition: int
+    offset: int
+    checkpoint: ChainCheckpoint
+
+
 @dataclass
 class _CaseChain:
     last_sequence: int = 0
@@ -68,6 +81,7 @@ class _CaseChain:
 class VerificationReport:
     events: int = 0
     cases: int = 0
+    checkpoints: int = 0
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -75,9 +89,11 @@ class VerificationReport:
         return not self.problems
 
 
-def verify(logged: Iterable[LoggedEvent], signing_keys: KeyDirectory | None = None) -> VerificationReport:
+def verify(logged: Iterable[LoggedEvent], signing_keys: KeyDirectory | None = None,
+           checkpoints: Iterable[LoggedCheckpoint] = ()) -> VerificationReport:
     """Check events in log order (per partition order is what matters: a case lives on one);
-    with ``signing_keys``, every event's signature too."""
+    with ``signing_keys``, every event's signature too; then every chain checkpoint (its signature,
+    when the keys are given) against the chains found."""
     report = VerificationReport()
     chains: dict[str, _CaseChain] = {}
     gaps: list[tuple[Problem, str, range]] = []  # REMOVED findings, dropped if the sequences turn up late
@@ -123,4 +139,35 @@ def verify(logged: Iterable[LoggedEvent], signing_keys: KeyDirectory | None = No
         if all(m in chains[case_id].hashes for m in missing):  # they came later: reordered, not removed
             report.problems.remove(problem)
     report.cases = len(chains)
+    for checkpoint in checkpoints:
+        report.checkpoints += 1
+        report.problems += _check_checkpoint(checkpoint, chains, signing_keys)
     return report
+
+
+def _check_checkpoint(item: LoggedCheckpoint, chains: dict[str, _CaseChain],
+                      signing_keys: KeyDirectory | None) -> list[Problem]:
+    checkpoint = item.checkpoint
+    said = f"checkpoint {checkpoint.checkpoint_id} of {checkpoint.recorded_at.isoformat()}"
+    if signing_keys is not None:
+        try:
+            signing_keys.check_checkpoint(checkpoint)
+        except Rejection as rejection:
+            return [Problem(Finding.BAD_CHECKPOINT, head.case_id, item.partition, item.offset, head.sequence,
+                            f"{said}: {rejection.code.value}: {rejection.message}") for head in checkpoint.heads]
+    out = []
+    for head in checkpoint.heads:
+        chain = chains.get(head.case_id)
+        logged = chain.hashes.get(head.sequence) if chain else None
+        if logged == head.hash:
+            continue
+        if chain is None:
+            detail = f"{said} saw this case at sequence {head.sequence}; the log has no event of it"
+        elif logged is None:
+            detail = (f"{said} saw sequence {head.sequence}; the log's chain of the case ends at sequence "
+                      f"{chain.last_sequence}")
+        else:
+            detail = f"{said} saw another event at sequence {head.sequence} (hash {head.hash[:12]}…)"
+        out.append(Problem(Finding.CHECKPOINT_MISMATCH, head.case_id, item.partition, item.offset, head.sequence,
+                           detail))
+    return out

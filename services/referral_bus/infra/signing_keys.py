@@ -122,10 +122,11 @@ def publish_key_records(runtime: Runtime, records: Sequence[SigningKeyEnrolled |
 
 
 def enrol_agencies(runtime: Runtime, store: SigningKeyStore, agencies: list[str], by: str) -> list[str]:
-    """Make sure each agency signs with a key the bus knows (``up`` and the test buses do this for
-    every agency of the directory): a new key for an agency without one in ``store``, the public
-    half of a stored key the topic lacks (a new bus, the same key store) enrolled again, nothing
-    for an agency already set. Returns the key ids enrolled."""
+    """Make sure each agency (or ``rb-router``, for its chain checkpoints) signs with a key the bus
+    knows (``up`` and the test buses do this for every agency of the directory and the router): a
+    new key for one without a key in ``store``, the public half of a stored key the topic lacks
+    (a new bus, the same key store) enrolled again, nothing for one already set. Returns the key
+    ids enrolled."""
     known = load_key_directory(runtime)
     records = []
     for agency_id in agencies:

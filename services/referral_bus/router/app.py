@@ -9,16 +9,24 @@ batch costs two broker round trips instead of two per event.
 from __future__ import annotations
 
 import json
+import uuid
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import faust
 import structlog
 
 from referral_bus.contracts.base import Event
-from referral_bus.contracts.bus_records import Receipt, SigningKeyEnrolled, SigningKeyRevoked
+from referral_bus.contracts.bus_records import (
+    CaseHead,
+    ChainCheckpoint,
+    Receipt,
+    SigningKeyEnrolled,
+    SigningKeyRevoked,
+)
 from referral_bus.contracts.events import EscalationAcknowledged
 from referral_bus.contracts.sla_records import EscalationRaised
-from referral_bus.domain.signatures import KeyDirectory
+from referral_bus.domain.signatures import ROUTER, KeyDirectory, sign_checkpoint
 from referral_bus.infra import failpoints, metrics
 from referral_bus.infra.codec.errors import DecodeError
 from referral_bus.infra.kafka.faust_app import (
@@ -29,6 +37,7 @@ from referral_bus.infra.kafka.faust_app import (
 )
 from referral_bus.infra.kafka.log_reader import TopicFollower, read_to_end
 from referral_bus.infra.runtime import Runtime
+from referral_bus.infra.signing_keys import SigningKeyError, SigningKeyStore
 from referral_bus.router.submissions import Outcome, Source, Submission, SubmissionHandler
 
 log = structlog.get_logger(__name__)
@@ -54,6 +63,12 @@ class RouterService:
         self.signing_keys = KeyDirectory()
         self.key_records = TopicFollower(runtime.settings, [cat.name("signing_keys")])
         self.handler = SubmissionHandler.from_runtime(runtime, signing_keys=self.signing_keys)
+        self.checkpoints = cat.name("checkpoints")
+        try:   # the router's own key, for its chain checkpoints (domain/signatures.py)
+            self.checkpoint_key = SigningKeyStore(settings.signing_keys).current(ROUTER)
+        except SigningKeyError as exc:
+            log.critical("router.no_checkpoint_key", error=str(exc))
+            raise SystemExit(f"router: {exc}") from None
         self.stale = True
         self.app = make_app(settings.topic_prefix + APP_ID, settings, cat.partitions("case_log"))
         self.publisher = AckedPublisher(runtime.settings, APP_ID)
@@ -106,6 +121,21 @@ class RouterService:
                     for e in events]):
                 await self.publish(outcomes)
 
+    def _checkpoint(self, outcomes: list[Outcome]) -> list[Outgoing]:
+        """The signed chain heads of the cases just appended to (none when nothing was): written with
+        the deliveries, after the appends are acknowledged, so it never vouches for what is not on
+        the log. A crash before it only means those heads wait for the case's next checkpoint."""
+        heads = {o.appended.envelope.case_id: CaseHead(case_id=o.appended.envelope.case_id,
+                                                       sequence=o.appended.envelope.sequence or 0,
+                                                       hash=o.appended.envelope.hash or "")
+                 for o in outcomes if o.appended is not None}
+        if not heads:
+            return []
+        checkpoint = sign_checkpoint(ChainCheckpoint(checkpoint_id=uuid.uuid4(), recorded_at=datetime.now(UTC),
+                                                     heads=list(heads.values()), signature=b""),
+                                     *self.checkpoint_key)
+        return [Outgoing(self.checkpoints, None, self.runtime.codec.encode(checkpoint))]
+
     async def _catch_up_keys(self) -> None:
         for record in await self.key_records.catch_up():
             try:
@@ -140,7 +170,7 @@ class RouterService:
                    for o in outcomes if o.appended is not None]
         await self.publisher.publish(appends)
         failpoints.hit("router.after_append")  # fault tests: a crash between the append and the receipts
-        deliveries: list[Outgoing] = []
+        deliveries: list[Outgoing] = self._checkpoint(outcomes)
         receipts: list[Outgoing] = []
         for outcome in outcomes:
             receipt = outcome.receipt
