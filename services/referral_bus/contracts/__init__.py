@@ -15,6 +15,7 @@ from referral_bus.contracts.base import Event, Record
 from referral_bus.contracts.bus_records import (
     ChainCheckpoint,
     DeadLetter,
+    Quarantined,
     Receipt,
     SigningKeyEnrolled,
     SigningKeyRevoked,
@@ -36,5 +37,5 @@ EVENT_TYPES: dict[str, type[Event]] = {
 ALL_RECORDS: dict[str, type[Record]] = {
     **EVENT_TYPES, "Receipt": Receipt, "DeadLetter": DeadLetter, **SLA_RECORD_TYPES,
     "SigningKeyEnrolled": SigningKeyEnrolled, "SigningKeyRevoked": SigningKeyRevoked,
-    "ChainCheckpoint": ChainCheckpoint,
+    "ChainCheckpoint": ChainCheckpoint, "Quarantined": Quarantined,
 }

@@ -92,3 +92,19 @@ class ChainCheckpoint(Record):
     recorded_at: AwareDatetime
     heads: list[CaseHead]
     signature: bytes = Field(description="The router key's signature, in the format of envelope.signature")
+
+
+class Quarantined(Record):
+    """A record a consumer could not use (it does not decode, or is not what the topic carries),
+    set aside so that processing goes on (docs/reliability.md). Coordinates and reason only: the
+    bytes stay on their topic, readable by whoever may read that topic — operators reading this
+    one may not read the case log."""
+
+    quarantine_id: UUID = Field(description="Deterministic: the same consumer and record give the same id")
+    consumer: str = Field(description="router, sla, projections or an agency's SDK inbox")
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    reason_code: str
+    reason: str
+    recorded_at: AwareDatetime

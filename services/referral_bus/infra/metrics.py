@@ -6,6 +6,7 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 RECEIPTS = Counter("referral_bus_receipts", "Submissions answered by the router", ["status", "reason_code"])
+QUARANTINED = Counter("referral_bus_quarantined", "Records a service set aside as unusable", ["consumer", "topic"])
 SLA_RECORDS = Counter("referral_bus_sla_records", "SLA records emitted", ["type", "rule_id"])
 OPEN_DEADLINES = Gauge("referral_bus_open_deadlines", "Deadlines open now", ["rule_id"])
 ESCALATION_FIRING_LATENESS = Histogram(

@@ -12,7 +12,10 @@ import structlog
 from kafka import KafkaConsumer, TopicPartition
 from sqlalchemy import Engine, create_engine
 
+from referral_bus.contracts.base import Event
+from referral_bus.contracts.sla_records import SLA_RECORD_TYPES, EscalationRaised
 from referral_bus.infra.progress import ReplayProgress
+from referral_bus.infra.quarantine import Quarantine
 from referral_bus.infra.runtime import Runtime
 from referral_bus.projections.projector import Item, Projector
 from referral_bus.projections.tables import Base
@@ -34,7 +37,8 @@ def make_projector(runtime: Runtime, engine: Engine) -> Projector:
                      runtime.directory)
 
 
-def prime(runtime: Runtime, projector: Projector, stored: dict[tuple[str, int], int]) -> None:
+def prime(runtime: Runtime, projector: Projector, stored: dict[tuple[str, int], int],
+          quarantine: Quarantine) -> None:
     """Fold the case-log events projected before this start (below the stored offsets) into the
     projector's case states, so new events are folded onto whole cases."""
     case_log = runtime.catalogue.name("case_log")
@@ -54,8 +58,10 @@ def prime(runtime: Runtime, projector: Projector, stored: dict[tuple[str, int], 
                 for tp, records in consumer.poll(timeout_ms=500).items():
                     for r in records:
                         if tp in remaining and r.offset < upto[(tp.topic, tp.partition)]:
-                            projector.prime(runtime.codec.decode(r.value))  # type: ignore[arg-type]
-                            primed += 1
+                            event = quarantine.decode(r, Event)
+                            if isinstance(event, Event):
+                                projector.prime(event)
+                                primed += 1
                     if consumer.position(tp) >= upto[(tp.topic, tp.partition)]:
                         remaining.discard(tp)
                         consumer.pause(tp)
@@ -63,6 +69,13 @@ def prime(runtime: Runtime, projector: Projector, stored: dict[tuple[str, int], 
     finally:
         consumer.close()
     log.info("projector.primed", events=primed, cases=len(projector.states))
+
+
+#: What each topic the projector follows may carry; anything else is set aside (infra/quarantine.py).
+CARRIES: dict[str, tuple[type, ...]] = {
+    "case_log": (Event,), "sla": tuple(SLA_RECORD_TYPES.values()), "escalations": (EscalationRaised,),
+    "inbox": (Event, *SLA_RECORD_TYPES.values()),
+}
 
 
 def project(runtime: Runtime, engine: Engine, *, until_end: bool, batch: int = 2000,
@@ -78,7 +91,8 @@ def project(runtime: Runtime, engine: Engine, *, until_end: bool, batch: int = 2
                              enable_auto_commit=False, max_poll_records=batch, fetch_max_bytes=16 * 1024 * 1024)
     consumer.assign(tps)
     stored = projector.offsets()
-    prime(runtime, projector, stored)
+    quarantine = Quarantine(runtime, "projections")
+    prime(runtime, projector, stored, quarantine)
     for tp in tps:
         consumer.seek(tp, stored.get((tp.topic, tp.partition), 0))
     applied = 0
@@ -88,10 +102,11 @@ def project(runtime: Runtime, engine: Engine, *, until_end: bool, batch: int = 2
                 polled = consumer.poll(timeout_ms=500)
                 items = [Item(r.topic, r.partition, r.offset, r.key,
                               {k: v.decode() for k, v in (r.headers or [])},
-                              datetime.fromtimestamp(r.timestamp / 1000, tz=UTC),
-                              runtime.codec.decode(r.value))
-                         for records in polled.values() for r in records]
+                              datetime.fromtimestamp(r.timestamp / 1000, tz=UTC), record)
+                         for records in polled.values() for r in records
+                         if (record := quarantine.decode(r, CARRIES[topics[r.topic]])) is not None]  # poison: aside
                 projector.apply_batch(items)
+                quarantine.write()
                 applied += len(items)
                 if progress is not None:
                     behind = sum(max(0, (consumer.highwater(tp) or 0) - consumer.position(tp)) for tp in tps)

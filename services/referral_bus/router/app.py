@@ -36,6 +36,7 @@ from referral_bus.infra.kafka.faust_app import (
     to_headers,
 )
 from referral_bus.infra.kafka.log_reader import TopicFollower, read_to_end
+from referral_bus.infra.quarantine import Quarantine
 from referral_bus.infra.runtime import Runtime
 from referral_bus.infra.signing_keys import SigningKeyError, SigningKeyStore
 from referral_bus.router.submissions import Outcome, Source, Submission, SubmissionHandler
@@ -64,6 +65,7 @@ class RouterService:
         self.key_records = TopicFollower(runtime.settings, [cat.name("signing_keys")])
         self.handler = SubmissionHandler.from_runtime(runtime, signing_keys=self.signing_keys)
         self.checkpoints = cat.name("checkpoints")
+        self.quarantine = Quarantine(runtime, "router")
         try:   # the router's own key, for its chain checkpoints (domain/signatures.py)
             self.checkpoint_key = SigningKeyStore(settings.signing_keys).current(ROUTER)
         except SigningKeyError as exc:
@@ -89,19 +91,20 @@ class RouterService:
         """Rebuild per-case state from the case log, read to its true end, and learn which
         submissions were already answered (their receipts are on the agencies' receipts topics)."""
         self.handler.reset()
-        codec, servers = self.runtime.codec, self.runtime.settings
+        servers = self.runtime.settings
         count = 0
         async for record in read_to_end(servers, [self.case_log], progress="rebuilding router state"):
             headers = dict(record.headers or ())
-            event = codec.decode(record.value)
-            if isinstance(event, Event):   # anything else cannot have been appended by a router
+            event = self.quarantine.decode(record, Event)   # a poison record is set aside, not fatal
+            if isinstance(event, Event):
                 self.handler.fold(event, source=parse_source(headers.get(SOURCE_HEADER)))
             count += 1
         ingress = self.runtime.catalogue.ingress_topics()
         async for record in read_to_end(servers, sorted(set(self.receipts.values()))):
-            receipt = codec.decode(record.value)
+            receipt = self.quarantine.decode(record, Receipt)
             if isinstance(receipt, Receipt) and receipt.source_topic in ingress:
                 self.handler.answered.add((receipt.source_topic, receipt.source_partition, receipt.source_offset))
+        await self.publisher.publish([Outgoing(*held) for held in self.quarantine.take()])
         await self.escalations.stop()  # from the beginning again, for the cases now held
         escalations = await self._catch_up_escalations()
         self.stale = False

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import structlog
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaTimeoutError
 from pydantic import ValidationError
@@ -37,12 +38,14 @@ from referral_bus.contracts.bus_records import Receipt
 from referral_bus.domain.authorization import authorize
 from referral_bus.domain.rejections import Rejection
 from referral_bus.domain.signatures import sign
+from referral_bus.infra.codec.errors import DecodeError
 from referral_bus.infra.codec.framing import validation_error_to_decode_error
 from referral_bus.infra.kafka.security import KafkaSecurity
 from referral_bus.infra.runtime import Runtime, load_runtime
 from referral_bus.infra.settings import Settings
 from referral_bus.infra.signing_keys import SigningKeyError, SigningKeyStore
 
+log = structlog.get_logger(__name__)
 E = TypeVar("E", bound=Event)
 #: How many recent delivery ids an inbox session remembers to drop repeats.
 SEEN_DELIVERIES = 100_000
@@ -89,6 +92,8 @@ class AgencyClient:
         self._receipts: KafkaConsumer | None = None
         self._inbox: KafkaConsumer | None = None
         self._keys = SigningKeyStore(self.runtime.settings.signing_keys)
+        #: (topic, partition, offset, reason code) of records that did not decode, skipped
+        self.unreadable: list[tuple[str, int, int, str]] = []
         #: Delivery ids already handed to the caller in this session (the most recent ones).
         self._seen: OrderedDict[str, None] = OrderedDict()
 
@@ -193,7 +198,11 @@ class AgencyClient:
         while time.monotonic() < deadline:
             for records in self._receipts.poll(timeout_ms=200).values():
                 for record in records:
-                    receipt = self.runtime.codec.decode(record.value)
+                    try:
+                        receipt = self.runtime.codec.decode(record.value)
+                    except DecodeError as exc:
+                        self._unreadable(record, exc)
+                        continue
                     if isinstance(receipt, Receipt) and match(receipt):
                         return receipt
         raise PublishError(f"no receipt within {timeout}s (the router may be down; the event is safely on the "
@@ -221,11 +230,23 @@ class AgencyClient:
                     headers = {k: v.decode() for k, v in (record.headers or [])}
                     if self._already_seen(headers.get("rb-delivery-id")):
                         continue
-                    yield InboxItem(self.runtime.codec.decode(record.value), headers.get("rb-delivery-id"),
+                    try:
+                        delivered = self.runtime.codec.decode(record.value)
+                    except DecodeError as exc:   # a poison record: set aside, the inbox goes on
+                        self._unreadable(record, exc)
+                        continue
+                    yield InboxItem(delivered, headers.get("rb-delivery-id"),
                                     headers.get("rb-paragraph"), headers.get("rb-purpose"),
                                     headers.get("rb-redacted") == "true", record.topic, record.partition,
                                     record.offset, tuple(json.loads(headers.get("rb-advice") or "[]")))
             consumer.commit()
+
+    def _unreadable(self, record: Any, exc: DecodeError) -> None:
+        """Keep the coordinates of a record that does not decode (``unreadable``) and log them —
+        never its bytes — so that the agency's operators can report it; the consumer goes on."""
+        self.unreadable.append((record.topic, record.partition, record.offset, exc.code))
+        log.error("sdk.unreadable_record", agency=self.agency.id, topic=record.topic, partition=record.partition,
+                  offset=record.offset, reason_code=exc.code)
 
     def _already_seen(self, delivery_id: str | None) -> bool:
         """A delivery re-sent after a crash of the router or SLA processor carries the same

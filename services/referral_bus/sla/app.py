@@ -19,7 +19,7 @@ import faust
 import structlog
 
 from referral_bus.contracts.base import Event, Record
-from referral_bus.contracts.sla_records import EscalationRaised
+from referral_bus.contracts.sla_records import SLA_RECORD_TYPES, EscalationRaised
 from referral_bus.domain.deadlines.engine import DeadlineEngine
 from referral_bus.domain.deadlines.notifications import sla_deliveries
 from referral_bus.domain.deadlines.rule_table import RULES
@@ -31,6 +31,7 @@ from referral_bus.infra.kafka.faust_app import (
     to_headers,
 )
 from referral_bus.infra.kafka.log_reader import read_to_end
+from referral_bus.infra.quarantine import Quarantine
 from referral_bus.infra.runtime import Runtime
 from referral_bus.router.submissions import utc_now
 
@@ -57,6 +58,7 @@ class SlaService:
         self._lock = asyncio.Lock()
         self.app = make_app(runtime.settings.topic_prefix + APP_ID, runtime.settings, cat.partitions("case_log"))
         self.publisher = AckedPublisher(runtime.settings, APP_ID)
+        self.quarantine = Quarantine(runtime, "sla")
         self.app.on_before_shutdown.connect(self._stop_publisher)
         case_log = self.app.topic(self.case_log, key_serializer="raw", value_serializer="raw")
         self.app.agent(case_log, name="deadlines", concurrency=1)(self._consume)
@@ -76,17 +78,20 @@ class SlaService:
         async with self._lock:
             if not self.stale:
                 return
-            codec, servers = self.runtime.codec, self.runtime.settings
+            servers = self.runtime.settings
             engine = self._new_engine()
             owed: list[Record] = []
             async for record in read_to_end(servers, [self.case_log], progress="rebuilding deadlines"):
-                event = codec.decode(record.value)
-                if isinstance(event, Event):   # anything else cannot have been appended by a router
+                event = self.quarantine.decode(record, Event)   # a poison record is set aside, not fatal
+                if isinstance(event, Event):
                     owed += engine.on_event(event)
             owed += engine.advance(self.clock())
             emitted: set[str] = set()
             async for record in read_to_end(servers, [self.sla_topic, self.escalations]):
-                emitted.add(record_id(codec.decode(record.value)))
+                sla_record = self.quarantine.decode(record, tuple(SLA_RECORD_TYPES.values()))
+                if sla_record is not None:
+                    emitted.add(record_id(sla_record))
+            await self.publisher.publish([Outgoing(*held) for held in self.quarantine.take()])
             self.engine, self.emitted, self.stale = engine, emitted, False
             missing = [r for r in owed if record_id(r) not in emitted]
             log.info("sla.state_rebuilt", open_deadlines=len(engine.open), emitted=len(emitted), missing=len(missing))
@@ -98,9 +103,10 @@ class SlaService:
             await self.ensure_fresh()
             owed: list[Record] = []
             for event in events:
-                decoded = self.runtime.codec.decode(event.message.value or b"")
+                decoded = self.quarantine.decode(event.message, Event)
                 if isinstance(decoded, Event):
                     owed += self.engine.on_event(decoded)
+            await self.publisher.publish([Outgoing(*held) for held in self.quarantine.take()])
             await self.emit(owed)
 
     async def _tick(self) -> None:

@@ -38,10 +38,13 @@ def test_nobody_but_the_router_writes_the_case_log_or_receipts(runtime: Runtime)
 
 
 def test_read_only_services_write_nothing(runtime: Runtime) -> None:
-    for service in ("projections", "auditor", "operations"):
+    for service in ("auditor", "operations"):
         assert rights(runtime, service_principal(service), "WRITE") == set(), service
+    # the projector writes only what it sets aside (infra/quarantine.py)
+    assert rights(runtime, service_principal("projections"), "WRITE") == {runtime.catalogue.name("quarantine")}
     assert rights(runtime, service_principal("operations"), "READ") == {runtime.catalogue.name("escalations"),
-                                                                        runtime.catalogue.name("dead_letter")}
+                                                                        runtime.catalogue.name("dead_letter"),
+                                                                        runtime.catalogue.name("quarantine")}
 
 
 def test_inboxes_are_read_by_their_agency_and_written_by_the_services_only(runtime: Runtime) -> None:

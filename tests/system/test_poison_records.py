@@ -1,0 +1,97 @@
+"""Poison records on the running bus (issue 12): a record that does not decode and one that is not a
+case event, written straight to the case log (as a broker administrator's mistake or a disk fault
+could), and garbage in an agency's inbox. Every service sets them aside and goes on — the SLA
+processor and the projector as they read them, the router when it rebuilds its state after a
+kill -9, the SDK's inbox — each quarantine is on ``rb.quarantine`` with its coordinates and
+reason, and ``verify`` names the records."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from kafka import KafkaProducer
+from sqlalchemy import create_engine, text
+
+from referral_bus.contracts.bus_records import Quarantined, Receipt, ReceiptStatus
+from referral_bus.contracts.sla_records import DeadlineOpened
+from referral_bus.sdk import AgencyClient
+from tests.broker_helpers import read_topic
+from tests.builders import case_id, outcome_report, removal
+from tests.conftest import Bus, start_bus, wait_for
+
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def bus(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bus]:
+    bus = start_bus(kafka_bootstrap, tmp_path_factory.mktemp("poison"), services=("router", "sla", "projector"))
+    try:
+        bus.wait_ready(timeout=180)
+        yield bus
+    finally:
+        bus.stop()
+
+
+def case_events(bus: Bus, case: str) -> int:
+    engine = create_engine(bus.runtime.settings.read_model_url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM case_events WHERE case_id = :c"), {"c": case})
+                       .scalar_one())
+    except Exception:  # noqa: BLE001 - the projector may not have created its tables yet
+        return -1
+    finally:
+        engine.dispose()
+
+
+def test_poison_on_the_case_log_and_in_an_inbox_is_set_aside_and_the_bus_goes_on(bus: Bus) -> None:
+    runtime = bus.runtime
+    case_log = runtime.catalogue.name("case_log")
+    poison_case, not_an_event_case, case = case_id("POISON"), case_id("ALIEN"), case_id("AFTER")
+    stray = Receipt(receipt_id=uuid.uuid4(), status=ReceiptStatus.ACCEPTED, source_topic="x", source_partition=0,
+                    source_offset=0, recorded_at=datetime.now(UTC))
+    producer = KafkaProducer(bootstrap_servers=runtime.settings.bootstrap_servers, acks="all")
+    poisoned = [producer.send(case_log, key=poison_case.encode(), value=b"\xde\xad\xbe\xef not avro").get(30),
+                producer.send(case_log, key=not_an_event_case.encode(), value=runtime.codec.encode(stray)).get(30)]
+    cam_inbox = runtime.catalogue.inbox("cam-almaty")
+    garbage_in_inbox = producer.send(cam_inbox, key=case.encode(), value=b"\x00\x00\x00\x00").get(30)
+    producer.close()
+
+    with AgencyClient("police-juvenile-almaty", actor_id="i-poison", runtime=runtime) as police:
+        receipt = police.publish(removal(police, case, hours_ago=1), wait_for_receipt=True)
+        assert receipt is not None and receipt.status is ReceiptStatus.ACCEPTED, receipt
+        # the SLA processor read past the poison: the removal's 4.8 deadline is open
+        wait_for(lambda: any(isinstance(r.record, DeadlineOpened) and r.record.case_id == case
+                             for r in read_topic(runtime, "sla")), timeout=60, what="the 4.8 deadline")
+        wait_for(lambda: case_events(bus, case) == 1, timeout=60, what="the projector to read past the poison")
+
+        bus.kill9("router")                      # the restarted router rebuilds its state past the poison
+        bus.start("router")
+        report = police.publish(outcome_report(police, case), wait_for_receipt=True, timeout=120)
+        assert report is not None and report.status is ReceiptStatus.ACCEPTED and report.sequence == 2, report
+
+    def quarantined() -> set[tuple[str, int, int]]:
+        return {(q.record.consumer, q.record.source_partition, q.record.source_offset)
+                for q in read_topic(runtime, "quarantine") if isinstance(q.record, Quarantined)
+                and q.record.source_topic == case_log}
+    expected = {(consumer, m.partition, m.offset) for consumer in ("router", "sla", "projections") for m in poisoned}
+    wait_for(lambda: expected <= quarantined(), timeout=60, what="every service's quarantine of both records")
+    reasons = {q.record.reason_code for q in read_topic(runtime, "quarantine") if isinstance(q.record, Quarantined)}
+    assert {"BAD_MAGIC_BYTE", "UNEXPECTED_RECORD"} <= reasons, reasons
+
+    with AgencyClient("cam-almaty", actor_id="m-poison", runtime=runtime) as cam:
+        items = [i for i in cam.inbox(group_id=f"cam-almaty-poison-{uuid.uuid4().hex[:6]}", idle_timeout=5)
+                 if getattr(i.record, "envelope", None) is not None and i.record.envelope.case_id == case]
+        assert items, "the delivery after the garbage was not handed over"
+        assert any(u[:3] == (cam_inbox, garbage_in_inbox.partition, garbage_in_inbox.offset) for u in cam.unreadable)
+
+    for service, proc in bus.processes.items():
+        assert proc.poll() is None, f"{service} exited:\n{bus.log_text(service)[-3000:]}"
+    verified = subprocess.run([sys.executable, "-m", "referral_bus.cli", "verify"], env=bus.env, capture_output=True,
+                              text=True, timeout=120)
+    assert verified.returncode == 1 and verified.stdout.count("UNDECODABLE") == 2, verified.stdout
