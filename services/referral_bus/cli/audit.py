@@ -207,6 +207,6 @@ def register(sub: Any) -> None:
     p.add_argument("--out", default="steering-report", help="directory for report.html and the CSV files")
     p.set_defaults(func=cmd_report)
     p = sub.add_parser("tail", help="follow a topic of the bus as JSON lines")
-    p.add_argument("what", choices=["escalations", "sla", "receipts", "dead_letter"])
+    p.add_argument("what", choices=["escalations", "sla", "receipts", "dead_letter", "quarantine"])
     p.add_argument("--from-beginning", action="store_true")
     p.set_defaults(func=cmd_tail)
