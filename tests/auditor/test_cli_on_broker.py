@@ -118,6 +118,8 @@ def test_verify_passes_on_the_live_log_and_finds_tampering_in_a_copy(bus: Bus) -
             police.publish(outcome_report(police, case), wait_for_receipt=True)
     live = cli(bus, "verify")
     assert live.returncode == 0 and live.stdout.strip().splitlines()[-1].startswith("OK: "), live.stdout
+    missing = cli(bus, "verify", "--topic", "rb.no-such-topic")   # never "OK: 0 events" for a mistyped name
+    assert missing.returncode == 2 and "there is no topic 'rb.no-such-topic'" in missing.stderr, missing.stderr
 
     servers = bus.runtime.settings.bootstrap_servers
     records = [r for r in read_to_end_sync(servers, [bus.runtime.catalogue.name("case_log")])

@@ -132,7 +132,12 @@ def read_archive(directory: Path) -> tuple[dict[str, Any], dict[int, list[dict[s
     manifest_path = directory / "manifest.json"
     if not manifest_path.exists():
         raise ArchiveError(f"{directory}: no manifest.json")
-    manifest = json.loads(manifest_path.read_text())
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("partitions"), dict):
+            raise ArchiveError(f"{manifest_path}: not a referral-bus archive manifest (no partitions)")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ArchiveError(f"{manifest_path}: not valid JSON ({type(exc).__name__}); the archive is damaged") from None
     out = {int(partition): _read_rows(directory, entry) for partition, entry in manifest["partitions"].items()}
     return manifest, out
 

@@ -12,6 +12,7 @@ import os
 import sys
 
 from referral_bus.cli import admin, audit, run, scenarios, security
+from referral_bus.cli.common import EXIT_UNREACHABLE, EXIT_USAGE
 from referral_bus.infra.logging import configure_logging
 
 
@@ -37,5 +38,39 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, ValueError) and not str(exc).startswith(("REFERRAL_BUS_", "KAFKA_")):
             raise
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        unreachable = _unreachable(exc)
+        if unreachable is None:
+            raise   # a bug: the traceback is what a developer needs
+        print(f"error: {unreachable}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+
+
+def _unreachable(exc: Exception) -> str | None:
+    """What to tell the operator when ``exc`` means a service could not be reached or refused us."""
+    import aiokafka.errors
+    import kafka.errors
+    import sqlalchemy.exc
+    servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    if isinstance(exc, kafka.errors.SaslAuthenticationFailedError | aiokafka.errors.SaslAuthenticationFailed
+                  | aiokafka.errors.AuthenticationFailedError):
+        return (f"the Kafka brokers at {servers} refused this principal's credentials "
+                "(REFERRAL_BUS_KAFKA_USERNAME, REFERRAL_BUS_KAFKA_PASSWORD_FILE; docs/security.md)")
+    if isinstance(exc, kafka.errors.AuthorizationError | aiokafka.errors.TopicAuthorizationFailedError
+                  | aiokafka.errors.GroupAuthorizationFailedError):
+        return f"the brokers refused this principal access to a topic it needs ({type(exc).__name__}; `acl render`)"
+    if isinstance(exc, kafka.errors.KafkaConnectionError | kafka.errors.KafkaTimeoutError
+                  | kafka.errors.BrokerNotAvailableError | aiokafka.errors.NoBrokersAvailable
+                  | aiokafka.errors.KafkaConnectionError | aiokafka.errors.KafkaTimeoutError | TimeoutError
+                  | ConnectionError):
+        said = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return (f"cannot reach the Kafka brokers at {servers} ({said}): is the bus running "
+                "(`referral-bus up`), and are KAFKA_BOOTSTRAP_SERVERS and REFERRAL_BUS_KAFKA_SECURITY right?")
+    if isinstance(exc, sqlalchemy.exc.OperationalError):
+        return ("cannot use the read-model database (REFERRAL_BUS_DATABASE_URL; default SQLite under the data "
+                f"directory): {str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__}")
+    return None
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from referral_bus.cli.common import EXIT_USAGE, ZONED_EXAMPLE, zoned_time
 from referral_bus.cli.common import runtime as _runtime
 
 if TYPE_CHECKING:
@@ -18,10 +19,7 @@ if TYPE_CHECKING:
 
 def cmd_history(args: argparse.Namespace) -> int:
     from referral_bus.auditor.history import rebuild_case_sync
-    as_of = datetime.fromisoformat(args.as_of) if args.as_of else None
-    if as_of is not None and as_of.tzinfo is None:
-        print("--as-of needs a timezone, e.g. 2026-11-22T10:00:00+05:00", file=sys.stderr)
-        return 2
+    as_of: datetime | None = args.as_of
     history = rebuild_case_sync(_runtime(), args.case_id, as_of)
     if not history.events:
         print(f"no events for case {args.case_id}" + (f" as of {as_of.isoformat()}" if as_of else ""), file=sys.stderr)
@@ -75,8 +73,21 @@ def cmd_sla(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    from kafka import KafkaConsumer
+
     from referral_bus.auditor.verify import verify_topic_sync
-    report, undecodable = verify_topic_sync(_runtime(), args.topic)
+    runtime = _runtime()
+    if args.topic:   # "OK: 0 events" for a mistyped name would be a false all-clear
+        consumer = KafkaConsumer(**runtime.settings.kafka_python())
+        try:
+            known = consumer.topics()
+        finally:
+            consumer.close()
+        if args.topic not in known:
+            print(f"error: there is no topic {args.topic!r} on the brokers (see `referral-bus topics list`)",
+                  file=sys.stderr)
+            return EXIT_USAGE
+    report, undecodable = verify_topic_sync(runtime, args.topic)
     for problem in report.problems:
         print(problem)
     for line in undecodable:
@@ -87,18 +98,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if report.ok and not undecodable else 1
 
 
-def _parse_time(text: str | None, what: str) -> datetime:
-    if not text:
-        raise SystemExit(f"needs {what} (ISO-8601 with a time zone, e.g. 2026-11-01T00:00:00+05:00)")
-    value = datetime.fromisoformat(text)
-    if value.tzinfo is None:
-        raise SystemExit(f"{what} needs a time zone, e.g. {text}+05:00")
-    return value
-
-
 def _sla_report(args: argparse.Namespace) -> int:
     from referral_bus.auditor.sla_report import sla_report_sync
-    start, end = _parse_time(args.start, "--from"), _parse_time(args.end, "--to")
+    start, end = args.start, args.end
+    if start is None or end is None:
+        print(f"error: sla report needs --from and --to, e.g. --from {ZONED_EXAMPLE}", file=sys.stderr)
+        return EXIT_USAGE
     rows = sla_report_sync(_runtime(), start, end, datetime.now(UTC))
     if args.json:
         print(json.dumps([{**{k: v for k, v in r.__dict__.items() if k != "lateness_seconds"},
@@ -120,10 +125,10 @@ def cmd_told(args: argparse.Namespace) -> int:
     """What AGENCY had been told about CASE by --as-of, from the log or from the read models."""
     from referral_bus.auditor.point_in_time import told_from_log, told_from_read_models
     runtime = _runtime()
-    as_of = datetime.fromisoformat(args.as_of) if args.as_of else datetime.now(UTC)
-    if as_of.tzinfo is None:
-        print("--as-of needs a time zone, e.g. 2026-11-22T10:00:00+05:00", file=sys.stderr)
-        return 2
+    as_of: datetime = args.as_of or datetime.now(UTC)
+    if args.agency_id not in runtime.directory.agencies:
+        print(f"error: {args.agency_id!r} is not an agency of agencies.yaml (e.g. cam-almaty)", file=sys.stderr)
+        return EXIT_USAGE
     if args.source == "log":
         told = told_from_log(runtime, args.agency_id, args.case_id, as_of)
     else:
@@ -153,7 +158,7 @@ def cmd_archive(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from referral_bus.auditor.steering_report import build_report, write_report
     from referral_bus.projections.service import make_engine
-    start, end = _parse_time(args.start, "--from"), _parse_time(args.end, "--to")
+    start, end = args.start, args.end
     report = build_report(make_engine(_runtime()), start, end, args.city)
     for path in write_report(report, Path(args.out)):
         print(path)
@@ -175,14 +180,15 @@ def register(sub: Any) -> None:
                                    "due time with calendar reasoning, status)")
     p.add_argument("action", choices=["run", "explain", "report"])
     p.add_argument("case_id", nargs="?", help="for explain")
-    p.add_argument("--from", dest="start", help="report: deadlines due from this time (ISO-8601 with zone)")
-    p.add_argument("--to", dest="end", help="report: … up to this time (exclusive)")
+    p.add_argument("--from", dest="start", type=zoned_time,
+                   help="report: deadlines due from this time (ISO-8601 with zone)")
+    p.add_argument("--to", dest="end", type=zoned_time, help="report: … up to this time (exclusive)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--faust-log-level", default="warn", choices=["crit", "error", "warn", "info", "debug"])
     p.set_defaults(func=cmd_sla)
     p = sub.add_parser("history", help="rebuild a case's timeline and state from the case log")
     p.add_argument("case_id")
-    p.add_argument("--as-of", help="ISO-8601 time with zone; events recorded later are left out")
+    p.add_argument("--as-of", type=zoned_time, help="ISO-8601 time with zone; events recorded later are left out")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_history)
     p = sub.add_parser("verify", help="check per-case sequences, the hash chains, every signature and the "
@@ -192,7 +198,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser("told", help="what an agency had been told about a case by a moment (its inbox)")
     p.add_argument("agency_id")
     p.add_argument("case_id")
-    p.add_argument("--as-of", help="ISO-8601 time with zone (default: now)")
+    p.add_argument("--as-of", type=zoned_time, help="ISO-8601 time with zone (default: now)")
     p.add_argument("--source", choices=["log", "read-models"], default="log")
     p.set_defaults(func=cmd_told)
     for name, text in (("archive", "write the case log to Avro container files with a manifest of counts and hashes"),
@@ -201,8 +207,8 @@ def register(sub: Any) -> None:
         p.add_argument("directory")
         p.set_defaults(func=cmd_archive)
     p = sub.add_parser("report", help="the Steering Committee report (HTML with charts, and CSV) from the read models")
-    p.add_argument("--from", dest="start", required=True, help="period start, ISO-8601 with zone")
-    p.add_argument("--to", dest="end", required=True, help="period end (exclusive)")
+    p.add_argument("--from", dest="start", type=zoned_time, required=True, help="period start, ISO-8601 with zone")
+    p.add_argument("--to", dest="end", type=zoned_time, required=True, help="period end (exclusive)")
     p.add_argument("--city", choices=["NUR_SULTAN", "ALMATY", "SHYMKENT", "TURKESTAN_OBLAST"])
     p.add_argument("--out", default="steering-report", help="directory for report.html and the CSV files")
     p.set_defaults(func=cmd_report)

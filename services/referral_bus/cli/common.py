@@ -1,14 +1,37 @@
-"""What every command group needs."""
+"""What every command group needs: the runtime, argument types that explain themselves, and the
+exit codes every command keeps (README, "Command line").
+
+Exit codes: 0 done; 1 done, and what was checked is not in order (verify found problems, a case
+has no events, a service is down, an archive was refused); 2 the command line or a setting is
+wrong (the message names it); 3 a service the command needs cannot be reached (the broker, the
+read-model database)."""
 
 from __future__ import annotations
 
+import argparse
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from referral_bus.infra.runtime import Runtime
+
+EXIT_OK, EXIT_FOUND, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
+ZONED_EXAMPLE = "2026-11-22T10:00:00+05:00"
 
 
 def runtime() -> Runtime:
     """Settings from the environment, loaded when a command needs them (``--help`` stays fast)."""
     from referral_bus.infra.runtime import load_runtime
     return load_runtime()
+
+
+def zoned_time(text: str) -> datetime:
+    """argparse type: an ISO-8601 time with its zone; the error shows the shape wanted."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO-8601 time; give one with its zone, e.g. "
+                                         f"{ZONED_EXAMPLE}") from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no time zone; e.g. {value.isoformat()}+05:00 (Almaty)")
+    return value

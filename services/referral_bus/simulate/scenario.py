@@ -195,6 +195,8 @@ def load_scenario(path: str | Path, calendar: WorkingCalendar | None = None) -> 
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ScenarioError(f"{path}: cannot read the scenario file ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: not a text file (a scenario is UTF-8 YAML; examples/README.md)") from None
     return parse_scenario(text, calendar, source=path.name)
 
 

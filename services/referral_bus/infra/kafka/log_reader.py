@@ -37,6 +37,17 @@ def connection(source: str | Settings) -> dict[str, Any]:
     return {"bootstrap_servers": source.bootstrap_servers, **source.kafka_security.aiokafka()}
 
 
+async def started(consumer: AIOKafkaConsumer) -> AIOKafkaConsumer:
+    """``consumer`` started — or stopped again when it could not start (no broker answered), so
+    the caller's error is the only thing said, not also an "unclosed consumer" warning."""
+    try:
+        await consumer.start()
+    except BaseException:
+        await consumer.stop()
+        raise
+    return consumer
+
+
 async def read_to_end(source: str | Settings, topics: Iterable[str], *,
                       partitions: dict[str, list[int]] | None = None, timeout: float = 60.0,
                       progress: str | None = None) -> AsyncIterator[ConsumerRecord[Any, Any]]:
@@ -46,7 +57,7 @@ async def read_to_end(source: str | Settings, topics: Iterable[str], *,
     consumer = AIOKafkaConsumer(**connection(source), group_id=None, enable_auto_commit=False,
                                 auto_offset_reset="earliest", fetch_max_bytes=16 * 1024 * 1024,
                                 max_partition_fetch_bytes=4 * 1024 * 1024)
-    await consumer.start()
+    await started(consumer)
     try:
         tps: list[TopicPartition] = []
         for topic in topics:
@@ -103,7 +114,7 @@ class TopicFollower:
         if self._consumer is None:
             consumer = AIOKafkaConsumer(**connection(self.source), group_id=None, enable_auto_commit=False,
                                         auto_offset_reset="earliest")
-            await consumer.start()
+            await started(consumer)
             await consumer._client.force_metadata_update()  # noqa: SLF001 - a fresh client knows no topics yet
             self._tps = [TopicPartition(t, p) for t in self.topics for p in sorted(consumer.partitions_for_topic(t)
                                                                                    or ())]
