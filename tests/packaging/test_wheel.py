@@ -141,7 +141,8 @@ print(json.dumps({"module": referral_bus.__file__, "root": str(Settings().root),
 @pytest.mark.timeout(1200)
 def test_installed_sdk_publishes_to_a_running_bus(installed: Installed, bus: Bus) -> None:
     settings = bus.runtime.settings
-    env = clean_env(KAFKA_BOOTSTRAP_SERVERS=settings.bootstrap_servers, REFERRAL_BUS_TOPIC_PREFIX=settings.topic_prefix)
+    env = clean_env(KAFKA_BOOTSTRAP_SERVERS=settings.bootstrap_servers, REFERRAL_BUS_TOPIC_PREFIX=settings.topic_prefix,
+                    REFERRAL_BUS_SIGNING_KEY_DIR=str(settings.signing_keys))   # the school's key, as enrolled
     result = installed.run(str(installed.venv / "bin" / "python"), "-c", PUBLISH, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     answer = json.loads(result.stdout.strip().splitlines()[-1])
