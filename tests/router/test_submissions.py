@@ -138,6 +138,10 @@ def test_submissions_already_answered_are_skipped_once(core: SubmissionHandler, 
     (lambda e, c: (c.encode(e.model_copy(update={"envelope": e.envelope.model_copy(
         update={"occurred_at": NOW + timedelta(hours=1)})})), b"C-1", POLICE, None),
      "ENVELOPE_INVALID", "envelope.occurred_at"),
+    # 1970: a wrong clock or a mistyped year, not a removal that happened then
+    (lambda e, c: (c.encode(e.model_copy(update={"envelope": e.envelope.model_copy(
+        update={"occurred_at": datetime(1970, 1, 1, tzinfo=UTC)})})), b"C-1", POLICE, None),
+     "ENVELOPE_INVALID", "envelope.occurred_at"),
 ])
 def test_rejections_carry_code_and_field_and_a_dead_letter(core: SubmissionHandler, codec: Codec, mutate, code,
                                                            field) -> None:  # type: ignore[no-untyped-def]

@@ -8,12 +8,30 @@ from enum import Enum
 from typing import Annotated, Any, ClassVar
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 NAMESPACE = "kz.referralbus"
 
 #: Case ids are opaque, pseudonymous identifiers; they must never encode a child's identity.
 CASE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{2,63}$")
+#: Staff ids and roles: pseudonymous tokens, never a name or free text (no spaces, no line breaks).
+ACTOR_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}$")
+
+
+def _bounded(low: int, high: int, why: str) -> AfterValidator:
+    def check(value: int) -> int:
+        if not low <= value <= high:
+            raise ValueError(f"must be {low}–{high}: {why}")
+        return value
+    return AfterValidator(check)
+
+
+#: A child's age in whole years: a child is an individual aged 0 to 18 (Annex B, part 2).
+ChildAge = Annotated[int, _bounded(0, 17, "a child is an individual aged 0 to 18 (Annex B, part 2)")]
+#: An age on record as it changes: 18 is recorded once, as the end of child protection (6.74(a), 6.78(a)).
+AgeOnRecord = Annotated[int, _bounded(0, 18, "a child is 0–17; 18 ends child protection (Annex B 6.74(a), 6.78(a))")]
+#: An age asserted or assessed for an individual whose age is disputed (6.8–6.11): may be an adult's.
+AssessedAge = Annotated[int, _bounded(0, 99, "an age in whole years")]
 
 
 class Record(BaseModel):
@@ -39,6 +57,14 @@ class Producer(Record):
     agency_id: str = Field(description="Agency id from agencies.yaml, e.g. police-juvenile-almaty")
     actor_id: str = Field(description="Pseudonymous staff identifier inside the agency (never a name)")
     actor_role: str | None = Field(default=None, description="Role, e.g. juvenile_inspector")
+
+    @field_validator("actor_id", "actor_role")
+    @classmethod
+    def _pseudonymous(cls, value: str | None) -> str | None:
+        if value is not None and not ACTOR_PATTERN.match(value):
+            raise ValueError("must be 1-64 characters of letters, digits and . _ : @ - (a pseudonymous staff id or "
+                             "role, never a name or free text)")
+        return value
 
 
 class Envelope(Record):

@@ -10,7 +10,7 @@ from enum import Enum
 
 from pydantic import Field, model_validator
 
-from referral_bus.contracts.base import Event
+from referral_bus.contracts.base import AssessedAge, Event
 from referral_bus.contracts.consent import Consent, ConsentSubject
 
 
@@ -19,9 +19,9 @@ class AgeAssessmentCompleted(Event):
     the result is inconclusive the child gets the benefit of the doubt (6.11): the age the bus
     adopts is the lower bound of the assessed range."""
 
-    claimed_age_years: int = Field(description="6.8: the age the individual asserts")
-    assessed_min_age_years: int
-    assessed_max_age_years: int
+    claimed_age_years: AssessedAge = Field(description="6.8: the age the individual asserts")
+    assessed_min_age_years: AssessedAge
+    assessed_max_age_years: AssessedAge
     conclusive: bool = Field(description="6.11: conclusive results are adopted; otherwise benefit of the doubt")
     least_invasive_method: bool = Field(default=True, description="6.10(d): the least invasive method was used")
 

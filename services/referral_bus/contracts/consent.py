@@ -8,7 +8,7 @@ from enum import Enum
 
 from pydantic import Field
 
-from referral_bus.contracts.base import Record
+from referral_bus.contracts.base import ChildAge, Record
 
 
 class ConsentSubject(str, Enum):
@@ -21,7 +21,7 @@ class Consent(Record):
     """The consents obtained for one purpose. ``None`` = not asked (yet)."""
 
     subject: ConsentSubject
-    child_age_years: int = Field(description="The child's age when consent was sought (16 is the threshold)")
+    child_age_years: ChildAge = Field(description="The child's age when consent was sought (16 is the threshold)")
     child_consented: bool | None = None
     child_has_sufficient_maturity: bool | None = Field(
         default=None, description="6.15: decided by the examining doctor; 5.9/5.12: by the NGO")

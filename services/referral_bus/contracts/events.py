@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import Field, model_validator
 
-from referral_bus.contracts.base import AwareDatetime, City, Event
+from referral_bus.contracts.base import AgeOnRecord, AwareDatetime, ChildAge, City, Event
 
 
 class ReferralKind(str, Enum):
@@ -43,7 +43,7 @@ class ReferralMade(Event):
 
     referral_kind: ReferralKind
     city: City = Field(description="City/Oblast where the child is located (4.5, 5.9(b), 5.12(b))")
-    child_age_years: int = Field(description="Age in whole years; routing under 4.5 depends on it")
+    child_age_years: ChildAge = Field(description="Age in whole years; routing under 4.5 depends on it")
     age_disputed: bool = Field(default=False, description="6.8–6.11: age not documented and disputed")
     immediate_risk: bool = Field(default=False, description="6.3(a): evidence of immediate risk of significant harm")
     referring_body: str | None = Field(default=None, description="Part 8 A2: the body the referrer represents")
@@ -64,8 +64,6 @@ class ReferralMade(Event):
 
     @model_validator(mode="after")
     def _rules(self) -> ReferralMade:
-        if not 0 <= self.child_age_years < 18:
-            raise ValueError("child_age_years must be 0–17: a child is an individual aged 0 to 18 (Annex B, part 2)")
         if self.referral_kind is ReferralKind.NGO_SUPPORT and not self.services_requested:
             raise ValueError("services_requested: an NGO referral request names at least one service (Part 8, section "
                              "E)")
@@ -86,7 +84,7 @@ class EmergencyRemovalRequested(Event):
     the CAM/CSC (c), immediately. The removal itself is ``EmergencyRemoval`` (4.8)."""
 
     city: City
-    child_age_years: int
+    child_age_years: ChildAge
 
 
 class CourtClaimRequested(Event):
@@ -109,7 +107,7 @@ class EmergencyRemoval(Event):
     When no CAM/CSC Social Worker was present, 4.8 requires a report within 3 hours."""
 
     city: City
-    child_age_years: int
+    child_age_years: ChildAge
     child_removed: bool = Field(description="Outcome of the visit: was the child removed for protection")
     cam_social_worker_present: bool = Field(description="4.8: did a CAM/CSC Social Worker accompany the inspector")
     guardianship_present: bool = Field(default=False, description="4.8: was the Guardianship represented")
@@ -352,7 +350,7 @@ class ChildAgeRecorded(Event):
     to the CAM/CSC's (4.5(a)–(b)); turning 18 ends child protection: the care plan is no longer
     necessary (6.74(a)) and the case is transferred and closed (6.78(a))."""
 
-    child_age_years: int
+    child_age_years: AgeOnRecord
     reason: AgeRecordReason
 
 

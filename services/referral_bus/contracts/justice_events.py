@@ -9,7 +9,7 @@ from enum import Enum
 
 from pydantic import Field, model_validator
 
-from referral_bus.contracts.base import City, Event
+from referral_bus.contracts.base import ChildAge, City, Event
 
 
 class PoliceCustodyStarted(Event):
@@ -17,7 +17,7 @@ class PoliceCustodyStarted(Event):
     Code; the prosecutor is told."""
 
     city: City
-    child_age_years: int
+    child_age_years: ChildAge
     criminal_case_ref: str
 
 

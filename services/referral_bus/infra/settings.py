@@ -76,6 +76,9 @@ class Settings:
                                                                             256 * 1024)))
     #: How far in the future occurred_at may lie (clock skew between agencies and the bus).
     max_clock_skew_seconds: int = field(default_factory=lambda: int(os.environ.get("REFERRAL_BUS_MAX_CLOCK_SKEW", 300)))
+    #: How far in the past occurred_at may lie: older is a wrong clock or a mistyped year.
+    max_event_age_days: int = field(default_factory=lambda: int(os.environ.get("REFERRAL_BUS_MAX_EVENT_AGE_DAYS",
+                                                                               3650)))
     #: The SLA processor waits this long past a due time before declaring a breach, so that a
     #: completing event already on its way through the router is not mistaken for a miss.
     sla_grace_seconds: float = field(default_factory=lambda: float(os.environ.get("REFERRAL_BUS_SLA_GRACE", 10)))

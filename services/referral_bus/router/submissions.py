@@ -80,7 +80,8 @@ def utc_now() -> datetime:
 class SubmissionHandler:
     def __init__(self, codec: Codec, directory: Directory, ingress_owners: dict[str, str], *,
                  max_event_bytes: int, max_clock_skew: timedelta, clock: Callable[[], datetime] = utc_now,
-                 signing_keys: KeyDirectory | None = None) -> None:
+                 signing_keys: KeyDirectory | None = None, max_event_age: timedelta = timedelta(days=3650)) -> None:
+        self.max_event_age = max_event_age
         self.codec = codec
         #: The enrolled signing keys (the router follows rb.signing-keys); ``None`` only where no
         #: agency signs — the simulator, which runs the protocol's decisions without transport.
@@ -114,7 +115,7 @@ class SubmissionHandler:
         return cls(codec or runtime.codec, runtime.directory, runtime.catalogue.ingress_topics(),
                    max_event_bytes=settings.max_event_bytes,
                    max_clock_skew=timedelta(seconds=settings.max_clock_skew_seconds), clock=clock,
-                   signing_keys=signing_keys)
+                   signing_keys=signing_keys, max_event_age=timedelta(days=settings.max_event_age_days))
 
     # -- state from the case log ------------------------------------------------------------------
     def reset(self) -> None:
@@ -220,6 +221,10 @@ class SubmissionHandler:
         if env.occurred_at > self.clock() + self.max_clock_skew:
             raise Rejection(Code.ENVELOPE_INVALID, "occurred_at lies in the future beyond the allowed clock skew "
                             f"of {int(self.max_clock_skew.total_seconds())} s", field="envelope.occurred_at")
+        if env.occurred_at < self.clock() - self.max_event_age:
+            raise Rejection(Code.ENVELOPE_INVALID, f"occurred_at lies more than {self.max_event_age.days} days in the "
+                            "past (REFERRAL_BUS_MAX_EVENT_AGE_DAYS): a wrong clock or a mistyped year",
+                            field="envelope.occurred_at")
 
     def _accept(self, sub: Submission, event: Event) -> Outcome:
         self._check_envelope(sub, event)

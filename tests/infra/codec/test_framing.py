@@ -73,7 +73,7 @@ def test_schema_valid_but_rule_invalid_names_the_field(codec: Codec) -> None:
     schemaless_writer(buffer, parse_schema(schema), datum)
     with pytest.raises(DecodeError) as caught:
         codec.decode(buffer.getvalue())
-    assert caught.value.code == "SCHEMA_INVALID" and "child_age_years must be 0–17" in caught.value.message
+    assert caught.value.code == "SCHEMA_INVALID" and "child_age_years: must be 0–17" in caught.value.message
 
 
 def test_data_written_with_an_older_version_is_read(codec: Codec) -> None:
