@@ -4,6 +4,7 @@ agency's key, and one signed with a revoked key, each with its own code; ``keys 
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -12,6 +13,7 @@ from referral_bus.contracts.base import Event
 from referral_bus.contracts.bus_records import Receipt, ReceiptStatus
 from referral_bus.domain.signatures import sign
 from referral_bus.infra.signing_keys import SigningKeyStore
+from referral_bus.router.app import KEYS_EVERY
 from referral_bus.sdk import AgencyClient
 from tests.auditor.test_cli_on_broker import cli
 from tests.broker_helpers import of_case, read_topic
@@ -19,6 +21,9 @@ from tests.builders import case_id, outcome_report, removal
 from tests.conftest import Bus
 
 pytestmark = [pytest.mark.broker]
+
+#: A running router learns enrolments and revocations within KEYS_EVERY (0.2 s): wait well past it.
+LEARNS = 5 * KEYS_EVERY
 
 
 def send(client: AgencyClient, event: Event) -> Receipt:
@@ -61,6 +66,7 @@ def test_rotation_and_revocation_take_effect_at_once_and_verify_checks_every_sig
 
         rotated = cli(bus, "keys", "rotate", agency, "--grace-minutes", "0", "--by", "test-operator")
         assert rotated.returncode == 0, rotated.stderr
+        time.sleep(LEARNS)
         report = outcome_report(police, case)
         refused(send(police, sign(report, *old_key)), "SIGNING_KEY_REVOKED")
         assert police.publish(report, wait_for_receipt=True).status is ReceiptStatus.ACCEPTED  # type: ignore[union-attr]
@@ -70,6 +76,7 @@ def test_rotation_and_revocation_take_effect_at_once_and_verify_checks_every_sig
         new_key_id = store.current(agency)[0]
         revoked = cli(bus, "keys", "revoke", new_key_id, "--reason", "compromised", "--by", "test-operator")
         assert revoked.returncode == 0, revoked.stderr
+        time.sleep(LEARNS)
         receipt = police.publish(outcome_report(police, case_id("ROT")), wait_for_receipt=True)
         assert receipt is not None
         refused(receipt, "SIGNING_KEY_REVOKED")
@@ -78,6 +85,7 @@ def test_rotation_and_revocation_take_effect_at_once_and_verify_checks_every_sig
         assert f"{old_key[0]}" in listed and "(rotated)" in listed and "(compromised)" in listed
         enrolled = cli(bus, "keys", "enrol", agency, "--by", "test-operator")   # a new key after the compromise
         assert enrolled.returncode == 0 and "1 key(s) enrolled" in enrolled.stdout, enrolled.stdout
+        time.sleep(LEARNS)
         fresh = police.publish(removal(police, case_id("ROT"), hours_ago=1), wait_for_receipt=True)
         assert fresh is not None and fresh.status is ReceiptStatus.ACCEPTED, fresh.reason if fresh else None
 

@@ -138,16 +138,21 @@ def cmd_keys(args: argparse.Namespace) -> int:
         print(f"{len(enrolled)} key(s) enrolled, {len(agencies) - len(enrolled)} agency(ies) already had one; "
               f"private keys in {store.directory} (mode 0600: copy each agency's folder to its own systems only)")
         return 0
-    # rotate: a new current key, the old ones retired after the grace period
-    records: list[SigningKeyEnrolled | SigningKeyRevoked] = []
-    for agency_id in agencies:
+    # rotate: enrol a new key, let the routers learn it, sign with it, retire the old ones after the grace
+    import time
+
+    from referral_bus.infra.signing_keys import ROUTERS_LEARN
+    fresh = {agency_id: store.generate(agency_id, make_current=False) for agency_id in agencies}
+    publish_key_records(runtime, [enrolment(a, key_id, public, args.by) for a, (key_id, public) in fresh.items()])
+    time.sleep(ROUTERS_LEARN)   # an event signed with the new key before a router knows it would be refused
+    retired: list[SigningKeyEnrolled | SigningKeyRevoked] = []
+    for agency_id, (key_id, _) in fresh.items():
         old = [k for k in directory.of(agency_id) if k.revoked_at is None]
-        key_id, public = store.generate(agency_id)
-        records.append(enrolment(agency_id, key_id, public, args.by))
-        records += [revocation(directory, k.key_id, "rotated", args.by, timedelta(minutes=args.grace_minutes))
+        store.make_current(agency_id, key_id)
+        retired += [revocation(directory, k.key_id, "rotated", args.by, timedelta(minutes=args.grace_minutes))
                     for k in old]
-        print(f"{agency_id}: now signs with {key_id}; {len(old)} older key(s) retire in {args.grace_minutes} min")
-    publish_key_records(runtime, records)
+        print(f"{agency_id}: now signs with {key_id}; {len(old)} older key(s) retire in {args.grace_minutes:g} min")
+    publish_key_records(runtime, retired)
     return 0
 
 

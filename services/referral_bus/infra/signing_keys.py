@@ -34,8 +34,8 @@ class SigningKeyStore:
     #: agency id → (mtime of its ``current`` file, key id, key): re-read when an operator rotates
     _cache: dict[str, tuple[int, str, Ed25519PrivateKey]] = field(default_factory=dict, repr=False)
 
-    def generate(self, agency_id: str) -> tuple[str, bytes]:
-        """A new key pair for ``agency_id``, stored and made current; (key id, raw public key)."""
+    def generate(self, agency_id: str, *, make_current: bool = True) -> tuple[str, bytes]:
+        """A new key pair for ``agency_id``, stored (and made current); (key id, raw public key)."""
         private = Ed25519PrivateKey.generate()
         public = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         key_id = key_id_for(agency_id, public)
@@ -49,10 +49,15 @@ class SigningKeyStore:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as out:
             out.write(pem)
-        current = folder / "current.tmp"
-        current.write_text(key_id + "\n")
-        current.replace(folder / "current")  # atomic: a signer never sees half a file
+        if make_current:
+            self.make_current(agency_id, key_id)
         return key_id, public
+
+    def make_current(self, agency_id: str, key_id: str) -> None:
+        """Sign with ``key_id`` from now on (the SDK notices without a restart)."""
+        current = self.directory / agency_id / "current.tmp"
+        current.write_text(key_id + "\n")
+        current.replace(self.directory / agency_id / "current")  # atomic: a signer never sees half a file
 
     def current(self, agency_id: str) -> tuple[str, Ed25519PrivateKey]:
         """The key ``agency_id`` signs with now; ``SigningKeyError`` when it has none."""
@@ -76,6 +81,11 @@ class SigningKeyStore:
             raise SigningKeyError(f"{path} is not an Ed25519 private key")
         self._cache[agency_id] = (mtime, key_id, key)
         return key_id, key
+
+
+#: How long ``keys rotate`` waits between enrolling the new key and signing with it: running routers
+#: learn new keys within router/app.py's KEYS_EVERY (0.2 s); this leaves a wide margin.
+ROUTERS_LEARN = 2.0
 
 
 def enrolment(agency_id: str, key_id: str, public_key: bytes, by: str) -> SigningKeyEnrolled:

@@ -8,7 +8,9 @@ batch costs two broker round trips instead of two per event.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -47,6 +49,9 @@ APP_ID = "referral-bus-router"
 BATCH_MAX = 500
 BATCH_WITHIN_SECONDS = 0.02
 ACKNOWLEDGEMENT = EscalationAcknowledged.__name__
+#: How often the router catches up with the signing keys: a revocation applies, and a new key is
+#: known, within this many seconds (``keys rotate`` waits ROUTERS_LEARN before switching).
+KEYS_EVERY = 0.2
 
 
 class RouterService:
@@ -63,16 +68,22 @@ class RouterService:
         #: the signing-key directory, caught up before every batch (a revocation applies at once)
         self.signing_keys = KeyDirectory()
         self.key_records = TopicFollower(runtime.settings, [cat.name("signing_keys")])
+        self._keys_caught_up: float | None = None
+        self._keys_lock = asyncio.Lock()   # the timer and the first batch share one consumer
         self.handler = SubmissionHandler.from_runtime(runtime, signing_keys=self.signing_keys)
         self.checkpoints = cat.name("checkpoints")
         self.quarantine = Quarantine(runtime, "router")
-        try:   # the router's own key, for its chain checkpoints (domain/signatures.py)
-            self.checkpoint_key = SigningKeyStore(settings.signing_keys).current(ROUTER)
+        #: the router's own key, for its chain checkpoints (domain/signatures.py); read per checkpoint,
+        #: so that `keys rotate rb-router` applies without a restart
+        self.router_keys = SigningKeyStore(settings.signing_keys)
+        try:
+            self.router_keys.current(ROUTER)
         except SigningKeyError as exc:
             log.critical("router.no_checkpoint_key", error=str(exc))
             raise SystemExit(f"router: {exc}") from None
         self.stale = True
         self.app = make_app(settings.topic_prefix + APP_ID, settings, cat.partitions("case_log"))
+        self.app.timer(KEYS_EVERY)(self._follow_keys)
         self.publisher = AckedPublisher(runtime.settings, APP_ID)
         self.app.on_before_shutdown.connect(self._stop_publisher)
         ingress = self.app.topic(*cat.ingress_topics(), key_serializer="raw", value_serializer="raw")
@@ -114,7 +125,8 @@ class RouterService:
     async def _route(self, stream: faust.StreamT[Any]) -> None:
         # take_events acks a batch only after this loop body has finished with it (faust streams.py)
         async for events in cast(faust.Stream[Any], stream).take_events(BATCH_MAX, within=BATCH_WITHIN_SECONDS):
-            await self._catch_up_keys()
+            if self._keys_caught_up is None:
+                await self._catch_up_keys()   # the first batch waits for the whole key directory
             if self.stale:
                 await self.reload()
             elif any(self.runtime.codec.record_name(e.message.value or b"") == ACKNOWLEDGEMENT for e in events):
@@ -136,18 +148,30 @@ class RouterService:
             return []
         checkpoint = sign_checkpoint(ChainCheckpoint(checkpoint_id=uuid.uuid4(), recorded_at=datetime.now(UTC),
                                                      heads=list(heads.values()), signature=b""),
-                                     *self.checkpoint_key)
+                                     *self.router_keys.current(ROUTER))
         return [Outgoing(self.checkpoints, None, self.runtime.codec.encode(checkpoint))]
 
     async def _catch_up_keys(self) -> None:
-        for record in await self.key_records.catch_up():
-            try:
-                key_record = self.runtime.codec.decode(record.value)
-            except DecodeError:
-                log.error("router.undecodable_key_record", partition=record.partition, offset=record.offset)
-                continue   # only the administrator writes there (ACLs); a bad record enrols nothing
-            if isinstance(key_record, SigningKeyEnrolled | SigningKeyRevoked):
-                self.signing_keys.fold(key_record)
+        """Fold what was enrolled or revoked since the last time: before the first batch, then every
+        KEYS_EVERY seconds off the submissions' path (asking the broker before every batch cost a
+        third of the router's throughput, docs/benchmarks.md)."""
+        async with self._keys_lock:
+            self._keys_caught_up = time.monotonic()
+            for record in await self.key_records.catch_up():
+                try:
+                    key_record = self.runtime.codec.decode(record.value)
+                except DecodeError:
+                    log.error("router.undecodable_key_record", partition=record.partition, offset=record.offset)
+                    continue   # only the administrator writes there (ACLs); a bad record enrols nothing
+                if isinstance(key_record, SigningKeyEnrolled | SigningKeyRevoked):
+                    self.signing_keys.fold(key_record)
+
+    async def _follow_keys(self) -> None:
+        """The timer's turn: a broker that does not answer now is asked again at the next one."""
+        try:
+            await self._catch_up_keys()
+        except Exception as exc:  # noqa: BLE001 - keep following; the submissions' path is not blocked
+            log.warning("router.signing_keys_not_caught_up", error=type(exc).__name__)
 
     async def _catch_up_escalations(self) -> int:
         records = await self.escalations.catch_up()
