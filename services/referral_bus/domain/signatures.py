@@ -20,6 +20,7 @@ no longer matches what the router signed. No I/O here; the crypto is ``cryptogra
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -64,7 +65,6 @@ def sign_checkpoint(checkpoint: ChainCheckpoint, key_id: str, private_key: Ed255
 
 def key_id_for(agency_id: str, public_key: bytes) -> str:
     """``<agency>:<first 16 hex of SHA-256 of the raw public key>``: readable and unique."""
-    import hashlib
     return f"{agency_id}:{hashlib.sha256(public_key).hexdigest()[:16]}"
 
 
@@ -81,10 +81,10 @@ def unpack(value: bytes) -> tuple[str, bytes]:
     key_id, signature = value[2:2 + size], value[2 + size:]
     if len(key_id) != size or len(signature) != SIGNATURE_BYTES:
         raise ValueError(f"envelope.signature must hold a key id and a {SIGNATURE_BYTES}-byte Ed25519 signature")
-    try:
-        return key_id.decode("ascii"), signature
-    except UnicodeDecodeError:
-        raise ValueError("the key id in envelope.signature is not ASCII") from None
+    text = key_id.decode("ascii", errors="replace")
+    if not KEY_ID_PATTERN.match(text):
+        raise ValueError("the key id in envelope.signature is not of the form <agency id>:<16 hex digits>")
+    return text, signature
 
 
 def sign(event: Event, key_id: str, private_key: Ed25519PrivateKey) -> Event:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -92,8 +92,8 @@ class AgencyClient:
         self._receipts: KafkaConsumer | None = None
         self._inbox: KafkaConsumer | None = None
         self._keys = SigningKeyStore(self.runtime.settings.signing_keys)
-        #: (topic, partition, offset, reason code) of records that did not decode, skipped
-        self.unreadable: list[tuple[str, int, int, str]] = []
+        #: (topic, partition, offset, reason code) of the most recent records that did not decode, skipped
+        self.unreadable: deque[tuple[str, int, int, str]] = deque(maxlen=1000)
         #: Delivery ids already handed to the caller in this session (the most recent ones).
         self._seen: OrderedDict[str, None] = OrderedDict()
 
