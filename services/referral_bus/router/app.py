@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -65,10 +64,10 @@ class RouterService:
         self.dead_letter = cat.name("dead_letter")
         #: the SLA processor's escalations: who may acknowledge which (domain/pathways/escalation.py)
         self.escalations = TopicFollower(runtime.settings, [cat.name("escalations")])
-        #: the signing-key directory, caught up before every batch (a revocation applies at once)
+        #: the signing-key directory: complete before the first batch, then caught up every KEYS_EVERY s
         self.signing_keys = KeyDirectory()
         self.key_records = TopicFollower(runtime.settings, [cat.name("signing_keys")])
-        self._keys_caught_up: float | None = None
+        self._keys_ready = False   # a catch-up has completed: the directory holds every key enrolled so far
         self._keys_lock = asyncio.Lock()   # the timer and the first batch share one consumer
         self.handler = SubmissionHandler.from_runtime(runtime, signing_keys=self.signing_keys)
         self.checkpoints = cat.name("checkpoints")
@@ -125,7 +124,7 @@ class RouterService:
     async def _route(self, stream: faust.StreamT[Any]) -> None:
         # take_events acks a batch only after this loop body has finished with it (faust streams.py)
         async for events in cast(faust.Stream[Any], stream).take_events(BATCH_MAX, within=BATCH_WITHIN_SECONDS):
-            if self._keys_caught_up is None:
+            if not self._keys_ready:
                 await self._catch_up_keys()   # the first batch waits for the whole key directory
             if self.stale:
                 await self.reload()
@@ -156,7 +155,6 @@ class RouterService:
         KEYS_EVERY seconds off the submissions' path (asking the broker before every batch cost a
         third of the router's throughput, docs/benchmarks.md)."""
         async with self._keys_lock:
-            self._keys_caught_up = time.monotonic()
             for record in await self.key_records.catch_up():
                 try:
                     key_record = self.runtime.codec.decode(record.value)
@@ -165,6 +163,7 @@ class RouterService:
                     continue   # only the administrator writes there (ACLs); a bad record enrols nothing
                 if isinstance(key_record, SigningKeyEnrolled | SigningKeyRevoked):
                     self.signing_keys.fold(key_record)
+            self._keys_ready = True
 
     async def _follow_keys(self) -> None:
         """The timer's turn: a broker that does not answer now is asked again at the next one."""
