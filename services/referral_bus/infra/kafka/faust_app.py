@@ -15,6 +15,7 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaTimeoutError
 
+from referral_bus.infra.kafka.log_reader import METADATA_MAX_AGE_MS
 from referral_bus.infra.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -40,6 +41,8 @@ def make_app(app_id: str, settings: Settings, partitions: int) -> faust.App:
         broker_heartbeat_interval=settings.heartbeat_interval_seconds,
         broker_max_poll_interval=max(settings.max_poll_interval_seconds, settings.rebalance_timeout_seconds),
         producer_acks=-1,
+        consumer_metadata_max_age_ms=METADATA_MAX_AGE_MS,
+        producer_metadata_max_age_ms=METADATA_MAX_AGE_MS,
         web_enabled=False,
         datadir=str(settings.data_dir / app_id),
     )
@@ -74,7 +77,7 @@ class AckedPublisher:
         if self._producer is None:
             producer = AIOKafkaProducer(bootstrap_servers=self.settings.bootstrap_servers, client_id=self.client_id,
                                         acks="all", enable_idempotence=self.settings.producer_idempotence,
-                                        linger_ms=5,
+                                        linger_ms=5, metadata_max_age_ms=METADATA_MAX_AGE_MS,
                                         max_batch_size=1024 * 1024, request_timeout_ms=20000,
                                         **self.settings.kafka_security.aiokafka())
             await producer.start()

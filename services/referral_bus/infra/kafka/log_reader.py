@@ -20,6 +20,12 @@ from kafka.partitioner.default import murmur2
 from referral_bus.infra.progress import ReplayProgress
 from referral_bus.infra.settings import Settings
 
+#: How old a client's view of partition leaders may get (Kafka's default: 5 minutes). aiokafka's
+#: consumer, when resetting the offsets of a partition with nothing committed yet, does not refresh
+#: its metadata on NotLeaderForPartition: after a broker failover it asked the old leader again and
+#: again, and never fetched those partitions (seen on CI: the router silent on an agency's ingress
+#: after a broker was frozen). A refresh every 10 s bounds that to 10 s; it costs one small request.
+METADATA_MAX_AGE_MS = 10_000
 #: Records handed to the caller between two chances for the event loop to run something else.
 YIELD_EVERY = 100
 
@@ -31,10 +37,11 @@ def partition_for_key(key: bytes, partitions: int) -> int:
 
 def connection(source: str | Settings) -> dict[str, Any]:
     """aiokafka's connection settings: the settings' servers and credentials, or (an unsecured
-    broker) the bootstrap servers alone."""
+    broker) the bootstrap servers alone; metadata refreshed often (METADATA_MAX_AGE_MS)."""
+    fresh = {"metadata_max_age_ms": METADATA_MAX_AGE_MS}
     if isinstance(source, str):
-        return {"bootstrap_servers": source}
-    return {"bootstrap_servers": source.bootstrap_servers, **source.kafka_security.aiokafka()}
+        return {"bootstrap_servers": source, **fresh}
+    return {"bootstrap_servers": source.bootstrap_servers, **source.kafka_security.aiokafka(), **fresh}
 
 
 async def started(consumer: AIOKafkaConsumer) -> AIOKafkaConsumer:
