@@ -12,14 +12,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from referral_bus.contracts.base import Event, Record
+from referral_bus.contracts.base import Event, Record, personal_text_fields
 from referral_bus.domain.case_state import CaseState
 from referral_bus.domain.chain import GENESIS, chain_hash
 from referral_bus.domain.decisions import fold
 from referral_bus.infra.kafka.log_reader import partition_for_key, read_to_end
 from referral_bus.infra.runtime import Runtime
-
-_ENVELOPE_ONLY = {"envelope", "personal_data"}
 
 
 @dataclass
@@ -32,7 +30,8 @@ class CaseHistory:
     chain_problems: list[str] = field(default_factory=list)
 
     def timeline(self) -> list[dict[str, Any]]:
-        """One row per event and SLA record, in time order, without personal data."""
+        """One row per event and SLA record, in time order, without personal data (nor free text that
+        may name a person)."""
         rows: list[dict[str, Any]] = []
         for event in self.events:
             env = event.envelope
@@ -41,12 +40,21 @@ class CaseHistory:
                 "kind": "event", "sequence": env.sequence, "type": event.event_type(),
                 "occurred_at": env.occurred_at.isoformat(), "producer": env.producer.agency_id,
                 "event_id": str(env.event_id),
-                "fields": event.model_dump(mode="json", exclude=_ENVELOPE_ONLY),
+                "fields": _fields(event),
                 "personal_data": "withheld" if event.personal_data else None})
         for at, record in self.sla:
             rows.append({"at": at.isoformat(), "kind": "sla", "type": type(record).__name__,
                          "fields": record.model_dump(mode="json")})
         return sorted(rows, key=lambda r: (r["at"] or "", r.get("sequence") or 0))
+
+
+def _fields(event: Event) -> dict[str, Any]:
+    """The event's fields without personal data: a free-text field that may name a person shows
+    only that it was filled in ("withheld"), as ``personal_data`` does."""
+    fields: dict[str, Any] = event.model_dump(mode="json", exclude={"envelope", *event.personal_fields()})
+    for name in sorted(personal_text_fields(type(event))):
+        fields[name] = "withheld" if getattr(event, name) not in (None, []) else getattr(event, name)
+    return fields
 
 
 async def rebuild_case(runtime: Runtime, case_id: str, as_of: datetime | None = None) -> CaseHistory:

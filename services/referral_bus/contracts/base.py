@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import re
+import types
+import typing
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
-from typing import Annotated, Any, ClassVar
+from functools import cache
+from typing import Annotated, Any, ClassVar, Self, TypeVar
 from uuid import UUID
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic.fields import FieldInfo
 
 NAMESPACE = "kz.referralbus"
 
@@ -34,11 +40,124 @@ AgeOnRecord = Annotated[int, _bounded(0, 18, "a child is 0–17; 18 ends child p
 AssessedAge = Annotated[int, _bounded(0, 99, "an age in whole years")]
 
 
+# -- the domain of every text field ------------------------------------------------------------
+# Every ``str`` of every contract is one of the annotated types below (tests/contracts/test_text_domains.py
+# fails on a bare ``str``). The ``TextDomain`` travels in the type's metadata, so code can find the
+# fields that may name a person (``personal_text_fields``); none of it reaches the Avro schemas.
+
+#: Never in any text: C0/C1 control characters, unpaired surrogates (not encodable as UTF-8), and
+#: the bidirectional embedding, override and isolate characters (text that displays other than it reads).
+_FORBIDDEN = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff"
+#: Free text keeps its line breaks and tabs (CR too: a form posted from Windows sends CRLF).
+_BAD_IN_TEXT = re.compile(f"[{_FORBIDDEN}]")
+#: A label is one line: no tab, no line break (nor Unicode's line and paragraph separators).
+_BAD_IN_LINE = re.compile(f"[{_FORBIDDEN}\\t\\n\\r\\u2028\\u2029]")
+
+
+@dataclass(frozen=True)
+class TextDomain:
+    """The domain of a text field: an identifier of a safe alphabet (``pattern``, which bounds the
+    length too), or text of at most ``max_length`` characters without control characters
+    (``multiline``: line breaks and tabs allowed). ``personal``: free text that may name a person,
+    treated as personal data (``redact_personal``; never in the read models or ``history``)."""
+
+    kind: str
+    rule: str
+    max_length: int
+    pattern: re.Pattern[str] | None = None
+    multiline: bool = False
+    personal: bool = False
+
+    def check(self, value: str) -> str:
+        if self.pattern is not None:
+            if not self.pattern.fullmatch(value):
+                raise ValueError(f"must be {self.rule}")
+            return value
+        if len(value) > self.max_length:
+            raise ValueError(f"must be at most {self.max_length:,} characters, not {len(value):,} ({self.rule})")
+        bad = (_BAD_IN_TEXT if self.multiline else _BAD_IN_LINE).search(value)
+        if bad is not None:
+            allowed = "line breaks and tabs are the only control characters allowed" if self.multiline \
+                else "one line: no line breaks, tabs or control characters"
+            raise ValueError(f"must not contain the character U+{ord(bad.group()):04X} (position {bad.start() + 1}): "
+                             f"{allowed} ({self.rule})")
+        return value
+
+
+def _identifier(alphabet: str, low: int, high: int, chars: str, what: str) -> TextDomain:
+    return TextDomain("identifier", f"{low}-{high} characters of {chars} ({what})", high,
+                      re.compile(f"[A-Za-z0-9][{alphabet}]{{{low - 1},{high - 1}}}"))
+
+
+CASE_ID = TextDomain("identifier", "3-64 characters of letters, digits and . _ : - (an opaque id, never personal data)",
+                     64, CASE_ID_PATTERN)
+ACTOR = TextDomain("identifier", "1-64 characters of letters, digits and . _ : @ - (a pseudonymous staff id or role, "
+                                 "never a name or free text)", 64, ACTOR_PATTERN)
+#: Agency ids name Kafka principals and topics (``rb.ingress.<id>``): Kafka's topic alphabet.
+AGENCY_ID = _identifier("A-Za-z0-9._-", 1, 64, "letters, digits and . _ -",
+                        "an agency id from agencies.yaml; it names the agency's Kafka topics")
+#: Ids the agencies give their own things: meetings, plans, care plans, programmes.
+IDENTIFIER = _identifier("A-Za-z0-9._:-", 1, 64, "letters, digits and . _ : -",
+                         "an identifier, never a name or free text")
+#: A number in another body's register (an investigation, a Guardianship or court decision): any
+#: script's letters and digits, and the punctuation such numbers use.
+REFERENCE = TextDomain("identifier", "1-64 letters or digits (any script) and . _ : / # № - (a register number, "
+                                     "never a name or free text)", 64,
+                       re.compile(r"(?:[^\W_]|[#№])[\w./:#№-]{0,63}"))
+RECORD_NAME = TextDomain("identifier", "an Avro record name: a capital letter, then letters and digits, at most 64",
+                         64, re.compile(r"[A-Z][A-Za-z0-9]{0,63}"))
+COUNTRY_CODE = TextDomain("identifier", "an ISO 3166-1 alpha-2 code: two capital letters", 2, re.compile(r"[A-Z]{2}"))
+#: A key id: ``<agency id>:<first 16 hex digits of SHA-256 of the public key>``.
+KEY_ID = TextDomain("identifier", "<agency id>:<16 lower-case hex digits>", 81,
+                    re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}:[0-9a-f]{16}"))
+DIGEST = TextDomain("identifier", "64 lower-case hex digits (a SHA-256)", 64, re.compile(r"[0-9a-f]{64}"))
+CODE = TextDomain("identifier", "1-64 capital letters, digits and _ (a reason code)", 64,
+                  re.compile(r"[A-Z][A-Z0-9_]{0,63}"))
+TOPIC = TextDomain("identifier", "1-249 characters of letters, digits and . _ - (a Kafka topic name)", 249,
+                   re.compile(r"[A-Za-z0-9._-]{1,249}"))
+#: What an agency states in a few words from a known vocabulary (a procedural stage, an article).
+LABEL = TextDomain("label", "a short label, never a name or free text", 100)
+#: What the bus itself writes as a label: a paragraph, a rule id, a field path.
+BUS_LABEL = TextDomain("label", "a label the bus writes", 200)
+#: What the bus itself (or an operator) explains: a refusal's reason, an escalation's summary.
+BUS_TEXT = TextDomain("text", "an explanation the bus writes; never personal data", 4_000, multiline=True)
+#: Free text an agency writes (reasons, descriptions, the name of a body or organisation): it may
+#: name a person, so it is personal data. 2,000 characters is a page of reasons; longer accounts
+#: belong in ``personal_data.narrative``.
+PERSONAL_TEXT = TextDomain("personal text", "free text that may name a person; longer accounts go in "
+                                            "personal_data.narrative", 2_000, multiline=True, personal=True)
+#: One line of personal data: a name, an address, a telephone number, a language.
+PERSONAL_LINE = TextDomain("personal text", "one line of personal data", 200, personal=True)
+#: ``personal_data.narrative``: the circumstances, a few pages.
+NARRATIVE = TextDomain("personal text", "the circumstances, a few pages at most", 8_000, multiline=True,
+                       personal=True)
+
+CaseId = Annotated[str, CASE_ID, AfterValidator(CASE_ID.check)]
+ActorToken = Annotated[str, ACTOR, AfterValidator(ACTOR.check)]
+AgencyId = Annotated[str, AGENCY_ID, AfterValidator(AGENCY_ID.check)]
+Identifier = Annotated[str, IDENTIFIER, AfterValidator(IDENTIFIER.check)]
+Reference = Annotated[str, REFERENCE, AfterValidator(REFERENCE.check)]
+RecordName = Annotated[str, RECORD_NAME, AfterValidator(RECORD_NAME.check)]
+CountryCode = Annotated[str, COUNTRY_CODE, AfterValidator(COUNTRY_CODE.check)]
+KeyId = Annotated[str, KEY_ID, AfterValidator(KEY_ID.check)]
+Digest = Annotated[str, DIGEST, AfterValidator(DIGEST.check)]
+Code = Annotated[str, CODE, AfterValidator(CODE.check)]
+TopicName = Annotated[str, TOPIC, AfterValidator(TOPIC.check)]
+Label = Annotated[str, LABEL, AfterValidator(LABEL.check)]
+BusLabel = Annotated[str, BUS_LABEL, AfterValidator(BUS_LABEL.check)]
+BusText = Annotated[str, BUS_TEXT, AfterValidator(BUS_TEXT.check)]
+PersonalText = Annotated[str, PERSONAL_TEXT, AfterValidator(PERSONAL_TEXT.check)]
+PersonalLine = Annotated[str, PERSONAL_LINE, AfterValidator(PERSONAL_LINE.check)]
+Narrative = Annotated[str, NARRATIVE, AfterValidator(NARRATIVE.check)]
+
+
 class Record(BaseModel):
     """A model that is also an Avro record (its class name is the record name)."""
 
+    # hide_input_in_errors: a refusal names the field and the rule, never repeats what was sent
+    # (it may be a child's name)
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False, ser_json_bytes="base64",
-                              val_json_bytes="base64")
+                              val_json_bytes="base64", hide_input_in_errors=True)
     avro_namespace: ClassVar[str] = NAMESPACE
 
 
@@ -54,43 +173,27 @@ class City(str, Enum):
 class Producer(Record):
     """Who produced an event: the agency (from the directory) and a pseudonymous staff id."""
 
-    agency_id: str = Field(description="Agency id from agencies.yaml, e.g. police-juvenile-almaty")
-    actor_id: str = Field(description="Pseudonymous staff identifier inside the agency (never a name)")
-    actor_role: str | None = Field(default=None, description="Role, e.g. juvenile_inspector")
-
-    @field_validator("actor_id", "actor_role")
-    @classmethod
-    def _pseudonymous(cls, value: str | None) -> str | None:
-        if value is not None and not ACTOR_PATTERN.match(value):
-            raise ValueError("must be 1-64 characters of letters, digits and . _ : @ - (a pseudonymous staff id or "
-                             "role, never a name or free text)")
-        return value
+    agency_id: AgencyId = Field(description="Agency id from agencies.yaml, e.g. police-juvenile-almaty")
+    actor_id: ActorToken = Field(description="Pseudonymous staff identifier inside the agency (never a name)")
+    actor_role: ActorToken | None = Field(default=None, description="Role, e.g. juvenile_inspector")
 
 
 class Envelope(Record):
     """Metadata every event carries (DESIGN.md). The router fills recorded_at, sequence and hashes."""
 
     event_id: UUID = Field(description="Idempotency key chosen by the producer")
-    event_type: str = Field(description="Equals the Avro record name of the event")
+    event_type: RecordName = Field(description="Equals the Avro record name of the event")
     schema_version: int = Field(description="Version of the event type's schema the producer used")
-    case_id: str = Field(description="Opaque, pseudonymous case identifier")
+    case_id: CaseId = Field(description="Opaque, pseudonymous case identifier")
     occurred_at: AwareDatetime = Field(description="When it happened in the world (timezone-aware)")
     recorded_at: AwareDatetime | None = Field(default=None, description="Set by the router on append")
     producer: Producer
     correlation_id: UUID | None = Field(default=None, description="Groups events of one interaction")
     causation_id: UUID | None = Field(default=None, description="The event that caused this one")
     sequence: int | None = Field(default=None, description="Per-case position on the case log (router)")
-    previous_hash: str | None = Field(default=None, description="Hash of the case's previous event (router)")
-    hash: str | None = Field(default=None, description="SHA-256 over previous_hash and this event (router)")
+    previous_hash: Digest | None = Field(default=None, description="Hash of the case's previous event (router)")
+    hash: Digest | None = Field(default=None, description="SHA-256 over previous_hash and this event (router)")
     signature: bytes | None = Field(default=None, description="Reserved: the producer's signature")
-
-    @field_validator("case_id")
-    @classmethod
-    def _case_id_shape(cls, value: str) -> str:
-        if not CASE_ID_PATTERN.match(value):
-            raise ValueError("case_id must be 3-64 characters of letters, digits and . _ : - "
-                             "(an opaque id, never personal data)")
-        return value
 
 
 def submitted_envelope(*, event_id: UUID, event_type: str, schema_version: int, case_id: str, occurred_at: Any,
@@ -107,29 +210,29 @@ def submitted_envelope(*, event_id: UUID, event_type: str, schema_version: int, 
 class ParentOrRepresentative(Record):
     """Personal details of a parent or legal representative (Part 8 form, section C)."""
 
-    name: str | None = None
-    address: str | None = None
-    marital_status: str | None = None
-    languages: list[str] = Field(default_factory=list)
-    interpreter_needs: str | None = None
+    name: PersonalLine | None = None
+    address: PersonalLine | None = None
+    marital_status: PersonalLine | None = None
+    languages: list[PersonalLine] = Field(default_factory=list)
+    interpreter_needs: PersonalText | None = None
 
 
 class PersonalData(Record):
     """Everything that identifies a child or family. Kept in one record so it can be encrypted
     and later erased by destroying its key (DESIGN.md: personal data); never logged."""
 
-    child_name: str | None = None
+    child_name: PersonalLine | None = None
     child_date_of_birth: date | None = None
-    child_address: str | None = None
-    child_languages: list[str] = Field(default_factory=list)
-    child_interpreter_needs: str | None = None
-    child_disability: str | None = None
-    care_arrangement: str | None = None
+    child_address: PersonalLine | None = None
+    child_languages: list[PersonalLine] = Field(default_factory=list)
+    child_interpreter_needs: PersonalText | None = None
+    child_disability: PersonalText | None = None
+    care_arrangement: PersonalText | None = None
     parents: list[ParentOrRepresentative] = Field(default_factory=list)
-    referrer_name: str | None = None
-    referrer_address: str | None = None
-    referrer_phone: str | None = None
-    narrative: str | None = Field(default=None, description="Free-text circumstances, reasons, notes")
+    referrer_name: PersonalLine | None = None
+    referrer_address: PersonalLine | None = None
+    referrer_phone: PersonalLine | None = None
+    narrative: Narrative | None = Field(default=None, description="Free-text circumstances, reasons, notes")
 
 
 class Event(Record):
@@ -142,6 +245,16 @@ class Event(Record):
     def event_type(cls) -> str:
         return cls.__name__
 
+    @classmethod
+    def personal_fields(cls) -> frozenset[str]:
+        """``personal_data`` and the free-text fields that may name a person: what is left out
+        wherever personal data is (the read models, ``history``)."""
+        return frozenset({"personal_data"}) | personal_text_fields(cls)
+
+    def redacted(self) -> Self:
+        """This event as a recipient not entitled to personal data gets it (``redact_personal``)."""
+        return redact_personal(self)
+
     @field_validator("envelope")
     @classmethod
     def _type_matches(cls, envelope: Envelope) -> Envelope:
@@ -150,7 +263,55 @@ class Event(Record):
         return envelope
 
 
+#: What a personal free-text field holds once redacted: still valid for its type and the record's rules.
+REDACTED = "[redacted]"
+
+
+def _domains(annotation: Any) -> Iterator[TextDomain]:
+    """The text domains an annotation carries, through ``Optional`` and ``list``."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is Annotated:
+        yield from (m for m in annotation.__metadata__ if isinstance(m, TextDomain))
+        yield from _domains(args[0])
+    elif origin in (typing.Union, types.UnionType, list):
+        for arg in args:
+            yield from _domains(arg)
+
+
+def text_domains(info: FieldInfo) -> list[TextDomain]:
+    """The text domains of one field (pydantic keeps a top-level ``Annotated``'s metadata apart)."""
+    return [m for m in info.metadata if isinstance(m, TextDomain)] + list(_domains(info.annotation))
+
+
+@cache
+def personal_text_fields(model: type[BaseModel]) -> frozenset[str]:
+    """The fields of ``model`` holding free text that may name a person (``PersonalText`` and the
+    other personal domains): personal data, like ``personal_data`` itself."""
+    return frozenset(name for name, info in model.model_fields.items()
+                     if any(d.personal for d in text_domains(info)))
+
+
+_E = TypeVar("_E", bound="Event")
+
+
+def redact_personal(event: _E) -> _E:
+    """The event without anything that may name a person: no ``personal_data``, and every personal
+    free-text field that holds something replaced by ``REDACTED`` (so the record's own rules, e.g.
+    "reasons required when declined", still hold and it encodes as before)."""
+    update: dict[str, Any] = {"personal_data": None}
+    for name in personal_text_fields(type(event)):
+        value = getattr(event, name)
+        if isinstance(value, list):
+            update[name] = [REDACTED for _ in value]
+        elif value is not None:
+            update[name] = REDACTED
+    return event.model_copy(update=update)
+
+
 __all__ = [
-    "AwareDatetime", "Annotated", "City", "Envelope", "Event", "NAMESPACE", "ParentOrRepresentative",
-    "PersonalData", "Producer", "Record", "date", "datetime",
+    "AgencyId", "ActorToken", "AwareDatetime", "Annotated", "BusLabel", "BusText", "CaseId", "City", "Code",
+    "CountryCode", "Digest", "Envelope", "Event", "Identifier", "KeyId", "Label", "NAMESPACE", "Narrative",
+    "ParentOrRepresentative", "PersonalData", "PersonalLine", "PersonalText", "Producer", "REDACTED", "Record",
+    "RecordName", "Reference", "TextDomain", "TopicName", "date", "datetime",
+    "personal_text_fields", "redact_personal", "text_domains",
 ]

@@ -8,7 +8,20 @@ from uuid import UUID
 
 from pydantic import Field
 
-from referral_bus.contracts.base import AwareDatetime, Record
+from referral_bus.contracts.base import (
+    ActorToken,
+    AgencyId,
+    AwareDatetime,
+    BusLabel,
+    BusText,
+    CaseId,
+    Code,
+    Digest,
+    KeyId,
+    Record,
+    RecordName,
+    TopicName,
+)
 
 
 class ReceiptStatus(str, Enum):
@@ -23,15 +36,15 @@ class Receipt(Record):
     receipt_id: UUID
     status: ReceiptStatus
     event_id: UUID | None = Field(default=None, description="Null when the bytes could not be decoded")
-    event_type: str | None = None
-    case_id: str | None = None
-    producer_agency_id: str | None = None
+    event_type: RecordName | None = None
+    case_id: CaseId | None = None
+    producer_agency_id: AgencyId | None = None
     sequence: int | None = Field(default=None, description="Position on the case log when accepted")
-    reason_code: str | None = None
-    reason: str | None = Field(default=None, description="Which field, which rule, which paragraph")
-    field: str | None = None
-    paragraph: str | None = None
-    source_topic: str
+    reason_code: Code | None = None
+    reason: BusText | None = Field(default=None, description="Which field, which rule, which paragraph")
+    field: BusLabel | None = None
+    paragraph: BusLabel | None = None
+    source_topic: TopicName
     source_partition: int
     source_offset: int
     recorded_at: AwareDatetime
@@ -41,13 +54,13 @@ class DeadLetter(Record):
     """A rejected submission kept for operators, with the original bytes for reprocessing."""
 
     dead_letter_id: UUID
-    reason_code: str
-    reason: str
-    field: str | None = None
-    paragraph: str | None = None
+    reason_code: Code
+    reason: BusText
+    field: BusLabel | None = None
+    paragraph: BusLabel | None = None
     event_id: UUID | None = None
-    case_id: str | None = None
-    source_topic: str
+    case_id: CaseId | None = None
+    source_topic: TopicName
     source_partition: int
     source_offset: int
     original_key: bytes | None = None
@@ -58,29 +71,29 @@ class DeadLetter(Record):
 class SigningKeyEnrolled(Record):
     """An agency's Ed25519 public key, from now on accepted on its events (docs/security.md)."""
 
-    key_id: str = Field(description="<agency id>:<first 16 hex digits of SHA-256 of the public key>")
-    agency_id: str
+    key_id: KeyId = Field(description="<agency id>:<first 16 hex digits of SHA-256 of the public key>")
+    agency_id: AgencyId
     public_key: bytes = Field(description="The raw 32-byte Ed25519 public key")
     enrolled_at: AwareDatetime
-    enrolled_by: str = Field(description="The operator or tool that enrolled it (a pseudonymous id)")
+    enrolled_by: ActorToken = Field(description="The operator or tool that enrolled it (a pseudonymous id)")
 
 
 class SigningKeyRevoked(Record):
     """From ``revoked_at`` on, events signed with the key are refused; earlier ones stay valid."""
 
-    key_id: str
-    agency_id: str
+    key_id: KeyId
+    agency_id: AgencyId
     revoked_at: AwareDatetime
-    reason: str = Field(description="Why, e.g. rotated, compromised, agency left the bus")
-    revoked_by: str
+    reason: BusText = Field(description="Why, e.g. rotated, compromised, agency left the bus")
+    revoked_by: ActorToken
 
 
 class CaseHead(Record):
     """Where a case's chain stood: its last sequence number and that event's hash."""
 
-    case_id: str
+    case_id: CaseId
     sequence: int
-    hash: str
+    hash: Digest
 
 
 class ChainCheckpoint(Record):
@@ -101,10 +114,10 @@ class Quarantined(Record):
     one may not read the case log."""
 
     quarantine_id: UUID = Field(description="Deterministic: the same consumer and record give the same id")
-    consumer: str = Field(description="router, sla, projections or an agency's SDK inbox")
-    source_topic: str
+    consumer: BusLabel = Field(description="router, sla, projections or an agency's SDK inbox")
+    source_topic: TopicName
     source_partition: int
     source_offset: int
-    reason_code: str
-    reason: str
+    reason_code: Code
+    reason: BusText
     recorded_at: AwareDatetime

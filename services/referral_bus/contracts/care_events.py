@@ -10,7 +10,7 @@ from enum import Enum
 
 from pydantic import Field, model_validator
 
-from referral_bus.contracts.base import AssessedAge, Event
+from referral_bus.contracts.base import AssessedAge, CountryCode, Event, Identifier, Label, PersonalText, Reference
 from referral_bus.contracts.consent import Consent, ConsentSubject
 
 
@@ -74,9 +74,8 @@ class MedicalExaminationAuthorised(Event):
     for the examination."""
 
     granted: bool
-    decision_reference: str = Field(min_length=1, max_length=64,
-                                    description="The decision's number in the Guardianship's or court's register; "
-                                                "never personal data")
+    decision_reference: Reference = Field(
+        description="The decision's number in the Guardianship's or court's register; never personal data")
 
 
 class MedicalExaminationCompleted(Event):
@@ -98,7 +97,7 @@ class TemporaryCareRecommended(Event):
     or court) whether and how the child should be placed in temporary care."""
 
     recommended_form: TemporaryCareForm
-    decision_body: str = Field(default="guardianship", description="6.16: guardianship, commission or court")
+    decision_body: Label = Field(default="guardianship", description="6.16: guardianship, commission or court")
 
     @model_validator(mode="after")
     def _body(self) -> TemporaryCareRecommended:
@@ -114,7 +113,7 @@ class TemporaryCareDecided(Event):
     placement_necessary: bool
     form: TemporaryCareForm | None = None
     siblings_separated: bool = False
-    siblings_separation_reason: str | None = Field(default=None, description="6.18(c)")
+    siblings_separation_reason: PersonalText | None = Field(default=None, description="6.18(c)")
 
     @model_validator(mode="after")
     def _rules(self) -> TemporaryCareDecided:
@@ -151,8 +150,8 @@ class ChildProtectionPlanFinalised(Event):
     """6.40–6.44: the plan outlined at the meeting (decision 6.39(c)) is finalised within 7 working
     days of the meeting; the first review is within 30 days of its commencement (6.41(d))."""
 
-    plan_id: str
-    meeting_id: str = Field(description="The child protection meeting that decided on the plan (6.39(c))")
+    plan_id: Identifier
+    meeting_id: Identifier = Field(description="The child protection meeting that decided on the plan (6.39(c))")
     commences_on: date
     first_review_by: date = Field(description="6.41(d): within 30 days of the plan's commencement")
     return_abroad: bool = Field(default=False, description="6.41(e): reunification in the country of origin "
@@ -181,8 +180,8 @@ class ChildProtectionPlanReviewed(Event):
     """6.45–6.48: the review meeting (same procedure as 6.32–6.38, so scheduled as a meeting) and
     its recommendation; the Manager accepts it or gives written reasons within 2 working days."""
 
-    plan_id: str
-    meeting_id: str
+    plan_id: Identifier
+    meeting_id: Identifier
     recommendation: PlanReviewRecommendation
     manager_accepts: bool = True
 
@@ -198,8 +197,8 @@ class ReviewRecommendationsRejected(Event):
     the reasons in writing within 2 working days."""
 
     plan_kind: PlanKind
-    meeting_id: str
-    reasons: str
+    meeting_id: Identifier
+    reasons: PersonalText
 
     @model_validator(mode="after")
     def _reasons(self) -> ReviewRecommendationsRejected:
@@ -211,7 +210,7 @@ class ReviewRecommendationsRejected(Event):
 class ChildProtectionPlanAmended(Event):
     """6.49: the plan amended within 7 working days of the review, with the next review date."""
 
-    plan_id: str
+    plan_id: Identifier
     next_review_by: date
 
 
@@ -221,7 +220,7 @@ class PlanApproved(Event):
     written approval of the care plan."""
 
     plan_kind: PlanKind
-    reference: str = Field(description="The plan id, care plan id, or meeting id of the minutes")
+    reference: Identifier = Field(description="The plan id, care plan id, or meeting id of the minutes")
     comments_submitted: bool = Field(default=False, description="6.43: comments on the minutes' accuracy")
 
 
@@ -251,14 +250,14 @@ class CaseTransferredAbroad(Event):
     """6.41(e)(iv), 6.52, 6.79: case management handed to the child protection authority of the
     country of origin or resettlement country; closure waits for confirmation of safe arrival."""
 
-    country_code: str = Field(description="ISO 3166-1 alpha-2 code of the receiving country")
-    receiving_authority: str = Field(description="The receiving authority (an institution, never a person)")
+    country_code: CountryCode = Field(description="ISO 3166-1 alpha-2 code of the receiving country")
+    receiving_authority: PersonalText = Field(description="The receiving authority (an institution, never a person)")
 
 
 class SafeArrivalConfirmed(Event):
     """6.52, 6.79: the case manager in the receiving country confirmed the child's (safe) arrival."""
 
-    country_code: str
+    country_code: CountryCode
 
 
 class CarePlacement(str, Enum):
@@ -273,7 +272,7 @@ class CarePlanAgreed(Event):
     """6.53–6.55, 6.60: the care plan, sent to every professional involved and the Guardianship for
     written approval. First review no later than 28 days after it commences (6.54(g), 6.62)."""
 
-    care_plan_id: str
+    care_plan_id: Identifier
     placement: CarePlacement
     commences_on: date
     ends_on: date | None = Field(default=None, description="The planned end: 6.75(a) counts 3 months back from it")
@@ -294,7 +293,7 @@ class CarePlanReviewReportIssued(Event):
     """6.66: the CAM/CSC's written report to the review's members at least 7 days before it —
     confidential to the members (6.69)."""
 
-    meeting_id: str
+    meeting_id: Identifier
 
 
 class CarePlanDecision(str, Enum):
@@ -314,8 +313,8 @@ class CarePlanReviewed(Event):
     """6.61–6.76: the care plan review meeting and its decision (6.73); the Manager accepts it or
     gives written reasons within 2 working days (6.76)."""
 
-    care_plan_id: str
-    meeting_id: str
+    care_plan_id: Identifier
+    meeting_id: Identifier
     decision: CarePlanDecision
     ground: NoLongerNecessaryGround | None = Field(default=None, description="6.74: required for NO_LONGER_NECESSARY")
     manager_accepts: bool = True
@@ -331,7 +330,7 @@ class CarePlanAmended(Event):
     """6.77: amended within 7 working days of the review, next review no later than three months
     from the last one."""
 
-    care_plan_id: str
+    care_plan_id: Identifier
     next_review_by: date
 
 
@@ -339,16 +338,16 @@ class TransitionFromCarePlanned(Event):
     """6.75(a): no later than 3 months before the end of the care plan, the steps before, during and
     after discharge, who is responsible and by when."""
 
-    care_plan_id: str
+    care_plan_id: Identifier
 
 
 class ChildLeftCare(Event):
     """6.75(b)–(d): the child was discharged from care; the case is transferred to the authority
     responsible for after-care (or, at 18, for monitoring the transition)."""
 
-    care_plan_id: str
+    care_plan_id: Identifier
     turned_18: bool = False
-    after_care_authority: str = Field(description="The authority the case was transferred to (an institution)")
+    after_care_authority: PersonalText = Field(description="The authority the case was transferred to (an institution)")
 
 
 class LeavingCareReviewCompleted(Event):
@@ -362,7 +361,8 @@ class IndependentSupporterAssigned(Event):
     """6.7, 6.36, 6.63(b), 6.65: an independent person to convey the child's views, wishes and
     feelings (never the CAM/CSC Social Worker, 6.7)."""
 
-    supporter_organisation: str = Field(description="The organisation of the supporter (never a person's name)")
+    supporter_organisation: PersonalText = Field(
+        description="The organisation of the supporter (never a person's name)")
 
 
 EVENTS: tuple[type[Event], ...] = (

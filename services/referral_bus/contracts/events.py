@@ -8,7 +8,18 @@ from uuid import UUID
 
 from pydantic import Field, model_validator
 
-from referral_bus.contracts.base import AgeOnRecord, AwareDatetime, ChildAge, City, Event
+from referral_bus.contracts.base import (
+    AgencyId,
+    AgeOnRecord,
+    AwareDatetime,
+    ChildAge,
+    City,
+    Event,
+    Identifier,
+    Label,
+    PersonalText,
+    Reference,
+)
 
 
 class ReferralKind(str, Enum):
@@ -46,7 +57,7 @@ class ReferralMade(Event):
     child_age_years: ChildAge = Field(description="Age in whole years; routing under 4.5 depends on it")
     age_disputed: bool = Field(default=False, description="6.8–6.11: age not documented and disputed")
     immediate_risk: bool = Field(default=False, description="6.3(a): evidence of immediate risk of significant harm")
-    referring_body: str | None = Field(default=None, description="Part 8 A2: the body the referrer represents")
+    referring_body: PersonalText | None = Field(default=None, description="Part 8 A2: the body the referrer represents")
     services_requested: list[SupportService] = Field(default_factory=list, description="Part 8 E (Д1)")
     receiving_other_services: bool | None = Field(default=None, description="Part 8 E (Д3), 5.17(e)")
     family_informed: bool | None = Field(default=None, description="5.17(f): child and family told of the referral")
@@ -58,7 +69,7 @@ class ReferralMade(Event):
     already_represented: bool = Field(default=False, description="5.7: a lawyer already acts for the child")
     complex_mental_health_needs: bool = Field(default=False, description="5.13: e.g. attempted suicide, "
                                                                          "clinical depression")
-    on_behalf_of_agency_id: str | None = Field(
+    on_behalf_of_agency_id: AgencyId | None = Field(
         default=None, description="5.14–5.17, Part 8: the NGO coordinator records an oral request; this names the "
                                   "referring agency, which is owed the decision (5.18)")
 
@@ -126,7 +137,7 @@ class ProsecutorNotified(Event):
     """4.9: the CAM/CSC Social Worker with the Guardianship notify the Public Prosecutor's Office
     (Family Code s.82(2)) that the child was removed and placed in temporary protection."""
 
-    family_code_article: str = Field(default="82(2)")
+    family_code_article: Label = Field(default="82(2)")
 
 
 class AssessmentOutcome(str, Enum):
@@ -176,10 +187,10 @@ class ChildProtectionMeetingScheduled(Event):
     a confidential meeting. Publishing it again with the same ``meeting_id`` moves the meeting; the
     deadlines counted back from it (6.34, 6.66, 6.67) move with it."""
 
-    meeting_id: str
+    meeting_id: Identifier
     purpose: MeetingPurpose = MeetingPurpose.CHILD_PROTECTION_MEETING
     scheduled_for: AwareDatetime
-    invited_agency_ids: list[str] = Field(description="6.33: only these may receive the meeting material")
+    invited_agency_ids: list[AgencyId] = Field(description="6.33: only these may receive the meeting material")
 
 
 class MeetingAttendanceDeclined(Event):
@@ -187,7 +198,7 @@ class MeetingAttendanceDeclined(Event):
     working days before a child protection meeting or plan review (6.34, 6.46) and 3 working days
     before a care plan review (6.67). ``purpose`` must match the meeting's."""
 
-    meeting_id: str
+    meeting_id: Identifier
     purpose: MeetingPurpose = MeetingPurpose.CHILD_PROTECTION_MEETING
 
 
@@ -195,7 +206,7 @@ class ProfessionalReportSubmitted(Event):
     """6.34: the written contribution of a professional who cannot attend; the CAM/CSC shares it
     with the other invited members only (confidential, as 6.33)."""
 
-    meeting_id: str
+    meeting_id: Identifier
 
 
 class MeetingDecision(str, Enum):
@@ -211,7 +222,7 @@ class ChildProtectionMeetingHeld(Event):
     """6.35–6.39: the meeting took place (within 7 working days of the social assessment, 6.33)
     and adopted one of the decisions of 6.39."""
 
-    meeting_id: str
+    meeting_id: Identifier
     decision: MeetingDecision
 
 
@@ -219,7 +230,7 @@ class CriminalCaseOpened(Event):
     """6.5–6.7, 6.25: a criminal or administrative case concerning harm to the child is open; the
     police coordinate with the CAM/CSC (joint handling) and keep it informed."""
 
-    criminal_case_ref: str = Field(description="The investigating body's reference (no personal data)")
+    criminal_case_ref: Reference = Field(description="The investigating body's reference (no personal data)")
     parent_or_relative_charged: bool = Field(default=False, description="6.25")
 
 
@@ -227,18 +238,18 @@ class CriminalCaseUpdated(Event):
     """6.25: the police officer or juvenile inspector keeps the CAM/CSC Manager informed of the progress
     of a criminal or administrative case against a parent or relative."""
 
-    criminal_case_ref: str
-    stage: str = Field(description="e.g. 'charged', 'sent to court' — procedural, never personal data")
+    criminal_case_ref: Reference
+    stage: Label = Field(description="e.g. 'charged', 'sent to court' — procedural, never personal data")
 
 
 class JointHandlingAgreed(Event):
     """6.5–6.6, 6.13: the police and the CAM/CSC agree how the case is handled jointly: who leads the
     interview, whether one joint medical examination is needed."""
 
-    criminal_case_ref: str
+    criminal_case_ref: Reference
     joint_interview: bool = True
     joint_medical_examination: bool = False
-    interview_led_by: str = Field(default="police", description="6.6: police or cam-csc")
+    interview_led_by: Label = Field(default="police", description="6.6: police or cam-csc")
 
 
 class CriminalCaseOutcome(str, Enum):
@@ -250,7 +261,7 @@ class CriminalCaseOutcome(str, Enum):
 class CriminalCaseConcluded(Event):
     """6.25: the criminal or administrative case is complete."""
 
-    criminal_case_ref: str
+    criminal_case_ref: Reference
     outcome: CriminalCaseOutcome
 
 
@@ -290,7 +301,7 @@ class NGODecision(Event):
     2 working days, with written reasons when declined (5.19)."""
 
     decision: NGODecisionKind
-    reasons: str | None = Field(default=None, description="5.19: reasons, required when declined")
+    reasons: PersonalText | None = Field(default=None, description="5.19: reasons, required when declined")
     beneficiaries_notified_by: NotifyingParty = NotifyingParty.REFERRER
     decided_at: AwareDatetime | None = None
 
@@ -336,7 +347,7 @@ class ServicePlanAgreed(Event):
     days of the initial meeting. The providers who signed it (7.8) owe the NGO monthly updates (7.9)."""
 
     by_role: NGOStaffRole
-    service_provider_agency_ids: list[str] = Field(default_factory=list, description="7.8: agencies that signed "
+    service_provider_agency_ids: list[AgencyId] = Field(default_factory=list, description="7.8: agencies that signed "
                                                                                      "the plan to provide services")
 
 

@@ -9,7 +9,7 @@ from enum import Enum
 
 from pydantic import Field, model_validator
 
-from referral_bus.contracts.base import ChildAge, City, Event
+from referral_bus.contracts.base import AgencyId, ChildAge, City, Event, Identifier, Label, Reference
 
 
 class PoliceCustodyStarted(Event):
@@ -18,7 +18,7 @@ class PoliceCustodyStarted(Event):
 
     city: City
     child_age_years: ChildAge
-    criminal_case_ref: str
+    criminal_case_ref: Reference
 
 
 class PoliceCustodyEnded(Event):
@@ -64,8 +64,8 @@ class ProceedingsTerminated(Event):
     """Seed 003: criminal proceedings against (or concerning) the child terminated, with the legal
     basis; the CAM/CSC and the referring body are told."""
 
-    criminal_case_ref: str
-    legal_basis: str = Field(description="The article of the Criminal Procedure Code relied on")
+    criminal_case_ref: Reference
+    legal_basis: Label = Field(description="The article of the Criminal Procedure Code relied on")
     alternative_measure: bool = Field(default=False, description="Diverted to a community-based programme")
 
     @model_validator(mode="after")
@@ -78,7 +78,7 @@ class ProceedingsTerminated(Event):
 class ProbationOrdered(Event):
     """Seed 003: the court orders probation supervision of the child."""
 
-    criminal_case_ref: str
+    criminal_case_ref: Reference
     duration_months: int
 
     @model_validator(mode="after")
@@ -92,21 +92,21 @@ class ProgrammeEnrolled(Event):
     """Seed 003: the child enters a community-based programme (alternative measures, prevention,
     victim support). Participation is reviewed within 6 months and lasts at most 1 year."""
 
-    programme_id: str
-    referring_agency_id: str = Field(description="The body that referred the child; it gets the feedback")
+    programme_id: Identifier
+    referring_agency_id: AgencyId = Field(description="The body that referred the child; it gets the feedback")
 
 
 class ProgrammeReviewed(Event):
     """Seed 003: the six-monthly review of the child's participation."""
 
-    programme_id: str
+    programme_id: Identifier
     continues: bool
 
 
 class ProgrammeCompleted(Event):
     """Seed 003: the child leaves the programme; the referring body receives feedback."""
 
-    programme_id: str
+    programme_id: Identifier
     goals_met: bool
 
 

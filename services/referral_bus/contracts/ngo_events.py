@@ -8,7 +8,7 @@ from enum import Enum
 
 from pydantic import Field
 
-from referral_bus.contracts.base import Event
+from referral_bus.contracts.base import AgencyId, Event, PersonalText
 from referral_bus.contracts.consent import Consent
 
 
@@ -30,8 +30,8 @@ class ServiceProgressReported(Event):
     """7.8–7.9: a service provider that signed the service plan reports the child's or family's
     progress to the NGO, at least every month."""
 
-    ngo_agency_id: str = Field(description="The NGO coordinating the service plan")
-    service: str = Field(description="The service reported on (7.6), e.g. 'school enrolment'")
+    ngo_agency_id: AgencyId = Field(description="The NGO coordinating the service plan")
+    service: PersonalText = Field(description="The service reported on (7.6), e.g. 'school enrolment'")
     consent_withdrawn: bool = Field(default=False, description="7.10: the child or family withdrew consent to "
                                                                "this service; the provider tells the NGO")
 
@@ -40,8 +40,8 @@ class ServiceRequested(Event):
     """7.7: the NGO asks a government body, institution or provider whether it can provide a service
     the child or family needs; the provider's agreement is its signature on the plan (7.8)."""
 
-    provider_agency_id: str
-    service: str = Field(description="The service (7.6), e.g. 'remedial education'")
+    provider_agency_id: AgencyId
+    service: PersonalText = Field(description="The service (7.6), e.g. 'remedial education'")
 
 
 class NGOCaseClosureReason(str, Enum):

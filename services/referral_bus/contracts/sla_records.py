@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from referral_bus.contracts.base import AwareDatetime, Record
+from referral_bus.contracts.base import AgencyId, AwareDatetime, BusLabel, BusText, CaseId, Record
 
 
 class _DeadlineRecord(Record):
@@ -15,14 +15,14 @@ class _DeadlineRecord(Record):
 
     sla_event_id: UUID
     deadline_id: UUID
-    rule_id: str
-    paragraph: str
-    case_id: str
+    rule_id: BusLabel
+    paragraph: BusLabel
+    case_id: CaseId
 
 
 class DeadlineOpened(_DeadlineRecord):
     trigger_event_id: UUID
-    responsible_agency_id: str | None
+    responsible_agency_id: AgencyId | None
     opened_at: AwareDatetime
     due_at: AwareDatetime
 
@@ -30,7 +30,7 @@ class DeadlineOpened(_DeadlineRecord):
 class DeadlineWarning(_DeadlineRecord):
     """The deadline is near and not yet met: sent to the responsible agency's inbox."""
 
-    responsible_agency_id: str | None
+    responsible_agency_id: AgencyId | None
     due_at: AwareDatetime
     warn_at: AwareDatetime
 
@@ -42,7 +42,7 @@ class DeadlineMet(_DeadlineRecord):
 
 
 class DeadlineBreached(_DeadlineRecord):
-    responsible_agency_id: str | None
+    responsible_agency_id: AgencyId | None
     due_at: AwareDatetime
     breached_at: AwareDatetime = Field(description="Equals due_at: the moment the obligation lapsed")
 
@@ -59,11 +59,11 @@ class DeadlineWithdrawn(_DeadlineRecord):
     necessary, the NGO closed its file) or the case file was closed — before it was breached.
     Not a completion: it counts neither as met nor as breached."""
 
-    responsible_agency_id: str | None
+    responsible_agency_id: AgencyId | None
     withdrawing_event_id: UUID = Field(description="The case event that ended the obligation")
     due_at: AwareDatetime
     withdrawn_at: AwareDatetime = Field(description="recorded_at of the withdrawing event")
-    reason: str = Field(description="Why it is no longer owed; never personal data")
+    reason: BusText = Field(description="Why it is no longer owed; never personal data")
 
 
 class EscalationRaised(Record):
@@ -71,15 +71,15 @@ class EscalationRaised(Record):
 
     escalation_id: UUID
     deadline_id: UUID
-    rule_id: str
-    paragraph: str
-    case_id: str
+    rule_id: BusLabel
+    paragraph: BusLabel
+    case_id: CaseId
     level: int
-    responsible_agency_id: str | None
-    escalated_to_agency_id: str | None
+    responsible_agency_id: AgencyId | None
+    escalated_to_agency_id: AgencyId | None
     due_at: AwareDatetime
     raised_for: AwareDatetime = Field(description="Deterministic: the moment the ladder step fell due")
-    summary: str = Field(description="What was owed by whom; never personal data")
+    summary: BusText = Field(description="What was owed by whom; never personal data")
 
 
 SLA_RECORD_TYPES: dict[str, type[Record]] = {

@@ -8,7 +8,7 @@ from enum import Enum
 
 from pydantic import Field, model_validator
 
-from referral_bus.contracts.base import City, Event
+from referral_bus.contracts.base import ChildAge, City, Event, PersonalText
 
 
 class ViolenceSuspectedByMedicalStaff(Event):
@@ -17,7 +17,7 @@ class ViolenceSuspectedByMedicalStaff(Event):
     and have the child's condition evaluated by a multidisciplinary team within 1 hour."""
 
     city: City
-    child_age_years: int
+    child_age_years: ChildAge
     identified_by_emergency_service: bool = False
 
 
@@ -57,7 +57,7 @@ class HelplineRedirected(Event):
     of the child's city, so that it is recorded and followed up rather than lost."""
 
     city: City
-    child_age_years: int
+    child_age_years: ChildAge
     helpline: Helpline
     redirected_to: RedirectTarget
     urgent: bool = False
@@ -75,7 +75,7 @@ class SchoolScreeningFlagRaised(Event):
     sent to the city's CAM/CSC, which decides whether a referral under 4.5 or 5.2 follows."""
 
     city: City
-    child_age_years: int
+    child_age_years: ChildAge
     concern: ScreeningConcern
 
 
@@ -97,7 +97,7 @@ class FollowUpRecorded(Event):
 
     follow_up_of: FollowUpOf
     outcome: FollowUpOutcome
-    reason: str | None = Field(default=None, description="Required unless a referral was made")
+    reason: PersonalText | None = Field(default=None, description="Required unless a referral was made")
 
     @model_validator(mode="after")
     def _reason(self) -> FollowUpRecorded:

@@ -153,7 +153,7 @@ class SubmissionHandler:
 
     def _remember(self, event: Event, deliveries: list[Delivery], source: Source | None) -> list[tuple[Delivery,
                                                                                                        Event]]:
-        redacted = event.model_copy(update={"personal_data": None})
+        redacted = event.redacted()  # no personal data, no free text that may name a person
         pairs = [(d, redacted if d.redacted else event) for d in deliveries]
         self.recent[event.envelope.event_id] = Recent(source, pairs)
         while len(self.recent) > self.recent_limit:
