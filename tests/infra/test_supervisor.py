@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from referral_bus.infra.supervisor import BACKOFF_CEILING, HEALTHY_AFTER, Service, Supervisor
+from referral_bus.infra.supervisor import BACKOFF_CEILING, EXIT_NEEDS_OPERATOR, HEALTHY_AFTER, Service, Supervisor
 
 
 class Clock:
@@ -88,3 +88,21 @@ def test_the_status_file_says_what_runs_and_stop_all_ends_every_child(tmp_path: 
     clock.now += 100
     supervisor.poll()                               # stopping: nothing is started again
     assert failing.restarts == 0
+
+
+def test_a_service_that_stops_for_the_operator_is_not_restarted(tmp_path: Path) -> None:
+    """Exit status 4: its stores and the log disagree (projections/divergence.py); a restart would
+    only refuse again, so it is held, said loudly, and shown as needing the operator."""
+    said: list[str] = []
+    clock = Clock()
+    diverged = service(tmp_path, f"import sys; sys.exit({EXIT_NEEDS_OPERATOR})", name="projector")
+    supervisor = Supervisor([diverged], tmp_path / "services.json", say=said.append, clock=clock)
+    supervisor.start_all()
+    exited(supervisor)
+    for _ in range(3):
+        supervisor.poll()
+        clock.now += BACKOFF_CEILING + 1
+    assert diverged.restarts == 0 and diverged.held
+    assert len(said) == 1 and "STOPPED" in said[0] and "will not be restarted" in said[0], said
+    row = json.loads((tmp_path / "services.json").read_text())["services"][0]
+    assert row["state"] == "needs-operator" and row["last_exit_status"] == EXIT_NEEDS_OPERATOR

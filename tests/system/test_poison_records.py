@@ -1,9 +1,9 @@
 """Poison records on the running bus (issue 12): a record that does not decode and one that is not a
 case event, written straight to the case log (as a broker administrator's mistake or a disk fault
-could), and garbage in an agency's inbox. Every service sets them aside and goes on — the SLA
-processor and the projector as they read them, the router when it rebuilds its state after a
-kill -9, the SDK's inbox — each quarantine is on ``rb.quarantine`` with its coordinates and
-reason, and ``verify`` names the records."""
+could), decodable events there that break a case's hash chain, and garbage in an agency's inbox.
+Every service sets them aside and goes on — the SLA processor and the projector as they read them,
+the router when it rebuilds its state after a kill -9, the SDK's inbox — each quarantine is on
+``rb.quarantine`` with its coordinates and reason, and ``verify`` names the records."""
 
 from __future__ import annotations
 
@@ -17,11 +17,16 @@ import pytest
 from kafka import KafkaProducer
 from sqlalchemy import create_engine, text
 
+from referral_bus.contracts.base import Event
 from referral_bus.contracts.bus_records import Quarantined, Receipt, ReceiptStatus
 from referral_bus.contracts.sla_records import DeadlineOpened
+from referral_bus.domain.chain import GENESIS, chain_hash
+from referral_bus.domain.deadlines.engine import deadline_id_for
+from referral_bus.infra.kafka.log_reader import read_to_end_sync
+from referral_bus.infra.runtime import Runtime
 from referral_bus.sdk import AgencyClient
 from tests.broker_helpers import read_topic
-from tests.builders import case_id, outcome_report, removal
+from tests.builders import case_id, outcome_report, referral, removal
 from tests.conftest import Bus, start_bus, wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -95,3 +100,61 @@ def test_poison_on_the_case_log_and_in_an_inbox_is_set_aside_and_the_bus_goes_on
     verified = subprocess.run([sys.executable, "-m", "referral_bus.cli", "verify"], env=bus.env, capture_output=True,
                               text=True, timeout=120)
     assert verified.returncode == 1 and verified.stdout.count("UNDECODABLE") == 2, verified.stdout
+
+
+def forge(runtime: Runtime, event: Event, sequence: int, previous_hash: str) -> bytes:
+    """``event`` stamped as the router would (a sequence, a link, its own hash) — by someone else."""
+    env = event.envelope.model_copy(update={"sequence": sequence, "previous_hash": previous_hash,
+                                            "recorded_at": datetime.now(UTC)})
+    stamped = event.model_copy(update={"envelope": env})
+    return runtime.codec.encode(stamped.model_copy(update={"envelope": env.model_copy(
+        update={"hash": chain_hash(previous_hash, stamped)})}))
+
+
+def test_events_that_break_a_case_chain_are_set_aside_not_folded(bus: Bus) -> None:
+    """Decodable case events written past the router — a copy of sequence 1 with other content and a
+    removal claiming sequence 2 linked to nothing — are quarantined as CHAIN_BROKEN by the router's
+    rebuild, the SLA processor and the projector: none of them folds the forged removal (no 4.8
+    deadline for it, no timeline row), and the router continues the case at sequence 3 after a kill -9."""
+    runtime = bus.runtime
+    case_log = runtime.catalogue.name("case_log")
+    case = case_id("CHAIN")
+    with AgencyClient("school-almaty", actor_id="t-chain", runtime=runtime) as school, \
+            AgencyClient("police-juvenile-almaty", actor_id="i-chain", runtime=runtime) as police:
+        first = school.publish(referral(school, case), wait_for_receipt=True, timeout=120)
+        assert first is not None and first.status is ReceiptStatus.ACCEPTED and first.sequence == 1, first
+        logged = runtime.codec.decode(next(r.value for r in read_to_end_sync(runtime.settings, [case_log])
+                                           if r.key == case.encode()))   # past the poison of the test above
+        assert isinstance(logged, Event)
+        copy = logged.model_copy(update={"child_age_years": 12})        # same sequence, other content
+        forged_removal = removal(police, case, hours_ago=5)
+        producer = KafkaProducer(bootstrap_servers=runtime.settings.bootstrap_servers, acks="all")
+        forged = [producer.send(case_log, key=case.encode(), value=forge(runtime, copy, 1, GENESIS)).get(30),
+                  producer.send(case_log, key=case.encode(),
+                                value=forge(runtime, forged_removal, 2, "f" * 64)).get(30)]
+        producer.close()
+
+        second = police.publish(removal(police, case, hours_ago=1), wait_for_receipt=True, timeout=120)
+        assert second is not None and second.status is ReceiptStatus.ACCEPTED and second.sequence == 2, second
+        wait_for(lambda: case_events(bus, case) == 2, timeout=90, what="the projector to fold the true chain")
+        bus.kill9("router")                      # rebuilds past the forgeries
+        bus.start("router")
+        third = police.publish(outcome_report(police, case), wait_for_receipt=True, timeout=120)
+        assert third is not None and third.status is ReceiptStatus.ACCEPTED and third.sequence == 3, third
+
+    def quarantined() -> set[tuple[str, int, str]]:
+        return {(q.record.consumer, q.record.source_offset, q.record.reason_code)
+                for q in read_topic(runtime, "quarantine") if isinstance(q.record, Quarantined)
+                and q.record.source_topic == case_log}
+    expected = {(consumer, m.offset, "CHAIN_BROKEN") for consumer in ("router", "sla", "projections") for m in forged}
+    wait_for(lambda: expected <= quarantined(), timeout=90, what="every service's quarantine of both forgeries")
+    wait_for(lambda: case_events(bus, case) == 3, timeout=90, what="the projector to fold sequence 3")
+    forged_deadline = deadline_id_for("4.8-removal-outcome-3h", case, forged_removal.envelope.event_id)
+    assert not [r for r in read_topic(runtime, "sla") if getattr(r.record, "deadline_id", None) == forged_deadline]
+    engine = create_engine(runtime.settings.read_model_url)
+    with engine.connect() as conn:
+        ids = set(conn.execute(text("SELECT event_id FROM case_events WHERE case_id = :c"), {"c": case}).scalars())
+    engine.dispose()
+    assert str(forged_removal.envelope.event_id) not in ids and str(logged.envelope.event_id) in ids
+    for service, proc in bus.processes.items():
+        assert proc.poll() is None, f"{service} exited:\n{bus.log_text(service)[-3000:]}"

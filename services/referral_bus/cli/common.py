@@ -4,7 +4,8 @@ exit codes every command keeps (README, "Command line").
 Exit codes: 0 done; 1 done, and what was checked is not in order (verify found problems, a case
 has no events, a service is down, an archive was refused); 2 the command line or a setting is
 wrong (the message names it); 3 a service the command needs cannot be reached (the broker, the
-read-model database)."""
+read-model database); 4 a service stopped because its stores and the log disagree (the message
+names the recovery command; ``up`` does not restart it)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,14 @@ import argparse
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from referral_bus.infra.supervisor import EXIT_NEEDS_OPERATOR
+
 if TYPE_CHECKING:
     from referral_bus.infra.runtime import Runtime
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
+#: the stores and the log disagree: recovery needs the operator (infra/supervisor.py does not restart it)
+EXIT_DIVERGED = EXIT_NEEDS_OPERATOR
 ZONED_EXAMPLE = "2026-11-22T10:00:00+05:00"
 
 

@@ -40,7 +40,9 @@ def cmd_service(args: argparse.Namespace) -> int:
 
 
 def cmd_projections(args: argparse.Namespace) -> int:
-    from referral_bus.projections.service import make_engine, project, rebuild
+    from referral_bus.cli.common import EXIT_DIVERGED
+    from referral_bus.projections.divergence import RECOVERY
+    from referral_bus.projections.service import LogDiverged, make_engine, project, rebuild
     runtime = _runtime()
     if args.action == "rebuild":
         applied = rebuild(runtime)
@@ -51,6 +53,13 @@ def cmd_projections(args: argparse.Namespace) -> int:
         project(runtime, make_engine(runtime), until_end=False)
     except KeyboardInterrupt:
         pass
+    except LogDiverged as exc:
+        print(f"projector stopped: the log and the read models disagree on {len(exc.findings)} partition(s):",
+              file=sys.stderr)
+        for finding in exc.findings[:20]:
+            print(f"  {finding}", file=sys.stderr)
+        print(f"{RECOVERY}", file=sys.stderr, flush=True)
+        return EXIT_DIVERGED
     return 0
 
 
@@ -242,13 +251,19 @@ def cmd_services(args: argparse.Namespace) -> int:
         print(f"error: {path} does not exist: is `referral-bus up` running with this data directory "
               "(REFERRAL_BUS_DATA_DIR)?", file=sys.stderr)
         return 2
+    from referral_bus.infra.health import OK, read_health
     status = json.loads(path.read_text())
+    health = read_health(_data_dir())
     for row in status["services"]:
         exit_note = f", last exit status {row['last_exit_status']}" if row["last_exit_status"] is not None else ""
-        print(f"{row['service']:<12} {row['state']:<11} pid {row['pid'] or '-':<8} restarts {row['restarts']}"
+        print(f"{row['service']:<12} {row['state']:<14} pid {row['pid'] or '-':<8} restarts {row['restarts']}"
               f"{exit_note}; log {row['log']}")
+    for name, said in health.items():
+        if said["state"] != OK:
+            print(f"{name:<12} {said['state']:<14} since {said['since']}: {said['detail']}")
     print(f"as of {status['at']}")
-    return 0 if all(row["state"] == "running" for row in status["services"]) else 1
+    healthy = all(said["state"] == OK for said in health.values())
+    return 0 if healthy and all(row["state"] == "running" for row in status["services"]) else 1
 
 
 def register(sub: Any) -> None:

@@ -34,3 +34,31 @@ def content_fingerprint(event: Event) -> str:
     body["envelope"] = {**body["envelope"], "hash": None, "previous_hash": None, "sequence": None,
                         "recorded_at": None, "signature": None}
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+class ChainFollower:
+    """What a consumer of the case log folds: only an event that extends its case's chain — the
+    next sequence, linked to the case's last hash, with its own hash right. Anything else (a record
+    written past the router: a copy, a forgery, an event after a gap) is refused with a reason and
+    must be set aside, not folded (infra/quarantine.py); every consumer applying the same rule in
+    the log's order agrees on what each case holds, and the router goes on appending from there.
+    ``verify`` reports the same records (domain/verification.py). Keeps one head per case."""
+
+    def __init__(self) -> None:
+        self.heads: dict[str, tuple[int, str]] = {}
+
+    def refuse(self, event: Event) -> tuple[str, str] | None:
+        """``None`` when ``event`` extends its case's chain (and the head moves on), else
+        ``(reason code, reason)`` — the head stays where it was."""
+        env = event.envelope
+        if env.sequence is None or env.hash is None or env.recorded_at is None:
+            return "NOT_STAMPED", "not stamped by the router (no sequence, hash or recording time)"
+        last_sequence, last_hash = self.heads.get(env.case_id, (0, GENESIS))
+        if env.sequence != last_sequence + 1:
+            return "CHAIN_BROKEN", f"sequence {env.sequence} where the case's chain continues at {last_sequence + 1}"
+        if env.previous_hash != last_hash:
+            return "CHAIN_BROKEN", f"sequence {env.sequence}: previous_hash is not the hash of the case's last event"
+        if env.hash != chain_hash(last_hash, event):
+            return "CHAIN_BROKEN", f"sequence {env.sequence}: the event's hash does not match its content"
+        self.heads[env.case_id] = (env.sequence, env.hash)
+        return None

@@ -8,6 +8,9 @@ from prometheus_client import Counter, Gauge, Histogram, start_http_server
 RECEIPTS = Counter("referral_bus_receipts", "Submissions answered by the router", ["status", "reason_code"])
 QUARANTINED = Counter("referral_bus_quarantined", "Records a service set aside as unusable", ["consumer", "topic"])
 SLA_RECORDS = Counter("referral_bus_sla_records", "SLA records emitted", ["type", "rule_id"])
+STORE_AVAILABLE = Gauge("referral_bus_store_available", "1 while the service's store answers, 0 while it is "
+                        "retried", ["service"])
+STORE_RETRIES = Counter("referral_bus_store_retries", "Attempts to reach a store that failed", ["service"])
 OPEN_DEADLINES = Gauge("referral_bus_open_deadlines", "Deadlines open now", ["rule_id"])
 ESCALATION_FIRING_LATENESS = Histogram(
     "referral_bus_escalation_firing_lateness_seconds",

@@ -15,8 +15,9 @@ from uuid import UUID, uuid5
 
 import structlog
 
-from referral_bus.contracts.base import Record
+from referral_bus.contracts.base import Event, Record
 from referral_bus.contracts.bus_records import Quarantined
+from referral_bus.domain.chain import ChainFollower
 from referral_bus.infra import metrics
 from referral_bus.infra.codec.errors import DecodeError
 from referral_bus.infra.runtime import Runtime
@@ -32,9 +33,11 @@ class Quarantine:
         self.runtime, self.consumer = runtime, consumer
         self._held: list[Quarantined] = []
 
-    def decode(self, record: Any, expected: type | tuple[type, ...] | None = None) -> Record | None:
-        """The record's value decoded, or ``None`` when it is set aside: it does not decode, or is
-        not of the ``expected`` type(s) the topic carries. ``record`` has topic, partition, offset
+    def decode(self, record: Any, expected: type | tuple[type, ...] | None = None,
+               chains: ChainFollower | None = None) -> Record | None:
+        """The record's value decoded, or ``None`` when it is set aside: it does not decode, is
+        not of the ``expected`` type(s) the topic carries, or (given the case log's ``chains``) is an
+        event that does not extend its case's hash chain. ``record`` has topic, partition, offset
         and value (a Kafka consumer record of aiokafka or kafka-python)."""
         try:
             decoded = self.runtime.codec.decode(record.value or b"")
@@ -44,6 +47,9 @@ class Quarantine:
         if expected is not None and not isinstance(decoded, expected):
             names = expected.__name__ if isinstance(expected, type) else "/".join(t.__name__ for t in expected)
             self.hold(record, "UNEXPECTED_RECORD", f"{type(decoded).__name__} where {names} belongs")
+            return None
+        if chains is not None and isinstance(decoded, Event) and (refused := chains.refuse(decoded)) is not None:
+            self.hold(record, *refused)
             return None
         return decoded
 

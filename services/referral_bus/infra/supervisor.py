@@ -25,6 +25,9 @@ BACKOFF_START = 1.0
 BACKOFF_CEILING = 60.0
 #: A service that ran this long before exiting is not crash-looping: its back-off starts afresh.
 HEALTHY_AFTER = 60.0
+#: A service exiting with this status stopped on purpose and needs the operator (its stores and the
+#: log disagree, projections/divergence.py): restarting it would only repeat the refusal.
+EXIT_NEEDS_OPERATOR = 4
 
 
 @dataclass
@@ -40,6 +43,8 @@ class Service:
     failures_in_a_row: int = 0
     restart_at: float | None = None
     last_exit: int | None = None
+    #: stopped on purpose, waiting for the operator (EXIT_NEEDS_OPERATOR): not restarted
+    held: bool = False
 
     @property
     def pid(self) -> int | None:
@@ -74,9 +79,15 @@ class Supervisor:
         changed = False
         for service in self.services:
             proc = service.process
-            if service.restart_at is None and proc is not None and proc.poll() is not None:
+            if service.restart_at is None and not service.held and proc is not None and proc.poll() is not None:
                 ran = now - service.started_at
                 service.last_exit = proc.returncode
+                changed = True
+                if proc.returncode == EXIT_NEEDS_OPERATOR:
+                    service.held = True
+                    self.say(f"{service.name} STOPPED after {ran:.0f} s and will not be restarted: it needs the "
+                             f"operator — the reason and the command to run are at the end of {service.log}")
+                    continue
                 service.failures_in_a_row = 1 if ran >= HEALTHY_AFTER else service.failures_in_a_row + 1
                 delay = min(BACKOFF_CEILING, BACKOFF_START * 2 ** (service.failures_in_a_row - 1))
                 service.restart_at = now + delay
@@ -109,7 +120,8 @@ class Supervisor:
     def _write_status(self) -> None:
         rows = []
         for s in self.services:
-            state = "running" if s.pid is not None else ("restarting" if s.restart_at is not None else "stopped")
+            state = ("running" if s.pid is not None else "restarting" if s.restart_at is not None
+                     else "needs-operator" if s.held else "stopped")
             rows.append({"service": s.name, "state": state, "pid": s.pid, "restarts": s.restarts,
                          "exits_in_a_row": s.failures_in_a_row, "last_exit_status": s.last_exit,
                          "log": str(s.log)})

@@ -31,12 +31,14 @@ from referral_bus.contracts.sla_records import (
 from referral_bus.domain.agencies import Directory
 from referral_bus.domain.case_state import CaseState
 from referral_bus.domain.decisions import fold
+from referral_bus.infra import failpoints
 from referral_bus.projections.tables import (
     CaseRow,
     ConsumerOffset,
     DeadlineRow,
     DeliveryRow,
     EscalationRow,
+    ProjectedRecord,
     ReferralRow,
     TimelineRow,
 )
@@ -50,7 +52,10 @@ class Item:
     key: bytes | None
     headers: dict[str, str]
     timestamp: datetime
-    record: Record
+    #: ``None`` for a record set aside (infra/quarantine.py): nothing to apply, but it is read
+    record: Record | None
+    #: SHA-256 of the record's bytes, remembered for the last record of a partition (divergence.py)
+    sha256: str = ""
 
 
 def age_band(age: int) -> str:
@@ -82,6 +87,8 @@ class Projector:
         with Session(self.engine, autoflush=False) as session, session.begin():
             self._rows = {}
             for item in items:
+                if item.record is None:
+                    continue
                 if item.topic == self.case_log and isinstance(item.record, Event):
                     self._event(session, item.record)
                 elif item.topic == self.sla:
@@ -90,11 +97,15 @@ class Projector:
                     self._escalation(session, item.record)
                 elif item.topic in self.inbox_agency:
                     self._delivery(session, item)
-            last: dict[tuple[str, int], int] = {}
+            last: dict[tuple[str, int], Item] = {}
             for item in items:
-                last[(item.topic, item.partition)] = max(last.get((item.topic, item.partition), -1), item.offset)
-            for (topic, partition), offset in last.items():
-                session.merge(ConsumerOffset(topic=topic, partition=partition, next_offset=offset + 1))
+                if item.offset > getattr(last.get((item.topic, item.partition)), "offset", -1):
+                    last[(item.topic, item.partition)] = item
+            for (topic, partition), item in last.items():
+                session.merge(ConsumerOffset(topic=topic, partition=partition, next_offset=item.offset + 1))
+                session.merge(ProjectedRecord(topic=topic, partition=partition, offset=item.offset,
+                                              sha256=item.sha256))
+            failpoints.hit("projector.before_commit")  # fault tests: a crash loses this uncommitted transaction
 
     def _get(self, session: Session, table: type, key: str) -> Any:
         """A row by primary key: from this batch if it was added or loaded here, else the database."""
@@ -122,7 +133,7 @@ class Projector:
         session.add(TimelineRow(case_id=env.case_id, sequence=env.sequence, event_id=str(env.event_id),
                                 event_type=event.event_type(), producer_agency_id=env.producer.agency_id,
                                 occurred_at=env.occurred_at, recorded_at=env.recorded_at, hash=env.hash,
-                                fields=event.model_dump(mode="json", exclude={"envelope", "personal_data"})))
+                                fields=event.model_dump(mode="json", exclude={"envelope", *event.personal_fields()})))
         case = self._get(session, CaseRow, env.case_id)
         if case is None:
             case = CaseRow(case_id=env.case_id, opened_at=env.recorded_at, opened_by=env.producer.agency_id)

@@ -23,6 +23,19 @@ class ConsumerOffset(Base):
     next_offset: Mapped[int] = mapped_column(BigInteger)
 
 
+class ProjectedRecord(Base):
+    """The last record projected per topic partition (its offset and the SHA-256 of its bytes),
+    written with the offsets: on start the projector checks that the log still holds that very
+    record (projections/divergence.py). A table of its own, so that a database made before it
+    existed gains it without a migration."""
+
+    __tablename__ = "projected_records"
+    topic: Mapped[str] = mapped_column(String(255), primary_key=True)
+    partition: Mapped[int] = mapped_column(Integer, primary_key=True)
+    offset: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+
+
 class CaseRow(Base):
     __tablename__ = "cases"
     case_id: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -22,14 +22,17 @@ from referral_bus.contracts.bus_records import (
     CaseHead,
     ChainCheckpoint,
     Receipt,
+    ReceiptStatus,
     SigningKeyEnrolled,
     SigningKeyRevoked,
 )
 from referral_bus.contracts.events import EscalationAcknowledged
 from referral_bus.contracts.sla_records import EscalationRaised
+from referral_bus.domain.chain import ChainFollower
 from referral_bus.domain.signatures import ROUTER, KeyDirectory, sign_checkpoint
 from referral_bus.infra import failpoints, metrics
 from referral_bus.infra.codec.errors import DecodeError
+from referral_bus.infra.health import stop_for_operator
 from referral_bus.infra.kafka.faust_app import (
     AckedPublisher,
     Outgoing,
@@ -103,23 +106,43 @@ class RouterService:
         self.handler.reset()
         servers = self.runtime.settings
         count = 0
+        chains = ChainFollower()
         async for record in read_to_end(servers, [self.case_log], progress="rebuilding router state"):
             headers = dict(record.headers or ())
-            event = self.quarantine.decode(record, Event)   # a poison record is set aside, not fatal
+            event = self.quarantine.decode(record, Event, chains)   # a poison record is set aside, not fatal
             if isinstance(event, Event):
                 self.handler.fold(event, source=parse_source(headers.get(SOURCE_HEADER)))
             count += 1
         ingress = self.runtime.catalogue.ingress_topics()
+        accepted: dict[str, int] = {}   # case → the highest sequence a receipt says was appended
         async for record in read_to_end(servers, sorted(set(self.receipts.values()))):
             receipt = self.quarantine.decode(record, Receipt)
             if isinstance(receipt, Receipt) and receipt.source_topic in ingress:
                 self.handler.answered.add((receipt.source_topic, receipt.source_partition, receipt.source_offset))
+                if receipt.status is ReceiptStatus.ACCEPTED and receipt.case_id and receipt.sequence:
+                    accepted[receipt.case_id] = max(accepted.get(receipt.case_id, 0), receipt.sequence)
+        self._check_log_holds(accepted)
         await self.publisher.publish([Outgoing(*held) for held in self.quarantine.take()])
         await self.escalations.stop()  # from the beginning again, for the cases now held
         escalations = await self._catch_up_escalations()
         self.stale = False
         log.info("router.state_rebuilt", escalations=escalations, events=count, cases=len(self.handler.cases),
                  answered=len(self.handler.answered))
+
+    def _check_log_holds(self, accepted: dict[str, int]) -> None:
+        """Divergence (issue 12): receipts promise agencies that their events were appended; a case
+        log holding less than they promise lost data (a broker's disks, a restore from an older
+        archive). Appending on would reuse sequence numbers already given out: stop for the operator."""
+        logged = {case: state.last_sequence if (state := self.handler.cases.get(case)) else 0 for case in accepted}
+        behind = {case: sequence for case, sequence in accepted.items() if logged[case] < sequence}
+        if behind:
+            example = next(iter(behind))
+            stop_for_operator(self.runtime.settings.data_dir, "router", (
+                f"the receipts say {len(behind):,} case(s) were appended further than the case log holds (e.g. "
+                f"case {example}: receipt for sequence {behind[example]}, log ends at "
+                f"{logged[example]}): the case log lost data. Restore it from the "
+                f"latest archive (`referral-bus restore <archive>`) before starting the router again "
+                f"(docs/reliability.md, \"Divergence\")"))
 
     async def _route(self, stream: faust.StreamT[Any]) -> None:
         # take_events acks a batch only after this loop body has finished with it (faust streams.py)

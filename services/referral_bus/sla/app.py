@@ -20,10 +20,12 @@ import structlog
 
 from referral_bus.contracts.base import Event, Record
 from referral_bus.contracts.sla_records import SLA_RECORD_TYPES, EscalationRaised
+from referral_bus.domain.chain import ChainFollower
 from referral_bus.domain.deadlines.engine import DeadlineEngine
 from referral_bus.domain.deadlines.notifications import sla_deliveries
 from referral_bus.domain.deadlines.rule_table import RULES
-from referral_bus.infra import metrics
+from referral_bus.infra import failpoints, metrics
+from referral_bus.infra.health import stop_for_operator
 from referral_bus.infra.kafka.faust_app import (
     AckedPublisher,
     Outgoing,
@@ -54,6 +56,9 @@ class SlaService:
         self.escalations = cat.name("escalations")
         self.engine = self._new_engine()
         self.emitted: set[str] = set()
+        #: each case's chain head, and the last case-log offset per partition folded by the rebuild
+        self.chains = ChainFollower()
+        self.folded: dict[int, int] = {}
         self.stale = True
         self._lock = asyncio.Lock()
         self.app = make_app(runtime.settings.topic_prefix + APP_ID, runtime.settings, cat.partitions("case_log"))
@@ -79,20 +84,32 @@ class SlaService:
             if not self.stale:
                 return
             servers = self.runtime.settings
-            engine = self._new_engine()
+            engine, chains, folded = self._new_engine(), ChainFollower(), {}
             owed: list[Record] = []
             async for record in read_to_end(servers, [self.case_log], progress="rebuilding deadlines"):
-                event = self.quarantine.decode(record, Event)   # a poison record is set aside, not fatal
+                folded[record.partition] = record.offset
+                event = self.quarantine.decode(record, Event, chains)   # a poison record is set aside, not fatal
                 if isinstance(event, Event):
                     owed += engine.on_event(event)
             owed += engine.advance(self.clock())
             emitted: set[str] = set()
+            unknown_cases: set[str] = set()
             async for record in read_to_end(servers, [self.sla_topic, self.escalations]):
                 sla_record = self.quarantine.decode(record, tuple(SLA_RECORD_TYPES.values()))
                 if sla_record is not None:
                     emitted.add(record_id(sla_record))
+                    if sla_record.case_id not in chains.heads:  # type: ignore[attr-defined]
+                        unknown_cases.add(sla_record.case_id)  # type: ignore[attr-defined]
+            if unknown_cases:
+                # Divergence (issue 12): deadlines were timed on events the case log no longer holds
+                stop_for_operator(self.runtime.settings.data_dir, "sla", (
+                    f"the SLA and escalation topics hold records of {len(unknown_cases):,} case(s) the case log "
+                    f"does not hold: the case log lost data. Restore it from the latest archive (`referral-bus "
+                    f"restore <archive>`) before starting the SLA processor again (docs/reliability.md, "
+                    f"\"Divergence\")"))
             await self.publisher.publish([Outgoing(*held) for held in self.quarantine.take()])
-            self.engine, self.emitted, self.stale = engine, emitted, False
+            self.engine, self.emitted, self.chains, self.folded = engine, emitted, chains, folded
+            self.stale = False
             missing = [r for r in owed if record_id(r) not in emitted]
             log.info("sla.state_rebuilt", open_deadlines=len(engine.open), emitted=len(emitted), missing=len(missing))
             await self.emit(missing)
@@ -103,7 +120,9 @@ class SlaService:
             await self.ensure_fresh()
             owed: list[Record] = []
             for event in events:
-                decoded = self.quarantine.decode(event.message, Event)
+                if event.message.offset <= self.folded.get(event.message.partition, -1):
+                    continue   # folded by the rebuild already
+                decoded = self.quarantine.decode(event.message, Event, self.chains)
                 if isinstance(decoded, Event):
                     owed += self.engine.on_event(decoded)
             await self.publisher.publish([Outgoing(*held) for held in self.quarantine.take()])
@@ -138,7 +157,9 @@ class SlaService:
             else:
                 final.append(Outgoing(self.sla_topic, key, codec.encode(record)))
         await self.publisher.publish(inbox)
+        failpoints.hit("sla.after_inbox")  # fault tests: a crash between the inbox copies and rb.sla / rb.escalations
         await self.publisher.publish(final)
+        failpoints.hit("sla.after_emit")  # fault tests: a crash after both, before they are remembered as emitted
         self.emitted.update(record_id(r) for r in fresh)
         for record in fresh:
             metrics.SLA_RECORDS.labels(type(record).__name__, getattr(record, "rule_id", "")).inc()
