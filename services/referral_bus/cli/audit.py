@@ -14,7 +14,8 @@ from referral_bus.cli.common import EXIT_USAGE, ZONED_EXAMPLE, zoned_time
 from referral_bus.cli.common import runtime as _runtime
 
 if TYPE_CHECKING:
-    pass
+    from referral_bus.infra.runtime import Runtime
+    from referral_bus.projections.divergence import Divergence
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -76,6 +77,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from kafka import KafkaConsumer
 
     from referral_bus.auditor.verify import verify_topic_sync
+    from referral_bus.projections.divergence import RECOVERY
     runtime = _runtime()
     if args.topic:   # "OK: 0 events" for a mistyped name would be a false all-clear
         consumer = KafkaConsumer(**runtime.settings.kafka_python())
@@ -92,10 +94,27 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(problem)
     for line in undecodable:
         print(f"UNDECODABLE  {line}")
-    verdict = "OK" if report.ok and not undecodable else "TAMPERING OR DAMAGE FOUND"
+    diverged = _read_models_diverged(runtime) if args.read_models else []
+    for finding in diverged:
+        print(f"DIVERGED  {finding}")
+    verdict = "OK" if report.ok and not undecodable and not diverged else "TAMPERING OR DAMAGE FOUND"
+    compared = f"; read models compared: {len(diverged)} partition(s) diverged" if args.read_models else ""
     print(f"{verdict}: {report.events} events in {report.cases} cases, {len(report.problems)} problem(s), "
-          f"{len(undecodable)} undecodable record(s); {report.checkpoints} signed checkpoint(s) compared")
-    return 0 if report.ok and not undecodable else 1
+          f"{len(undecodable)} undecodable record(s); {report.checkpoints} signed checkpoint(s) compared{compared}")
+    if diverged:
+        print(RECOVERY)
+    return 0 if verdict == "OK" else 1
+
+
+def _read_models_diverged(runtime: Runtime) -> list[Divergence]:
+    """What the projector would refuse to start on (projections/divergence.py)."""
+    from referral_bus.projections.divergence import find_divergence
+    from referral_bus.projections.service import make_engine
+    engine = make_engine(runtime)
+    try:
+        return find_divergence(runtime, engine)
+    finally:
+        engine.dispose()
 
 
 def _sla_report(args: argparse.Namespace) -> int:
@@ -194,6 +213,9 @@ def register(sub: Any) -> None:
     p = sub.add_parser("verify", help="check per-case sequences, the hash chains, every signature and the "
                                       "router's signed checkpoints of the case log")
     p.add_argument("--topic", help="verify this topic instead (e.g. a restored or copied log)")
+    p.add_argument("--read-models", action="store_true",
+                   help="also compare the read models with the log (REFERRAL_BUS_DATABASE_URL): a log shorter or "
+                        "other than they remember, as the projector checks on start")
     p.set_defaults(func=cmd_verify)
     p = sub.add_parser("told", help="what an agency had been told about a case by a moment (its inbox)")
     p.add_argument("agency_id")

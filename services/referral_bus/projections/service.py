@@ -109,11 +109,14 @@ def project(runtime: Runtime, engine: Engine, *, until_end: bool, batch: int = 2
     health = Health(runtime.settings.data_dir, "projector")
     delay, applied = RETRY_START, 0
     while True:
+        attempt_started = time.monotonic()
         try:
             applied += _project(runtime, engine, until_end=until_end, batch=batch, stop=stop, health=health)
             return applied
         except STORE_AWAY as exc:
             reason = type(getattr(exc, "orig", None) or exc).__name__
+            if time.monotonic() - attempt_started > RETRY_CEILING * 2:
+                delay = RETRY_START   # a new outage after a good run: start the back-off afresh
             log.warning("projector.store_unavailable", error=reason, retry_in_seconds=delay)
             metrics.STORE_AVAILABLE.labels("projector").set(0)
             metrics.STORE_RETRIES.labels("projector").inc()
