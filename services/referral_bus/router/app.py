@@ -32,7 +32,7 @@ from referral_bus.domain.chain import ChainFollower
 from referral_bus.domain.signatures import ROUTER, KeyDirectory, sign_checkpoint
 from referral_bus.infra import failpoints, metrics
 from referral_bus.infra.codec.errors import DecodeError
-from referral_bus.infra.health import stop_for_operator
+from referral_bus.infra.health import OK, stop_for_operator
 from referral_bus.infra.kafka.faust_app import (
     AckedPublisher,
     Outgoing,
@@ -86,7 +86,7 @@ class RouterService:
         self.stale = True
         self.app = make_app(settings.topic_prefix + APP_ID, settings, cat.partitions("case_log"))
         self.app.timer(KEYS_EVERY)(self._follow_keys)
-        self.publisher = AckedPublisher(runtime.settings, APP_ID)
+        self.publisher = AckedPublisher(runtime.settings, APP_ID, "router")
         self.app.on_before_shutdown.connect(self._stop_publisher)
         ingress = self.app.topic(*cat.ingress_topics(), key_serializer="raw", value_serializer="raw")
         self.app.agent(ingress, name="route", concurrency=1)(self._route)
@@ -126,6 +126,7 @@ class RouterService:
         await self.escalations.stop()  # from the beginning again, for the cases now held
         escalations = await self._catch_up_escalations()
         self.stale = False
+        self.publisher.health.set(OK)   # rebuilt, and the log holds what the receipts promise
         log.info("router.state_rebuilt", escalations=escalations, events=count, cases=len(self.handler.cases),
                  answered=len(self.handler.answered))
 

@@ -25,7 +25,7 @@ from referral_bus.domain.deadlines.engine import DeadlineEngine
 from referral_bus.domain.deadlines.notifications import sla_deliveries
 from referral_bus.domain.deadlines.rule_table import RULES
 from referral_bus.infra import failpoints, metrics
-from referral_bus.infra.health import stop_for_operator
+from referral_bus.infra.health import OK, stop_for_operator
 from referral_bus.infra.kafka.faust_app import (
     AckedPublisher,
     Outgoing,
@@ -62,7 +62,7 @@ class SlaService:
         self.stale = True
         self._lock = asyncio.Lock()
         self.app = make_app(runtime.settings.topic_prefix + APP_ID, runtime.settings, cat.partitions("case_log"))
-        self.publisher = AckedPublisher(runtime.settings, APP_ID)
+        self.publisher = AckedPublisher(runtime.settings, APP_ID, "sla")
         self.quarantine = Quarantine(runtime, "sla")
         self.app.on_before_shutdown.connect(self._stop_publisher)
         case_log = self.app.topic(self.case_log, key_serializer="raw", value_serializer="raw")
@@ -110,6 +110,7 @@ class SlaService:
             await self.publisher.publish([Outgoing(*held) for held in self.quarantine.take()])
             self.engine, self.emitted, self.chains, self.folded = engine, emitted, chains, folded
             self.stale = False
+            self.publisher.health.set(OK)   # rebuilt, and the log holds every case the SLA topics know
             missing = [r for r in owed if record_id(r) not in emitted]
             log.info("sla.state_rebuilt", open_deadlines=len(engine.open), emitted=len(emitted), missing=len(missing))
             await self.emit(missing)

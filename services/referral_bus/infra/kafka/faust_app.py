@@ -15,6 +15,7 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaTimeoutError
 
+from referral_bus.infra.health import DEGRADED, OK, Health
 from referral_bus.infra.kafka.log_reader import METADATA_MAX_AGE_MS
 from referral_bus.infra.settings import Settings
 
@@ -68,9 +69,11 @@ class AckedPublisher:
     fails (e.g. its partition had no leader for ``request_timeout_ms`` before it was ever sent)
     stops the process: its supervisor restarts it from the log."""
 
-    def __init__(self, settings: Settings, client_id: str) -> None:
+    def __init__(self, settings: Settings, client_id: str, service: str) -> None:
         self.settings = settings
         self.client_id = client_id
+        #: ``degraded`` while the brokers do not take messages, ``ok`` once they do again
+        self.health = Health(settings.data_dir, service)
         self._producer: AIOKafkaProducer | None = None
 
     async def _started(self) -> AIOKafkaProducer:
@@ -93,6 +96,7 @@ class AckedPublisher:
             producer = await self._started()
             futures = [await self._enqueue(producer, m) for m in messages]
             await asyncio.gather(*futures)
+            self.health.set(OK)
         except Exception as exc:  # noqa: BLE001 - any failure means the log may lack what we hold
             log.critical("publish.failed", error=type(exc).__name__, topics=sorted({m.topic for m in messages}))
             os._exit(EXIT_PUBLISH_FAILED)
@@ -116,6 +120,8 @@ class AckedPublisher:
             except KafkaTimeoutError:
                 waited += time.monotonic() - started
                 log.warning("publish.waiting_for_brokers", topic=m.topic, waited_seconds=round(waited))
+                self.health.set(DEGRADED, "the brokers do not take messages (no metadata, or a batch full of "
+                                          "unsent records); waiting for them")
 
     async def stop(self) -> None:
         if self._producer is not None:
