@@ -75,7 +75,7 @@ class Projector:
         self.states: dict[str, CaseState] = {}
         self.case_log, self.sla, self.escalations = case_log, sla, escalations
         self.inbox_agency = inbox_agency  # inbox topic name → agency id
-        self._rows: dict[tuple[type, str], object] = {}  # rows of the current batch, found without a flush
+        self._rows: dict[tuple[type, str | tuple[str, str]], object] = {}  # rows of the current batch, found without a flush
 
     def offsets(self) -> dict[tuple[str, int], int]:
         with Session(self.engine) as session:
@@ -107,13 +107,13 @@ class Projector:
                                               sha256=item.sha256))
             failpoints.hit("projector.before_commit")  # fault tests: a crash loses this uncommitted transaction
 
-    def _get(self, session: Session, table: type, key: str) -> Any:
+    def _get(self, session: Session, table: type, key: str | tuple[str, str]) -> Any:
         """A row by primary key: from this batch if it was added or loaded here, else the database."""
         if (table, key) not in self._rows:
             self._rows[(table, key)] = session.get(table, key)
         return self._rows[(table, key)]
 
-    def _add(self, session: Session, row: Any, key: str) -> None:
+    def _add(self, session: Session, row: Any, key: str | tuple[str, str]) -> None:
         session.add(row)
         self._rows[(type(row), key)] = row
 
@@ -202,14 +202,19 @@ class Projector:
 
     # -- inboxes ------------------------------------------------------------------------------
     def _delivery(self, session: Session, item: Item) -> None:
-        delivery_id = item.headers.get("rb-delivery-id")
-        if not delivery_id or self._get(session, DeliveryRow, delivery_id) is not None:
+        delivery_id, agency_id = item.headers.get("rb-delivery-id"), self.inbox_agency[item.topic]
+        if not delivery_id:
+            return
+        # keyed by agency too: an escalation's copies to the escalated-to and the responsible
+        # agency share the escalation's id as their delivery id
+        key = (delivery_id, agency_id)
+        if self._get(session, DeliveryRow, key) is not None:
             return  # re-sent after a crash: the same delivery, already recorded
         record = item.record
         event_id = str(record.envelope.event_id) if isinstance(record, Event) else None
-        self._add(session, DeliveryRow(delivery_id=delivery_id, agency_id=self.inbox_agency[item.topic],
+        self._add(session, DeliveryRow(delivery_id=delivery_id, agency_id=agency_id,
                                 case_id=(item.key or b"").decode(), record_type=type(record).__name__,
                                 event_id=event_id, paragraph=item.headers.get("rb-paragraph"),
                                 purpose=item.headers.get("rb-purpose"),
                                 redacted=item.headers.get("rb-redacted") == "true", delivered_at=item.timestamp),
-                  delivery_id)
+                  key)

@@ -109,11 +109,14 @@ class EscalationRow(Base):
 
 
 class DeliveryRow(Base):
-    """What each agency was told, and when (its inbox)."""
+    """What each agency was told, and when (its inbox). Keyed by delivery id *and* agency: the
+    copies of one escalation to the escalated-to and the responsible agency share a delivery id
+    (the escalation's). A database made before 2026-11-27 keyed it by delivery id alone and lost one
+    of those copies: run ``referral-bus projections rebuild``."""
 
     __tablename__ = "deliveries"
     delivery_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    agency_id: Mapped[str] = mapped_column(String(64), index=True)
+    agency_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
     case_id: Mapped[str] = mapped_column(String(64), index=True)
     record_type: Mapped[str] = mapped_column(String(64))
     event_id: Mapped[str | None] = mapped_column(String(36))
