@@ -66,3 +66,18 @@ class ReceiptWatcher:
 
 def of_case(reads: list[Read], case_id: str) -> list[Any]:
     return [r.record for r in reads if r.key == case_id.encode()]
+
+
+def timeline_rows(runtime: Runtime, case: str = "%") -> int:
+    """Rows of the read models' timeline (of the cases LIKE ``case``); -1 before the projector made
+    its tables."""
+    from sqlalchemy import create_engine, text
+    engine = create_engine(runtime.settings.read_model_url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM case_events WHERE case_id LIKE :c"), {"c": case})
+                       .scalar_one())
+    except Exception:  # noqa: BLE001 - the projector may not have created its tables yet
+        return -1
+    finally:
+        engine.dispose()

@@ -15,29 +15,16 @@ from pathlib import Path
 import pytest
 from kafka import KafkaAdminClient
 from kafka.errors import KafkaError
-from sqlalchemy import create_engine, text
 
 from referral_bus.contracts.bus_records import ReceiptStatus
 from referral_bus.infra.health import STOPPED, read_health
 from referral_bus.infra.supervisor import EXIT_NEEDS_OPERATOR
 from referral_bus.sdk import AgencyClient
-from tests.broker_helpers import read_topic
+from tests.broker_helpers import read_topic, timeline_rows
 from tests.builders import case_id, outcome_report, referral, removal
 from tests.conftest import Bus, apply_test_topics, start_bus, wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
-
-
-def timeline_rows(bus: Bus, case: str = "%") -> int:
-    engine = create_engine(bus.runtime.settings.read_model_url)
-    try:
-        with engine.connect() as conn:
-            return int(conn.execute(text("SELECT count(*) FROM case_events WHERE case_id LIKE :c"), {"c": case})
-                       .scalar_one())
-    except Exception:  # noqa: BLE001 - the projector may not have created its tables yet
-        return -1
-    finally:
-        engine.dispose()
 
 
 def cli(bus: Bus, *args: str) -> subprocess.CompletedProcess[str]:
@@ -92,7 +79,8 @@ def test_a_lost_case_log_stops_each_service_with_the_way_back(kafka_bootstrap: s
         wait_for(lambda: any(getattr(r.record, "case_id", None) == case
                              for r in read_topic(bus.runtime, "escalations")),
                  timeout=90, what="the 4.8 escalation of the late removal")
-        wait_for(lambda: timeline_rows(bus) == 2, timeout=90, what="the projector to catch up")  # warm-up + removal
+        wait_for(lambda: timeline_rows(bus.runtime) == 2, timeout=90,
+                 what="the projector to catch up")  # warm-up + removal
         archived = cli(bus, "archive", str(tmp_path / "archive"))
         assert archived.returncode == 0, archived.stderr
         bus.stop()
@@ -113,7 +101,8 @@ def test_a_lost_case_log_stops_each_service_with_the_way_back(kafka_bootstrap: s
         with AgencyClient("police-juvenile-almaty", actor_id="i-lost", runtime=bus.runtime) as police:
             report = police.publish(outcome_report(police, case), wait_for_receipt=True, timeout=180)
             assert report is not None and report.status is ReceiptStatus.ACCEPTED and report.sequence == 2, report
-        wait_for(lambda: timeline_rows(bus, case) == 2, timeout=90, what="the projector to go on after the restore")
+        wait_for(lambda: timeline_rows(bus.runtime, case) == 2, timeout=90,
+                 what="the projector to go on after the restore")
         for service, proc in bus.processes.items():
             assert proc.poll() is None, f"{service} exited:\n{bus.log_text(service)[-3000:]}"
         assert {h["state"] for h in read_health(Path(bus.runtime.settings.data_dir)).values()} <= {"ok", STOPPED}
@@ -131,13 +120,13 @@ def test_projections_rebuild_is_the_way_back_when_the_log_is_right(kafka_bootstr
         with AgencyClient("school-almaty", actor_id="t-lost", runtime=bus.runtime) as school:
             for _ in range(3):
                 school.publish(referral(school, case_id("OTHER")), wait_for_receipt=True, timeout=120)
-        wait_for(lambda: timeline_rows(bus) == 4, timeout=90, what="the projector to catch up")
+        wait_for(lambda: timeline_rows(bus.runtime) == 4, timeout=90, what="the projector to catch up")
         bus.stop()
         lose_the_case_log(bus)
         stops_for_the_operator(bus, "projector", "ends at 0", "projections rebuild")
         rebuilt = cli(bus, "projections", "rebuild")
         assert rebuilt.returncode == 0, rebuilt.stderr
-        assert timeline_rows(bus) == 0
+        assert timeline_rows(bus.runtime) == 0
         bus.start("projector")
         time.sleep(3)
         assert bus.processes["projector"].poll() is None, bus.log_text("projector")[-3000:]

@@ -25,7 +25,7 @@ from referral_bus.domain.deadlines.engine import deadline_id_for
 from referral_bus.infra.kafka.log_reader import read_to_end_sync
 from referral_bus.infra.runtime import Runtime
 from referral_bus.sdk import AgencyClient
-from tests.broker_helpers import read_topic
+from tests.broker_helpers import read_topic, timeline_rows
 from tests.builders import case_id, outcome_report, referral, removal
 from tests.conftest import Bus, start_bus, wait_for
 
@@ -40,18 +40,6 @@ def bus(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         yield bus
     finally:
         bus.stop()
-
-
-def case_events(bus: Bus, case: str) -> int:
-    engine = create_engine(bus.runtime.settings.read_model_url)
-    try:
-        with engine.connect() as conn:
-            return int(conn.execute(text("SELECT count(*) FROM case_events WHERE case_id = :c"), {"c": case})
-                       .scalar_one())
-    except Exception:  # noqa: BLE001 - the projector may not have created its tables yet
-        return -1
-    finally:
-        engine.dispose()
 
 
 def test_poison_on_the_case_log_and_in_an_inbox_is_set_aside_and_the_bus_goes_on(bus: Bus) -> None:
@@ -73,7 +61,8 @@ def test_poison_on_the_case_log_and_in_an_inbox_is_set_aside_and_the_bus_goes_on
         # the SLA processor read past the poison: the removal's 4.8 deadline is open
         wait_for(lambda: any(isinstance(r.record, DeadlineOpened) and r.record.case_id == case
                              for r in read_topic(runtime, "sla")), timeout=60, what="the 4.8 deadline")
-        wait_for(lambda: case_events(bus, case) == 1, timeout=60, what="the projector to read past the poison")
+        wait_for(lambda: timeline_rows(bus.runtime, case) == 1, timeout=60,
+                 what="the projector to read past the poison")
 
         bus.kill9("router")                      # the restarted router rebuilds its state past the poison
         bus.start("router")
@@ -136,7 +125,7 @@ def test_events_that_break_a_case_chain_are_set_aside_not_folded(bus: Bus) -> No
 
         second = police.publish(removal(police, case, hours_ago=1), wait_for_receipt=True, timeout=120)
         assert second is not None and second.status is ReceiptStatus.ACCEPTED and second.sequence == 2, second
-        wait_for(lambda: case_events(bus, case) == 2, timeout=90, what="the projector to fold the true chain")
+        wait_for(lambda: timeline_rows(bus.runtime, case) == 2, timeout=90, what="the projector to fold the true chain")
         bus.kill9("router")                      # rebuilds past the forgeries
         bus.start("router")
         third = police.publish(outcome_report(police, case), wait_for_receipt=True, timeout=120)
@@ -148,7 +137,7 @@ def test_events_that_break_a_case_chain_are_set_aside_not_folded(bus: Bus) -> No
                 and q.record.source_topic == case_log}
     expected = {(consumer, m.offset, "CHAIN_BROKEN") for consumer in ("router", "sla", "projections") for m in forged}
     wait_for(lambda: expected <= quarantined(), timeout=90, what="every service's quarantine of both forgeries")
-    wait_for(lambda: case_events(bus, case) == 3, timeout=90, what="the projector to fold sequence 3")
+    wait_for(lambda: timeline_rows(bus.runtime, case) == 3, timeout=90, what="the projector to fold sequence 3")
     forged_deadline = deadline_id_for("4.8-removal-outcome-3h", case, forged_removal.envelope.event_id)
     assert not [r for r in read_topic(runtime, "sla") if getattr(r.record, "deadline_id", None) == forged_deadline]
     engine = create_engine(runtime.settings.read_model_url)
