@@ -75,7 +75,8 @@ class Projector:
         self.states: dict[str, CaseState] = {}
         self.case_log, self.sla, self.escalations = case_log, sla, escalations
         self.inbox_agency = inbox_agency  # inbox topic name → agency id
-        self._rows: dict[tuple[type, str | tuple[str, str]], object] = {}  # rows of the current batch, found without a flush
+        #: rows of the current batch, found without a flush
+        self._rows: dict[tuple[type, str | tuple[str, str]], object] = {}
 
     def offsets(self) -> dict[tuple[str, int], int]:
         with Session(self.engine) as session:
