@@ -12,6 +12,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from kafka import KafkaProducer
@@ -42,7 +43,7 @@ def bus(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         bus.stop()
 
 
-def test_poison_on_the_case_log_and_in_an_inbox_is_set_aside_and_the_bus_goes_on(bus: Bus) -> None:
+def test_poison_on_the_case_log_and_in_an_inbox_is_set_aside_and_the_bus_goes_on(bus: Bus, tmp_path: Path) -> None:
     runtime = bus.runtime
     case_log = runtime.catalogue.name("case_log")
     poison_case, not_an_event_case, case = case_id("POISON"), case_id("ALIEN"), case_id("AFTER")
@@ -89,6 +90,19 @@ def test_poison_on_the_case_log_and_in_an_inbox_is_set_aside_and_the_bus_goes_on
     verified = subprocess.run([sys.executable, "-m", "referral_bus.cli", "verify"], env=bus.env, capture_output=True,
                               text=True, timeout=120)
     assert verified.returncode == 1 and verified.stdout.count("UNDECODABLE") == 2, verified.stdout
+
+    # the auditors' tools read past them too: named, never a traceback
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run([sys.executable, "-m", "referral_bus.cli", *args], env=bus.env, capture_output=True,
+                              text=True, timeout=120)
+        assert "Traceback" not in done.stderr, done.stderr
+        return done
+    assert "unreadable (BAD_MAGIC_BYTE), set aside" in cli("history", poison_case).stderr
+    assert cli("history", case).returncode == 0
+    told = cli("told", "cam-almaty", case)
+    assert told.returncode == 0 and "told.unreadable_delivery" in told.stderr, told
+    archived = cli("archive", str(tmp_path / "archive"))
+    assert archived.returncode == 0, archived.stderr
 
 
 def forge(runtime: Runtime, event: Event, sequence: int, previous_hash: str) -> bytes:

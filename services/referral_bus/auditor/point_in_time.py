@@ -7,14 +7,18 @@ import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import structlog
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from referral_bus.auditor.history import rebuild_case_sync
 from referral_bus.contracts.base import Event
+from referral_bus.infra.codec.errors import DecodeError
 from referral_bus.infra.kafka.log_reader import partition_for_key, read_to_end
 from referral_bus.infra.runtime import Runtime
 from referral_bus.projections.tables import DeliveryRow, TimelineRow
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, order=True)
@@ -43,7 +47,11 @@ def told_from_log(runtime: Runtime, agency_id: str, case_id: str, as_of: datetim
             headers = {k: v.decode() for k, v in (r.headers or [])}
             if r.key != key or at > as_of or headers.get("rb-delivery-id") is None:
                 continue
-            record = runtime.codec.decode(r.value)
+            try:
+                record = runtime.codec.decode(r.value)
+            except DecodeError:   # a poison record in the inbox: it told the agency nothing it could read
+                log.warning("told.unreadable_delivery", topic=r.topic, partition=r.partition, offset=r.offset)
+                continue
             out.append(Told(at, headers["rb-delivery-id"], type(record).__name__,
                             str(record.envelope.event_id) if isinstance(record, Event) else None,
                             headers.get("rb-paragraph"), headers.get("rb-purpose")))

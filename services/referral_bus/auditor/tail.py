@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
+import structlog
 from kafka import KafkaConsumer, TopicPartition
 
 from referral_bus.contracts.base import Record
+from referral_bus.infra.codec.errors import DecodeError
 from referral_bus.infra.runtime import Runtime
+
+log = structlog.get_logger(__name__)
 
 
 def follow(runtime: Runtime, topic_id: str = "escalations", from_beginning: bool = False,
@@ -25,7 +29,11 @@ def follow(runtime: Runtime, topic_id: str = "escalations", from_beginning: bool
         else:
             consumer.seek_to_end(*tps)
         for message in consumer:
-            yield runtime.codec.decode(message.value)
+            try:
+                yield runtime.codec.decode(message.value)
+            except DecodeError as exc:   # a poison record: named by its coordinates, never fatal
+                log.warning("tail.unreadable_record", topic=message.topic, partition=message.partition,
+                            offset=message.offset, reason_code=exc.code)
     finally:
         consumer.close()
 

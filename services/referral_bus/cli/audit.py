@@ -24,6 +24,8 @@ def cmd_history(args: argparse.Namespace) -> int:
     history = rebuild_case_sync(_runtime(), args.case_id, as_of)
     if not history.events:
         print(f"no events for case {args.case_id}" + (f" as of {as_of.isoformat()}" if as_of else ""), file=sys.stderr)
+        for problem in history.chain_problems:   # records of the case set aside (unreadable, chain broken)
+            print(f"  {problem}", file=sys.stderr)
         return 1
     state = history.state
     summary = {"case_id": args.case_id, "as_of": as_of.isoformat() if as_of else None,
