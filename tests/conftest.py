@@ -57,7 +57,15 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             yield kafka.get_bootstrap_server()
         return
     from referral_bus.infra.kafka.local_broker import start_local_broker
-    broker = start_local_broker(tmp_path_factory.mktemp("kafka"))
+    # The session's broker holds the topics of every test's bus (~300 partitions each, ~15,000 over
+    # a run): Kafka's 512 MB default heap ran out (OutOfMemoryError) near the end of a full run.
+    heap = os.environ.get("REFERRAL_BUS_KAFKA_HEAP")
+    os.environ["REFERRAL_BUS_KAFKA_HEAP"] = heap or "2g"
+    try:
+        broker = start_local_broker(tmp_path_factory.mktemp("kafka"))
+    finally:
+        if heap is None:   # clusters a test starts for itself keep the default
+            del os.environ["REFERRAL_BUS_KAFKA_HEAP"]
     try:
         yield broker.bootstrap_servers
     finally:
