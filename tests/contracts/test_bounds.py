@@ -17,7 +17,7 @@ from referral_bus.contracts.events import (
     ReferralMade,
 )
 from referral_bus.contracts.justice_events import PoliceCustodyStarted
-from tests.builders import envelope
+from tests.builders import T0, envelope, make
 
 
 def refusal(build) -> str:  # type: ignore[no-untyped-def]
@@ -66,3 +66,24 @@ def test_a_staff_id_is_a_pseudonymous_token(actor_id: str) -> None:
 def test_ordinary_staff_ids_and_roles_are_accepted() -> None:
     producer = Producer(agency_id="cam-almaty", actor_id="manager-17@cam.almaty", actor_role="case_manager")
     assert producer.actor_id == "manager-17@cam.almaty"
+
+
+def test_dates_an_event_states_lie_in_a_plausible_window() -> None:
+    """A date 20+ years away from when the event happened, or a child's date of birth after it or
+    more than 19 years before it, is a typing mistake: refused, naming the field, never the value."""
+    from datetime import date, timedelta
+
+    from referral_bus.contracts.base import PersonalData
+    from referral_bus.contracts.events import ChildProtectionMeetingScheduled
+    meeting = make(ChildProtectionMeetingScheduled, "cam-almaty", meeting_id="M-1",
+                   scheduled_for=T0 + timedelta(days=3), invited_agency_ids=["police-juvenile-almaty"])
+    with pytest.raises(ValidationError, match="scheduled_for: more than 20 years from the event's occurred_at"):
+        make(ChildProtectionMeetingScheduled, "cam-almaty", meeting_id="M-1",
+             scheduled_for=T0.replace(year=2150), invited_agency_ids=["police-juvenile-almaty"])
+    assert meeting.scheduled_for.year == T0.year  # type: ignore[attr-defined]
+    for born in (T0.date() + timedelta(days=1), date(1990, 1, 1)):
+        with pytest.raises(ValidationError) as refused:
+            make(ChildProtectionMeetingScheduled, "cam-almaty", meeting_id="M-1", scheduled_for=T0,
+                 invited_agency_ids=["police-juvenile-almaty"], personal_data=PersonalData(child_date_of_birth=born))
+        assert "child_date_of_birth: must lie within 19 years" in str(refused.value)
+        assert str(born) not in str(refused.value)

@@ -56,6 +56,7 @@ from referral_bus.contracts.violence_events import (
     FollowUpRecorded,
     SchoolScreeningFlagRaised,
     ScreeningConcern,
+    SpecialSocialServicesReviewed,
 )
 from referral_bus.infra.codec.errors import DecodeError
 from referral_bus.infra.codec.framing import Codec
@@ -130,14 +131,14 @@ def test_every_text_field_of_every_contract_has_a_domain() -> None:
     assert not bare, ("a text field without a domain (use Identifier, Reference, AgencyId, Label, PersonalText… "
                       f"from contracts/base.py): {bare}")
     fields = _text_fields()
-    assert len(fields) == 130 and all(domain is not None for _, _, domain in fields)
+    assert len(fields) == 132 and all(domain is not None for _, _, domain in fields)
     assert all(d.pattern is not None or d.max_length <= 8_000 for _, _, d in fields)
 
 
 def test_the_classification() -> None:
     """What is personal is pinned: a new free-text field is a decision, not an accident."""
     kinds = Counter(domain.kind for _, _, domain in _text_fields())
-    assert kinds == {"identifier": 75, "label": 24, "text": 6, "personal text": 25}
+    assert kinds == {"identifier": 76, "label": 24, "text": 6, "personal text": 26}
     personal = {name: fields for name, model in ALL_RECORDS.items() if (fields := personal_text_fields(model))}
     assert personal == {
         "ReferralMade": {"referring_body"}, "NGODecision": {"reasons"},
@@ -145,6 +146,7 @@ def test_the_classification() -> None:
         "CaseTransferredAbroad": {"receiving_authority"}, "ChildLeftCare": {"after_care_authority"},
         "IndependentSupporterAssigned": {"supporter_organisation"}, "ServiceRequested": {"service"},
         "ServiceProgressReported": {"service"}, "FollowUpRecorded": {"reason"},
+        "SpecialSocialServicesReviewed": {"reason"},
     }
     assert personal_text_fields(PersonalData) == set(PersonalData.model_fields) - {"child_date_of_birth", "parents"}
 
@@ -274,6 +276,8 @@ def with_personal_text() -> list[Event]:
                                 service=f"tutoring for {NAMING}"),
         FollowUpRecorded(envelope=env(FollowUpRecorded), follow_up_of=FollowUpOf.SCHOOL_FLAG,
                          outcome=FollowUpOutcome.CHILD_NOT_FOUND, reason=f"{NAMING} moved to Shymkent"),
+        SpecialSocialServicesReviewed(envelope=env(SpecialSocialServicesReviewed, "social-protection-almaty"),
+                                      need_established=False, reason=f"{NAMING} already receives them"),
     ]
 
 

@@ -2,7 +2,10 @@
 due time, the calendar reasoning behind the due time, and its status — recomputed from the case
 log by the same engine the SLA processor runs, so the explanation cannot drift from the verdicts.
 Each occurrence of a recurring duty is a deadline of its own; a withdrawn one says by which event
-and why it is no longer owed."""
+and why it is no longer owed. A working-day period counted through a year whose day-off transfers
+are not configured (calendar.yaml ``transfers_configured``) carries a warning line in its reasoning,
+also listed in ``warnings``: the due time may be off (issue 15). Each deadline names the version of
+its rule it was opened under and that version's validity (``rule_table``: rules in force from a date)."""
 
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from referral_bus.contracts.sla_records import (
     DeadlineWithdrawn,
     EscalationRaised,
 )
+from referral_bus.domain.deadlines.calendar import UNCONFIGURED_WARNING
 from referral_bus.domain.deadlines.rule_table import RULES_BY_ID
 from referral_bus.infra.runtime import Runtime
 
@@ -44,6 +48,11 @@ class DeadlineExplanation:
     escalated_to: list[str] = field(default_factory=list)
     withdrawn_reason: str | None = None
     closing_event_id: UUID | None = None
+    #: what may make the due time wrong: a year without configured day-off transfers
+    warnings: tuple[str, ...] = ()
+    #: the version of the rule the deadline was opened under, and when that version is in force
+    version: int = 1
+    in_force: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {k: (v.isoformat() if isinstance(v, datetime) else str(v) if isinstance(v, UUID) else v)
@@ -60,12 +69,14 @@ def explain_case(runtime: Runtime, case_id: str, now: datetime) -> list[Deadline
     out: dict[UUID, DeadlineExplanation] = {}
     for record in records:
         if isinstance(record, DeadlineOpened):  # a re-timed deadline (6.3(a), a moved meeting) replaces its entry
-            rule = RULES_BY_ID[record.rule_id]
+            rule = engine.opened_rules.get(record.sla_event_id) or RULES_BY_ID[record.rule_id]
             clock, reasoning = engine.reasoning.get(record.sla_event_id, (rule.clock.describe(), ()))
             out[record.deadline_id] = DeadlineExplanation(
                 record.deadline_id, rule.rule_id, rule.paragraph, rule.title, clock,
                 record.trigger_event_id, record.responsible_agency_id, record.opened_at, record.due_at,
-                reasoning or (f"{record.opened_at.isoformat()} + {clock}",))
+                reasoning or (f"{record.opened_at.isoformat()} + {clock}",),
+                warnings=tuple(line for line in reasoning if line.startswith(f"{UNCONFIGURED_WARNING}:")),
+                version=rule.version, in_force=rule.validity())
             continue
         entry = out[record.deadline_id]  # type: ignore[attr-defined]
         if isinstance(record, DeadlineWarning):

@@ -66,6 +66,7 @@ def cmd_sla(args: argparse.Namespace) -> int:
     for e in explanations:
         print(f"{e.rule_id} (Annex B {e.paragraph}) — {e.title}")
         print(f"  clock {e.clock}; trigger event {e.trigger_event_id}; responsible {e.responsible_agency_id}")
+        print(f"  rule {e.in_force}")
         for line in e.reasoning:
             print(f"    {line}")
         status = e.status + (f" at {e.completed_at.isoformat()}" if e.completed_at else "")

@@ -7,13 +7,13 @@ import types
 import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import Enum
 from functools import cache
 from typing import Annotated, Any, ClassVar, Self, TypeVar
 from uuid import UUID
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
 NAMESPACE = "kz.referralbus"
@@ -24,18 +24,40 @@ CASE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{2,63}$")
 ACTOR_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}$")
 
 
-def _bounded(low: int, high: int, why: str) -> AfterValidator:
+class RuleViolation(ValueError):
+    """A contract rule the protocol states, broken: raised by the contracts' validators with the
+    paragraph of Annex B (or the seed) that states the rule, so that the refusal carries it in the
+    receipt's and dead letter's structured ``paragraph`` field, as the router's own refusals do.
+    Pydantic keeps the exception in the validation error's context (``ctx["error"]``), where the codec
+    (``infra/codec/framing.py``) finds it; the text reads as before: ``"<field>: <rule> (<paragraph>)"``.
+
+    ``field``: the field the rule is about, for a whole-record rule (a field's own validator is
+    located by pydantic); ``cited_as``: how the text cites the paragraph, when not by its number alone."""
+
+    def __init__(self, rule: str, paragraph: str, *, field: str | None = None, cited_as: str | None = None) -> None:
+        self.rule = rule
+        self.paragraph = paragraph
+        self.field = field
+        super().__init__(f"{field + ': ' if field else ''}{rule} ({cited_as or paragraph})")
+
+
+def _bounded(low: int, high: int, why: str, paragraph: str | None = None,
+             cited_as: str | None = None) -> AfterValidator:
     def check(value: int) -> int:
         if not low <= value <= high:
-            raise ValueError(f"must be {low}–{high}: {why}")
+            if paragraph is None:
+                raise ValueError(f"must be {low}–{high}: {why}")
+            raise RuleViolation(f"must be {low}–{high}: {why}", paragraph, cited_as=cited_as)
         return value
     return AfterValidator(check)
 
 
 #: A child's age in whole years: a child is an individual aged 0 to 18 (Annex B, part 2).
-ChildAge = Annotated[int, _bounded(0, 17, "a child is an individual aged 0 to 18 (Annex B, part 2)")]
+ChildAge = Annotated[int, _bounded(0, 17, "a child is an individual aged 0 to 18", "part 2",
+                                   cited_as="Annex B, part 2")]
 #: An age on record as it changes: 18 is recorded once, as the end of child protection (6.74(a), 6.78(a)).
-AgeOnRecord = Annotated[int, _bounded(0, 18, "a child is 0–17; 18 ends child protection (Annex B 6.74(a), 6.78(a))")]
+AgeOnRecord = Annotated[int, _bounded(0, 18, "a child is 0–17; 18 ends child protection", "6.74(a), 6.78(a)",
+                                      cited_as="Annex B 6.74(a), 6.78(a)")]
 #: An age asserted or assessed for an individual whose age is disputed (6.8–6.11): may be an adult's.
 AssessedAge = Annotated[int, _bounded(0, 99, "an age in whole years")]
 
@@ -262,6 +284,45 @@ class Event(Record):
             raise ValueError(f"envelope.event_type is {envelope.event_type!r} but the record is {cls.__name__}")
         return envelope
 
+    @model_validator(mode="after")
+    def _dates_plausible(self) -> Self:
+        """Every date an event states lies within ``DATE_WINDOW_YEARS`` of when it happened (a plan
+        runs at most until the child is 18), and the child's date of birth no later than that and
+        no more than 19 years before (Annex B, part 2: a child is under 18). The value is never
+        quoted: a date of birth is personal data."""
+        occurred = self.envelope.occurred_at.date()
+        window = timedelta(days=DATE_WINDOW_YEARS * 366)
+        low, high = occurred - window, occurred + window
+        for name in _date_fields(type(self)):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            day = value.date() if isinstance(value, datetime) else value
+            if not low <= day <= high:
+                raise ValueError(f"{name}: more than {DATE_WINDOW_YEARS} years from the event's occurred_at "
+                                 "(a date outside any plausible window: a typing mistake?)")
+        born = self.personal_data.child_date_of_birth if self.personal_data else None
+        if born is not None and not occurred - timedelta(days=19 * 366) <= born <= occurred:
+            raise RuleViolation("must lie within 19 years before the event's occurred_at", "part 2",
+                                field="personal_data.child_date_of_birth",
+                                cited_as="Annex B, part 2: a child is under 18")
+        return self
+
+
+#: How far from an event's occurred_at a date it states may lie (``Event._dates_plausible``).
+DATE_WINDOW_YEARS = 20
+
+
+@cache
+def _date_fields(model: type[BaseModel]) -> tuple[str, ...]:
+    """The top-level date and time fields of an event type, the envelope's aside."""
+    def is_date(annotation: Any) -> bool:
+        args = typing.get_args(annotation)
+        return annotation in (date, datetime) or any(is_date(a) for a in args) or \
+            getattr(annotation, "__name__", "") == "AwareDatetime"
+    return tuple(name for name, info in model.model_fields.items()
+                 if name not in ("envelope", "personal_data") and is_date(info.annotation))
+
 
 #: What a personal free-text field holds once redacted: still valid for its type and the record's rules.
 REDACTED = "[redacted]"
@@ -312,6 +373,6 @@ __all__ = [
     "AgencyId", "ActorToken", "AwareDatetime", "Annotated", "BusLabel", "BusText", "CaseId", "City", "Code",
     "CountryCode", "Digest", "Envelope", "Event", "Identifier", "KeyId", "Label", "NAMESPACE", "Narrative",
     "ParentOrRepresentative", "PersonalData", "PersonalLine", "PersonalText", "Producer", "REDACTED", "Record",
-    "RecordName", "Reference", "TextDomain", "TopicName", "date", "datetime",
+    "RecordName", "Reference", "RuleViolation", "TextDomain", "TopicName", "date", "datetime",
     "personal_text_fields", "redact_personal", "text_domains",
 ]

@@ -10,7 +10,16 @@ from enum import Enum
 
 from pydantic import Field, model_validator
 
-from referral_bus.contracts.base import AssessedAge, CountryCode, Event, Identifier, Label, PersonalText, Reference
+from referral_bus.contracts.base import (
+    AssessedAge,
+    CountryCode,
+    Event,
+    Identifier,
+    Label,
+    PersonalText,
+    Reference,
+    RuleViolation,
+)
 from referral_bus.contracts.consent import Consent, ConsentSubject
 
 
@@ -28,10 +37,10 @@ class AgeAssessmentCompleted(Event):
     @model_validator(mode="after")
     def _range(self) -> AgeAssessmentCompleted:
         if self.assessed_min_age_years > self.assessed_max_age_years:
-            raise ValueError("assessed_min_age_years: the lower bound exceeds the upper bound (6.10)")
+            raise RuleViolation("the lower bound exceeds the upper bound", "6.10", field="assessed_min_age_years")
         if self.conclusive and self.assessed_min_age_years != self.assessed_max_age_years:
-            raise ValueError("conclusive: a conclusive assessment names one age; a range is inconclusive and the "
-                             "child gets the benefit of the doubt (6.11)")
+            raise RuleViolation("a conclusive assessment names one age; a range is inconclusive and the child gets "
+                                "the benefit of the doubt", "6.11", field="conclusive")
         return self
 
     @property
@@ -63,7 +72,8 @@ class MedicalExaminationConsentRecorded(Event):
     @model_validator(mode="after")
     def _subject(self) -> MedicalExaminationConsentRecorded:
         if self.consent.subject is not ConsentSubject.MEDICAL_EXAMINATION:
-            raise ValueError("consent.subject: a medical examination consent has subject MEDICAL_EXAMINATION (6.14)")
+            raise RuleViolation("a medical examination consent has subject MEDICAL_EXAMINATION", "6.14",
+                                field="consent.subject")
         return self
 
 
@@ -102,7 +112,8 @@ class TemporaryCareRecommended(Event):
     @model_validator(mode="after")
     def _body(self) -> TemporaryCareRecommended:
         if self.decision_body not in ("guardianship", "commission", "court"):
-            raise ValueError("decision_body: the decision lies with the guardianship, commission or court (6.16)")
+            raise RuleViolation("the decision lies with the guardianship, commission or court", "6.16",
+                                field="decision_body")
         return self
 
 
@@ -118,10 +129,10 @@ class TemporaryCareDecided(Event):
     @model_validator(mode="after")
     def _rules(self) -> TemporaryCareDecided:
         if self.placement_necessary and self.form is None:
-            raise ValueError("form: a placement decision names the form of temporary care (6.17(b))")
+            raise RuleViolation("a placement decision names the form of temporary care", "6.17(b)", field="form")
         if self.siblings_separated and not (self.siblings_separation_reason or "").strip():
-            raise ValueError("siblings_separation_reason: siblings are not separated unless there is a clear risk "
-                             "of abuse or other justification, which must be stated (6.18(c))")
+            raise RuleViolation("siblings are not separated unless there is a clear risk of abuse or other "
+                                "justification, which must be stated", "6.18(c)", field="siblings_separation_reason")
         return self
 
 
@@ -162,7 +173,8 @@ class ChildProtectionPlanFinalised(Event):
     def _review_date(self) -> ChildProtectionPlanFinalised:
         days = (self.first_review_by - self.commences_on).days
         if not 0 < days <= 30:
-            raise ValueError("first_review_by: the first review is within 30 days of the plan's commencement (6.41(d))")
+            raise RuleViolation("the first review is within 30 days of the plan's commencement", "6.41(d)",
+                                field="first_review_by")
         return self
 
 
@@ -203,7 +215,7 @@ class ReviewRecommendationsRejected(Event):
     @model_validator(mode="after")
     def _reasons(self) -> ReviewRecommendationsRejected:
         if not self.reasons.strip():
-            raise ValueError("reasons: the Manager's reasons are given in writing (6.48, 6.76)")
+            raise RuleViolation("the Manager's reasons are given in writing", "6.48, 6.76", field="reasons")
         return self
 
 
@@ -282,8 +294,8 @@ class CarePlanAgreed(Event):
     @model_validator(mode="after")
     def _dates(self) -> CarePlanAgreed:
         if not 0 < (self.first_review_by - self.commences_on).days <= 28:
-            raise ValueError("first_review_by: the first review is no later than 28 days after the care plan "
-                             "commences (6.54(g), 6.62)")
+            raise RuleViolation("the first review is no later than 28 days after the care plan commences",
+                                "6.54(g), 6.62", field="first_review_by")
         if self.ends_on is not None and self.ends_on <= self.commences_on:
             raise ValueError("ends_on: the care plan ends after it commences")
         return self
@@ -322,7 +334,8 @@ class CarePlanReviewed(Event):
     @model_validator(mode="after")
     def _ground(self) -> CarePlanReviewed:
         if self.decision is CarePlanDecision.NO_LONGER_NECESSARY and self.ground is None:
-            raise ValueError("ground: a care plan is no longer necessary only on a ground of 6.74 (a) or (b)")
+            raise RuleViolation("a care plan is no longer necessary only on a stated ground: the child approaching 18 "
+                                "or the return to parental care", "6.74", field="ground")
         return self
 
 

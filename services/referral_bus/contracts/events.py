@@ -19,6 +19,7 @@ from referral_bus.contracts.base import (
     Label,
     PersonalText,
     Reference,
+    RuleViolation,
 )
 
 
@@ -72,13 +73,36 @@ class ReferralMade(Event):
     on_behalf_of_agency_id: AgencyId | None = Field(
         default=None, description="5.14–5.17, Part 8: the NGO coordinator records an oral request; this names the "
                                   "referring agency, which is owed the decision (5.18)")
+    need_identified_at: AwareDatetime | None = Field(
+        default=None, description="5.2, 5.8, 5.11: when the professional identified that the child may be in "
+                                  "difficult circumstances or need legal or counselling services; an NGO referral "
+                                  "request is due within 1 working day of it. Not after the referral (occurred_at)")
 
     @model_validator(mode="after")
     def _rules(self) -> ReferralMade:
         if self.referral_kind is ReferralKind.NGO_SUPPORT and not self.services_requested:
-            raise ValueError("services_requested: an NGO referral request names at least one service (Part 8, section "
-                             "E)")
+            raise RuleViolation("an NGO referral request names at least one service", "Part 8, section E",
+                                field="services_requested")
         return self
+
+
+class WithdrawalReason(str, Enum):
+    """Why a referrer withdraws its referral (no free text: the reason is a category)."""
+
+    DUPLICATE = "DUPLICATE"                              # the child was already referred (by this or another agency)
+    MADE_IN_ERROR = "MADE_IN_ERROR"                      # wrong child, wrong case, wrong pathway
+    CHILD_FOUND_ELSEWHERE = "CHILD_FOUND_ELSEWHERE"      # the child is in another city's or agency's care
+    NO_LONGER_NEEDED = "NO_LONGER_NEEDED"                # the circumstances changed before anyone acted
+
+
+class ReferralWithdrawn(Event):
+    """The referrer withdraws a referral it made (a ``ReferralMade`` on this case's log) before the
+    receiving agency acted on it — the CAM/CSC's initial assessment (6.3) or the NGO's decision
+    (5.18). Annex B has no paragraph for it (a bus rule, issue 15): the agencies that received the
+    referral are told, and the deadlines it opened (6.3, 6.9, 5.18) are withdrawn, not breached."""
+
+    referral_event_id: UUID = Field(description="The envelope.event_id of the ReferralMade being withdrawn")
+    reason: WithdrawalReason
 
 
 class NotificationChannel(str, Enum):
@@ -308,7 +332,7 @@ class NGODecision(Event):
     @model_validator(mode="after")
     def _reasons_when_declined(self) -> NGODecision:
         if self.decision is not NGODecisionKind.ACCEPTED and not (self.reasons or "").strip():
-            raise ValueError("reasons: a declined referral must state its reasons in writing (5.19)")
+            raise RuleViolation("a declined referral must state its reasons in writing", "5.19", field="reasons")
         return self
 
 
@@ -373,4 +397,5 @@ EVENTS: tuple[type[Event], ...] = (
     NGODecision, NGOFirstContactMade, NGOInitialMeetingHeld, ServicePlanAgreed, EscalationAcknowledged,
     ChildAgeRecorded,
     EmergencyRemovalRequested, CourtClaimRequested, CriminalCaseUpdated, JointHandlingAgreed,
+    ReferralWithdrawn,
 )

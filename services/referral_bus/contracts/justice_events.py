@@ -9,7 +9,7 @@ from enum import Enum
 
 from pydantic import Field, model_validator
 
-from referral_bus.contracts.base import AgencyId, ChildAge, City, Event, Identifier, Label, Reference
+from referral_bus.contracts.base import AgencyId, ChildAge, City, Event, Identifier, Label, Reference, RuleViolation
 
 
 class PoliceCustodyStarted(Event):
@@ -56,7 +56,7 @@ class ChildInterviewed(Event):
     @model_validator(mode="after")
     def _present(self) -> ChildInterviewed:
         if not self.professionals_present:
-            raise ValueError("professionals_present: name the professionals present at the interview (6.7)")
+            raise RuleViolation("name the professionals present at the interview", "6.7", field="professionals_present")
         return self
 
 
@@ -71,7 +71,7 @@ class ProceedingsTerminated(Event):
     @model_validator(mode="after")
     def _basis(self) -> ProceedingsTerminated:
         if not self.legal_basis.strip():
-            raise ValueError("legal_basis: a termination states its legal basis (seed 003)")
+            raise RuleViolation("a termination states its legal basis", "seed 003", field="legal_basis")
         return self
 
 
@@ -110,7 +110,18 @@ class ProgrammeCompleted(Event):
     goals_met: bool
 
 
+class ReoffendingFollowUpRecorded(Event):
+    """Seed 003 (evaluation of the pilots, 'To what extent pilot models contributed to decreasing ...
+    re-offending'): the programme follows up a child who completed it and records whether the child
+    re-offended; the follow-up was projected over two years after completion, not a few months. The
+    referring body receives it as feedback."""
+
+    programme_id: Identifier
+    reoffended: bool
+    convicted: bool | None = Field(default=None, description="Seed 003: whether a re-offence led to a conviction")
+
+
 EVENTS: tuple[type[Event], ...] = (
     PoliceCustodyStarted, PoliceCustodyEnded, ChildInterviewed, ProceedingsTerminated, ProbationOrdered,
-    ProgrammeEnrolled, ProgrammeReviewed, ProgrammeCompleted,
+    ProgrammeEnrolled, ProgrammeReviewed, ProgrammeCompleted, ReoffendingFollowUpRecorded,
 )

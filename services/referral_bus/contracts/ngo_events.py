@@ -8,7 +8,7 @@ from enum import Enum
 
 from pydantic import Field
 
-from referral_bus.contracts.base import AgencyId, Event, PersonalText
+from referral_bus.contracts.base import AgencyId, AwareDatetime, Event, PersonalText
 from referral_bus.contracts.consent import Consent
 
 
@@ -34,6 +34,10 @@ class ServiceProgressReported(Event):
     service: PersonalText = Field(description="The service reported on (7.6), e.g. 'school enrolment'")
     consent_withdrawn: bool = Field(default=False, description="7.10: the child or family withdrew consent to "
                                                                "this service; the provider tells the NGO")
+    consent_withdrawn_at: AwareDatetime | None = Field(
+        default=None, description="7.10: when the child or family withdrew consent; the provider tells the NGO 'as "
+                                  "soon as possible' after it (operator's threshold). Only with consent_withdrawn, "
+                                  "not after the report (occurred_at)")
 
 
 class ServiceRequested(Event):

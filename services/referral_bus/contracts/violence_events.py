@@ -8,7 +8,7 @@ from enum import Enum
 
 from pydantic import Field, model_validator
 
-from referral_bus.contracts.base import ChildAge, City, Event, PersonalText
+from referral_bus.contracts.base import ChildAge, City, Event, PersonalText, RuleViolation
 
 
 class ViolenceSuspectedByMedicalStaff(Event):
@@ -102,11 +102,34 @@ class FollowUpRecorded(Event):
     @model_validator(mode="after")
     def _reason(self) -> FollowUpRecorded:
         if self.outcome is not FollowUpOutcome.REFERRAL_MADE and not (self.reason or "").strip():
-            raise ValueError("reason: say why no referral follows (seed 002: feedback to the helpline or school)")
+            raise RuleViolation("say why no referral follows", "seed 002", field="reason",
+                                cited_as="seed 002: feedback to the helpline or school")
         return self
+
+
+class SpecialSocialServicesApplied(Event):
+    """Seed 002 (Rules on special social services, Ministry of Labour and Social Protection, 2018, as the
+    evaluation reports them): a person or family in a difficult life situation applies in writing to the
+    local executive body of the district for special social services, and the social worker reviews the
+    application within ten days. Recorded by the department of social protection that received it, or by
+    the professional who helped the family submit it; the application reaches that department."""
+
+    city: City
+    child_age_years: ChildAge
+
+
+class SpecialSocialServicesReviewed(Event):
+    """Seed 002: the social worker's review of a written application for special social services, within
+    ten days of it: whether the need is established (Rules for assessing and determining the need, 2016);
+    the local executive body then decides on the provision. The professional who forwarded the
+    application hears the outcome."""
+
+    need_established: bool
+    reason: PersonalText | None = Field(default=None, description="Seed 002: why the need is or is not established")
 
 
 EVENTS: tuple[type[Event], ...] = (
     ViolenceSuspectedByMedicalStaff, MedicalWrittenNoticeSent, MultidisciplinaryEvaluationCompleted,
-    HelplineRedirected, SchoolScreeningFlagRaised, FollowUpRecorded,
+    HelplineRedirected, SchoolScreeningFlagRaised, FollowUpRecorded, SpecialSocialServicesApplied,
+    SpecialSocialServicesReviewed,
 )

@@ -18,6 +18,7 @@ from referral_bus.contracts.events import (
     AssessmentOutcome,
     MeetingDecision,
     MeetingPurpose,
+    ReferralKind,
     SocialAssessmentConclusion,
 )
 from referral_bus.contracts.violence_events import FollowUpOf
@@ -79,6 +80,8 @@ class ViolenceState:
     violence_confirmed: bool | None = None
     #: helpline or school that raised a flag → what it raised (owed feedback on the follow-up)
     flags_raised: dict[str, FollowUpOf] = field(default_factory=dict)
+    #: applications for special social services not yet reviewed, oldest first: who recorded each
+    special_services_applications: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -93,10 +96,31 @@ class RaisedEscalation:
 
 
 @dataclass
+class ReferralRecord:
+    """One ``ReferralMade`` on the case log, as a withdrawal (issue 15) needs it: who made it (and for
+    an oral request the NGO recorded, whom it names, 5.16–5.17), where it went, and what became of it."""
+
+    producer: str
+    kind: ReferralKind
+    city: City
+    child_age_years: int
+    on_behalf_of: str | None = None
+    #: how many events the case had once the referral was folded: later events are ``event_types[position:]``
+    position: int = 0
+    withdrawn: bool = False
+
+    @property
+    def referrers(self) -> frozenset[str]:
+        """Who may withdraw it: the agency that made it, and the referrer an oral request names."""
+        return frozenset({self.producer} | ({self.on_behalf_of} if self.on_behalf_of else set()))
+
+
+@dataclass
 class JusticeState:
     in_custody: bool = False
     proceedings: set[str] = field(default_factory=set)            # criminal case refs against/about the child
     programmes: dict[str, str] = field(default_factory=dict)      # programme id → referring agency id
+    completed_programmes: dict[str, str] = field(default_factory=dict)  # the same, once completed (follow-up)
 
 
 @dataclass
@@ -119,6 +143,8 @@ class CaseState:
     child_protection_referrers: list[str] = field(default_factory=list)
     referred_to_cam: bool = False
     ngo_referrals_pending: dict[UUID, str] = field(default_factory=dict)  # referral event id → NGO id
+    #: referral event id → the referral (ReferralWithdrawn names one)
+    referrals: dict[UUID, ReferralRecord] = field(default_factory=dict)
     ngo_referrers: dict[str, str] = field(default_factory=dict)            # NGO id → referrer agency id
     ngo_accepted: set[str] = field(default_factory=set)                    # NGOs that took the case on (5.20)
     ngo_initial_meetings: set[str] = field(default_factory=set)            # 7.2 held, by NGO id

@@ -22,6 +22,14 @@ class Code(str, Enum):
     ILLEGAL_TRANSITION = "ILLEGAL_TRANSITION"
     EVENT_ID_CONFLICT = "EVENT_ID_CONFLICT"
     NO_RECIPIENT = "NO_RECIPIENT"
+    #: ReferralWithdrawn (issue 15): the referral named is not one on this case's log …
+    UNKNOWN_REFERRAL = "UNKNOWN_REFERRAL"
+    #: … was made by another agency (only its referrer withdraws it) …
+    NOT_THE_REFERRER = "NOT_THE_REFERRER"
+    #: … is already withdrawn …
+    REFERRAL_ALREADY_WITHDRAWN = "REFERRAL_ALREADY_WITHDRAWN"
+    #: … or was already acted on (the initial assessment, 6.3; the NGO's decision, 5.18).
+    REFERRAL_ALREADY_ACTED_ON = "REFERRAL_ALREADY_ACTED_ON"
     SIGNATURE_MISSING = "SIGNATURE_MISSING"
     SIGNATURE_INVALID = "SIGNATURE_INVALID"
     SIGNING_KEY_UNKNOWN = "SIGNING_KEY_UNKNOWN"

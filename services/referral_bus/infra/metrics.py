@@ -12,6 +12,14 @@ STORE_AVAILABLE = Gauge("referral_bus_store_available", "1 while the service's s
                         "retried", ["service"])
 STORE_RETRIES = Counter("referral_bus_store_retries", "Attempts to reach a store that failed", ["service"])
 OPEN_DEADLINES = Gauge("referral_bus_open_deadlines", "Deadlines open now", ["rule_id"])
+#: Issue 15: years a working-day due time was counted through while their day-off transfers were
+#: unknown (neither in the holidays library nor under calendar.yaml's transfers_configured).
+UNCONFIGURED_CALENDAR_YEARS = Gauge("referral_bus_unconfigured_calendar_years", "1 for a year a working-day due "
+                                    "time was counted through without its day-off transfers (configure them in "
+                                    "calendar.yaml)", ["year"])
+DUE_TIMES_IN_UNCONFIGURED_YEARS = Counter("referral_bus_due_times_in_unconfigured_years", "Working-day due times "
+                                          "computed through a year whose day-off transfers are not configured",
+                                          ["year"])
 ESCALATION_FIRING_LATENESS = Histogram(
     "referral_bus_escalation_firing_lateness_seconds",
     "How long after the moment an escalation fell due it was actually emitted",

@@ -83,3 +83,14 @@ class Quarantine:
                 producer.send(topic, key=key, value=value).get(timeout=30)
         finally:
             producer.close()
+
+
+def decoded_or_none(runtime: Runtime, record: Any, tool: str) -> Record | None:
+    """For read-only tools (reports, auditors): the record decoded, or ``None`` for a poison record,
+    named by its coordinates in a warning (the services quarantine it; ``verify`` lists it)."""
+    try:
+        return runtime.codec.decode(record.value or b"")
+    except DecodeError as exc:
+        log.warning("record.unreadable", tool=tool, topic=record.topic, partition=record.partition,
+                    offset=record.offset, reason_code=exc.code)
+        return None

@@ -18,6 +18,7 @@ from referral_bus.contracts.events import (
     NGODecision,
     ReferralKind,
     ReferralMade,
+    ReferralWithdrawn,
 )
 from referral_bus.contracts.sla_records import (
     DeadlineBreached,
@@ -56,6 +57,10 @@ class Item:
     record: Record | None
     #: SHA-256 of the record's bytes, remembered for the last record of a partition (divergence.py)
     sha256: str = ""
+
+
+#: The outcome of a referral its referrer withdrew (``ReferralWithdrawn``) before anyone acted on it.
+WITHDRAWN = "WITHDRAWN"
 
 
 def age_band(age: int) -> str:
@@ -156,6 +161,11 @@ class Projector:
                                   env.recorded_at)
         elif isinstance(event, NGODecision):
             self._close_referrals(session, env.case_id, ReferralKind.NGO_SUPPORT, event.decision.value, env.recorded_at)
+        elif isinstance(event, ReferralWithdrawn):   # issue 15: that referral only, whatever its kind
+            session.flush()
+            referral = session.get(ReferralRow, str(event.referral_event_id))
+            if referral is not None and referral.outcome is None:
+                referral.outcome, referral.outcome_at = WITHDRAWN, env.recorded_at
 
     @staticmethod
     def _close_referrals(session: Session, case_id: str, kind: ReferralKind, outcome: str, at: datetime) -> None:

@@ -203,7 +203,7 @@ class SubmissionHandler:
         try:
             record = self.codec.decode(sub.value or b"")
         except DecodeError as exc:
-            raise Rejection(Code(exc.code), exc.message, field=exc.field) from None
+            raise Rejection(Code(exc.code), exc.message, paragraph=exc.paragraph, field=exc.field) from None
         if not isinstance(record, Event):
             raise Rejection(Code.UNKNOWN_EVENT_TYPE,
                             f"{type(record).__name__} is not a case event; agencies publish case events only")

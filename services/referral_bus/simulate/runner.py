@@ -40,7 +40,7 @@ from referral_bus.infra.codec.framing import Codec, validation_error_to_decode_e
 from referral_bus.infra.codec.registry import EmbeddedRegistry
 from referral_bus.infra.runtime import Runtime, load_runtime
 from referral_bus.router.submissions import Outcome, Submission, SubmissionHandler
-from referral_bus.simulate.scenario import Scenario, ScenarioError, Step
+from referral_bus.simulate.scenario import Scenario, ScenarioError, Step, StepEventId
 
 #: Namespace of the simulator's event ids: uuid5(scenario title | step label), stable across runs.
 _SIM_NS = UUID("5a3e7c1d-2b84-4f0e-9c6a-7d1e2f3a4b5c")
@@ -151,6 +151,7 @@ class Simulation:
                     else uuid5(_SIM_NS, f"{self.scenario.title}|{step.label}"))
         self.event_ids.setdefault(step.label, event_id)
         payload = {**(self._acknowledgement(step) if step.acknowledge else {}), **step.payload}
+        payload = {k: self.event_ids[v.label] if isinstance(v, StepEventId) else v for k, v in payload.items()}
         envelope = submitted_envelope(   # as the SDK builds it
             event_id=event_id, event_type=step.event_type,
             schema_version=self.schema_store.version_of(step.event_type), case_id=step.case_id,
@@ -245,7 +246,8 @@ class Simulation:
         self._emit(self.now, _compact({
             "t": self.now, "kind": "receipt", "step": step.label, "case_id": step.case_id,
             "event_type": step.event_type, "agency": step.agency, "status": "REJECTED", "reason_code": refusal.code,
-            "field": refusal.field, "reason": f"{refusal.code}: {refusal.message}", "refused_before_sending": True,
+            "field": refusal.field, "paragraph": refusal.paragraph, "reason": f"{refusal.code}: {refusal}",
+            "refused_before_sending": True,
             "event_id": event_id, "note": step.note}))
 
     # -- SLA records --------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import yaml
 
@@ -32,6 +33,7 @@ _OFFSET = re.compile(r"^(?P<sign>[+-])\s*(?P<parts>(?:\d+(?:\.\d+)?\s*(?:wd|w|d|
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*(wd|w|d|h|m|s)")
 _UNITS = {"w": timedelta(weeks=1), "d": timedelta(days=1), "h": timedelta(hours=1), "m": timedelta(minutes=1),
           "s": timedelta(seconds=1)}
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-?(?:[0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 
 _TOP_FIELDS = {"title", "description", "start", "until", "case", "steps", "expect"}
@@ -82,6 +84,14 @@ class Step:
     @property
     def where(self) -> str:
         return f"steps[{self.index}] ({self.label!r})"
+
+
+@dataclass(frozen=True)
+class StepEventId:
+    """A payload value naming an earlier step (``referral_event_id: referral``): that step's event id,
+    filled in by the runner when the step is submitted."""
+
+    label: str
 
 
 @dataclass(frozen=True)
@@ -186,6 +196,12 @@ def date_fields(event_type: type[Event]) -> frozenset[str]:
     """Payload fields that hold a date (e.g. a plan's ``first_review_by``): an offset gives the
     Asia/Almaty day it lands on."""
     return _fields(event_type, _is_date)
+
+
+def event_id_fields(event_type: type[Event]) -> frozenset[str]:
+    """Payload fields naming another event (``referral_event_id``): they accept an earlier step's label."""
+    return frozenset(name for name in _fields(event_type, lambda cls: issubclass(cls, UUID))
+                     if name.endswith("_event_id"))
 
 
 # -- the file ---------------------------------------------------------------------------------------
@@ -329,6 +345,13 @@ def _parse_step(index: int, raw: Any, start: datetime, default_case: str | None,
         if isinstance(payload[name], str) and _OFFSET.match(payload[name].strip()):
             moment = parse_time(payload[name], start, calendar, loc(payload, f"{where}.payload.{name}"))
             payload[name] = calendar.local_day(moment)
+    for name in event_id_fields(model) & payload.keys():
+        value = payload[name]
+        if isinstance(value, str) and value in labels:
+            payload[name] = StepEventId(value)
+        elif isinstance(value, str) and not _UUID.match(value.strip()):
+            raise fail(payload, f"{where}.payload.{name}", f"an event id or the label of an earlier step; no earlier "
+                       f"step is labelled {value!r}")
     personal = raw.get("personal_data")
     if personal is not None and not isinstance(personal, dict):
         raise fail(raw, f"{where}.personal_data", "expected a mapping (fictional data only)")

@@ -19,8 +19,9 @@ import faust
 import structlog
 
 from referral_bus.contracts.base import Event, Record
-from referral_bus.contracts.sla_records import SLA_RECORD_TYPES, EscalationRaised
+from referral_bus.contracts.sla_records import SLA_RECORD_TYPES, DeadlineOpened, EscalationRaised
 from referral_bus.domain.chain import ChainFollower
+from referral_bus.domain.deadlines.calendar import WorkingCalendar
 from referral_bus.domain.deadlines.engine import DeadlineEngine
 from referral_bus.domain.deadlines.notifications import sla_deliveries
 from referral_bus.domain.deadlines.rule_table import RULES
@@ -41,6 +42,28 @@ log = structlog.get_logger(__name__)
 APP_ID = "referral-bus-sla"
 
 
+def report_unconfigured_years(calendar: WorkingCalendar, reported: dict[int, int]) -> list[int]:
+    """Issue 15: the years the calendar counted working-day due times through without their day-off
+    transfers (``WorkingCalendar.lacking``) — a warning in the log the first time a year is seen
+    (the year and how many due times: no case, no personal data), the gauge set for the year and the
+    counter advanced by the due times computed since the last call. ``reported`` (year → due times
+    already counted) is the caller's memory. Returns the years newly warned of."""
+    new: list[int] = []
+    for year, count in sorted(calendar.lacking.items()):
+        before = reported.get(year, 0)
+        if count <= before:
+            continue
+        if year not in reported:
+            new.append(year)
+            log.warning("sla.calendar_transfers_unconfigured", year=year, due_times=count,
+                        fix=f"enter {year}'s day-off transfers in calendar.yaml and list {year} under "
+                            "transfers_configured; working-day due times in it may be off until then")
+        metrics.UNCONFIGURED_CALENDAR_YEARS.labels(str(year)).set(1)
+        metrics.DUE_TIMES_IN_UNCONFIGURED_YEARS.labels(str(year)).inc(count - before)
+        reported[year] = count
+    return new
+
+
 def record_id(record: Record) -> str:
     """The deterministic id of an SLA record (escalations have their own)."""
     return str(getattr(record, "escalation_id", None) or getattr(record, "sla_event_id", None))
@@ -56,6 +79,8 @@ class SlaService:
         self.escalations = cat.name("escalations")
         self.engine = self._new_engine()
         self.emitted: set[str] = set()
+        #: year → working-day due times counted through it without its transfers, already reported
+        self.calendar_reported: dict[int, int] = {}
         #: each case's chain head, and the last case-log offset per partition folded by the rebuild
         self.chains = ChainFollower()
         self.folded: dict[int, int] = {}
@@ -112,6 +137,7 @@ class SlaService:
             self.stale = False
             self.publisher.health.set(OK)   # rebuilt, and the log holds every case the SLA topics know
             missing = [r for r in owed if record_id(r) not in emitted]
+            report_unconfigured_years(engine.context.calendar, self.calendar_reported)
             log.info("sla.state_rebuilt", open_deadlines=len(engine.open), emitted=len(emitted), missing=len(missing))
             await self.emit(missing)
 
@@ -127,11 +153,13 @@ class SlaService:
                 if isinstance(decoded, Event):
                     owed += self.engine.on_event(decoded)
             await self.publisher.publish([Outgoing(*held) for held in self.quarantine.take()])
+            report_unconfigured_years(self.engine.context.calendar, self.calendar_reported)
             await self.emit(owed)
 
     async def _tick(self) -> None:
         await self.ensure_fresh()
         await self.emit(self.engine.advance(self.clock()))
+        report_unconfigured_years(self.engine.context.calendar, self.calendar_reported)
         for rule in RULES:
             metrics.OPEN_DEADLINES.labels(rule.rule_id).set(self.engine.open_by_rule[rule.rule_id])
 
@@ -142,6 +170,9 @@ class SlaService:
         codec, cat = self.runtime.codec, self.runtime.catalogue
         inbox: list[Outgoing] = []
         final: list[Outgoing] = []
+        #: deadlines the bus learns of only now, already past due (5.2, 7.10: the trigger completes them late):
+        #: their escalations could not have fired earlier, so they are not the processor's lateness
+        opened_now = {r.deadline_id for r in fresh if isinstance(r, DeadlineOpened)}
         for record in fresh:
             key = record.case_id.encode()  # type: ignore[attr-defined]
             for delivery in sla_deliveries(record):
@@ -151,7 +182,8 @@ class SlaService:
             if isinstance(record, EscalationRaised):
                 final.append(Outgoing(self.escalations, key, codec.encode(record)))
                 fired_late = (self.clock() - record.raised_for).total_seconds()
-                metrics.ESCALATION_FIRING_LATENESS.observe(max(0.0, fired_late))
+                if record.deadline_id not in opened_now:
+                    metrics.ESCALATION_FIRING_LATENESS.observe(max(0.0, fired_late))
                 log.warning("sla.escalation", escalation_id=str(record.escalation_id), case_id=record.case_id,
                             rule_id=record.rule_id, paragraph=record.paragraph,
                             escalated_to=record.escalated_to_agency_id, fired_late_seconds=round(fired_late, 3))

@@ -23,9 +23,12 @@ def test_every_deadline_of_issue_4_has_a_rule(paragraph: str) -> None:
     assert any(paragraph in rule.paragraph for rule in RULES)
 
 
-def test_5_2_is_listed_as_not_enforceable_with_the_reason() -> None:
-    [entry] = [u for u in NOT_ENFORCEABLE if "5.2" in u.paragraph]
-    assert "identified" in entry.why
+def test_5_2_is_enforced_from_the_moment_the_need_was_identified() -> None:
+    """Issue 15: ReferralMade.need_identified_at makes 5.2/5.8/5.11 enforceable."""
+    assert not [u for u in NOT_ENFORCEABLE if "5.2" in u.paragraph]
+    [rule] = [r for r in RULES
+              if "5.2" in r.paragraph and r.trigger == "ReferralMade" and r.anchor is Anchor.TIME_FIELD]
+    assert rule.anchor_field == "need_identified_at" and "5.8" in rule.paragraph and "5.11" in rule.paragraph
 
 
 def _fields(event_type: str) -> set[str]:
@@ -42,7 +45,7 @@ def test_a_rule_names_only_event_types_and_fields_that_exist(rule: DeadlineRule)
         assert {c.field for c in rule.completed_when} <= _fields(completing), completing
         assert {f for f in rule.match_on if f != "producer"} <= _fields(completing), completing
     assert {f for f in rule.match_on if f != "producer"} <= trigger_fields
-    if rule.anchor is Anchor.DATE_FIELD:
+    if rule.anchor in (Anchor.DATE_FIELD, Anchor.TIME_FIELD):
         assert rule.anchor_field in trigger_fields
     if rule.anchor is Anchor.MEETING:
         assert "meeting_id" in trigger_fields

@@ -30,7 +30,7 @@ def test_only_first_contacts_open_a_case_and_only_a_referral_reopens_one() -> No
     opening = {s.event.__name__ for s in STEP_TABLE.values() if s.opens_case}
     assert opening == {"ReferralMade", "EmergencyRemoval", "EmergencyRemovalRequested",
                        "ViolenceSuspectedByMedicalStaff", "HelplineRedirected", "SchoolScreeningFlagRaised",
-                       "PoliceCustodyStarted"}
+                       "PoliceCustodyStarted", "SpecialSocialServicesApplied"}
     assert [s.event for s in STEP_TABLE.values() if s.reopens_case] == [ReferralMade]
 
 

@@ -4,10 +4,18 @@ Holidays and the government's day-off transfers come from the ``holidays`` libra
 public holidays, "observed" days, substituted days off and the weekend days made working days);
 ``calendar.yaml`` adds operator overrides, each with a reason. Pure: no I/O here; the file is read
 by ``infra.runtime``.
+
+The library knows the transfers only of the years whose decrees it holds (up to 2025 in holidays
+0.109); for a later year the operators enter the decree's transfers in ``calendar.yaml`` and list
+the year under ``transfers_configured``. A working-day period that runs through a year known to
+neither may end a day early or late (issue 15): the calendar says which years those are
+(``years_without_transfers``) and counts the periods it computed through them (``lacking``), and
+the SLA processor and ``sla explain`` warn (``sla/app.py``, ``auditor/sla_explain.py``).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -15,6 +23,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays
+
+#: How the note on a period counted through a year without known transfers begins.
+UNCONFIGURED_WARNING = "warning"
 
 
 @dataclass(frozen=True)
@@ -29,9 +40,16 @@ class WorkingCalendar:
     end_of_day: time = time(23, 59, 59)
     extra_days_off: dict[date, str] = field(default_factory=dict)
     extra_working_days: dict[date, str] = field(default_factory=dict)
+    #: Years whose day-off transfers the operators entered in calendar.yaml, with the decree (reason).
+    transfer_years: dict[int, str] = field(default_factory=dict)
+    #: Year → how many working-day periods this calendar computed through it while its transfers were
+    #: unknown (``years_without_transfers``): what the SLA processor reports; grows, never shrinks.
+    lacking: Counter[int] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
         self._public = holidays.country_holidays("KZ")
+        #: the years whose transfer decrees the library holds (its "special" public holidays)
+        self._library_years = frozenset(getattr(self._public, "special_public_holidays", {}))
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> WorkingCalendar:
@@ -45,9 +63,33 @@ class WorkingCalendar:
                 out[day] = str(entry["reason"])
             return out
 
+        years: dict[int, str] = {}
+        for i, entry in enumerate(data.get("transfers_configured") or []):
+            if not isinstance(entry, Mapping) or not isinstance(entry.get("year"), int) or not entry.get("reason"):
+                raise ValueError(f"calendar.yaml transfers_configured[{i}]: needs a year (a number) and a reason "
+                                 "(the decree whose transfers days_off and working_days hold)")
+            years[entry["year"]] = str(entry["reason"])
         return cls(timezone=ZoneInfo(str(data.get("timezone", "Asia/Almaty"))),
                    end_of_day=time.fromisoformat(str(data.get("end_of_day", "23:59:59"))),
-                   extra_days_off=entries("days_off"), extra_working_days=entries("working_days"))
+                   extra_days_off=entries("days_off"), extra_working_days=entries("working_days"),
+                   transfer_years=years)
+
+    def transfers_known(self, year: int) -> bool:
+        """Whether the government's day-off transfers of ``year`` are known: the library holds that
+        year's decree, or the operators configured the year in calendar.yaml."""
+        return year in self.transfer_years or year in self._library_years
+
+    def years_without_transfers(self, first: date, last: date) -> tuple[int, ...]:
+        """The years from ``first`` to ``last`` (either order) whose transfers are not known."""
+        low, high = sorted((first.year, last.year))
+        return tuple(year for year in range(low, high + 1) if not self.transfers_known(year))
+
+    @staticmethod
+    def unconfigured_note(years: tuple[int, ...]) -> str:
+        """The line ``sla explain`` shows for a period counted through such years."""
+        listed = ", ".join(str(y) for y in years)
+        return (f"{UNCONFIGURED_WARNING}: the day-off transfers of {listed} are not configured (neither in the "
+                f"holidays library nor under transfers_configured in calendar.yaml), so this due time may be off")
 
     def why_not_working(self, day: date) -> str | None:
         """None for a working day, else the reason it is not one."""
@@ -89,4 +131,6 @@ class WorkingCalendar:
                 skipped.append(DayNote(day, reason))
             else:
                 counted += 1
+        for year in self.years_without_transfers(self.local_day(moment) + timedelta(days=step), day):
+            self.lacking[year] += 1
         return datetime.combine(day, self.end_of_day, tzinfo=self.timezone), skipped

@@ -20,7 +20,7 @@ from __future__ import annotations
 import heapq
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from uuid import UUID, uuid5
 
 from referral_bus.contracts.base import City, Event, Record
@@ -29,6 +29,7 @@ from referral_bus.contracts.events import (
     EscalationAcknowledged,
     ReferralKind,
     ReferralMade,
+    ReferralWithdrawn,
 )
 from referral_bus.contracts.sla_records import (
     DeadlineBreached,
@@ -156,16 +157,25 @@ class DeadlineEngine:
         self.ngo_referrals: dict[tuple[str, str], NGOReferral] = {}
         #: (rule id, case id, match key) → the open deadline of a ``single="open"`` rule
         self._live: dict[tuple[str, str, tuple[str, ...]], UUID] = {}
+        #: group deadline id → triggers besides ``trigger_event_id`` that opened or would re-time it (a
+        #: second referral, a removal): withdrawing one referral leaves the deadline owed to the others
+        self._group_triggers: dict[UUID, list[UUID]] = {}
         #: (rule id, case id, match key) of ``single="ever"`` rules that already opened one
         self._seen: set[tuple[str, str, tuple[str, ...]]] = set()
         #: DeadlineOpened sla_event_id → (the clock, the calendar reasoning of its due time); kept for
         #: ``sla explain`` only, so the processor does not hold text for every deadline it ever opened
         self.keep_reasoning = keep_reasoning
         self.reasoning: dict[UUID, tuple[str, tuple[str, ...]]] = {}
-        #: trigger type → its rules, in table order (an event looks only at the rules it can trigger)
+        #: DeadlineOpened sla_event_id → the version of the rule it was opened under (``sla explain``)
+        self.opened_rules: dict[UUID, DeadlineRule] = {}
+        #: trigger type → its rules, in table order (an event looks only at the rules it can trigger);
+        #: every version of a rule is there, and only the one in force when the trigger occurred opens
         self._by_trigger: dict[str, list[DeadlineRule]] = {}
+        #: rule id → its versions (the next occurrence of a recurring duty takes the one then in force)
+        self._versions: dict[str, list[DeadlineRule]] = {}
         for rule in rules:
             self._by_trigger.setdefault(rule.trigger, []).append(rule)
+            self._versions.setdefault(rule.rule_id, []).append(rule)
         #: event types that can complete, stop or re-time anything: other events skip those passes
         self._completing = frozenset(t for r in rules for t in r.completed_by)
         self._stopping = frozenset(s.event_type for r in rules for s in r.stopped_by) | case_closing
@@ -196,15 +206,37 @@ class DeadlineEngine:
             out += self._retime_by_date(event)
         if kind in self._stopping:
             out += self._stop(event)
+        if isinstance(event, ReferralWithdrawn):
+            out += self._referral_withdrawn(event)
         if isinstance(event, ReferralMade) and event.referral_kind is ReferralKind.NGO_SUPPORT:
             ngo = self.directory.serving(AgencyKind.NGO, event.city)
             if ngo is not None:
                 self.ngo_referrals[(env.case_id, ngo.id)] = NGOReferral(
                     env.recorded_at or env.occurred_at, frozenset(s.value for s in event.services_requested))
+        opened: set[UUID] = set()
+        day = self._day_of(event)
         for rule in self._by_trigger.get(kind, ()):
-            if rule.triggered_by(event) and self._from_producer(rule, event):
-                out += self._open(rule, event)
+            if rule.in_force_on(day) and rule.triggered_by(event) and self._from_producer(rule, event):
+                records = self._open(rule, event)
+                out += records
+                if kind in rule.completed_by:
+                    opened |= {r.deadline_id for r in records if isinstance(r, DeadlineOpened)}
+        if opened:
+            # 5.2, 7.10: the duty is the trigger itself (the referral, the report), timed from a moment it
+            # names: it is met, or completed late, the moment it opens
+            out += self._complete(event, only=opened)
         return out
+
+    def _day_of(self, event: Event) -> date:
+        """The day whose law judges what the event triggers: the local day (Asia/Almaty) it *occurred*,
+        not when the bus recorded it — a normative act has no retroactive force, so the facts of a day
+        are judged by the law of that day (docs/decisions.md, "Rules in force from a date")."""
+        return self.context.calendar.local_day(event.envelope.occurred_at)
+
+    def _in_force(self, rule_id: str, event: Event) -> DeadlineRule | None:
+        """The version of ``rule_id`` in force on the day ``event`` occurred, if any."""
+        day = self._day_of(event)
+        return next((r for r in self._versions.get(rule_id, ()) if r.in_force_on(day)), None)
 
     def _from_producer(self, rule: DeadlineRule, event: Event) -> bool:
         if not rule.trigger_producers:
@@ -235,6 +267,9 @@ class DeadlineEngine:
         if rule.anchor is Anchor.DATE_FIELD:
             start = rule.start_of_date(event, self.context)
             return (start, None) if start is not None else None  # 6.75(a): a plan without an end date
+        if rule.anchor is Anchor.TIME_FIELD:
+            moment = getattr(event, rule.anchor_field)
+            return (moment, None) if moment is not None else None  # 5.2: the moment was not recorded
         if rule.anchor is Anchor.OCCURRED_AT:
             return env.occurred_at, None
         return env.recorded_at or env.occurred_at, None
@@ -254,8 +289,11 @@ class DeadlineEngine:
             deadline_id = _id(rule.group, env.case_id)
             existing = self.open.get(deadline_id)
             if existing is not None:
+                others = self._group_triggers.setdefault(deadline_id, [])
                 if existing.breached or due.at <= existing.due_at:
+                    others.append(env.event_id)   # owed for it too, should the trigger's referral be withdrawn
                     return []   # 6.3(a) "if later": only a later due time re-times the deadline
+                others.append(existing.trigger_event_id)
                 self.open_by_rule[existing.rule.rule_id] -= 1
                 self.open_by_rule[rule.rule_id] += 1
                 existing.due_at, existing.rule, existing.trigger_event_id = due.at, rule, env.event_id
@@ -293,7 +331,8 @@ class DeadlineEngine:
         """A new plan replaces the list of agencies: those no longer on it owe nothing more (7.8–7.9)."""
         out: list[Record] = []
         for d in self._of_case(event.envelope.case_id):
-            if d.rule is rule and not d.stopped and d.responsible_agency_id not in agencies:
+            # any version of the rule: a plan under a newer version replaces the list all the same
+            if d.rule.rule_id == rule.rule_id and not d.stopped and d.responsible_agency_id not in agencies:
                 out += self._withdraw(d, event, f"no longer among the {rule.fan_out} of {event.event_type()} "
                                                 f"{event.envelope.event_id}")
         return out
@@ -372,13 +411,16 @@ class DeadlineEngine:
             if d.responsible_agency_id and rule.fan_out:
                 occurrence += (f"owed by {d.responsible_agency_id}, named in {rule.fan_out}",)
             self.reasoning[record.sla_event_id] = (clock.describe(), occurrence + context + due.reasoning)
+            self.opened_rules[record.sla_event_id] = rule
         return record
 
-    def _complete(self, event: Event) -> list[Record]:
+    def _complete(self, event: Event, only: set[UUID] | None = None) -> list[Record]:
+        """``only``: just these deadlines (those the event itself opened and completes, 5.2, 7.10)."""
         env = event.envelope
         completed_at = env.recorded_at or env.occurred_at
         out: list[Record] = []
-        closing = [d for d in self._of_case(env.case_id) if d.rule.completed_by_event(event, d.match_key)]
+        closing = [d for d in self._of_case(env.case_id) if d.rule.completed_by_event(event, d.match_key)
+                   and (only is None or d.deadline_id in only)]
         closed_groups: set[str] = set()
         for d in closing:
             key = d.rule.group or d.rule.rule_id
@@ -403,9 +445,12 @@ class DeadlineEngine:
         return out
 
     def _next_occurrence(self, d: OpenDeadline, event: Event, at: datetime) -> list[Record]:
-        """Occurrence n+1 of a recurring duty, counted from the event that completed occurrence n."""
-        rule = d.rule
-        assert rule.recurrence is not None
+        """Occurrence n+1 of a recurring duty, counted from the event that completed occurrence n, under
+        the version of the rule in force when that event occurred: a series ends when no version of its
+        rule recurs any more (repealed, or no longer recurring)."""
+        rule = self._in_force(d.rule.rule_id, event)
+        if rule is None or rule.recurrence is None:
+            return []
         due = rule.recurrence.every.due(at, self.context)
         n = d.occurrence + 1
         nd = OpenDeadline(d.series_id(n), rule, d.case_id, event.envelope.event_id, at, due.at, d.responsible_agency_id,
@@ -429,6 +474,25 @@ class DeadlineEngine:
             elif closing_case:
                 ground = getattr(getattr(event, "ground", None), "value", None)
                 out += self._withdraw(d, event, "the case file was closed" + (f" ({ground})" if ground else ""))
+        return out
+
+    def _referral_withdrawn(self, event: ReferralWithdrawn) -> list[Record]:
+        """Issue 15: the referrer withdrew a referral, so what it opened (6.3, 6.9, 5.18) is no longer
+        owed — withdrawn, never met. A 6.3 deadline that another trigger also opened (a second referral,
+        a removal) stays owed, counted as it was, and now stands on the latest of those."""
+        referral = event.referral_event_id
+        reason = f"the referral was withdrawn by its referrer ({event.reason.value})"
+        out: list[Record] = []
+        for d in self._of_case(event.envelope.case_id):
+            if d.stopped:
+                continue
+            others = self._group_triggers.get(d.deadline_id)
+            if others and referral in others:
+                others.remove(referral)
+            elif others and d.trigger_event_id == referral:
+                d.trigger_event_id = others.pop()
+            elif referral in (d.trigger_event_id, d.root_event_id):
+                out += self._withdraw(d, event, reason)
         return out
 
     def _withdraw(self, d: OpenDeadline, event: Event, reason: str) -> list[Record]:
@@ -514,6 +578,7 @@ class DeadlineEngine:
 
     def _close(self, d: OpenDeadline) -> None:
         del self.open[d.deadline_id]
+        self._group_triggers.pop(d.deadline_id, None)
         self.open_by_rule[d.rule.rule_id] -= 1
         self._unlive(d)
         case = self.open_by_case[d.case_id]

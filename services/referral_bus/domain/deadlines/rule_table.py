@@ -3,6 +3,24 @@
 Annex B of seed 001 (Manual on Intersectoral Coordination), paragraphs 4.1–7.19, and the
 violence (seed 002) and justice (seed 003) pathways. The engine does not change when a rule is
 added. Deadlines the bus cannot see are listed in ``NOT_ENFORCEABLE`` with the reason.
+
+Rules in force from a date (issue 15; docs/decisions.md, "Rules in force from a date"). Every entry
+is one *version* of a rule: ``version`` 1, in force from ``rules.IN_FORCE_FROM`` (2020-01-01) until
+further notice, unless it says otherwise. A trigger opens its deadline under the version in force on
+the local day it occurred, and the deadline keeps that version; a recurring duty's next occurrence
+takes the version in force when the completing event occurred. When the law changes a deadline:
+
+1. Give the entry in force an ``in_force_until``: the last day the old law applies (inclusive).
+2. Add a new entry with the *same* ``rule_id``, ``version`` one higher, ``in_force_from`` the day the
+   change enters into force and the new clock (or paragraph, ladder, …), right after the old one.
+   Never edit the old entry's clock: deadlines opened under it must be judged by it, on every replay.
+3. The versions of one rule id must not overlap (``tests/domain/deadlines/test_rule_versions.py``
+   checks ``RULES``); a gap means no deadline for triggers in it. Deadline ids come from the rule
+   id, so they do not change; ``sla explain`` shows each deadline's version and its validity.
+4. Cite the amending act in the new entry's ``title`` or ``paragraph`` and add a test with triggers
+   before and after the switch, as ``test_rule_versions.py`` does.
+
+A duty the law repeals gets an ``in_force_until`` and no successor.
 """
 
 from __future__ import annotations
@@ -42,6 +60,10 @@ _LEFT_CARE = Stop("ChildLeftCare", match=True, reason="the child left care: the 
 #: Hour-scale ladders for duties counted in hours (4.8, seed 002): days would be too late.
 _HOURS_LADDER = (EscalationStep(1, "supervisor"), EscalationStep(2, "commission", 2),
                  EscalationStep(3, "agency:steering-committee", 6))
+#: Duties whose completing event is their own trigger (5.2, 7.10): by the time the bus learns of them they
+#: are met or late, so a late one goes to the supervisor and, a day late, to the Commission; the Steering
+#: Committee sees them in its report rather than one by one.
+_AT_ONCE_LADDER = (EscalationStep(1, "supervisor"), EscalationStep(2, "commission", 24))
 
 
 _CHILD_PROTECTION_3_PLUS = (Condition("referral_kind", "equals", "CHILD_PROTECTION"),
@@ -279,6 +301,23 @@ RULES: tuple[DeadlineRule, ...] = (
         responsible=AgencyKind.NGO,
         warn_before=timedelta(hours=8),
     ),
+    DeadlineRule(
+        rule_id="5.2-ngo-referral-request-1wd",
+        paragraph="5.2, 5.8, 5.11",
+        title="The professional makes the referral request to the city's NGO immediately and in any event within "
+              "1 working day of identifying that the child may be in difficult circumstances (5.2), need legal "
+              "services (5.8) or psychological counselling (5.11)",
+        trigger="ReferralMade",
+        # an oral request recorded by the NGO (5.14–5.17) is the NGO's record, not the professional's request
+        when=(Condition("referral_kind", "equals", "NGO_SUPPORT"), Condition("need_identified_at", "present"),
+              Condition("on_behalf_of_agency_id", "absent")),
+        anchor=Anchor.TIME_FIELD,
+        anchor_field="need_identified_at",
+        clock=WorkingDays(1),
+        completed_by=frozenset({"ReferralMade"}),   # the request itself: met or late the moment it is recorded
+        responsible=None,        # the referring professional's agency
+        ladder=_AT_ONCE_LADDER,
+    ),
     # -- NGO legal services (7.11–7.14) ----------------------------------------------------------
     DeadlineRule(
         rule_id="7.11-ngo-lawyer-contact-2bd",
@@ -328,6 +367,20 @@ RULES: tuple[DeadlineRule, ...] = (
         stopped_by=(_NGO_CLOSED,),
         single="open",           # a revised plan keeps each remaining provider's monthly rhythm
         warn_before=timedelta(days=5),
+    ),
+    DeadlineRule(
+        rule_id="7.10-consent-withdrawal-reported",
+        paragraph="7.10",
+        title="A service provider tells the NGO social worker 'as soon as possible' that the child or family "
+              "withdrew consent to a service (operator's policy threshold)",
+        trigger="ServiceProgressReported",
+        when=(Condition("consent_withdrawn", "equals", True), Condition("consent_withdrawn_at", "present")),
+        anchor=Anchor.TIME_FIELD,
+        anchor_field="consent_withdrawn_at",
+        clock=Immediately("7.10"),
+        completed_by=frozenset({"ServiceProgressReported"}),   # the report itself: met or late at once
+        responsible=None,        # the provider that reports
+        ladder=_AT_ONCE_LADDER,
     ),
     # -- 6.19(b) and seed 002: temporary residential unit ----------------------------------------
     DeadlineRule(
@@ -595,6 +648,19 @@ RULES: tuple[DeadlineRule, ...] = (
                 EscalationStep(3, "agency:steering-committee", 3)),
         warn_before=timedelta(minutes=20),
     ),
+    # -- seed 002: special social services for a family in a difficult life situation -------------------
+    DeadlineRule(
+        rule_id="seed002-special-social-services-review-10d",
+        paragraph="seed 002 (Rules on special social services, 2018: the application is reviewed within ten days)",
+        title="The social worker of the local executive body reviews a family's written application for special "
+              "social services within ten days",
+        trigger="SpecialSocialServicesApplied",
+        anchor=Anchor.OCCURRED_AT,   # when the family applied
+        clock=CalendarDays(10, "ten days"),   # "within ten days": calendar days, as the rules say days
+        completed_by=frozenset({"SpecialSocialServicesReviewed"}),
+        responsible=AgencyKind.SOCIAL_PROTECTION,
+        warn_before=timedelta(days=2),
+    ),
     # -- seed 003: child-friendly justice ----------------------------------------------------------
     DeadlineRule(
         rule_id="seed003-police-custody-72h",
@@ -639,9 +705,27 @@ RULES: tuple[DeadlineRule, ...] = (
         single="open",
         warn_before=timedelta(days=30),
     ),
+    DeadlineRule(
+        rule_id="seed003-reoffending-follow-up-2y",
+        paragraph="seed 003 (re-offending assessed over the two years projected after the programme)",
+        title="The programme follows up a child who completed it and records whether the child re-offended, "
+              "within two years of completion",
+        trigger="ProgrammeCompleted",
+        anchor=Anchor.OCCURRED_AT,
+        clock=CalendarMonths(24, "two years"),
+        completed_by=frozenset({"ReoffendingFollowUpRecorded"}),
+        match_on=("programme_id",),
+        responsible=None,        # the agency that ran the programme (and completed it)
+        single="open",
+        warn_before=timedelta(days=30),
+    ),
 )
 
-RULES_BY_ID = {rule.rule_id: rule for rule in RULES}
+#: Rule id → its latest version (``version`` highest); every version of an id is in ``RULE_VERSIONS``.
+RULES_BY_ID = {rule.rule_id: rule for rule in sorted(RULES, key=lambda r: r.version)}
+RULE_VERSIONS: dict[str, tuple[DeadlineRule, ...]] = {
+    rule_id: tuple(sorted((r for r in RULES if r.rule_id == rule_id), key=lambda r: r.version))
+    for rule_id in RULES_BY_ID}
 
 
 @dataclass(frozen=True)
@@ -654,10 +738,6 @@ class Unenforced:
 
 
 NOT_ENFORCEABLE: tuple[Unenforced, ...] = (
-    Unenforced("5.2, 5.8, 5.11", "refer the child to the NGO within 1 working day of identifying the need",
-               "no event records the moment a professional identified the need: the referral is the first event "
-               "the bus sees. ReferralMade's occurred_at is when the referral was made, not when the need was "
-               "identified, so it cannot stand in for it; an 'identified_at' field would make 5.2 enforceable"),
     Unenforced("6.68", "give the review's members the carer's and other professionals' reports within 2 working "
                        "days of the review meeting",
                "no event records that distribution; the reports themselves are ProfessionalReportSubmitted (6.67)"),

@@ -24,6 +24,10 @@ class Anchor(str, Enum):
     #: 6.62 "28 days after the commencement date of the care plan", 6.75(a) "3 months before the end of the
     #: care plan". A trigger whose date is empty opens nothing.
     DATE_FIELD = "date_field"
+    #: A moment the trigger names (``DeadlineRule.anchor_field``, an aware datetime): 5.2 "within 1 working
+    #: day of identifying" the need (``ReferralMade.need_identified_at``), 7.10 "as soon as possible" after
+    #: consent was withdrawn. A trigger whose moment is empty opens nothing.
+    TIME_FIELD = "time_field"
 
 
 def _plain(value: Any) -> Any:
@@ -36,7 +40,7 @@ def _plain(value: Any) -> Any:
 @dataclass(frozen=True)
 class Condition:
     """A test on a field of an event (or of the remembered NGO referral, 7.11). Ops: equals, at_least,
-    below, in (the field's value is one of ``value``), present (not None), and for list fields contains
+    below, in (the field's value is one of ``value``), present (not None), absent (None), and for list fields contains
     (``value`` is among them), only (they are exactly ``{value}``) and not_only."""
 
     field: str
@@ -55,6 +59,8 @@ class Condition:
             return actual in self.value
         if self.op == "present":
             return actual is not None
+        if self.op == "absent":
+            return actual is None
         if self.op == "contains":
             return self.value in actual
         if self.op == "only":
@@ -121,10 +127,14 @@ class ElapsedHours:
 
 def _working_day_notes(start: datetime, at: datetime, skipped: list[DayNote], calendar: WorkingCalendar,
                        opening: str, closing: str) -> tuple[str, ...]:
-    """The calendar reasoning behind a working-day due time, for `sla explain`."""
+    """The calendar reasoning behind a working-day due time, for `sla explain` — with a warning
+    before the last line when the period runs through a year whose day-off transfers are unknown."""
     local = start.astimezone(calendar.timezone)
     notes = [f"{opening} {local.isoformat()} ({local:%A})"]
     notes += [f"skipped {s.day.isoformat()} ({s.day:%A}): {s.why}" for s in skipped]
+    unknown = calendar.years_without_transfers(local.date(), calendar.local_day(at))
+    if unknown:
+        notes.append(calendar.unconfigured_note(unknown))
     notes.append(f"{closing}: {at.isoformat()} ({at:%A})")
     return tuple(notes)
 
@@ -322,8 +332,22 @@ class Recurrence:
     next_due_from: tuple[tuple[str, str], ...] = ()
 
 
+#: When the rules of the table came into force unless a rule says otherwise: the Manual (Annex B) is of
+#: 2021 and seed 002's SOP of 2020, and neither the seeds nor the docs give a day of adoption, so the
+#: first day of the earliest of those years (docs/decisions.md, "Rules in force from a date"). No
+#: deadline opens for an event that occurred before it: no rule of the table was in force.
+IN_FORCE_FROM = date(2020, 1, 1)
+
+
 @dataclass(frozen=True)
 class DeadlineRule:
+    """One version of a deadline rule. A rule id may have several versions (``version`` 1, 2, …), each
+    in force over its own days (``in_force_from`` to ``in_force_until``, both inclusive, Asia/Almaty
+    dates; versions of one id never overlap — a test over ``RULES`` checks it). A trigger opens a
+    deadline under the version in force on the day it *occurred* (``DeadlineEngine``), and the
+    deadline keeps that version to the end: a change in the law never re-judges past deadlines.
+    Deadline ids are derived from the rule id, never the version, so they stay stable across versions."""
+
     rule_id: str
     paragraph: str
     title: str
@@ -334,7 +358,8 @@ class DeadlineRule:
     #: (6.34: the professional who cannot attend owes the report).
     responsible: AgencyKind | None
     anchor: Anchor = Anchor.OCCURRED_AT
-    #: The trigger's date field for ``Anchor.DATE_FIELD`` (6.62: ``commences_on``; 6.75(a): ``ends_on``).
+    #: The trigger's date field for ``Anchor.DATE_FIELD`` (6.62: ``commences_on``; 6.75(a): ``ends_on``), or its
+    #: datetime field for ``Anchor.TIME_FIELD`` (5.2: ``need_identified_at``).
     anchor_field: str = ""
     when: tuple[Condition, ...] = ()
     #: Conditions on the completing event (6.19(b): only a review of the *temporary residential unit*
@@ -369,6 +394,25 @@ class DeadlineRule:
     #: placement does not restart its 3-month limit); "ever" — at most one per match key (6.66: a
     #: meeting published again moves the report deadline; it does not owe a second report).
     single: str = ""
+    #: The version of the rule (see the class): 1 unless the law changed it.
+    version: int = 1
+    #: The first and last day (inclusive, Asia/Almaty) this version is in force; ``None``: until further notice.
+    in_force_from: date = IN_FORCE_FROM
+    in_force_until: date | None = None
+
+    def __post_init__(self) -> None:
+        if self.in_force_until is not None and self.in_force_until < self.in_force_from:
+            raise ValueError(f"rule {self.rule_id} version {self.version}: in_force_until "
+                             f"{self.in_force_until} is before in_force_from {self.in_force_from}")
+
+    def in_force_on(self, day: date) -> bool:
+        """Whether this version is in force on ``day`` (a local date in Asia/Almaty)."""
+        return self.in_force_from <= day and (self.in_force_until is None or day <= self.in_force_until)
+
+    def validity(self) -> str:
+        """This version and its validity, as `sla explain` shows them."""
+        until = f" until {self.in_force_until.isoformat()}" if self.in_force_until else " until further notice"
+        return f"version {self.version}, in force from {self.in_force_from.isoformat()}{until}"
 
     def match_key(self, event: Any, agency: str | None = None) -> tuple[str, ...]:
         return tuple((agency or event.envelope.producer.agency_id) if name == "producer"

@@ -14,6 +14,7 @@ from referral_bus.contracts.justice_events import (
     ProgrammeCompleted,
     ProgrammeEnrolled,
     ProgrammeReviewed,
+    ReoffendingFollowUpRecorded,
 )
 from referral_bus.domain.agencies import AgencyKind, Directory
 from referral_bus.domain.case_state import CaseState
@@ -29,6 +30,7 @@ from referral_bus.domain.pathways.base import (
 from referral_bus.domain.rejections import Code, Rejection
 
 _SEED = "seed 003"
+_REOFFENDING = "seed 003 (re-offending followed up over two years after the programme)"
 #: Seed 003 (child-friendly justice): a pedagogue or psychologist attends a child victim's or witness's interview
 _SPECIALISTS = {InterviewProfessional.PEDAGOGUE, InterviewProfessional.PSYCHOLOGIST}
 
@@ -115,7 +117,21 @@ def _route_programme(event: ProgrammeReviewed | ProgrammeCompleted, state: CaseS
 
 
 def _apply_completed(event: ProgrammeCompleted, state: CaseState, directory: Directory | None = None) -> None:
-    state.justice.programmes.pop(event.programme_id, None)
+    referrer = state.justice.programmes.pop(event.programme_id, None)
+    if referrer is not None:
+        state.justice.completed_programmes[event.programme_id] = referrer
+
+
+def _check_follow_up(event: ReoffendingFollowUpRecorded, state: CaseState) -> None:
+    if event.programme_id not in state.justice.completed_programmes:
+        raise illegal(f"the child has not completed programme {event.programme_id} on this case: the re-offending "
+                      "follow-up comes after completion", _REOFFENDING, "programme_id")
+
+
+def _route_follow_up(event: ReoffendingFollowUpRecorded, state: CaseState, directory: Directory) -> list[Delivery]:
+    referrer = state.justice.completed_programmes.get(event.programme_id)
+    return [Delivery(referrer, f"{_SEED} (feedback to the referring body)", "outcome", redacted=True)] \
+        if referrer else []
 
 
 _PROGRAMME_PROVIDERS = kinds(AgencyKind.CAM_CSC, AgencyKind.NGO, AgencyKind.PROBATION)
@@ -142,4 +158,6 @@ STEPS: tuple[Step, ...] = (
     Step(ProgrammeReviewed, _PROGRAMME_PROVIDERS, _SEED, check=_check_programme, route=_route_programme),
     Step(ProgrammeCompleted, _PROGRAMME_PROVIDERS, _SEED, check=_check_programme, apply=_apply_completed,
          route=_route_programme),
+    Step(ReoffendingFollowUpRecorded, _PROGRAMME_PROVIDERS, _REOFFENDING, check=_check_follow_up,
+         route=_route_follow_up),
 )

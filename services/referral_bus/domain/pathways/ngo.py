@@ -203,6 +203,13 @@ def _check_progress(event: ServiceProgressReported, state: CaseState) -> None:
     if event.envelope.producer.agency_id not in providers:
         raise Rejection(Code.AGENCY_NOT_ALLOWED, f"{event.envelope.producer.agency_id} did not sign the service "
                         "plan as a provider", paragraph="7.8", field="envelope.producer.agency_id")
+    if event.consent_withdrawn_at is not None:
+        if not event.consent_withdrawn:
+            raise illegal("consent_withdrawn_at is the moment consent was withdrawn: set consent_withdrawn too",
+                          "7.10", "consent_withdrawn_at")
+        if event.consent_withdrawn_at > event.envelope.occurred_at:
+            raise illegal("consent_withdrawn_at is after the report (occurred_at): the provider reports a withdrawal "
+                          "that has happened", "7.10", "consent_withdrawn_at")
 
 
 def _route_progress(event: ServiceProgressReported, state: CaseState, directory: Directory) -> list[Delivery]:

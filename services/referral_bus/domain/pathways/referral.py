@@ -1,8 +1,11 @@
 """Part 4 of Annex B: referrals and emergency removals — who is referred where (4.5–4.6), the
 removal and its notifications (4.7), the inspector's 3-hour report (4.8), the prosecutor's notice
-(4.9); and the NGO referral request of Part 5 (5.2, 5.14–5.17), which is a referral too."""
+(4.9); and the NGO referral request of Part 5 (5.2, 5.14–5.17), which is a referral too. A referral
+may be withdrawn by its referrer before anyone acted on it (a bus rule, issue 15)."""
 
 from __future__ import annotations
+
+from uuid import UUID
 
 from referral_bus.contracts.events import (
     EmergencyRemoval,
@@ -10,10 +13,11 @@ from referral_bus.contracts.events import (
     ProsecutorNotified,
     ReferralKind,
     ReferralMade,
+    ReferralWithdrawn,
     RemovalOutcomeReported,
 )
 from referral_bus.domain.agencies import AgencyKind, Directory
-from referral_bus.domain.case_state import CaseState
+from referral_bus.domain.case_state import CaseState, ReferralRecord
 from referral_bus.domain.deliveries import Delivery, agency_of
 from referral_bus.domain.pathways.base import (
     ANYONE,
@@ -24,12 +28,16 @@ from referral_bus.domain.pathways.base import (
     to_kind,
 )
 from referral_bus.domain.pathways.ngo import admission_advice, check_on_behalf_of
+from referral_bus.domain.rejections import Code, Rejection
 
 
 # -- 4.5, 5.2: a referral ---------------------------------------------------------------------------
 def _apply_referral(event: ReferralMade, state: CaseState, directory: Directory | None = None) -> None:
     state.closed = False   # a new referral reopens a closed case
     state.age_disputed |= event.age_disputed
+    state.referrals[event.envelope.event_id] = ReferralRecord(   # issue 15: its referrer may withdraw it
+        event.envelope.producer.agency_id, event.referral_kind, event.city, event.child_age_years,
+        event.on_behalf_of_agency_id, len(state.event_types))
     if event.referral_kind is ReferralKind.CHILD_PROTECTION:
         state.child_protection_referrers.append(event.envelope.producer.agency_id)
         if event.child_age_years >= 3:
@@ -40,6 +48,13 @@ def _apply_referral(event: ReferralMade, state: CaseState, directory: Directory 
     state.ngo_referrals_pending[event.envelope.event_id] = ngo_id
     # 5.14–5.17: an oral request recorded by the NGO names the referrer owed the decision
     state.ngo_referrers[ngo_id] = event.on_behalf_of_agency_id or event.envelope.producer.agency_id
+
+
+def _check_referral(event: ReferralMade, state: CaseState) -> None:
+    """5.2, 5.8, 5.11: the need is identified before the referral request it leads to, never after."""
+    if event.need_identified_at is not None and event.need_identified_at > event.envelope.occurred_at:
+        raise illegal("need_identified_at is after the referral (occurred_at): the referral request follows the "
+                      "identification of the need within 1 working day", "5.2, 5.8, 5.11", "need_identified_at")
 
 
 def _route_referral(event: ReferralMade, state: CaseState, directory: Directory) -> list[Delivery]:
@@ -89,9 +104,77 @@ def _check_prosecutor_notice(event: ProsecutorNotified, state: CaseState) -> Non
         raise illegal("the prosecutor is notified of a removal, and no child has been removed on this case", "4.9")
 
 
+# -- issue 15: the referrer withdraws its referral --------------------------------------------------
+#: Annex B has no paragraph on withdrawing a referral: the bus's own rule, named in its refusals.
+WITHDRAWAL = "referral withdrawal (bus rule, issue 15)"
+
+
+def _acted_on(referral: ReferralRecord, referral_id: UUID, state: CaseState) -> tuple[str, str] | None:
+    """(what happened, its paragraph) when the receiving agency already acted on the referral, so
+    that withdrawing it means nothing: the NGO decided (5.18) or closed its file, the CAM/CSC
+    completed the initial assessment after it (6.3)."""
+    if referral.kind is ReferralKind.NGO_SUPPORT:
+        if referral_id not in state.ngo_referrals_pending:
+            return "the NGO has already decided on the request (or closed its file)", "5.18"
+        return None
+    if "InitialAssessmentCompleted" in state.event_types[referral.position:]:
+        return "the CAM/CSC has already completed the initial assessment it asked for", "6.3"
+    return None
+
+
+def _check_withdrawal(event: ReferralWithdrawn, state: CaseState) -> None:
+    referral = state.referrals.get(event.referral_event_id)
+    if referral is None:
+        raise Rejection(Code.UNKNOWN_REFERRAL, f"no referral {event.referral_event_id} is on the log of case "
+                        f"{state.case_id} (a withdrawal names the event id of a ReferralMade on the same case)",
+                        paragraph=WITHDRAWAL, field="referral_event_id")
+    agency = event.envelope.producer.agency_id
+    if agency not in referral.referrers:
+        raise Rejection(Code.NOT_THE_REFERRER, f"{agency} did not make referral {event.referral_event_id}; only its "
+                        f"referrer ({', '.join(sorted(referral.referrers))}) may withdraw it",
+                        paragraph=WITHDRAWAL, field="envelope.producer.agency_id")
+    if referral.withdrawn:
+        raise Rejection(Code.REFERRAL_ALREADY_WITHDRAWN, f"referral {event.referral_event_id} is already withdrawn",
+                        paragraph=WITHDRAWAL, field="referral_event_id")
+    acted = _acted_on(referral, event.referral_event_id, state)
+    if acted is not None:
+        raise Rejection(Code.REFERRAL_ALREADY_ACTED_ON, f"referral {event.referral_event_id} can no longer be "
+                        f"withdrawn: {acted[0]}", paragraph=acted[1], field="referral_event_id")
+
+
+def _apply_withdrawal(event: ReferralWithdrawn, state: CaseState, directory: Directory | None = None) -> None:
+    referral = state.referrals.get(event.referral_event_id)
+    if referral is None:
+        return
+    referral.withdrawn = True
+    state.ngo_referrals_pending.pop(event.referral_event_id, None)   # no NGO decision is owed on it (5.18)
+    if referral.kind is ReferralKind.CHILD_PROTECTION and referral.producer in state.child_protection_referrers:
+        state.child_protection_referrers.remove(referral.producer)   # owed no outcome of it (6.21–6.24)
+
+
+def _route_withdrawal(event: ReferralWithdrawn, state: CaseState, directory: Directory) -> list[Delivery]:
+    """Whoever received the referral is told, under the paragraph it was delivered under."""
+    referral = state.referrals.get(event.referral_event_id)
+    if referral is None:
+        return []
+    purpose, city = "referral withdrawn", referral.city
+    if referral.kind is ReferralKind.NGO_SUPPORT:
+        out = [Delivery(agency_of(directory, AgencyKind.NGO, city, "5.15"), "5.2, 5.15", purpose)]
+        if referral.on_behalf_of:   # the NGO withdrew an oral request it recorded: the referrer is told
+            out.append(Delivery(referral.on_behalf_of, "5.16–5.17", purpose))
+        return out
+    if referral.child_age_years < 3:
+        return [Delivery(agency_of(directory, AgencyKind.GUARDIANSHIP, city, "4.5(a)"), "4.5(a)", purpose)]
+    return [Delivery(agency_of(directory, AgencyKind.CAM_CSC, city, "4.6"), "4.5(b)(i), 4.6", purpose),
+            Delivery(agency_of(directory, AgencyKind.GUARDIANSHIP, city, "4.5(b)(ii)"), "4.5(b)(ii)", purpose)]
+
+
 STEPS: tuple[Step, ...] = (
     Step(ReferralMade, ANYONE, "4.5, 5.2",   # "a professional" — any agency
-         apply=_apply_referral, route=_route_referral, opens_case=True, reopens_case=True),
+         check=_check_referral, apply=_apply_referral, route=_route_referral, opens_case=True, reopens_case=True),
+    # any agency that referred; the check says whether this one made the referral
+    Step(ReferralWithdrawn, ANYONE, WITHDRAWAL,
+         check=_check_withdrawal, apply=_apply_withdrawal, route=_route_withdrawal),
     Step(GuardianshipNotified, ANYONE, "4.5(b)(ii)",
          check=_check_guardianship_notice,
          route=route_to(to_kind(AgencyKind.GUARDIANSHIP, "4.5(b)(ii)", "notification"))),

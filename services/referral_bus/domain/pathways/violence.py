@@ -1,5 +1,6 @@
 """The violence-against-children pathway of seed 002: the 2020 SOP for medical staff (written notice
-within 1 day, multidisciplinary evaluation within 1 hour), helplines 111/150, school screening."""
+within 1 day, multidisciplinary evaluation within 1 hour), helplines 111/150, school screening, and a
+family's application for special social services (reviewed within ten days)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from referral_bus.contracts.violence_events import (
     MultidisciplinaryEvaluationCompleted,
     RedirectTarget,
     SchoolScreeningFlagRaised,
+    SpecialSocialServicesApplied,
+    SpecialSocialServicesReviewed,
     ViolenceSuspectedByMedicalStaff,
 )
 from referral_bus.domain.agencies import AgencyKind, Directory
@@ -28,6 +31,7 @@ from referral_bus.domain.pathways.base import (
 
 _SOP = "seed 002 SOP (2020)"
 _FLAGS = "seed 002 (helplines 111, 150; school screening)"
+_SPECIAL = "seed 002 (special social services: application reviewed within ten days)"
 
 
 def _apply_suspected(event: object, state: CaseState, directory: Directory | None = None) -> None:
@@ -92,6 +96,25 @@ def _route_follow_up(event: FollowUpRecorded, state: CaseState, directory: Direc
             for raiser, kind in state.violence.flags_raised.items() if kind is event.follow_up_of]
 
 
+def _apply_application(event: SpecialSocialServicesApplied, state: CaseState,
+                       directory: Directory | None = None) -> None:
+    state.violence.special_services_applications.append(event.envelope.producer.agency_id)
+
+
+def _check_review(event: SpecialSocialServicesReviewed, state: CaseState) -> None:
+    if not state.violence.special_services_applications:
+        raise illegal("no application for special social services awaits review on this case", _SPECIAL)
+
+
+def _apply_review(event: SpecialSocialServicesReviewed, state: CaseState, directory: Directory | None = None) -> None:
+    state.violence.special_services_applications.pop(0)   # the oldest, as the deadlines close
+
+
+def _route_review(event: SpecialSocialServicesReviewed, state: CaseState, directory: Directory) -> list[Delivery]:
+    """The professional who forwarded the application hears the outcome, without the details (6.24)."""
+    return [Delivery(state.violence.special_services_applications[0], _SPECIAL, "outcome", redacted=True)]
+
+
 STEPS: tuple[Step, ...] = (
     # the head of the medical organisation tells the police (102) at once; the written notice follows
     Step(ViolenceSuspectedByMedicalStaff, kinds(AgencyKind.HEALTH), _SOP, opens_case=True,
@@ -108,4 +131,12 @@ STEPS: tuple[Step, ...] = (
     Step(FollowUpRecorded, kinds(AgencyKind.CAM_CSC, AgencyKind.GUARDIANSHIP, AgencyKind.HEALTH, AgencyKind.NGO,
                                  AgencyKind.POLICE), "seed 002 (follow-up of helpline calls and school flags)",
          check=_check_follow_up, route=_route_follow_up),
+    # the family applies to the local executive body (its department of social protection), itself or
+    # through a professional who helps it; the department's social worker reviews the application
+    Step(SpecialSocialServicesApplied, kinds(AgencyKind.SOCIAL_PROTECTION, AgencyKind.CAM_CSC, AgencyKind.NGO,
+                                             AgencyKind.SCHOOL, AgencyKind.HEALTH, AgencyKind.GUARDIANSHIP),
+         _SPECIAL, opens_case=True, apply=_apply_application,
+         route=route_to(to_kind(AgencyKind.SOCIAL_PROTECTION, _SPECIAL, "application"))),
+    Step(SpecialSocialServicesReviewed, kinds(AgencyKind.SOCIAL_PROTECTION), _SPECIAL,
+         check=_check_review, apply=_apply_review, route=_route_review),
 )

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 
 class DecodeError(ValueError):
-    """Raised by the codec; ``code`` is a stable reason code, ``field`` the offending field if known."""
+    """Raised by the codec; ``code`` is a stable reason code, ``field`` the offending field if known,
+    ``paragraph`` the Annex B paragraph of the broken rule if it has one (``message`` leaves it out;
+    the text of the error cites it as the router's refusals do)."""
 
-    def __init__(self, code: str, message: str, field: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, code: str, message: str, field: str | None = None, paragraph: str | None = None) -> None:
+        super().__init__(f"{message} (Annex B {paragraph})" if paragraph else message)
         self.code = code
         self.message = message
         self.field = field
+        self.paragraph = paragraph

@@ -16,6 +16,7 @@ from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from pydantic import ValidationError
 
 from referral_bus.contracts import ALL_RECORDS, Record
+from referral_bus.contracts.base import RuleViolation
 from referral_bus.infra.codec.errors import DecodeError
 from referral_bus.infra.codec.registry import SchemaRegistry, UnknownSchemaId
 from referral_bus.infra.codec.schema_export import avro_schema, full_name
@@ -25,7 +26,15 @@ _HEADER = struct.Struct(">bI")
 
 
 def validation_error_to_decode_error(record_name: str, exc: ValidationError) -> DecodeError:
+    """The first error as a ``SCHEMA_INVALID`` refusal naming the record and field. A rule the
+    protocol states (``RuleViolation``, kept by pydantic in the error's context) gives its paragraph
+    to the refusal's structured ``paragraph``, so a receipt carries it whichever check found it."""
     first = exc.errors()[0]
+    broken = first.get("ctx", {}).get("error")
+    if isinstance(broken, RuleViolation):
+        where = ".".join([str(p) for p in first["loc"]] + ([broken.field] if broken.field else [])) or "(record)"
+        return DecodeError("SCHEMA_INVALID", f"{record_name}.{where}: {broken.rule}", field=where,
+                           paragraph=broken.paragraph)
     message = first["msg"].removeprefix("Value error, ")
     where = ".".join(str(p) for p in first["loc"])
     if not where:  # a whole-record rule: its message starts with the field it is about ("reasons: …")
