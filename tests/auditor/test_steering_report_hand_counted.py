@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine
 
-from referral_bus.auditor.sla_report import DeadlineFigures, sla_figures
 from referral_bus.auditor.steering_report import (
     CHILDREN_REMOVED,
     REMOVAL_REQUESTS,
@@ -27,6 +26,7 @@ from referral_bus.auditor.steering_report import (
 )
 from referral_bus.contracts.base import City, Event, Record
 from referral_bus.contracts.sla_records import DeadlineBreached
+from referral_bus.domain.deadlines.compliance import DeadlineFigures, sla_figures
 from referral_bus.infra.runtime import Runtime
 from referral_bus.projections.projector import Item, Projector
 from referral_bus.projections.tables import Base

@@ -22,7 +22,7 @@ mid-term, six-month and annual reviews), per location and period, from the read 
   third birthday (4.5(b)(i)) — until the agency closes it (``CaseClosed``; ``NGOCaseClosed``, 7.10),
   declines it (5.19) or every referral to it is withdrawn.
 - **deadlines** per rule, responsible agency and city: the figures of ``sla report``, computed by the
-  same function (``auditor/sla_report.py`` :func:`deadline_figures`, where each is defined) — due,
+  same function (``domain/deadlines/compliance.py`` :func:`deadline_figures`, where each is defined) — due,
   met, completed late, breached, breached and still open, open, withdrawn, met share, lateness.
 - **cases** opened in the period; cases with a deadline still open now.
 
@@ -43,9 +43,9 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from referral_bus.auditor.sla_report import UNKNOWN, DeadlineFigures, DeadlineState, Status, deadline_figures
 from referral_bus.contracts.base import City
 from referral_bus.domain.agencies import AgencyKind, Directory
+from referral_bus.domain.deadlines.compliance import UNKNOWN, DeadlineFigures, DeadlineState, Status, deadline_figures
 from referral_bus.projections.projector import age_band
 from referral_bus.projections.tables import CaseRow, DeadlineRow, TimelineRow
 

@@ -9,7 +9,7 @@ from referral_bus.contracts.sla_records import (
     DeadlineMet,
     DeadlineOpened,
 )
-from referral_bus.domain.deadlines.compliance import compliance
+from referral_bus.domain.deadlines.compliance import sla_figures
 from tests.builders import T0
 
 
@@ -39,7 +39,7 @@ def test_met_breached_open_and_lateness_percentiles() -> None:
         records += [closing(DeadlineBreached, d), closing(DeadlineCompletedLate, d, late)]
     records.append(closing(DeadlineBreached, ds[5]))          # still open, 7 hours past due at `now`
     now = T0 + timedelta(hours=10)
-    [row] = compliance(records, {f"C-{i}": "ALMATY" for i in range(6)} | {"C-future": "ALMATY"},
+    [row] = sla_figures(records, {f"C-{i}": "ALMATY" for i in range(6)} | {"C-future": "ALMATY"},
                        start=T0, end=T0 + timedelta(days=7), now=now)
     assert (row.due, row.met, row.breached, row.open) == (7, 2, 4, 2)
     assert row.median_lateness == (120 + 3600) / 2
@@ -55,6 +55,6 @@ def test_withdrawn_deadlines_are_counted_apart_not_as_due() -> None:
                                   responsible_agency_id="police-juvenile-almaty",
                                   withdrawing_event_id=uuid.uuid4(), due_at=dropped.due_at,
                                   withdrawn_at=T0 + timedelta(hours=1), reason="the case file was closed")
-    [row] = compliance([kept, dropped, closing(DeadlineMet, kept), withdrawn], {"C-1": "ALMATY", "C-2": "ALMATY"},
+    [row] = sla_figures([kept, dropped, closing(DeadlineMet, kept), withdrawn], {"C-1": "ALMATY", "C-2": "ALMATY"},
                        start=T0, end=T0 + timedelta(days=1), now=T0 + timedelta(hours=5))
     assert (row.due, row.met, row.breached, row.open, row.withdrawn) == (1, 1, 0, 0, 1)
