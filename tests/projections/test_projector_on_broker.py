@@ -93,7 +93,7 @@ def test_live_projection_equals_rebuild_and_point_in_time_agrees(kafka_bootstrap
                 escalated = s.scalar(select(func.count()).select_from(EscalationRow))
                 return bool(late == 1 and decided == 2 and escalated)
 
-        wait_for(caught_up, timeout=90, what="the live projector to catch up")
+        wait_for(caught_up, timeout=240, what="the live projector to catch up")  # a kill -9 and a restart on the way
         rebuild(Runtime(dataclasses.replace(bus.runtime.settings, database_url=rebuilt_url)))
         wait_for(lambda: snapshot(live_url) == snapshot(rebuilt_url), timeout=60, what="live == rebuilt")
         live = snapshot(live_url)

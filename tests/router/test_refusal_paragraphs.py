@@ -24,6 +24,7 @@ from referral_bus.contracts.base import City, Event, PersonalData
 from referral_bus.contracts.bus_records import ReceiptStatus
 from referral_bus.contracts.consent import Consent, ConsentSubject
 from referral_bus.domain.agencies import Directory
+from referral_bus.domain.rejections import cite
 from referral_bus.infra.codec.framing import Codec
 from referral_bus.infra.codec.registry import EmbeddedRegistry
 from referral_bus.infra.settings import Settings
@@ -109,7 +110,7 @@ def test_a_refusal_found_by_a_contract_rule_names_its_paragraph(
     assert dead is not None and (dead.field, dead.paragraph) == (field, paragraph)
     assert receipt.reason == dead.reason
     # the text cites the paragraph once, as the router's own refusals do
-    assert receipt.reason is not None and receipt.reason.endswith(f"(Annex B {paragraph})")
+    assert receipt.reason is not None and receipt.reason.endswith(f"({cite(paragraph)})")
     assert receipt.reason.count(paragraph) == 1
 
 

@@ -100,7 +100,7 @@ def test_poison_on_the_case_log_and_in_an_inbox_is_set_aside_and_the_bus_goes_on
     assert "unreadable (BAD_MAGIC_BYTE), set aside" in cli("history", poison_case).stderr
     assert cli("history", case).returncode == 0
     told = cli("told", "cam-almaty", case)
-    assert told.returncode == 0 and "told.unreadable_delivery" in told.stderr, told
+    assert told.returncode == 0 and '"delivery_id"' in told.stdout, told   # the garbage beside them skipped
     assert cli("sla", "report", "--from", "2020-01-01T00:00:00+05:00", "--to", "2040-01-01T00:00:00+05:00"
                ).returncode == 0
     archived = cli("archive", str(tmp_path / "archive"))

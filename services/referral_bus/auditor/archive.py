@@ -95,11 +95,11 @@ def archive(runtime: Runtime, directory: Path) -> ArchiveSummary:
     schema_ids: set[int] = set()
     for r in records:
         by_partition[r.partition].append(r)
-        schema_ids.add(int.from_bytes(r.value[1:5], "big"))
         try:
             event = runtime.codec.decode(r.value)
         except DecodeError:
-            continue   # archived byte for byte all the same; verify names it
+            continue   # archived byte for byte all the same (no writer schema to keep); verify names it
+        schema_ids.add(int.from_bytes(r.value[1:5], "big"))
         if isinstance(event, Event) and event.envelope.sequence and event.envelope.hash:
             heads[event.envelope.case_id] = (event.envelope.sequence, event.envelope.hash)
     directory.mkdir(parents=True, exist_ok=True)

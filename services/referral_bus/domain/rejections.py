@@ -36,6 +36,12 @@ class Code(str, Enum):
     SIGNING_KEY_REVOKED = "SIGNING_KEY_REVOKED"
 
 
+def cite(paragraph: str) -> str:
+    """How a refusal cites its rule: "Annex B 5.19", but a seed's rule as "seed 003", a part as
+    "Annex B part 2" — never "Annex B seed 003"."""
+    return paragraph if paragraph.startswith("seed") else f"Annex B {paragraph}"
+
+
 @dataclass  # not frozen: Python sets __traceback__ on an exception as it propagates
 class Rejection(Exception):
     code: Code
@@ -45,5 +51,5 @@ class Rejection(Exception):
 
     def __str__(self) -> str:
         where = f" [{self.field}]" if self.field else ""
-        rule = f" (Annex B {self.paragraph})" if self.paragraph else ""
+        rule = f" ({cite(self.paragraph)})" if self.paragraph else ""
         return f"{self.code.value}{where}: {self.message}{rule}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from referral_bus.domain.rejections import cite
+
 
 class DecodeError(ValueError):
     """Raised by the codec; ``code`` is a stable reason code, ``field`` the offending field if known,
@@ -9,7 +11,7 @@ class DecodeError(ValueError):
     the text of the error cites it as the router's refusals do)."""
 
     def __init__(self, code: str, message: str, field: str | None = None, paragraph: str | None = None) -> None:
-        super().__init__(f"{message} (Annex B {paragraph})" if paragraph else message)
+        super().__init__(f"{message} ({cite(paragraph)})" if paragraph else message)
         self.code = code
         self.message = message
         self.field = field
