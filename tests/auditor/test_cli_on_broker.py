@@ -28,6 +28,8 @@ pytestmark = pytest.mark.broker
 
 
 def cli(bus: Bus, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    if args[0] in ("history", "told") or args[:2] == ("sla", "explain"):   # audited reads (docs/security.md)
+        args = (*args, "--purpose", "auditor test run")
     return subprocess.run([sys.executable, "-m", "referral_bus.cli", *args], env=bus.env, capture_output=True,
                           text=True, timeout=timeout)
 
@@ -43,6 +45,7 @@ def test_history_rebuilds_the_case_and_as_of_cuts_it(bus: Bus) -> None:
     assert full.returncode == 0, full.stderr
     data = json.loads(full.stdout)
     assert data["summary"]["chain"] == "ok" and data["summary"]["events"] == 2
+    assert (data["summary"]["city"], data["summary"]["home_city"]) == ("ALMATY", None)   # issue 15: no home stated
     types = [row["type"] for row in data["timeline"]]
     assert types[:1] == ["EmergencyRemoval"] and "RemovalOutcomeReported" in types and "EscalationRaised" in types
     assert "Test Child" not in full.stdout  # personal data withheld

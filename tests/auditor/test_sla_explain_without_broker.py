@@ -103,7 +103,9 @@ def test_explain_names_each_deadlines_rule_version_and_its_validity(monkeypatch:
     assert rows[0].as_dict()["in_force"] == rows[0].in_force   # `sla explain --json`
     # the text `sla explain` prints
     monkeypatch.setattr(sla_explain, "explain_case", lambda runtime, case_id, now: rows)
-    assert main(["sla", "explain", "C-CAL"]) == 0
+    recorded = no_broker_for_the_read_audit(monkeypatch)
+    assert main(["sla", "explain", "C-CAL", "--purpose", "calendar check 2026"]) == 0
+    assert recorded == [("C-CAL", "sla explain", "calendar check 2026")]   # the read is audited first
     text = capsys.readouterr().out
     assert "  rule version 1, in force from 2020-01-01 until 2026-06-30\n" in text
     assert "  rule version 2, in force from 2026-07-01 until further notice\n" in text
@@ -113,5 +115,18 @@ def test_the_text_of_explain_carries_the_calendar_warning(monkeypatch: pytest.Mo
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     rows = explain(monkeypatch, WorkingCalendar(), datetime(2026, 3, 20, 6, tzinfo=UTC))
     monkeypatch.setattr(sla_explain, "explain_case", lambda runtime, case_id, now: rows)
-    assert main(["sla", "explain", "C-CAL"]) == 0
+    no_broker_for_the_read_audit(monkeypatch)
+    assert main(["sla", "explain", "C-CAL", "--purpose", "calendar check 2026"]) == 0
     assert "    warning: the day-off transfers of 2026 are not configured" in capsys.readouterr().out
+
+
+def no_broker_for_the_read_audit(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, str]]:
+    """``sla explain`` is an audited read: record it in a list instead of on the broker (the
+    broker side is tests/auditor/test_audited_reads_on_broker.py)."""
+    from referral_bus.infra import read_audit
+    recorded: list[tuple[str, str, str]] = []
+
+    def record(runtime: object, *, case_id: str, tool: str, purpose: str, **_: object) -> None:
+        recorded.append((case_id, tool, purpose))
+    monkeypatch.setattr(read_audit, "record_read", record)
+    return recorded

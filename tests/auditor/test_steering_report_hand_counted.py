@@ -290,7 +290,11 @@ def test_withdrawn_referrals_leave_the_caseload_and_their_deadlines_are_not_due(
             load["ngo-rodnik"]["open at the end of the period"]) == (1, 1, 0)
     assert (load["cam-almaty"]["referrals received"], load["cam-almaty"]["withdrawn by the referrer"],
             load["cam-almaty"]["open at the end of the period"]) == (2, 1, 1)
-    assert report.referrals["outcome"] == Counter({"WITHDRAWN": 2, "pending": 1})
+    # the police's duplicate is no referral of a child in need: only among the withdrawals; H1's request,
+    # withdrawn because it was no longer needed, was a referral and counts, with its outcome
+    assert report.referrals["outcome"] == Counter({"WITHDRAWN": 1, "pending": 1})
+    assert report.referrals["referring body"] == Counter({"school-almaty": 2})
+    assert report.referrals["withdrawn by the referrer (reason)"] == Counter({"NO_LONGER_NEEDED": 1, "DUPLICATE": 1})
     # H1's 5.18 decision deadline: withdrawn, not due; H2's initial assessment: still owed, once
     figures = _figures(report.deadlines)
     assert (figures["5.18-ngo-decision-2wd"]["due"], figures["5.18-ngo-decision-2wd"]["withdrawn"]) == (0, 1)

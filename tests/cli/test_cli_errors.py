@@ -22,13 +22,25 @@ def run(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize(("args", "status", "says"), [
-    (("history", "C-1", "--as-of", "yesterday"), 2, "'yesterday' is not an ISO-8601 time"),
-    (("history", "C-1", "--as-of", "2026-01-01"), 2, "e.g. 2026-01-01T00:00:00+05:00"),
+    (("history", "C-1", "--as-of", "yesterday", "--purpose", "complaint 2026-114"), 2,
+     "'yesterday' is not an ISO-8601 time"),
+    (("history", "C-1", "--as-of", "2026-01-01", "--purpose", "complaint 2026-114"), 2,
+     "e.g. 2026-01-01T00:00:00+05:00"),
     (("told", "cam-almaty", "C-1", "--as-of", "garbage"), 2, "argument --as-of"),
     (("told", "no-such-agency", "C-1"), 2, "'no-such-agency' is not an agency"),
     (("sla", "report", "--from", "garbage", "--to", "2026-01-01T00:00:00+05:00"), 2, "argument --from"),
     (("sla", "report"), 2, "needs --from and --to"),
-    (("history", "C-1"), 3, "cannot reach the Kafka brokers"),
+    # audited reads (docs/security.md): no purpose, no read; a read that cannot be recorded is not shown
+    (("history", "C-1"), 2, "a read of a case must state its purpose: --purpose TEXT"),
+    (("history", "C-1", "--purpose", "x"), 2, "says too little"),
+    (("told", "cam-almaty", "C-1"), 2, "a read of a case must state its purpose"),
+    (("sla", "explain", "C-1"), 2, "a read of a case must state its purpose"),
+    (("history", "C-1", "--purpose", "complaint 2026-114", "--as", "Aigerim Nurlanovna"), 2,
+     "a staff id, never a full name"),
+    (("history", "C-1", "--purpose", "complaint 2026-114"), 3,
+     "refused: case C-1 is not shown, because this read could not be recorded"),
+    (("told", "cam-almaty", "C-1", "--purpose", "complaint 2026-114"), 3, "refused: case C-1 is not shown"),
+    (("audit", "reads", "C-1"), 3, "cannot reach the Kafka brokers"),
     (("verify",), 3, "cannot reach the Kafka brokers"),
     (("verify", "--topic", "rb.no-such-topic"), 3, "cannot reach the Kafka brokers"),
     (("keys", "list"), 3, "cannot reach the Kafka brokers"),

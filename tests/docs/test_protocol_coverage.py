@@ -29,7 +29,9 @@ DOC = ROOT / "docs" / "protocol-coverage.md"
 
 COLUMNS = ("Paragraph", "Obligation (who owes what to whom)", "Event types", "Route", "Rule", "Test", "Notes")
 #: Recipients that are not an agency kind of the case's city (see the document's introduction).
-ROUTE_WORDS = frozenset({"referrer", "invited members", "service providers", "referring agency"})
+ROUTE_WORDS = frozenset({"referrer", "invited members", "service providers", "referring agency",
+                        # issue 15: the professionals a care plan names (6.60), the after-care agency (6.75(b))
+                        "care plan members", "after-care agency"})
 NONE = "—"
 
 #: The numbered paragraphs of Annex B, parts 4–7, as the seed has them: 4.1–4.11, 5.1–5.21,

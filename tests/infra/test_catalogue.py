@@ -17,8 +17,8 @@ def test_repository_catalogue_expands_to_every_topic() -> None:
     assert {"x.rb.case-log", "x.rb.inbox.cam-almaty", "x.rb.ingress.police-juvenile-almaty",
             "x.rb.receipts.school-almaty"} <= names
     # per agency: ingress, inbox, receipts; then case log, dead letters, sla, escalations, signing keys,
-    # checkpoints, quarantine; 2 Faust topics
-    assert len(names) == 3 * len(runtime.directory.agencies) + 7 + 2
+    # checkpoints, quarantine, read audit; 2 Faust topics
+    assert len(names) == 3 * len(runtime.directory.agencies) + 8 + 2
 
 
 def test_faust_internal_topics_are_declared_with_the_names_faust_uses() -> None:

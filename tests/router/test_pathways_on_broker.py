@@ -130,10 +130,10 @@ def test_care_plan_pathway_to_closure_after_leaving_care(bus: Bus, agencies: dic
              invited_agency_ids=MEMBERS[1:], scheduled_for=datetime.now(UTC) + timedelta(days=20))
     accepted(cam, CarePlanReviewReportIssued, case, meeting_id="CR-1")
     accepted(cam, CarePlanReviewed, case, care_plan_id="CP-1", meeting_id="CR-1",
-             decision=CarePlanDecision.CONTINUE_AS_DRAFTED)
+             decision=CarePlanDecision.CONTINUE_AS_DRAFTED, child_attended=True)   # 6.65 (issue 15)
     closing = send(cam, CaseClosed, case, ground=ClosureGround.ONE_YEAR_REVIEW_AFTER_CARE)
     assert (closing.status, closing.paragraph) == (ReceiptStatus.REJECTED, "6.78(b)")
-    accepted(cam, ChildLeftCare, case, care_plan_id="CP-1", after_care_authority="after-care service")
+    accepted(cam, ChildLeftCare, case, care_plan_id="CP-1", after_care_agency_id="social-protection-almaty")
     accepted(cam, LeavingCareReviewCompleted, case, no_reasonable_cause_for_concern=True)
     accepted(cam, CaseClosed, case, ground=ClosureGround.ONE_YEAR_REVIEW_AFTER_CARE)
     # 6.69: the review's material reached its invited members only — the police were not invited to CR-1

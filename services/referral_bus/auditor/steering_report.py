@@ -10,7 +10,9 @@ mid-term, six-month and annual reviews), per location and period, from the read 
   bus routes both events to the CAM/CSC as a referral (4.7(c)). A request followed by the removal is
   one referral, not two. Emergency removal requests, removals and children removed are also shown
   on lines of their own. Outcome: the initial assessment that followed (6.21–6.23, 4.10), the NGO's
-  decision (5.18–5.20), withdrawn by the referrer, or pending.
+  decision (5.18–5.20), withdrawn by the referrer, or pending. A referral withdrawn as a duplicate or
+  as made in error is left out of these counts (it never was a referral of a child in need) and shown
+  only among the withdrawals by reason.
 - **caseload per CAM/CSC and per NGO** (:func:`referrals_and_caseload`), for Annex A: "The NGO's
   Programme Director, who shall report on the progress of the Programme, the type and the number of
   cases that the NGO is working on …" and "The Director of the CAM/CSC shall report on the progress
@@ -54,6 +56,9 @@ EMERGENCY = "EMERGENCY_REMOVAL"   # the category of an emergency referral (4.7(c
 REMOVAL_REQUESTS = "emergency removal requests (4.7)"
 REMOVALS = "emergency removals (4.7–4.8)"
 CHILDREN_REMOVED = "children removed (4.8)"
+#: withdrawal reasons that mean the referral should not have been made: left out of the referral counts
+NOT_A_REFERRAL = frozenset({"DUPLICATE", "MADE_IN_ERROR"})
+WITHDRAWALS = "withdrawn by the referrer (reason)"
 _READ_MODEL_STATUS: dict[str, Status] = {"open": "open", "warned": "open", "breached": "breached", "met": "met",
                                          "late": "completed late", "withdrawn": "withdrawn"}
 #: the events the referrals and caseloads are counted from (the ``case_events`` read model)
@@ -65,7 +70,10 @@ CASELOAD_COLUMNS = ["agency", "kind", "referrals received", "of which emergency 
                     "declined (5.19)", "closed", "open at the end of the period"]
 NOTES = (
     "Referrals: ReferralMade (4.5, 5.2) and emergency referrals to the CAM/CSC (4.7(c), 4.8): a request for an "
-    "emergency removal, or a removal no request preceded; a request and its removal are one referral.",
+    "emergency removal, or a removal no request preceded; a request and its removal are one referral. A referral "
+    "its referrer withdrew as a duplicate or as made in error is not counted (only under 'withdrawn by the "
+    "referrer'); one withdrawn because the child was found elsewhere or it was no longer needed is counted, with "
+    "the outcome WITHDRAWN.",
     "Caseload: a case is on a CAM/CSC's or NGO's caseload from a referral to it (the agency serving the "
     "referral's city, 4.6, 5.15; for a child referred to the Guardianship under 3, from the third birthday, "
     "4.5(b)(i)) until it closes the case (CaseClosed; NGOCaseClosed, 7.10), declines it (NGO, "
@@ -89,6 +97,13 @@ class Referral:
     made_at: datetime
     to: str | None         # the agency referred to: the one serving the city (4.5(a), 4.6, 4.7(c), 5.15)
     outcome: str | None = None
+    withdrawn_because: str | None = None   # ReferralWithdrawn.reason, when its referrer withdrew it
+
+    @property
+    def counted(self) -> bool:
+        """A referral withdrawn as a duplicate or as made in error never was a referral of a child in need:
+        counting it would inflate the figures (the same child twice, or the wrong child)."""
+        return self.withdrawn_because not in NOT_A_REFERRAL
 
 
 @dataclass
@@ -193,8 +208,10 @@ def referrals_and_caseload(events: list[TimelineRow], directory: Directory, *, s
             elif kind == "ReferralWithdrawn":              # issue 15: the referrer withdraws its referral
                 withdrawn = str(f.get("referral_event_id"))
                 for r in [r for r in pending if r.event_id == withdrawn]:
-                    r.outcome = "WITHDRAWN"
+                    r.outcome, r.withdrawn_because = "WITHDRAWN", str(f.get("reason"))
                     pending.remove(r)
+                    if r.category == EMERGENCY:           # a withdrawn removal request waits for no removal
+                        request_waiting = False
                 for agency, ids in active.items():
                     if withdrawn in ids and before_end:
                         ids.discard(withdrawn)
@@ -228,12 +245,14 @@ def build_report(engine: Engine, start: datetime, end: datetime, city: str | Non
         events = list(session.scalars(select(TimelineRow).where(TimelineRow.event_type.in_(_COUNTED))))
         everything, emergency, report.caseload = referrals_and_caseload(events, directory, start=start, end=end,
                                                                         city=city)
-        referrals = [r for r in everything if (city is None or r.city == city) and start <= r.made_at < end]
+        made = [r for r in everything if (city is None or r.city == city) and start <= r.made_at < end]
+        referrals = [r for r in made if r.counted]
         report.referrals = {
             "referring body": Counter(r.referrer for r in referrals),
             "age band": Counter({b: n for b in _AGE_ORDER if (n := sum(r.age_band == b for r in referrals))}),
             "category": Counter(r.category for r in referrals),
             "outcome": Counter(r.outcome or "pending" for r in referrals),
+            WITHDRAWALS: Counter(r.withdrawn_because for r in made if r.withdrawn_because),
         }
         report.emergency = dict(emergency)
         states: list[DeadlineState] = []

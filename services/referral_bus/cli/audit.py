@@ -1,16 +1,22 @@
 """What auditors and operators ask of the log: history, verification, what an agency was told,
-archives, reports, deadlines explained, topics followed."""
+archives, reports, deadlines explained, topics followed — and who read which case (``audit reads``).
+
+Every command that shows one case (``history``, ``told``, ``sla explain``) is an audited read
+(docs/security.md): it needs ``--purpose``, and records who, which case, when, which command and why
+on the read-audit trail *before* it reads anything; when that record cannot be written the case is
+not shown (exit 3)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from referral_bus.cli.common import EXIT_USAGE, ZONED_EXAMPLE, zoned_time
+from referral_bus.cli.common import EXIT_FOUND, EXIT_UNREACHABLE, EXIT_USAGE, ZONED_EXAMPLE, zoned_time
 from referral_bus.cli.common import runtime as _runtime
 
 if TYPE_CHECKING:
@@ -18,10 +24,47 @@ if TYPE_CHECKING:
     from referral_bus.projections.divergence import Divergence
 
 
+def _purpose_missing(args: argparse.Namespace) -> int | None:
+    """Exit 2 with the reason when the read states no usable purpose (checked before any connection)."""
+    from referral_bus.domain.read_audit import PurposeRefused, check_purpose
+    try:
+        args.purpose = check_purpose(args.purpose)
+    except PurposeRefused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return None
+
+
+def _audited(args: argparse.Namespace, runtime: Runtime, tool: str, case_id: str,
+             query: str | None = None) -> int | None:
+    """Record this read of ``case_id`` on the read-audit trail; ``None`` when recorded (go on and
+    show it), else the exit status — nothing of the case is shown (fail closed)."""
+    import pydantic
+
+    from referral_bus.infra.read_audit import ReadNotRecorded, record_read
+    try:
+        record_read(runtime, case_id=case_id, tool=tool, purpose=args.purpose, query=query, reader=args.reader)
+    except ReadNotRecorded as exc:
+        print(f"refused: case {case_id} is not shown, because this read could not be recorded on the read-audit "
+              f"trail ({runtime.catalogue.name('read_audit')}): {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        print(f"error: {'.'.join(map(str, first['loc']))}: {first['msg']}", file=sys.stderr)
+        return EXIT_USAGE
+    return None
+
+
 def cmd_history(args: argparse.Namespace) -> int:
     from referral_bus.auditor.history import rebuild_case_sync
     as_of: datetime | None = args.as_of
-    history = rebuild_case_sync(_runtime(), args.case_id, as_of)
+    if (refused := _purpose_missing(args)) is not None:
+        return refused
+    runtime = _runtime()
+    if (refused := _audited(args, runtime, "history", args.case_id,
+                            f"as_of={as_of.isoformat()}" if as_of else None)) is not None:
+        return refused
+    history = rebuild_case_sync(runtime, args.case_id, as_of)
     if not history.events:
         print(f"no events for case {args.case_id}" + (f" as of {as_of.isoformat()}" if as_of else ""), file=sys.stderr)
         for problem in history.chain_problems:   # records of the case set aside (unreadable, chain broken)
@@ -30,6 +73,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     state = history.state
     summary = {"case_id": args.case_id, "as_of": as_of.isoformat() if as_of else None,
                "events": len(history.events), "city": state.city.value if state and state.city else None,
+               "home_city": state.home_city.value if state and state.home_city else None,   # issue 15
                "referred_to_cam": state.referred_to_cam if state else None,
                "initial_assessment": state.initial_assessment.value if state and state.initial_assessment else None,
                "chain": "ok" if not history.chain_problems else history.chain_problems}
@@ -55,8 +99,13 @@ def cmd_sla(args: argparse.Namespace) -> int:
     if not args.case_id:
         print("sla explain needs a CASE_ID", file=sys.stderr)
         return 2
+    if (refused := _purpose_missing(args)) is not None:
+        return refused
     from referral_bus.auditor.sla_explain import explain_case
-    explanations = explain_case(_runtime(), args.case_id, datetime.now(UTC))
+    runtime = _runtime()
+    if (refused := _audited(args, runtime, "sla explain", args.case_id)) is not None:
+        return refused
+    explanations = explain_case(runtime, args.case_id, datetime.now(UTC))
     if not explanations:
         print(f"no deadlines for case {args.case_id}", file=sys.stderr)
         return 1
@@ -97,16 +146,72 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(problem)
     for line in undecodable:
         print(f"UNDECODABLE  {line}")
+    reads_ok, reads_summary = True, ""
+    if args.topic is None:   # the read-audit trail belongs to this bus's case log, not to a copy
+        trail = _read_trail(runtime)
+        reads_ok = trail.ok
+        reads_summary = (f"; read-audit trail: {trail.records} record(s), "
+                         f"{'chain intact' if trail.ok else f'{len(trail.problems)} problem(s)'}")
     diverged = _read_models_diverged(runtime) if args.read_models else []
     for finding in diverged:
         print(f"DIVERGED  {finding}")
-    verdict = "OK" if report.ok and not undecodable and not diverged else "TAMPERING OR DAMAGE FOUND"
+    verdict = ("OK" if report.ok and not undecodable and not diverged and reads_ok
+               else "TAMPERING OR DAMAGE FOUND")
     compared = f"; read models compared: {len(diverged)} partition(s) diverged" if args.read_models else ""
     print(f"{verdict}: {report.events} events in {report.cases} cases, {len(report.problems)} problem(s), "
-          f"{len(undecodable)} undecodable record(s); {report.checkpoints} signed checkpoint(s) compared{compared}")
+          f"{len(undecodable)} undecodable record(s); {report.checkpoints} signed checkpoint(s) compared{compared}"
+          f"{reads_summary}")
     if diverged:
         print(RECOVERY)
     return 0 if verdict == "OK" else 1
+
+
+@dataclass
+class _Trail:
+    records: int
+    problems: list[str]
+    logged: list[Any]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _read_trail(runtime: Runtime) -> _Trail:
+    """The read-audit trail, its chain checked; each problem printed as verify prints its own."""
+    from referral_bus.domain.read_audit import verify_reads
+    from referral_bus.infra.read_audit import read_trail
+    unreadable: list[str] = []
+    logged = read_trail(runtime, lambda offset, why: unreadable.append(
+        f"UNDECODABLE  read-audit offset {offset}: {why}"))
+    report = verify_reads(logged)
+    problems = [str(p) for p in report.problems] + unreadable
+    for line in problems:
+        print(line)
+    return _Trail(report.records, problems, logged)
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    """``audit reads CASE_ID``: who read the case, when, with which command and why; and the whole
+    trail's chain checked (exit 1 when it is broken or altered)."""
+    from referral_bus.domain.read_audit import reads_of
+    runtime = _runtime()
+    trail = _read_trail(runtime)
+    reads = reads_of(trail.logged, args.case_id)
+    if args.json:
+        print(json.dumps({"case_id": args.case_id, "reads": [r.model_dump(mode="json") for r in reads],
+                          "chain": "intact" if trail.ok else trail.problems, "trail_records": trail.records},
+                         ensure_ascii=False, indent=2))
+    else:
+        for r in reads:
+            who = r.reader + (f" (principal {r.principal})" if r.principal and r.principal != r.reader else "")
+            query = f" [{r.query}]" if r.query else ""
+            print(f"{r.read_at.isoformat()}  #{r.sequence:<5} {who:<30} {r.tool}{query}  purpose: {r.purpose}")
+        if not reads:
+            print(f"no recorded reads of case {args.case_id}", file=sys.stderr)
+        verdict = "chain intact" if trail.ok else f"CHAIN BROKEN OR ALTERED: {len(trail.problems)} problem(s)"
+        print(f"{len(reads)} read(s) of {args.case_id}; read-audit trail: {trail.records} record(s), {verdict}")
+    return 0 if trail.ok else EXIT_FOUND
 
 
 def _read_models_diverged(runtime: Runtime) -> list[Divergence]:
@@ -151,6 +256,11 @@ def cmd_told(args: argparse.Namespace) -> int:
     if args.agency_id not in runtime.directory.agencies:
         print(f"error: {args.agency_id!r} is not an agency of agencies.yaml (e.g. cam-almaty)", file=sys.stderr)
         return EXIT_USAGE
+    if (refused := _purpose_missing(args)) is not None:
+        return refused
+    query = f"agency={args.agency_id} source={args.source}" + (f" as_of={args.as_of.isoformat()}" if args.as_of else "")
+    if (refused := _audited(args, runtime, "told", args.case_id, query)) is not None:
+        return refused
     if args.source == "log":
         told = told_from_log(runtime, args.agency_id, args.case_id, as_of)
     else:
@@ -197,6 +307,16 @@ def cmd_tail(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_arguments(p: argparse.ArgumentParser, prefix: str = "") -> None:
+    """--purpose and --as of a command that reads a case (an audited read, docs/security.md; the
+    purpose is checked by domain/read_audit.py, imported only when the command runs)."""
+    p.add_argument("--purpose", help=f"{prefix}required: why this case is read, recorded on the read-audit trail "
+                                     "before anything is shown: a task, ticket or legal basis, never a name")
+    p.add_argument("--as", dest="reader", metavar="NAME",
+                   help="who is reading (a staff id; default $REFERRAL_BUS_OPERATOR, else the Kafka principal, "
+                        "else the login name) — recorded with the read")
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser("sla", help="run the SLA processor, or explain a case's deadlines (rule, paragraph, "
                                    "due time with calendar reasoning, status)")
@@ -206,12 +326,14 @@ def register(sub: Any) -> None:
                    help="report: deadlines due from this time (ISO-8601 with zone)")
     p.add_argument("--to", dest="end", type=zoned_time, help="report: … up to this time (exclusive)")
     p.add_argument("--json", action="store_true")
+    _read_arguments(p, "explain: ")
     p.add_argument("--faust-log-level", default="warn", choices=["crit", "error", "warn", "info", "debug"])
     p.set_defaults(func=cmd_sla)
     p = sub.add_parser("history", help="rebuild a case's timeline and state from the case log")
     p.add_argument("case_id")
     p.add_argument("--as-of", type=zoned_time, help="ISO-8601 time with zone; events recorded later are left out")
     p.add_argument("--json", action="store_true")
+    _read_arguments(p)
     p.set_defaults(func=cmd_history)
     p = sub.add_parser("verify", help="check per-case sequences, the hash chains, every signature and the "
                                       "router's signed checkpoints of the case log")
@@ -225,7 +347,14 @@ def register(sub: Any) -> None:
     p.add_argument("case_id")
     p.add_argument("--as-of", type=zoned_time, help="ISO-8601 time with zone (default: now)")
     p.add_argument("--source", choices=["log", "read-models"], default="log")
+    _read_arguments(p)
     p.set_defaults(func=cmd_told)
+    p = sub.add_parser("audit", help="the audit trail of reads: who read a case, when, with which command and why "
+                                     "(and the trail's hash chain checked)")
+    p.add_argument("what", choices=["reads"])
+    p.add_argument("case_id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_audit)
     for name, text in (("archive", "write the case log to Avro container files with a manifest of counts and hashes"),
                        ("restore", "republish an archive into an empty cluster, preserving order, ids and hashes")):
         p = sub.add_parser(name, help=text)

@@ -221,11 +221,12 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"""
 The bus is running. Inspect it with, in another terminal:
   export KAFKA_BOOTSTRAP_SERVERS={servers}{exports}
-  .venv/bin/referral-bus history CASE_ID          # a case rebuilt from the case log
+  .venv/bin/referral-bus history CASE_ID --purpose "demo walk-through"   # a case rebuilt from the case log
   .venv/bin/referral-bus tail escalations --from-beginning
-  .venv/bin/referral-bus sla explain CASE_ID
+  .venv/bin/referral-bus sla explain CASE_ID --purpose "demo walk-through"
   .venv/bin/referral-bus verify
-  .venv/bin/referral-bus told cam-almaty CASE_ID  # what CAM Almaty has been told about a case
+  .venv/bin/referral-bus told cam-almaty CASE_ID --purpose "demo walk-through"   # what CAM Almaty was told
+  .venv/bin/referral-bus audit reads CASE_ID      # who read the case, when and why (every read is recorded)
   .venv/bin/referral-bus topics list
   .venv/bin/referral-bus services                 # is every service running; restarts so far
 Press Ctrl-C to stop everything.""", flush=True)

@@ -13,6 +13,7 @@ from referral_bus.contracts import (
 )
 from referral_bus.contracts.base import Event, Record
 from referral_bus.contracts.bus_records import (
+    CaseRead,
     ChainCheckpoint,
     DeadLetter,
     Quarantined,
@@ -38,4 +39,5 @@ ALL_RECORDS: dict[str, type[Record]] = {
     **EVENT_TYPES, "Receipt": Receipt, "DeadLetter": DeadLetter, **SLA_RECORD_TYPES,
     "SigningKeyEnrolled": SigningKeyEnrolled, "SigningKeyRevoked": SigningKeyRevoked,
     "ChainCheckpoint": ChainCheckpoint, "Quarantined": Quarantined,
+    "CaseRead": CaseRead,
 }

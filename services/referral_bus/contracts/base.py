@@ -376,3 +376,10 @@ __all__ = [
     "RecordName", "Reference", "RuleViolation", "TextDomain", "TopicName", "date", "datetime",
     "personal_text_fields", "redact_personal", "text_domains",
 ]
+
+
+#: The description of every case-opening event's ``home_city`` (issue 15: a child found out of area).
+HOME_CITY = ("Issue 15: the City/Oblast of the child's family and home case, when it is not where the child is "
+             "(city). The city where the child is gets the referral (4.5, 4.6); the home city's CAM/CSC (the "
+             "Guardianship for a child under 3) is told, and later key outcomes reach it redacted (6.24) — a bus "
+             "rule modelled on the UK's CP-IS, where Annex B is silent. Omitted: the case's home city stands")

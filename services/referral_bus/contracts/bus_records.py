@@ -1,5 +1,6 @@
-"""Records the bus itself writes: receipts to producers, dead letters for operators, and the
-signing-key directory (enrolments and revocations by the bus administrator)."""
+"""Records the bus itself writes: receipts to producers, dead letters for operators, the
+signing-key directory (enrolments and revocations by the bus administrator), the router's chain
+checkpoints and the audit trail of reads (``CaseRead``)."""
 
 from __future__ import annotations
 
@@ -121,3 +122,27 @@ class Quarantined(Record):
     reason_code: Code
     reason: BusText
     recorded_at: AwareDatetime
+
+
+class CaseRead(Record):
+    """One read of a case by a person or tool (docs/security.md, audited reads): who read which case,
+    when, with which command and why — never what was shown, and no personal data. Written on the
+    read-audit topic *before* the data is shown, each record chained to the one before it
+    (``domain/read_audit.py``): ``sequence`` counts from 1 over the whole topic, ``previous_hash`` is
+    the hash of record ``sequence - 1`` (64 zeros for the first) and ``hash`` is SHA-256 over it and
+    the record's canonical JSON (``domain/chain.py``)."""
+
+    read_id: UUID
+    sequence: int = Field(description="Position on the read-audit chain, from 1")
+    case_id: CaseId
+    reader: ActorToken = Field(description="Who read: the operator named with --as or REFERRAL_BUS_OPERATOR, "
+                                           "else the Kafka principal, else the machine's login name")
+    principal: ActorToken | None = Field(default=None, description="The authenticated Kafka principal (SASL) the "
+                                                                   "read was made with; null on a plaintext bus")
+    tool: BusLabel = Field(description="The command, e.g. history, told, sla explain")
+    query: BusLabel | None = Field(default=None, description="Its arguments that say what was asked (--as-of, the "
+                                                             "agency of told, the source), no personal data")
+    purpose: BusLabel = Field(description="Why, as the reader stated it (--purpose): a task, ticket or legal basis")
+    read_at: AwareDatetime
+    previous_hash: Digest
+    hash: Digest | None = Field(default=None, description="SHA-256 over previous_hash and this record")

@@ -11,6 +11,7 @@ from enum import Enum
 from pydantic import Field, model_validator
 
 from referral_bus.contracts.base import (
+    AgencyId,
     AssessedAge,
     CountryCode,
     Event,
@@ -65,15 +66,23 @@ class FamilyTracingUpdated(Event):
 
 
 class MedicalExaminationConsentRecorded(Event):
-    """6.14–6.15: the consents obtained for a (joint, 6.6/6.13) medical examination of the child."""
+    """6.14–6.15: the consents obtained for a (joint, 6.6/6.13) medical examination of the child.
+    When the parent of a child under 16 refused and the child is not mature enough, the record is
+    the CAM/CSC Manager's application (6.15) to the body ``decision_body`` names."""
 
     consent: Consent
+    #: 6.15 (issue 15): the application goes "to the Guardianship and Tutelage Authority/Court"
+    decision_body: Label = Field(default="guardianship",
+                                 description="6.15: the body the Manager's application goes to: guardianship or court")
 
     @model_validator(mode="after")
     def _subject(self) -> MedicalExaminationConsentRecorded:
         if self.consent.subject is not ConsentSubject.MEDICAL_EXAMINATION:
             raise RuleViolation("a medical examination consent has subject MEDICAL_EXAMINATION", "6.14",
                                 field="consent.subject")
+        if self.decision_body not in ("guardianship", "court"):
+            raise RuleViolation("the Manager applies to the Guardianship and Tutelage Authority or the court", "6.15",
+                                field="decision_body")
         return self
 
 
@@ -125,6 +134,10 @@ class TemporaryCareDecided(Event):
     form: TemporaryCareForm | None = None
     siblings_separated: bool = False
     siblings_separation_reason: PersonalText | None = Field(default=None, description="6.18(c)")
+    school_agency_id: AgencyId | None = Field(
+        default=None, description="6.19(a): the school the child attends (a school agency of the case's city), told "
+                                  "of a placement in the temporary residential unit; without it the city's default "
+                                  "school agency is told")
 
     @model_validator(mode="after")
     def _rules(self) -> TemporaryCareDecided:
@@ -157,6 +170,15 @@ class PlacementEnded(Event):
     moved_to_family_based_care: bool = True
 
 
+class ReturnBar(str, Enum):
+    """6.58 (a)–(d): when a child must not be returned to the country of origin."""
+
+    RISK_OF_IRREPARABLE_HARM = "RISK_OF_IRREPARABLE_HARM"
+    RISK_OF_RIGHTS_VIOLATION = "RISK_OF_RIGHTS_VIOLATION"
+    ASYLUM_SEEKER_OR_REFUGEE = "ASYLUM_SEEKER_OR_REFUGEE"
+    NO_SECURE_CARE_ARRANGEMENT = "NO_SECURE_CARE_ARRANGEMENT"
+
+
 class ChildProtectionPlanFinalised(Event):
     """6.40–6.44: the plan outlined at the meeting (decision 6.39(c)) is finalised within 7 working
     days of the meeting; the first review is within 30 days of its commencement (6.41(d))."""
@@ -168,6 +190,12 @@ class ChildProtectionPlanFinalised(Event):
     return_abroad: bool = Field(default=False, description="6.41(e): reunification in the country of origin "
                                                           "or resettlement country")
     approved_by_guardianship: bool = Field(default=False, description="6.44: when its approval is needed")
+    #: 6.58 (issue 15): a return under the plan needs no return assessment (6.57 is for a child who cannot
+    #: be reunited with the parents), but the bars of 6.58 forbid any return, so the plan records their check
+    return_bars_checked: bool = Field(default=False, description="6.58: the CAM/CSC checked the bars (a)-(d) for a "
+                                                                 "return under the plan (required with return_abroad)")
+    return_bars: list[ReturnBar] = Field(default_factory=list, description="6.58: the bars the check found; any one "
+                                                                           "forbids a return under the plan")
 
     @model_validator(mode="after")
     def _review_date(self) -> ChildProtectionPlanFinalised:
@@ -175,6 +203,12 @@ class ChildProtectionPlanFinalised(Event):
         if not 0 < days <= 30:
             raise RuleViolation("the first review is within 30 days of the plan's commencement", "6.41(d)",
                                 field="first_review_by")
+        if self.return_abroad and self.return_bars:
+            raise RuleViolation("a child must not be returned to the country of origin when a bar of 6.58 (a)-(d) "
+                                "applies, so the plan cannot provide for the return", "6.58", field="return_bars")
+        if self.return_bars and not self.return_bars_checked:
+            raise RuleViolation("bars are found by a check: set return_bars_checked", "6.58",
+                                field="return_bars_checked")
         return self
 
 
@@ -236,15 +270,6 @@ class PlanApproved(Event):
     comments_submitted: bool = Field(default=False, description="6.43: comments on the minutes' accuracy")
 
 
-class ReturnBar(str, Enum):
-    """6.58 (a)–(d): when a child must not be returned to the country of origin."""
-
-    RISK_OF_IRREPARABLE_HARM = "RISK_OF_IRREPARABLE_HARM"
-    RISK_OF_RIGHTS_VIOLATION = "RISK_OF_RIGHTS_VIOLATION"
-    ASYLUM_SEEKER_OR_REFUGEE = "ASYLUM_SEEKER_OR_REFUGEE"
-    NO_SECURE_CARE_ARRANGEMENT = "NO_SECURE_CARE_ARRANGEMENT"
-
-
 class ReturnAssessmentCompleted(Event):
     """6.57–6.59: whether returning a child who cannot be reunited with the parents to the country of
     origin is in the child's best interests; any bar of 6.58 forbids the return, and the CAM/CSC
@@ -256,6 +281,13 @@ class ReturnAssessmentCompleted(Event):
     @property
     def return_permitted(self) -> bool:
         return self.return_in_best_interests and not self.bars
+
+
+class IntegrationAssessmentCompleted(Event):
+    """6.59 (issue 15): the CAM/CSC's assessment of the child's situation with a view to integrating
+    the child in Kazakhstan, after the return assessment found the return not in the child's best
+    interests or not permitted (6.58). It precedes the child's care plan (6.53(b), 6.59); what it
+    found is the CAM/CSC's document, not on the bus."""
 
 
 class CaseTransferredAbroad(Event):
@@ -290,6 +322,11 @@ class CarePlanAgreed(Event):
     ends_on: date | None = Field(default=None, description="The planned end: 6.75(a) counts 3 months back from it")
     first_review_by: date
     transition_arrangements: bool = Field(default=False, description="6.54(h), 6.55(f)")
+    #: 6.60 (issue 15): the professionals involved besides the members of the meeting that decided the
+    #: plan — for a care plan no meeting decided (6.53 after a social assessment, 6.59), all of them
+    member_agency_ids: list[AgencyId] = Field(
+        default_factory=list, description="6.60: the professionals delivering services under the care plan or "
+                                          "involved in developing it; each receives a copy for written approval")
 
     @model_validator(mode="after")
     def _dates(self) -> CarePlanAgreed:
@@ -330,6 +367,10 @@ class CarePlanReviewed(Event):
     decision: CarePlanDecision
     ground: NoLongerNecessaryGround | None = Field(default=None, description="6.74: required for NO_LONGER_NECESSARY")
     manager_accepts: bool = True
+    #: 6.65 (issue 15): None only on reviews recorded before the field existed; a new review states it
+    child_attended: bool | None = Field(
+        default=None, description="6.63(a), 6.65: whether the child attended the review; a child who did not "
+                                  "is represented by the independent supporter")
 
     @model_validator(mode="after")
     def _ground(self) -> CarePlanReviewed:
@@ -337,6 +378,16 @@ class CarePlanReviewed(Event):
             raise RuleViolation("a care plan is no longer necessary only on a stated ground: the child approaching 18 "
                                 "or the return to parental care", "6.74", field="ground")
         return self
+
+
+class CarePlanReviewReportsDistributed(Event):
+    """6.68 (issue 15): within two working days of the review meeting the CAM/CSC provides its
+    professional members with the written reports of the child's carer and of the other
+    professionals involved (confidential to them, 6.69)."""
+
+    meeting_id: Identifier = Field(description="The care plan review meeting (CarePlanReviewed) the reports are of")
+    carer_report_included: bool = Field(default=False, description="6.68: the carer's written report (the carer "
+                                                                   "is not an agency on the bus) was among them")
 
 
 class CarePlanAmended(Event):
@@ -360,7 +411,23 @@ class ChildLeftCare(Event):
 
     care_plan_id: Identifier
     turned_18: bool = False
-    after_care_authority: PersonalText = Field(description="The authority the case was transferred to (an institution)")
+    #: 6.75(b), (d) (issue 15): an agency of the directory, which receives the transferred case
+    after_care_agency_id: AgencyId | None = Field(
+        default=None, description="6.75(b), (d): the agency the case was transferred to (from agencies.yaml); "
+                                  "required on a new record")
+    after_care_authority: PersonalText | None = Field(
+        default=None, description="Before issue 15 the authority was free text; kept so that older records decode")
+    child_protection_plan_to_follow: bool = Field(
+        default=False, description="6.75(c): the child is to be subject to a child protection plan after the "
+                                   "discharge; the case stays open until the plan is finalised (6.39(c), 6.44)")
+
+    @model_validator(mode="after")
+    def _rules(self) -> ChildLeftCare:
+        if self.turned_18 and self.child_protection_plan_to_follow:
+            raise RuleViolation("a child protection plan after the discharge is for a child (6.75(c)); at 18 the "
+                                "case is transferred to the authority monitoring the transition (6.75(d))", "6.75(c)",
+                                field="child_protection_plan_to_follow")
+        return self
 
 
 class LeavingCareReviewCompleted(Event):
@@ -385,5 +452,5 @@ EVENTS: tuple[type[Event], ...] = (
     ChildProtectionPlanReviewed, ReviewRecommendationsRejected, ChildProtectionPlanAmended, CaseTransferredAbroad,
     SafeArrivalConfirmed, PlanApproved, ReturnAssessmentCompleted, CarePlanAgreed, CarePlanReviewReportIssued,
     CarePlanReviewed, CarePlanAmended, TransitionFromCarePlanned, ChildLeftCare, LeavingCareReviewCompleted,
-    IndependentSupporterAssigned,
+    IndependentSupporterAssigned, IntegrationAssessmentCompleted, CarePlanReviewReportsDistributed,
 )

@@ -9,6 +9,7 @@ from uuid import UUID
 from pydantic import Field, model_validator
 
 from referral_bus.contracts.base import (
+    HOME_CITY,
     AgencyId,
     AgeOnRecord,
     AwareDatetime,
@@ -49,6 +50,7 @@ class LegalMatter(str, Enum):
     OTHER = "OTHER"                  # outside 5.9(a)
 
 
+#: Issue 15, out-of-area children: a bus rule modelled on the UK's CP-IS, where Annex B is silent.
 class ReferralMade(Event):
     """A professional refers a child: child protection under 4.5 (routing of 4.6), or an NGO
     referral request under 5.2/5.8/5.11 with the fields of the Part 8 form (5.14–5.17)."""
@@ -56,6 +58,7 @@ class ReferralMade(Event):
     referral_kind: ReferralKind
     city: City = Field(description="City/Oblast where the child is located (4.5, 5.9(b), 5.12(b))")
     child_age_years: ChildAge = Field(description="Age in whole years; routing under 4.5 depends on it")
+    home_city: City | None = Field(default=None, description=HOME_CITY)   # issue 15: out-of-area child
     age_disputed: bool = Field(default=False, description="6.8–6.11: age not documented and disputed")
     immediate_risk: bool = Field(default=False, description="6.3(a): evidence of immediate risk of significant harm")
     referring_body: PersonalText | None = Field(default=None, description="Part 8 A2: the body the referrer represents")
@@ -76,7 +79,10 @@ class ReferralMade(Event):
     need_identified_at: AwareDatetime | None = Field(
         default=None, description="5.2, 5.8, 5.11: when the professional identified that the child may be in "
                                   "difficult circumstances or need legal or counselling services; an NGO referral "
-                                  "request is due within 1 working day of it. Not after the referral (occurred_at)")
+                                  "request is due within 1 working day of it. For a child protection referral "
+                                  "(4.5), when the professional formed the reasonable cause to believe the child "
+                                  "needs care and protection: the referral is due 'immediately' (the operator's "
+                                  "policy threshold). Not after the referral (occurred_at)")
 
     @model_validator(mode="after")
     def _rules(self) -> ReferralMade:
@@ -99,9 +105,13 @@ class ReferralWithdrawn(Event):
     """The referrer withdraws a referral it made (a ``ReferralMade`` on this case's log) before the
     receiving agency acted on it — the CAM/CSC's initial assessment (6.3) or the NGO's decision
     (5.18). Annex B has no paragraph for it (a bus rule, issue 15): the agencies that received the
-    referral are told, and the deadlines it opened (6.3, 6.9, 5.18) are withdrawn, not breached."""
+    referral are told, and the deadlines it opened (6.3, 6.9, 5.18) are withdrawn, not breached.
+    A request for an emergency removal (4.7) is withdrawn the same way by the professional who made
+    it, before the police acted on it (``EmergencyRemoval``): 4.7's and 6.3(a)'s deadlines go."""
 
-    referral_event_id: UUID = Field(description="The envelope.event_id of the ReferralMade being withdrawn")
+    referral_event_id: UUID = Field(description="The envelope.event_id of the ReferralMade being withdrawn, or of "
+                                                "an EmergencyRemovalRequested (4.7) the police have not yet acted "
+                                                "on with an EmergencyRemoval")
     reason: WithdrawalReason
 
 
@@ -116,10 +126,12 @@ class NotificationChannel(str, Enum):
 class EmergencyRemovalRequested(Event):
     """4.7: a professional believes the child's health or life is in immediate danger and removal is
     needed: the Guardianship (a) and the juvenile inspection (b) are notified and the case referred to
-    the CAM/CSC (c), immediately. The removal itself is ``EmergencyRemoval`` (4.8)."""
+    the CAM/CSC (c), immediately. The removal itself is ``EmergencyRemoval`` (4.8). Its requester
+    may withdraw it until the police act on it (``ReferralWithdrawn``, issue 15)."""
 
     city: City
     child_age_years: ChildAge
+    home_city: City | None = Field(default=None, description=HOME_CITY)   # issue 15: out-of-area child
 
 
 class CourtClaimRequested(Event):
@@ -146,6 +158,7 @@ class EmergencyRemoval(Event):
     child_removed: bool = Field(description="Outcome of the visit: was the child removed for protection")
     cam_social_worker_present: bool = Field(description="4.8: did a CAM/CSC Social Worker accompany the inspector")
     guardianship_present: bool = Field(default=False, description="4.8: was the Guardianship represented")
+    home_city: City | None = Field(default=None, description=HOME_CITY)   # issue 15: out-of-area child
 
 
 class RemovalOutcomeReported(Event):
@@ -250,6 +263,46 @@ class ChildProtectionMeetingHeld(Event):
     decision: MeetingDecision
 
 
+class MeetingInformationItem(str, Enum):
+    """6.33 (a)–(f): the information the CAM/CSC Social Worker gives the professionals invited."""
+
+    CHRONOLOGY = "CHRONOLOGY"                            # 6.33(a): significant events, contact with the authorities
+    HEALTH_AND_DEVELOPMENT = "HEALTH_AND_DEVELOPMENT"    # 6.33(b)
+    CAPACITY_TO_CARE = "CAPACITY_TO_CARE"                # 6.33(c): parents, legal representative, carers, relatives
+    REUNIFICATION = "REUNIFICATION"                      # 6.33(d): where relevant, reunification or resettlement
+    CHILD_VIEWS = "CHILD_VIEWS"                          # 6.33(e): the child's views, wishes and feelings
+    RISK_ANALYSIS = "RISK_ANALYSIS"                      # 6.33(f): future risks to safety, health and development
+
+
+class MeetingInformationShared(Event):
+    """6.33 (and 6.46 for a plan review): the CAM/CSC Social Worker provides the invited professionals
+    with the information (a)–(f) for a scheduled meeting — confidential to them. ``covers`` says which
+    items this delivery carries; their content, which is personal, goes in ``personal_data`` only."""
+
+    meeting_id: Identifier
+    covers: list[MeetingInformationItem] = Field(description="6.33 (a)–(f): the items provided")
+
+    @model_validator(mode="after")
+    def _items(self) -> MeetingInformationShared:
+        if not self.covers:
+            raise RuleViolation("the information provided names at least one of the items (a)–(f)", "6.33",
+                                field="covers")
+        if len(set(self.covers)) != len(self.covers):
+            raise RuleViolation("each item (a)–(f) is named once", "6.33", field="covers")
+        return self
+
+
+class MeetingMinutesCirculated(Event):
+    """6.43: after the meeting the CAM/CSC sends its professional members the draft minutes, the
+    recommendations and, where relevant (a 6.39(c) decision, 6.40), the outline child protection plan,
+    for their review, approval and signature (``PlanApproved`` with ``MEETING_MINUTES``). Sent again
+    when comments are incorporated."""
+
+    meeting_id: Identifier
+    includes_outline_plan: bool = Field(default=False, description="6.40, 6.43: the outline child protection plan "
+                                                                   "developed at the meeting is attached")
+
+
 class CriminalCaseOpened(Event):
     """6.5–6.7, 6.25: a criminal or administrative case concerning harm to the child is open; the
     police coordinate with the CAM/CSC (joint handling) and keep it informed."""
@@ -292,7 +345,7 @@ class CriminalCaseConcluded(Event):
 class ClosureGround(str, Enum):
     """The only grounds on which the CAM/CSC closes a case file."""
 
-    NO_CONCERN_FOUND = "NO_CONCERN_FOUND"                        # 6.22, 6.30, 6.39(a)
+    NO_CONCERN_FOUND = "NO_CONCERN_FOUND"                        # 6.22, 6.30, 6.39(a); 6.23, 6.39(b) once referred
     PLAN_NO_LONGER_NECESSARY = "PLAN_NO_LONGER_NECESSARY"        # 6.51
     SAFE_ARRIVAL_CONFIRMED = "SAFE_ARRIVAL_CONFIRMED"            # 6.52, 6.79
     TURNED_18_CASE_TRANSFERRED = "TURNED_18_CASE_TRANSFERRED"    # 6.78(a)
@@ -305,6 +358,17 @@ class CaseClosed(Event):
 
     ground: ClosureGround
     referred_to_support_services: bool = Field(default=False, description="6.51: referred on before closing")
+    #: 6.39(b), 6.51: the agency the family is referred to; by default the city's NGO (5.15)
+    support_services_agency_id: AgencyId | None = Field(
+        default=None, description="6.39(b), 6.51: the agency providing the support services the family is referred "
+                                  "to; without it, the selected NGO of the case's city (5.15)")
+
+    @model_validator(mode="after")
+    def _provider_needs_referral(self) -> CaseClosed:
+        if self.support_services_agency_id is not None and not self.referred_to_support_services:
+            raise RuleViolation("a support services provider is named only when the family is referred to support "
+                                "services", "6.51", field="support_services_agency_id")
+        return self
 
 
 class NGODecisionKind(str, Enum):
@@ -328,11 +392,19 @@ class NGODecision(Event):
     reasons: PersonalText | None = Field(default=None, description="5.19: reasons, required when declined")
     beneficiaries_notified_by: NotifyingParty = NotifyingParty.REFERRER
     decided_at: AwareDatetime | None = None
+    # 5.13: complex or serious mental health needs are referred to the local health authorities
+    refer_to_health_authorities: bool = Field(
+        default=False, description="5.13: the child has complex or serious mental health needs and is not eligible; "
+                                   "the decision goes to the city's health authority as a referral. Only with "
+                                   "DECLINED_CRITERIA_NOT_MET")
 
     @model_validator(mode="after")
     def _reasons_when_declined(self) -> NGODecision:
         if self.decision is not NGODecisionKind.ACCEPTED and not (self.reasons or "").strip():
             raise RuleViolation("a declined referral must state its reasons in writing", "5.19", field="reasons")
+        if self.refer_to_health_authorities and self.decision is not NGODecisionKind.DECLINED_CRITERIA_NOT_MET:
+            raise RuleViolation("a referral to the local health authorities goes with a decision that the child is "
+                                "not eligible (DECLINED_CRITERIA_NOT_MET)", "5.13", field="refer_to_health_authorities")
         return self
 
 
@@ -364,6 +436,11 @@ class NGOInitialMeetingHeld(Event):
     receipt of the referral request."""
 
     by_role: NGOStaffRole
+    # 7.16: counselling only — the psychologist's meeting is arranged if agreed with the referrer
+    agreed_with_referrer: bool = Field(
+        default=False, description="7.16: the professional who made the referral request agreed to the NGO "
+                                   "psychologist's initial meeting with the child and family (required when by_role "
+                                   "is PSYCHOLOGIST)")
 
 
 class ServicePlanAgreed(Event):
@@ -373,6 +450,16 @@ class ServicePlanAgreed(Event):
     by_role: NGOStaffRole
     service_provider_agency_ids: list[AgencyId] = Field(default_factory=list, description="7.8: agencies that signed "
                                                                                      "the plan to provide services")
+    # 7.18: a child victim or witness starts counselling after the police statement, unless agreed
+    child_victim_or_witness: bool = Field(
+        default=False, description="7.18: the child is a victim or witness in criminal proceedings (also assumed "
+                                   "while a criminal case about harm to the child is open on this case)")
+    prosecutor_agreed_early_counselling: bool = Field(
+        default=False, description="7.18: the prosecutor handling the case agreed that therapy starts before the "
+                                   "child's statement to the police")
+    police_agreed_early_counselling: bool = Field(
+        default=False, description="7.18: the police handling the case agreed that therapy starts before the "
+                                   "child's statement to the police")
 
 
 class AgeRecordReason(str, Enum):
@@ -398,4 +485,5 @@ EVENTS: tuple[type[Event], ...] = (
     ChildAgeRecorded,
     EmergencyRemovalRequested, CourtClaimRequested, CriminalCaseUpdated, JointHandlingAgreed,
     ReferralWithdrawn,
+    MeetingInformationShared, MeetingMinutesCirculated,   # 6.33, 6.43 (issue 15)
 )

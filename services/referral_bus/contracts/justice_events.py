@@ -7,9 +7,19 @@ from __future__ import annotations
 
 from enum import Enum
 
-from pydantic import Field, model_validator
+from pydantic import AwareDatetime, Field, model_validator
 
-from referral_bus.contracts.base import AgencyId, ChildAge, City, Event, Identifier, Label, Reference, RuleViolation
+from referral_bus.contracts.base import (
+    HOME_CITY,
+    AgencyId,
+    ChildAge,
+    City,
+    Event,
+    Identifier,
+    Label,
+    Reference,
+    RuleViolation,
+)
 
 
 class PoliceCustodyStarted(Event):
@@ -19,6 +29,7 @@ class PoliceCustodyStarted(Event):
     city: City
     child_age_years: ChildAge
     criminal_case_ref: Reference
+    home_city: City | None = Field(default=None, description=HOME_CITY)   # issue 15: out-of-area child
 
 
 class PoliceCustodyEnded(Event):
@@ -44,14 +55,32 @@ class InterviewProfessional(str, Enum):
     PARENT_OR_REPRESENTATIVE = "PARENT_OR_REPRESENTATIVE"
 
 
+class ChildInterviewPlanned(Event):
+    """6.7: law enforcement (the police officer, juvenile inspector or investigator) plans an
+    investigative interview of the child, before it takes place, so that the CAM/CSC can send the
+    Social Worker who should be present (and arrange the independent person). The city's CAM/CSC is
+    told. The interview may be postponed for a medical examination (6.13, 6.15), then takes place
+    immediately after it."""
+
+    interview_ref: Identifier = Field(description="6.7: names the planned interview; ChildInterviewed quotes it")
+    child_role: ChildRole
+    planned_for: AwareDatetime = Field(description="6.7: when the interview is to take place")
+    after_medical_examination: bool = Field(
+        default=False, description="6.7: postponed to follow a medical examination (6.13, 6.15)")
+
+
 class ChildInterviewed(Event):
     """6.5–6.7 and seed 003: an interview of the child, with the professionals present. Never in the
-    presence of a person suspected of harming the child or of colluding with one (6.7)."""
+    presence of a person suspected of harming the child or of colluding with one (6.7). An interview
+    that was planned on the bus (``ChildInterviewPlanned``) quotes its ``interview_ref``; one without
+    it was not announced to the CAM/CSC beforehand."""
 
     child_role: ChildRole
     professionals_present: list[InterviewProfessional]
     suspected_person_present: bool = False
     joint_interview: bool = Field(default=False, description="6.6: one joint interview for both cases")
+    interview_ref: Identifier | None = Field(
+        default=None, description="6.7: the ChildInterviewPlanned this interview carries out, if it was planned")
 
     @model_validator(mode="after")
     def _present(self) -> ChildInterviewed:
@@ -86,6 +115,23 @@ class ProbationOrdered(Event):
         if self.duration_months <= 0:
             raise ValueError("duration_months: a probation order has a positive duration")
         return self
+
+
+class ProbationStatus(str, Enum):
+    COMPLYING = "COMPLYING"              # the child keeps to the conditions of the order
+    NOT_COMPLYING = "NOT_COMPLYING"      # a breach: the court that ordered probation decides what follows
+    ENDED = "ENDED"                      # the supervision ended (the order's term ran out, or it was lifted)
+
+
+class ProbationSupervisionReported(Event):
+    """Seed 003 (Law on Probation, 2016: probation of a child as an educational measure appointed by
+    the court; probation officers refer children to community-based services and receive reports on
+    them): the probation service reports on its supervision of a child under a probation order — to
+    the court that ordered it and the city's CAM/CSC. Only for an order on the case; ``ENDED`` closes
+    the supervision, so no report follows it. Seed 003 sets no frequency for the reports."""
+
+    criminal_case_ref: Reference = Field(description="The criminal case of the ProbationOrdered reported on")
+    status: ProbationStatus
 
 
 class ProgrammeEnrolled(Event):
@@ -124,4 +170,5 @@ class ReoffendingFollowUpRecorded(Event):
 EVENTS: tuple[type[Event], ...] = (
     PoliceCustodyStarted, PoliceCustodyEnded, ChildInterviewed, ProceedingsTerminated, ProbationOrdered,
     ProgrammeEnrolled, ProgrammeReviewed, ProgrammeCompleted, ReoffendingFollowUpRecorded,
+    ChildInterviewPlanned, ProbationSupervisionReported,
 )

@@ -5,6 +5,7 @@ providers, and the NGO closing its file."""
 from __future__ import annotations
 
 from enum import Enum
+from uuid import UUID
 
 from pydantic import Field
 
@@ -48,6 +49,17 @@ class ServiceRequested(Event):
     service: PersonalText = Field(description="The service (7.6), e.g. 'remedial education'")
 
 
+class ServicePlanSigned(Event):
+    """7.8–7.9: a service provider signs the NGO's service plan itself — its agreement to provide the
+    services (7.8) or its written consent to an amended plan (7.9). Published by the provider, only
+    for the plan in force that lists it; delivered to the NGO. A provider on an amended plan reports
+    progress only once it has signed it."""
+
+    ngo_agency_id: AgencyId = Field(description="The NGO coordinating the service plan")
+    service_plan_event_id: UUID = Field(description="The envelope.event_id of the ServicePlanAgreed signed: the "
+                                                    "NGO's plan in force")
+
+
 class NGOCaseClosureReason(str, Enum):
     GOALS_MET = "GOALS_MET"                         # 7.10, 7.19
     CONSENT_WITHDRAWN = "CONSENT_WITHDRAWN"         # 7.10
@@ -63,4 +75,5 @@ class NGOCaseClosed(Event):
 
 EVENTS: tuple[type[Event], ...] = (
     NGOConsentRecorded, NGOLegalAdviceProvided, ServiceRequested, ServiceProgressReported, NGOCaseClosed,
+    ServicePlanSigned,
 )

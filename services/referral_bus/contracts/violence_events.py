@@ -8,7 +8,7 @@ from enum import Enum
 
 from pydantic import Field, model_validator
 
-from referral_bus.contracts.base import ChildAge, City, Event, PersonalText, RuleViolation
+from referral_bus.contracts.base import HOME_CITY, AgencyId, ChildAge, City, Event, PersonalText, RuleViolation
 
 
 class ViolenceSuspectedByMedicalStaff(Event):
@@ -19,21 +19,52 @@ class ViolenceSuspectedByMedicalStaff(Event):
     city: City
     child_age_years: ChildAge
     identified_by_emergency_service: bool = False
+    home_city: City | None = Field(default=None, description=HOME_CITY)   # issue 15: out-of-area child
 
 
 class MedicalWrittenNoticeSent(Event):
     """Seed 002 SOP: the written notice to the police (102), Guardianship, Commission on Issues of
     Minors, social protection, the child's (pre)school and polyclinic — within 1 day. The bus
-    delivers it to each of them."""
+    delivers it to each of them: to the child's own (pre)school and polyclinic when the notice names
+    them (agencies of the directory serving the case's city), else to the city's default school and
+    health agency (``agencies.yaml``, ``default: true``)."""
 
     attends_school: bool = Field(default=True, description="Whether the child's (pre)school is told")
+    school_agency_id: AgencyId | None = Field(
+        default=None, description="Seed 002 SOP: the (pre)school the child attends, a school agency of the case's city")
+    polyclinic_agency_id: AgencyId | None = Field(
+        default=None, description="Seed 002 SOP: the child's polyclinic, a health agency of the case's city")
+
+    @model_validator(mode="after")
+    def _school(self) -> MedicalWrittenNoticeSent:
+        if self.school_agency_id is not None and not self.attends_school:
+            raise RuleViolation("a child who attends no (pre)school has no school to name", "seed 002 SOP (2020)",
+                                field="school_agency_id")
+        return self
 
 
 class MultidisciplinaryEvaluationCompleted(Event):
     """Seed 002 SOP: the multidisciplinary evaluation of the child's condition, within 1 hour of
-    identification; when violence is confirmed a case team is formed with a responsible social worker."""
+    identification; when violence is confirmed a case team is formed with a responsible social worker
+    ("The social worker is assigned as responsible for this case"). The evaluation names the agency of
+    that social worker (the medical organisation's own, the CAM/CSC's, social protection's or the
+    Guardianship's) and the team's other agencies; each must serve the case's city, and each is told.
+    Without a name, the city's CAM/CSC is taken as responsible, as before."""
 
     violence_confirmed: bool
+    responsible_agency_id: AgencyId | None = Field(
+        default=None, description="Seed 002 SOP: the agency of the social worker responsible for the confirmed case")
+    team_agency_ids: list[AgencyId] = Field(
+        default_factory=list, description="Seed 002 SOP: the other agencies of the case team formed on confirmation")
+
+    @model_validator(mode="after")
+    def _team(self) -> MultidisciplinaryEvaluationCompleted:
+        if not self.violence_confirmed:
+            for name in ("responsible_agency_id", "team_agency_ids"):
+                if getattr(self, name):
+                    raise RuleViolation("a case team is formed only when violence is confirmed",
+                                        "seed 002 SOP (2020)", field=name)
+        return self
 
 
 class Helpline(str, Enum):
@@ -61,6 +92,7 @@ class HelplineRedirected(Event):
     helpline: Helpline
     redirected_to: RedirectTarget
     urgent: bool = False
+    home_city: City | None = Field(default=None, description=HOME_CITY)   # issue 15: out-of-area child
 
 
 class ScreeningConcern(str, Enum):
@@ -77,6 +109,7 @@ class SchoolScreeningFlagRaised(Event):
     city: City
     child_age_years: ChildAge
     concern: ScreeningConcern
+    home_city: City | None = Field(default=None, description=HOME_CITY)   # issue 15: out-of-area child
 
 
 class FollowUpOf(str, Enum):

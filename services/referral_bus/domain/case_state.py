@@ -35,6 +35,8 @@ class CareState:
     medical_consent: Consent | None = None               # the latest consent recorded (6.14–6.15)
     #: 6.15: the Guardianship's or court's decision on the CAM/CSC Manager's application (None: none yet)
     medical_authorised: bool | None = None
+    #: 6.15 (issue 15): the body the pending application went to ("guardianship" or "court"; None: none)
+    medical_application_to: str | None = None
     temporary_care_recommended: bool = False
     placements: set[PlacementKind] = field(default_factory=set)   # residential placements under review
     #: plan id → the invited members of the meeting that decided it (6.44: they receive the plan)
@@ -48,10 +50,15 @@ class CareState:
     care_plan_placement: CarePlacement | None = None
     care_plan_ends_on: date | None = None
     return_plans: set[str] = field(default_factory=set)   # plan ids providing for a return abroad (6.41(e))
+    #: 6.58 (issue 15): return plans that record the check of the bars (a)–(d), none found
+    return_plans_checked: set[str] = field(default_factory=set)
     return_permitted: bool | None = None       # 6.57–6.58: None until the return assessment
+    integration_assessed: bool = False         # 6.59 (issue 15): after a negative return assessment
     transferred_abroad: bool = False
     safe_arrival_confirmed: bool = False
     left_care: bool = False
+    #: 6.75(c): the child left care to be subject to a child protection plan, not yet finalised
+    protection_plan_after_care_due: bool = False
     turned_18: bool = False
     leaving_care_review_clear: bool = False
     independent_supporter: bool = False
@@ -67,6 +74,12 @@ class NGOProgrammeState:
 
     consent_problems: dict[tuple[str, ConsentSubject], list[str]] = field(default_factory=dict)
     service_providers: dict[str, list[str]] = field(default_factory=dict)   # NGO id → providers (7.8)
+    #: 7.8–7.9: NGO id → the event id of its service plan in force (what a ServicePlanSigned names)
+    plan_in_force: dict[str, UUID] = field(default_factory=dict)
+    #: 7.9: NGOs whose plan in force amends an earlier one (its providers' written consent is owed)
+    amended: set[str] = field(default_factory=set)
+    #: 7.8–7.9: NGO id → the providers that signed its plan in force themselves (ServicePlanSigned)
+    signed: dict[str, set[str]] = field(default_factory=dict)
     closed: set[str] = field(default_factory=set)
 
     def consent_ok(self, ngo_id: str, subject: ConsentSubject) -> bool:
@@ -78,6 +91,8 @@ class ViolenceState:
     suspected: bool = False
     written_notice_sent: bool = False
     violence_confirmed: bool | None = None
+    #: seed 002 SOP: the agency of the social worker responsible for the confirmed case (the case team's)
+    responsible_agency_id: str | None = None
     #: helpline or school that raised a flag → what it raised (owed feedback on the follow-up)
     flags_raised: dict[str, FollowUpOf] = field(default_factory=dict)
     #: applications for special social services not yet reviewed, oldest first: who recorded each
@@ -108,6 +123,8 @@ class ReferralRecord:
     #: how many events the case had once the referral was folded: later events are ``event_types[position:]``
     position: int = 0
     withdrawn: bool = False
+    #: an EmergencyRemovalRequested (4.7), withdrawable by its requester until the police act on it (issue 15)
+    removal_request: bool = False
 
     @property
     def referrers(self) -> frozenset[str]:
@@ -121,6 +138,10 @@ class JusticeState:
     proceedings: set[str] = field(default_factory=set)            # criminal case refs against/about the child
     programmes: dict[str, str] = field(default_factory=dict)      # programme id → referring agency id
     completed_programmes: dict[str, str] = field(default_factory=dict)  # the same, once completed (follow-up)
+    #: 6.7: interviews planned (``ChildInterviewPlanned``) and not yet held, by interview ref
+    planned_interviews: set[str] = field(default_factory=set)
+    #: seed 003: probation orders under supervision: criminal case ref → the court that ordered it
+    probation_orders: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -130,6 +151,13 @@ class CaseState:
 
     case_id: str
     city: City | None = None
+    #: issue 15, out-of-area child: the City/Oblast of the child's family and home case, as last stated
+    #: by a ReferralMade, EmergencyRemovalRequested or EmergencyRemoval (the latest statement wins; one
+    #: that omits it leaves it). Its CAM/CSC (Guardianship under 3) is told (pathways/base.py to_home_city)
+    home_city: City | None = None
+    #: the home city an out-of-area notification with the child's details went to (issue 15): a later
+    #: removal tells it redacted, as an outcome (6.24)
+    home_city_notified: City | None = None
     child_age_years: int | None = None
     last_sequence: int = 0
     last_hash: str = GENESIS
@@ -159,6 +187,11 @@ class CaseState:
     meeting_purposes: dict[str, MeetingPurpose] = field(default_factory=dict)
     meeting_decisions: list[MeetingDecision] = field(default_factory=list)
     meeting_outcomes: dict[str, MeetingDecision] = field(default_factory=dict)   # meeting id → 6.39 decision
+    #: 6.43: meetings whose draft minutes were circulated to the members (what a PlanApproved of them approves)
+    minutes_circulated: set[str] = field(default_factory=set)
+    #: 6.23, 6.39(b): a referral on to support services is owed before the case closes — (paragraph, position
+    #: in ``event_types`` of the finding): an NGO_SUPPORT referral at a later position meets it
+    support_referral_owed: tuple[str, int] | None = None
     age_disputed: bool = False                                                   # 6.8–6.9
     open_criminal_cases: set[str] = field(default_factory=set)
     parent_found_guilty: bool = False

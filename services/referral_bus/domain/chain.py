@@ -10,20 +10,32 @@ from __future__ import annotations
 import hashlib
 import json
 
-from referral_bus.contracts.base import Event
+from referral_bus.contracts.base import Event, Record
 
 GENESIS = "0" * 64
+
+
+def _canonical(body: object) -> bytes:
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def canonical_bytes(event: Event) -> bytes:
     """Canonical form of an event with ``envelope.hash`` blanked."""
     body = event.model_dump(mode="json")
     body["envelope"] = {**body["envelope"], "hash": None}
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _canonical(body)
 
 
 def chain_hash(previous_hash: str, event: Event) -> str:
     return hashlib.sha256(previous_hash.encode() + canonical_bytes(event)).hexdigest()
+
+
+def record_chain_hash(previous_hash: str, record: Record) -> str:
+    """The same rule for a flat record with its own top-level ``hash`` field (the read-audit
+    trail, ``domain/read_audit.py``): SHA-256(previous_hash || canonical JSON with ``hash`` blank)."""
+    body = record.model_dump(mode="json")
+    body["hash"] = None
+    return hashlib.sha256(previous_hash.encode() + _canonical(body)).hexdigest()
 
 
 def content_fingerprint(event: Event) -> str:

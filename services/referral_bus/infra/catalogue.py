@@ -141,6 +141,11 @@ class Catalogue:
         """The consumer group (Faust app id) of a stream processor (``router``, ``sla``)."""
         return f"{self.prefix}referral-bus-{processor}"
 
+    def read_audit_writer(self) -> str:
+        """The transactional id every writer of the read-audit trail uses (``infra/read_audit.py``):
+        a writer that starts fences the one before it, so the chain never forks."""
+        return f"{self.prefix}referral-bus-read-audit"
+
     def ingress_topics(self) -> dict[str, str]:
         """Ingress topic → the agency whose it is."""
         return {self.ingress(a): a for a in sorted(self.directory.agencies)}

@@ -148,6 +148,7 @@ class Projector:
         case.last_sequence, case.last_event_type = env.sequence, event.event_type()
         case.last_recorded_at = env.recorded_at
         case.city = state.city.value if state.city else None
+        case.home_city = state.home_city.value if state.home_city else None   # issue 15
         case.child_age_years = state.child_age_years
         case.referred_to_cam, case.child_removed = state.referred_to_cam, state.child_removed
         case.initial_assessment = state.initial_assessment.value if state.initial_assessment else None

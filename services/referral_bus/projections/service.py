@@ -24,7 +24,7 @@ from referral_bus.infra.quarantine import Quarantine
 from referral_bus.infra.runtime import Runtime
 from referral_bus.projections.divergence import RECOVERY, Divergence, digest, find_divergence
 from referral_bus.projections.projector import Item, Projector
-from referral_bus.projections.tables import Base
+from referral_bus.projections.tables import Base, add_missing_columns
 
 log = structlog.get_logger(__name__)
 
@@ -135,6 +135,8 @@ def project(runtime: Runtime, engine: Engine, *, until_end: bool, batch: int = 2
 def _project(runtime: Runtime, engine: Engine, *, until_end: bool, batch: int, stop: Callable[[], bool] | None,
              health: Health) -> int:
     Base.metadata.create_all(engine)
+    for column in add_missing_columns(engine):   # a database made before the column (issue 15: cases.home_city)
+        log.info("projector.column_added", column=column)
     projector = make_projector(runtime, engine)
     stored = projector.offsets()
     findings = find_divergence(runtime, engine)

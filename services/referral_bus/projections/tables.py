@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Engine, Integer, String, Text, inspect, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -40,6 +40,8 @@ class CaseRow(Base):
     __tablename__ = "cases"
     case_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     city: Mapped[str | None] = mapped_column(String(32))
+    #: issue 15: an out-of-area child's home city (CaseState.home_city); added 2026 (``add_missing_columns``)
+    home_city: Mapped[str | None] = mapped_column(String(32))
     child_age_years: Mapped[int | None] = mapped_column(Integer)
     opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     opened_by: Mapped[str] = mapped_column(String(64))
@@ -124,3 +126,23 @@ class DeliveryRow(Base):
     purpose: Mapped[str | None] = mapped_column(String(64))
     redacted: Mapped[bool] = mapped_column(Boolean)
     delivered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+#: Nullable columns added to an existing table after databases were made with it: ``create_all`` adds
+#: tables, never columns, and the project has no migration tool, so ``add_missing_columns`` adds them
+#: (empty until the rows are next written; ``projections rebuild`` fills them for every case at once).
+ADDED_COLUMNS: tuple[tuple[str, str], ...] = (("cases", "home_city"),)
+
+
+def add_missing_columns(engine: Engine) -> list[str]:
+    """Add the ``ADDED_COLUMNS`` an older database lacks (idempotent); returns those added."""
+    inspector = inspect(engine)
+    added: list[str] = []
+    with engine.begin() as connection:
+        for table, column in ADDED_COLUMNS:
+            if not inspector.has_table(table) or column in {c["name"] for c in inspector.get_columns(table)}:
+                continue
+            kind = Base.metadata.tables[table].c[column].type.compile(engine.dialect)
+            connection.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {kind}"))
+            added.append(f"{table}.{column}")
+    return added

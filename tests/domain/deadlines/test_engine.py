@@ -299,10 +299,41 @@ def test_report_deadline_counts_back_from_the_meeting_and_moves_with_it(engine: 
                 if isinstance(r, DeadlineOpened)]
     assert (opened.rule_id, opened.responsible_agency_id) == ("6.34-written-report-2wd-before", "school-almaty")
     assert opened.due_at == datetime_(2026, 11, 24, 23, almaty, 59, 59)       # Tuesday, 2 working days before
-    [moved] = engine.on_event(scheduled(datetime_(2026, 11, 30, 10, almaty), 3))  # the meeting moves to Monday
+    moves = engine.on_event(scheduled(datetime_(2026, 11, 30, 10, almaty), 3))  # the meeting moves to Monday
+    [moved] = [r for r in moves if r.rule_id == "6.34-written-report-2wd-before"]
     assert (moved.deadline_id, moved.due_at) == (opened.deadline_id, datetime_(2026, 11, 26, 23, almaty, 59, 59))
     assert engine.on_event(by(ProfessionalReportSubmitted, "health-almaty", 4)) == []  # not this one's report
     assert kinds(engine.on_event(by(ProfessionalReportSubmitted, "school-almaty", 5))) == ["DeadlineMet"]
+
+
+def test_meeting_information_is_owed_by_the_meeting_and_moves_with_it(engine: DeadlineEngine) -> None:
+    """6.33: the invited professionals get the information (a)-(f) for the meeting — owed by the time it
+    starts, re-timed when it moves, met by the CAM/CSC's MeetingInformationShared; a care plan review
+    has its own report (6.66) instead."""
+    from zoneinfo import ZoneInfo
+
+    from referral_bus.contracts.events import ChildProtectionMeetingScheduled, MeetingInformationShared, MeetingPurpose
+    from referral_bus.contracts.events import MeetingInformationItem as Item
+    almaty = ZoneInfo("Asia/Almaty")
+
+    def scheduled(meeting, at, seq, purpose=MeetingPurpose.CHILD_PROTECTION_MEETING):  # type: ignore[no-untyped-def]
+        e = ChildProtectionMeetingScheduled(envelope=envelope(ChildProtectionMeetingScheduled, "C-1", "cam-almaty"),
+                                            meeting_id=meeting, scheduled_for=at, purpose=purpose,
+                                            invited_agency_ids=["school-almaty", "health-almaty"])
+        return on_log(e, seq, recorded_at=T0)
+
+    [opened] = [r for r in engine.on_event(scheduled("M-1", datetime_(2026, 11, 26, 10, almaty), 1))
+                if isinstance(r, DeadlineOpened) and r.rule_id.startswith("6.33-meeting")]
+    assert opened.due_at == datetime_(2026, 11, 26, 10, almaty)   # the meeting's own time
+    [moved] = [r for r in engine.on_event(scheduled("M-1", datetime_(2026, 11, 30, 15, almaty), 2))
+               if r.rule_id == opened.rule_id]
+    assert (moved.deadline_id, moved.due_at) == (opened.deadline_id, datetime_(2026, 11, 30, 15, almaty))
+    pack = MeetingInformationShared(envelope=envelope(MeetingInformationShared, "C-1", "cam-almaty"),
+                                    meeting_id="M-1", covers=[Item.CHRONOLOGY, Item.RISK_ANALYSIS])
+    assert kinds([r for r in engine.on_event(on_log(pack, 3, recorded_at=T0))
+                  if r.rule_id == opened.rule_id]) == ["DeadlineMet"]
+    review = engine.on_event(scheduled("CR-1", datetime_(2026, 12, 10, 10, almaty), 4, MeetingPurpose.CARE_PLAN_REVIEW))
+    assert not [r for r in review if r.rule_id == opened.rule_id]
 
 
 def datetime_(y, m, d, h, tz, minute=0, second=0):  # type: ignore[no-untyped-def]

@@ -119,6 +119,33 @@ def test_the_need_cannot_be_identified_after_the_referral(directory: Directory) 
                   need_identified_at=local(2026, 3, 4, 11)))   # the same moment is fine
 
 
+# -- 4.5: a child protection referral "immediately" ----------------------------------------------------
+
+def protection_referral(case: Case, at: Any, **fields: Any) -> list[Any]:
+    return case.add("ReferralMade", fields.pop("agency", "school-almaty"), at, referral_kind="CHILD_PROTECTION",
+                    city="ALMATY", child_age_years=fields.pop("age", 9), **fields)
+
+
+def test_a_child_protection_referral_is_due_immediately_by_the_operators_threshold(directory: Directory) -> None:
+    case = Case(engine_with(directory, {"4.5": 24}))
+    out = protection_referral(case, local(2026, 3, 4, 11), need_identified_at=local(2026, 3, 4, 9))
+    [opened] = of(out, "4.5-", DeadlineOpened)
+    assert (opened.paragraph, opened.opened_at, opened.due_at) == ("4.5", local(2026, 3, 4, 9), local(2026, 3, 5, 9))
+    assert opened.responsible_agency_id == "school-almaty"   # the professional who formed the cause
+    assert kinds(of(out, "4.5-")) == ["DeadlineOpened", "DeadlineMet"]
+    assert of(out, "6.3", DeadlineOpened)   # the CAM/CSC's initial assessment starts as before
+    # a child under 3 (4.5(a), to the Guardianship) is timed the same way; two days later is late
+    late = protection_referral(case, local(2026, 3, 6, 11), age=2, need_identified_at=local(2026, 3, 4, 9))
+    assert kinds(of(late, "4.5-")) == ["DeadlineOpened", "DeadlineBreached", "EscalationRaised", "EscalationRaised",
+                                       "DeadlineCompletedLate"]   # a day late: the supervisor, then the Commission
+
+
+def test_no_threshold_or_no_moment_no_4_5_deadline(directory: Directory) -> None:
+    assert of(protection_referral(Case(engine_with(directory)), local(2026, 3, 4, 11),
+                                  need_identified_at=local(2026, 3, 4, 9)), "4.5-") == []   # no policy: none invented
+    assert of(protection_referral(Case(engine_with(directory, {"4.5": 24})), local(2026, 3, 4, 11)), "4.5-") == []
+
+
 # -- 7.10 -------------------------------------------------------------------------------------------
 
 def withdrawal(case: Case, at: Any, **fields: Any) -> list[Any]:

@@ -12,6 +12,7 @@ import pytest
 from referral_bus.contracts.base import City, Event
 from referral_bus.contracts.events import (
     EmergencyRemoval,
+    EmergencyRemovalRequested,
     ReferralKind,
     ReferralMade,
     ReferralWithdrawn,
@@ -27,6 +28,7 @@ from referral_bus.contracts.sla_records import (
 from referral_bus.domain.agencies import Directory
 from referral_bus.domain.deadlines.engine import DeadlineEngine
 from referral_bus.domain.deadlines.rule_table import RULES
+from referral_bus.domain.deadlines.rules import ClockContext, PolicyThreshold
 from tests.builders import T0, make, on_log
 
 LATER = T0 + timedelta(days=30)
@@ -149,3 +151,47 @@ def test_replay_gives_the_same_records(directory: Directory) -> None:
         log.add(gone, timedelta(hours=3))
         return [str(r.sla_event_id) for r in log.until(LATER)]
     assert run() == run() and len(run()) == 2   # opened, withdrawn
+
+
+# -- 4.7: a removal request withdrawn by its requester (issue 15) --------------------------------------
+def removal_engine(directory: Directory) -> DeadlineEngine:
+    """4.7's "immediately" is the operator's threshold (policy.yaml: 2 hours)."""
+    return DeadlineEngine(RULES, directory, grace=timedelta(seconds=10),
+                          context=ClockContext(policy={"4.7": PolicyThreshold(2, "test")}))
+
+
+def removal_request() -> EmergencyRemovalRequested:
+    return make(EmergencyRemovalRequested, "school-almaty", city=City.ALMATY,  # type: ignore[return-value]
+                child_age_years=7)
+
+
+def test_a_withdrawn_removal_request_owes_neither_the_removal_nor_the_48h_assessment(directory: Directory) -> None:
+    log = Log(removal_engine(directory))
+    request = log.add(removal_request(), timedelta(0))
+    assert sorted(r.rule_id for r in log.of(DeadlineOpened)) == ["4.7-removal-request-immediately",
+                                                                "6.3a-initial-assessment-48h-removal-request"]
+    gone = log.add(withdrawal(request), timedelta(minutes=30))
+    records = log.until(LATER)
+    withdrawn = {r.rule_id: r for r in log.of(DeadlineWithdrawn)}
+    assert set(withdrawn) == {"4.7-removal-request-immediately", "6.3a-initial-assessment-48h-removal-request"}
+    assert all(r.withdrawing_event_id == gone.envelope.event_id for r in withdrawn.values())
+    assert not [r for r in records if isinstance(r, (DeadlineBreached, EscalationRaised))]
+    assert not log.engine.open
+
+
+def test_a_removal_request_withdrawn_late_keeps_its_breach(directory: Directory) -> None:
+    log = Log(removal_engine(directory))
+    request = log.add(removal_request(), timedelta(0))
+    log.add(withdrawal(request), timedelta(hours=3))   # the police's 2-hour threshold had passed
+    assert [r.rule_id for r in log.of(DeadlineBreached)] == ["4.7-removal-request-immediately"]
+    assert [r.rule_id for r in log.of(DeadlineWithdrawn)] == ["6.3a-initial-assessment-48h-removal-request"]
+
+
+def test_the_assessment_stays_owed_to_a_referral_beside_a_withdrawn_request(directory: Directory) -> None:
+    log = Log(removal_engine(directory))
+    log.add(referral(), timedelta(0))                     # 6.3(b): 72 hours
+    request = log.add(removal_request(), timedelta(hours=1))   # 6.3(a): 48 hours from it — earlier, kept as a trigger
+    log.add(withdrawal(request), timedelta(hours=1, minutes=30))
+    assert [r.rule_id for r in log.of(DeadlineWithdrawn)] == ["4.7-removal-request-immediately"]
+    log.until(LATER)
+    assert [r.rule_id for r in log.of(DeadlineBreached)] == ["6.3b-initial-assessment-72h"]

@@ -54,6 +54,7 @@ from referral_bus.contracts.events import (
     InitialAssessmentCompleted,
     MeetingAttendanceDeclined,
     MeetingDecision,
+    MeetingMinutesCirculated,
     MeetingPurpose,
     ReferralKind,
     ReferralMade,
@@ -88,8 +89,10 @@ def meeting(meeting_id: str, purpose: MeetingPurpose) -> ChildProtectionMeetingS
 
 
 def plan(meeting_id: str = "M-1", return_abroad: bool = False) -> ChildProtectionPlanFinalised:
+    """A plan; one providing for a return abroad records the check of the bars of 6.58 (issue 15)."""
     return make(ChildProtectionPlanFinalised, CAM, plan_id="P-1", meeting_id=meeting_id, commences_on=START,
-                first_review_by=START + timedelta(days=30), return_abroad=return_abroad)
+                first_review_by=START + timedelta(days=30), return_abroad=return_abroad,
+                return_bars_checked=return_abroad)
 
 
 def care_plan(placement: CarePlacement = CarePlacement.FOSTER_FAMILY) -> CarePlanAgreed:
@@ -171,18 +174,40 @@ def test_care_plan_through_review_leaving_care_and_closure(directory: Directory)
     case.add(meeting("CR-1", MeetingPurpose.CARE_PLAN_REVIEW))
     got = case.add(make(CarePlanReviewReportIssued, CAM, meeting_id="CR-1"))
     assert set(got) == set(MEMBERS) and got["school-almaty"].paragraph == "6.66, 6.69"
-    case.add(make(CarePlanReviewed, CAM, care_plan_id="CP-1", meeting_id="CR-1", decision=CarePlanDecision.VARY))
+    case.add(make(CarePlanReviewed, CAM, care_plan_id="CP-1", meeting_id="CR-1", decision=CarePlanDecision.VARY,
+                  child_attended=True))
     case.add(make(CarePlanAmended, CAM, care_plan_id="CP-1", next_review_by=START + timedelta(days=90)))
     assert case.rejects(make(CarePlanAmended, CAM, care_plan_id="CP-1",
                              next_review_by=START + timedelta(days=90))).paragraph == "6.77"
     case.add(make(PlacementReviewed, "guardianship-almaty", placement=PlacementKind.RESIDENTIAL_CARE, continues=True))
     case.add(make(TransitionFromCarePlanned, CAM, care_plan_id="CP-1"))
-    got = case.add(make(ChildLeftCare, CAM, care_plan_id="CP-1", after_care_authority="after-care service"))
+    got = case.add(make(ChildLeftCare, CAM, care_plan_id="CP-1", after_care_agency_id="social-protection-almaty"))
     assert got["police-juvenile-almaty"].redacted   # the referrer (the removing inspector) learns the outcome only
+    assert got["social-protection-almaty"].paragraph == "6.75(b)"   # the after-care agency receives the case
     assert case.rejects(make(PlacementReviewed, CAM, placement=PlacementKind.RESIDENTIAL_CARE,
                              continues=True)).paragraph == "6.56"
     case.add(make(LeavingCareReviewCompleted, CAM, no_reasonable_cause_for_concern=True))
     case.add(closing)
+
+
+def test_a_child_leaving_care_for_a_child_protection_plan_keeps_the_case_open_until_it_is_finalised(
+        directory: Directory) -> None:
+    """6.75(c): a child to be subject to a child protection plan after the discharge — the plan is developed
+    by the protocol's steps (a meeting deciding it, 6.39(c); the plan, 6.44) before the case may close."""
+    with pytest.raises(ValueError, match=r"6\.75\(c\)"):
+        make(ChildLeftCare, CAM, care_plan_id="CP-1", after_care_agency_id="social-protection-almaty",
+             turned_18=True, child_protection_plan_to_follow=True)
+    case = assessed(directory, MeetingDecision.CARE_PLAN)
+    case.add(care_plan())
+    case.add(make(ChildLeftCare, CAM, care_plan_id="CP-1", after_care_agency_id="social-protection-almaty",
+                  child_protection_plan_to_follow=True))
+    case.add(make(LeavingCareReviewCompleted, CAM, no_reasonable_cause_for_concern=True))
+    closing = make(CaseClosed, CAM, ground=ClosureGround.ONE_YEAR_REVIEW_AFTER_CARE)
+    assert (case.rejects(closing).paragraph, case.rejects(closing).field) == ("6.75(c)", "ground")
+    case.add(meeting("M-2", MeetingPurpose.CHILD_PROTECTION_MEETING))
+    case.add(make(ChildProtectionMeetingHeld, CAM, meeting_id="M-2", decision=MeetingDecision.CHILD_PROTECTION_PLAN))
+    case.add(plan("M-2"))
+    assert not case.state.care.protection_plan_after_care_due
 
 
 def test_no_closure_while_a_care_plan_is_in_force(directory: Directory) -> None:
@@ -233,6 +258,7 @@ def test_plan_amendment_reaches_the_plan_members(directory: Directory) -> None:
 
 def test_approvals_of_minutes_and_plans_come_from_members(directory: Directory) -> None:
     case = assessed(directory, MeetingDecision.CHILD_PROTECTION_PLAN)
+    case.add(make(MeetingMinutesCirculated, CAM, meeting_id="M-1", includes_outline_plan=True))   # 6.43 first
     case.add(make(PlanApproved, "school-almaty", plan_kind=PlanKind.MEETING_MINUTES, reference="M-1",
                   comments_submitted=True))
     outsider = make(PlanApproved, "court-almaty", plan_kind=PlanKind.MEETING_MINUTES, reference="M-1")
@@ -248,7 +274,7 @@ def test_care_review_rejected_recommendations_and_supporter(directory: Directory
     case.add(care_plan())
     case.add(meeting("CR-1", MeetingPurpose.CARE_PLAN_REVIEW))
     case.add(make(CarePlanReviewed, CAM, care_plan_id="CP-1", meeting_id="CR-1",
-                  decision=CarePlanDecision.CONTINUE_AS_DRAFTED, manager_accepts=False))
+                  decision=CarePlanDecision.CONTINUE_AS_DRAFTED, manager_accepts=False, child_attended=True))
     got = case.add(make(ReviewRecommendationsRejected, CAM, plan_kind=PlanKind.CARE_PLAN, meeting_id="CR-1",
                         reasons="the placement must stay stable this term"))
     assert got["school-almaty"].paragraph == "6.76"
@@ -269,6 +295,22 @@ def test_temporary_care_recommendation_decision_and_placement_reviews(directory:
     case.add(make(PlacementEnded, CAM, placement=PlacementKind.TEMPORARY_RESIDENTIAL_UNIT))
     assert case.rejects(make(PlacementEnded, CAM, placement=PlacementKind.TEMPORARY_RESIDENTIAL_UNIT)
                         ).paragraph == "6.19(b)"
+
+
+def test_the_childs_own_school_is_told_of_a_unit_placement_when_named(directory: Directory) -> None:
+    """6.19(a): schooling continues in the temporary residential unit — the child's own school is told
+    when the decision names it; a school of another city or an agency of another kind is refused."""
+    case = assessed(directory, MeetingDecision.SUPPORT_SERVICES)
+    case.add(make(TemporaryCareRecommended, CAM, recommended_form=TemporaryCareForm.CAM_RESIDENTIAL_UNIT))
+
+    def decided(school: str) -> TemporaryCareDecided:
+        return make(TemporaryCareDecided, "guardianship-almaty", placement_necessary=True,
+                    form=TemporaryCareForm.CAM_RESIDENTIAL_UNIT, school_agency_id=school)
+    for wrong in ("school-nur-sultan-no-14", "health-almaty", "no-such-school"):
+        refusal = case.rejects(decided(wrong))
+        assert (refusal.paragraph, refusal.field) == ("6.19(a)", "school_agency_id")
+    got = case.add(decided("school-almaty-no-38"))
+    assert set(got) == {CAM, "school-almaty-no-38"} and got["school-almaty-no-38"].paragraph == "6.19(a)"
 
 
 def test_separating_siblings_needs_a_reason() -> None:

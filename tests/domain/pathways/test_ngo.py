@@ -63,7 +63,7 @@ def test_admission_criteria_are_advice_on_the_ngo_delivery(directory: Directory)
 
 def test_therapy_plan_needs_consent_and_withheld_consent_is_reported(directory: Directory) -> None:
     case = accepted(directory, SupportService.PSYCHOLOGICAL)
-    case.add(make(NGOInitialMeetingHeld, NGO, by_role=NGOStaffRole.PSYCHOLOGIST))
+    case.add(make(NGOInitialMeetingHeld, NGO, by_role=NGOStaffRole.PSYCHOLOGIST, agreed_with_referrer=True))
     therapy = make(ServicePlanAgreed, NGO, by_role=NGOStaffRole.PSYCHOLOGIST)
     r = case.rejects(therapy)
     assert (r.code, r.paragraph, "no consent" in r.message) == (Code.ILLEGAL_TRANSITION, "7.18", True)
@@ -138,4 +138,4 @@ def test_service_requests_and_withdrawn_consent(directory: Directory) -> None:
     got = case.add(make(ServicePlanAgreed, NGO, by_role=NGOStaffRole.SOCIAL_WORKER,
                         service_provider_agency_ids=["health-almaty"]))
     assert (got["school-almaty"].purpose, got["school-almaty"].paragraph) == ("service ended", "7.9–7.10")
-    assert got["health-almaty"].paragraph == "7.8"
+    assert (got["health-almaty"].paragraph, got["health-almaty"].purpose) == ("7.9", "amended plan")  # consent owed

@@ -11,6 +11,7 @@ from referral_bus.contracts.base import City
 from referral_bus.contracts.events import (
     AssessmentOutcome,
     EmergencyRemoval,
+    EmergencyRemovalRequested,
     InitialAssessmentCompleted,
     NGODecision,
     NGODecisionKind,
@@ -137,3 +138,64 @@ def test_not_after_the_ngo_decided(directory: Directory) -> None:
     case.add(make(NGODecision, NGO, decision=NGODecisionKind.DECLINED_NO_SPACE, reasons="no places this month"))
     refused = case.rejects(withdrawal(made))
     assert (refused.code, refused.paragraph) == (Code.REFERRAL_ALREADY_ACTED_ON, "5.18")
+
+
+# -- 4.7: a removal request withdrawn by its requester (issue 15) --------------------------------------
+POLICE = "police-juvenile-almaty"
+
+
+def removal_request(agency: str = SCHOOL, *, age: int = 7) -> EmergencyRemovalRequested:
+    return make(EmergencyRemovalRequested, agency, city=City.ALMATY,  # type: ignore[return-value]
+                child_age_years=age)
+
+
+def test_the_requester_withdraws_a_removal_request_and_4_7s_recipients_are_told(directory: Directory) -> None:
+    request = removal_request()
+    case = referred(directory, request)   # type: ignore[arg-type]
+    assert SCHOOL in case.state.referrers()
+    got = case.add(withdrawal(request.envelope.event_id, reason=WithdrawalReason.NO_LONGER_NEEDED))
+    assert {a: (d.paragraph, d.purpose) for a, d in got.items()} == {
+        GUARDIANSHIP: ("4.7(a)", "removal request withdrawn"), POLICE: ("4.7(b)", "removal request withdrawn"),
+        CAM: ("4.7(c)", "removal request withdrawn")}
+    assert case.state.referrals[request.envelope.event_id].withdrawn
+    assert SCHOOL not in case.state.referrers()   # owed no outcome of a request it withdrew
+
+
+def test_only_the_requester_withdraws_a_removal_request(directory: Directory) -> None:
+    request = removal_request()
+    case = referred(directory, request)   # type: ignore[arg-type]
+    for other in (POLICE, CAM, "health-almaty"):
+        refused = case.rejects(withdrawal(request.envelope.event_id, other))
+        assert (refused.code, refused.paragraph, refused.field) == (
+            Code.NOT_THE_REFERRER, WITHDRAWAL, "envelope.producer.agency_id")
+
+
+def test_a_removal_request_is_withdrawn_once(directory: Directory) -> None:
+    request = removal_request()
+    case = referred(directory, request)   # type: ignore[arg-type]
+    case.add(withdrawal(request.envelope.event_id))
+    refused = case.rejects(withdrawal(request.envelope.event_id))
+    assert (refused.code, refused.paragraph, refused.field) == (
+        Code.REFERRAL_ALREADY_WITHDRAWN, WITHDRAWAL, "referral_event_id")
+
+
+def test_not_after_the_police_acted_on_the_removal_request(directory: Directory) -> None:
+    request = removal_request()
+    case = referred(directory, request)   # type: ignore[arg-type]
+    case.add(make(EmergencyRemoval, POLICE, city=City.ALMATY, child_age_years=7, child_removed=False,
+                  cam_social_worker_present=True))   # the visit, even without a removal, answers it
+    refused = case.rejects(withdrawal(request.envelope.event_id))
+    assert (refused.code, refused.paragraph, refused.field) == (
+        Code.REFERRAL_ALREADY_ACTED_ON, "4.7–4.8", "referral_event_id")
+    assert "police" in refused.message
+    # a second request made after that removal has not been acted on: it may go
+    later = removal_request("health-almaty")
+    case.add(later)
+    assert set(case.add(withdrawal(later.envelope.event_id, "health-almaty"))) == {GUARDIANSHIP, POLICE, CAM}
+
+
+def test_a_removal_request_of_another_case_is_unknown(directory: Directory) -> None:
+    case = referred(directory, referral())
+    refused = case.rejects(withdrawal(removal_request().envelope.event_id))
+    assert (refused.code, refused.paragraph, refused.field) == (Code.UNKNOWN_REFERRAL, WITHDRAWAL, "referral_event_id")
+    assert "EmergencyRemovalRequested" in refused.message

@@ -38,8 +38,9 @@ def test_nobody_but_the_router_writes_the_case_log_or_receipts(runtime: Runtime)
 
 
 def test_read_only_services_write_nothing(runtime: Runtime) -> None:
-    for service in ("auditor", "operations"):
-        assert rights(runtime, service_principal(service), "WRITE") == set(), service
+    assert rights(runtime, service_principal("operations"), "WRITE") == set()
+    # the auditor writes nothing but the trail of its own reads (audited reads, docs/security.md)
+    assert rights(runtime, service_principal("auditor"), "WRITE") == {runtime.catalogue.name("read_audit")}
     # the projector writes only what it sets aside (infra/quarantine.py)
     assert rights(runtime, service_principal("projections"), "WRITE") == {runtime.catalogue.name("quarantine")}
     assert rights(runtime, service_principal("operations"), "READ") == {runtime.catalogue.name("escalations"),
@@ -73,3 +74,12 @@ def test_every_topic_has_a_reader_and_a_writer_and_every_principal_a_right(runti
     ingress = runtime.catalogue.ingress("police-juvenile-almaty")  # neighbours of one kind do not share one
     assert {g.principal for g in all_grants if g.name == ingress and g.operation == "WRITE"} == {
         "police-juvenile-almaty"}
+
+
+def test_only_the_auditor_writes_and_reads_the_read_audit_trail(runtime: Runtime) -> None:
+    trail = runtime.catalogue.name("read_audit")
+    on_trail = {(g.principal, g.operation) for g in grants(runtime.catalogue, runtime.directory) if g.name == trail}
+    assert on_trail == {(service_principal("auditor"), op) for op in ("READ", "WRITE", "DESCRIBE")}
+    writer = [g for g in grants(runtime.catalogue, runtime.directory) if g.resource == "TRANSACTIONAL_ID"]
+    assert {(g.principal, g.name, g.operation) for g in writer} == {
+        (service_principal("auditor"), runtime.catalogue.read_audit_writer(), op) for op in ("WRITE", "DESCRIBE")}

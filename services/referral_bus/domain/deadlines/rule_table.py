@@ -33,6 +33,7 @@ from referral_bus.contracts.violence_events import RedirectTarget
 from referral_bus.domain.agencies import AgencyKind
 from referral_bus.domain.deadlines.rules import (
     Anchor,
+    ByTheEvent,
     CalendarDays,
     CalendarDaysBefore,
     CalendarMonths,
@@ -195,6 +196,22 @@ RULES: tuple[DeadlineRule, ...] = (
         warn_before=timedelta(days=2),
     ),
     DeadlineRule(
+        rule_id="6.33-meeting-information-by-the-meeting",
+        paragraph="6.33, 6.46",
+        title="The CAM/CSC Social Worker provides the invited professionals with the information (a)–(f) for the "
+              "child protection meeting or plan review, by the time it starts",
+        trigger="ChildProtectionMeetingScheduled",
+        # 6.46: plan reviews follow the meeting's procedure; care plan reviews have their own report (6.66)
+        when=(Condition("purpose", "in", ("CHILD_PROTECTION_MEETING", "PLAN_REVIEW")),),
+        anchor=Anchor.MEETING,   # the meeting's time; moves when the meeting moves
+        clock=ByTheEvent(),
+        completed_by=frozenset({"MeetingInformationShared"}),
+        match_on=("meeting_id",),
+        responsible=AgencyKind.CAM_CSC,
+        single="ever",           # moving the meeting re-times it; information shared is not owed again
+        warn_before=timedelta(days=1),
+    ),
+    DeadlineRule(
         rule_id="6.34-written-report-2wd-before",
         paragraph="6.34, 6.46",
         title="A professional who cannot attend submits a written report at least 2 working days before "
@@ -300,6 +317,23 @@ RULES: tuple[DeadlineRule, ...] = (
         completed_by=frozenset({"NGODecision"}),
         responsible=AgencyKind.NGO,
         warn_before=timedelta(hours=8),
+    ),
+    DeadlineRule(
+        rule_id="4.5-referral-immediately",
+        paragraph="4.5",
+        title="A professional with reasonable cause to believe a child needs care and protection refers the child "
+              "'immediately' to the Guardianship (under 3) or the CAM/CSC (operator's policy threshold), counted "
+              "from when the cause was formed (need_identified_at)",
+        trigger="ReferralMade",
+        # an oral request recorded by another agency is that agency's record, not the professional's referral
+        when=(Condition("referral_kind", "equals", "CHILD_PROTECTION"), Condition("need_identified_at", "present"),
+              Condition("on_behalf_of_agency_id", "absent")),
+        anchor=Anchor.TIME_FIELD,
+        anchor_field="need_identified_at",
+        clock=Immediately("4.5"),
+        completed_by=frozenset({"ReferralMade"}),   # the referral itself: met or late the moment it is recorded
+        responsible=None,        # the referring professional's agency
+        ladder=_AT_ONCE_LADDER,
     ),
     DeadlineRule(
         rule_id="5.2-ngo-referral-request-1wd",
@@ -564,6 +598,20 @@ RULES: tuple[DeadlineRule, ...] = (
         "The CAM/CSC Manager who rejects a care plan review's recommendations gives the members written "
         "reasons within 2 working days of the meeting",
         "CarePlanReviewed", "CARE_PLAN"),
+    # 6.68 (issue 15): was in NOT_ENFORCEABLE until CarePlanReviewReportsDistributed recorded the distribution
+    DeadlineRule(
+        rule_id="6.68-review-reports-2wd",
+        paragraph="6.68",
+        title="The members of a care plan review receive the written reports of the child's carer and of the other "
+              "professionals within 2 working days of the review meeting",
+        trigger="CarePlanReviewed",
+        anchor=Anchor.OCCURRED_AT,   # when the review meeting took place
+        clock=WorkingDays(2),
+        completed_by=frozenset({"CarePlanReviewReportsDistributed"}),
+        match_on=("meeting_id",),
+        responsible=AgencyKind.CAM_CSC,
+        warn_before=timedelta(hours=8),
+    ),
     _amended_within_7wd(
         "6.77-care-plan-amended-7wd", "6.77",
         "The CAM/CSC amends the care plan within 7 working days of a review that decides to vary it (6.73(b))",
@@ -631,7 +679,9 @@ RULES: tuple[DeadlineRule, ...] = (
         anchor=Anchor.OCCURRED_AT,
         clock=ElapsedHours(24),
         completed_by=frozenset({"MedicalWrittenNoticeSent"}),
-        responsible=AgencyKind.HEALTH,
+        # the medical organisation that identified the child (its head), not the city's default health
+        # agency: a city has several (agencies.yaml, `default: true`); the same for the 1-hour evaluation
+        responsible=None,
         ladder=_HOURS_LADDER,
         warn_before=timedelta(hours=6),
     ),
@@ -643,7 +693,7 @@ RULES: tuple[DeadlineRule, ...] = (
         anchor=Anchor.OCCURRED_AT,
         clock=ElapsedHours(1),
         completed_by=frozenset({"MultidisciplinaryEvaluationCompleted"}),
-        responsible=AgencyKind.HEALTH,
+        responsible=None,
         ladder=(EscalationStep(1, "supervisor"), EscalationStep(2, "commission", 1),
                 EscalationStep(3, "agency:steering-committee", 3)),
         warn_before=timedelta(minutes=20),
@@ -737,8 +787,5 @@ class Unenforced:
     why: str
 
 
-NOT_ENFORCEABLE: tuple[Unenforced, ...] = (
-    Unenforced("6.68", "give the review's members the carer's and other professionals' reports within 2 working "
-                       "days of the review meeting",
-               "no event records that distribution; the reports themselves are ProfessionalReportSubmitted (6.67)"),
-)
+#: Empty since issue 15: 6.68 (the reports after a care plan review) is rule 6.68-review-reports-2wd.
+NOT_ENFORCEABLE: tuple[Unenforced, ...] = ()

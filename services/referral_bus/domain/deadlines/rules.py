@@ -233,6 +233,19 @@ class CalendarMonths:
 
 
 @dataclass(frozen=True)
+class ByTheEvent:
+    """Due at the scheduled event itself (6.33: the invited professionals are given the information
+    for the child protection meeting — it is for the meeting, so it is owed by the time it starts)."""
+
+    def due(self, start: datetime, context: ClockContext) -> Due:
+        local = start.astimezone(context.calendar.timezone)
+        return Due(start, (f"due by the scheduled event itself: {local.isoformat()} ({local:%A})",))
+
+    def describe(self) -> str:
+        return "by the meeting"
+
+
+@dataclass(frozen=True)
 class CalendarDaysBefore:
     """Calendar days counted back from a scheduled event (6.66: a report "at least 7 days before the
     review meeting"): due at the end of the local day ``days`` days before the event's local day."""

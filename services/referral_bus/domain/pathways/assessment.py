@@ -15,8 +15,11 @@ from referral_bus.contracts.events import (
     InitialAssessmentCompleted,
     MeetingAttendanceDeclined,
     MeetingDecision,
+    MeetingInformationShared,
+    MeetingMinutesCirculated,
     MeetingPurpose,
     ProfessionalReportSubmitted,
+    ReferralKind,
     SocialAssessmentCompleted,
     SocialAssessmentConclusion,
 )
@@ -30,6 +33,7 @@ from referral_bus.domain.pathways.base import (
     city_of,
     illegal,
     kinds,
+    to_home_city,
     to_kind,
     to_members,
     to_referrers,
@@ -48,6 +52,8 @@ def _check_initial(event: InitialAssessmentCompleted, state: CaseState) -> None:
 
 def _apply_initial(event: InitialAssessmentCompleted, state: CaseState, directory: Directory | None = None) -> None:
     state.initial_assessment = event.outcome
+    if event.outcome is AssessmentOutcome.DIFFICULT_LIFE_SITUATION:   # 6.23: the CAM/CSC refers the child to the NGO
+        state.support_referral_owed = ("6.23", len(state.event_types))
 
 
 def _route_initial(event: InitialAssessmentCompleted, state: CaseState, directory: Directory) -> list[Delivery]:
@@ -57,7 +63,7 @@ def _route_initial(event: InitialAssessmentCompleted, state: CaseState, director
     out.append(Delivery(agency_of(directory, AgencyKind.COMMISSION, city, "4.10"), "4.10", "outcome"))
     if event.crime_suspected or state.open_criminal_cases:   # 6.5–6.6: the police handle it jointly
         out.append(Delivery(agency_of(directory, AgencyKind.POLICE, city, "6.6"), "6.5–6.6", "notification"))
-    return out
+    return out + to_home_city(event, state, directory, "6.21–6.24")   # issue 15: an out-of-area child
 
 
 # -- 6.26–6.30: the full social assessment -----------------------------------------------------------
@@ -87,7 +93,7 @@ def _route_social(event: SocialAssessmentCompleted, state: CaseState, directory:
     out.append(Delivery(agency_of(directory, AgencyKind.COMMISSION, city, "6.30"), "6.30", "outcome"))
     if event.police_consulted:   # 6.29: the police officer consulted learns the conclusion
         out.append(Delivery(agency_of(directory, AgencyKind.POLICE, city, "6.29"), "6.29", "outcome"))
-    return out
+    return out + to_home_city(event, state, directory, "6.30")   # issue 15: an out-of-area child
 
 
 # -- 6.31–6.39: the child protection meeting (and the review meetings of 6.45 and 6.61) ---------------
@@ -173,11 +179,58 @@ def _apply_held(event: ChildProtectionMeetingHeld, state: CaseState, directory: 
     state.meetings_held.add(event.meeting_id)
     state.meeting_decisions.append(event.decision)
     state.meeting_outcomes[event.meeting_id] = event.decision
+    if event.decision is MeetingDecision.SUPPORT_SERVICES:   # 6.39(b): the family is referred to support services
+        state.support_referral_owed = ("6.39(b)", len(state.event_types))
 
 
 def _route_held(event: ChildProtectionMeetingHeld, state: CaseState, directory: Directory) -> list[Delivery]:
     return (to_members(state.meetings.get(event.meeting_id, []), "6.39", "outcome")
-            + [to_kind(AgencyKind.GUARDIANSHIP, "6.39", "outcome")(event, state, directory)])
+            + [to_kind(AgencyKind.GUARDIANSHIP, "6.39", "outcome")(event, state, directory)]
+            + to_home_city(event, state, directory, "6.39"))   # issue 15: an out-of-area child
+
+
+# -- 6.33, 6.43: the information pack before the meeting, the draft minutes after it ------------------
+def _check_information(event: MeetingInformationShared, state: CaseState) -> None:
+    """6.33 (6.46 for a plan review): for a scheduled meeting not yet held; a care plan review has its
+    own report (CarePlanReviewReportIssued, 6.66)."""
+    if event.meeting_id not in state.meetings:
+        raise illegal(f"no meeting {event.meeting_id} is scheduled on this case; the information goes to the "
+                      "professionals invited to it", "6.33", "meeting_id")
+    if event.meeting_id in state.meetings_held:
+        raise illegal(f"meeting {event.meeting_id} has already been held; the information prepares it", "6.33",
+                      "meeting_id")
+    purpose = state.meeting_purposes.get(event.meeting_id, MeetingPurpose.CHILD_PROTECTION_MEETING)
+    if purpose is MeetingPurpose.CARE_PLAN_REVIEW:
+        raise illegal(f"meeting {event.meeting_id} is a care plan review; its members receive the CAM/CSC's "
+                      "written report (CarePlanReviewReportIssued)", "6.66", "meeting_id")
+
+
+def _route_information(event: MeetingInformationShared, state: CaseState, directory: Directory) -> list[Delivery]:
+    # 6.33: confidential — to the professionals invited to that meeting, nobody else
+    return to_members(state.meetings.get(event.meeting_id, []), "6.33", "meeting material")
+
+
+def _check_minutes(event: MeetingMinutesCirculated, state: CaseState) -> None:
+    """6.43: after the meeting was held; with the outline plan exactly when the meeting decided 6.39(c)."""
+    if event.meeting_id not in state.meetings or event.meeting_id not in state.meetings_held:
+        raise illegal(f"meeting {event.meeting_id} has not been held on this case; its draft minutes follow it",
+                      "6.43", "meeting_id")
+    decided_plan = state.meeting_outcomes.get(event.meeting_id) is MeetingDecision.CHILD_PROTECTION_PLAN
+    if decided_plan and not event.includes_outline_plan:
+        raise illegal(f"meeting {event.meeting_id} decided a child protection plan (6.39(c)); the outline plan "
+                      "developed at it goes with the draft minutes", "6.40, 6.43", "includes_outline_plan")
+    if event.includes_outline_plan and not decided_plan:
+        raise illegal(f"meeting {event.meeting_id} did not decide a child protection plan (6.39(c)), so no outline "
+                      "plan was developed at it", "6.40, 6.43", "includes_outline_plan")
+
+
+def _apply_minutes(event: MeetingMinutesCirculated, state: CaseState, directory: Directory | None = None) -> None:
+    state.minutes_circulated.add(event.meeting_id)
+
+
+def _route_minutes(event: MeetingMinutesCirculated, state: CaseState, directory: Directory) -> list[Delivery]:
+    # 6.43: the professional members of the meeting review, approve and sign them (PlanApproved)
+    return to_members(state.meetings.get(event.meeting_id, []), "6.43", "minutes")
 
 
 # -- 6.5–6.7, 6.25: a criminal case alongside ---------------------------------------------------------
@@ -211,9 +264,11 @@ def check_closure(event: CaseClosed, state: CaseState) -> None:
                       f"({len(state.open_criminal_cases)} open)", "6.25")
     ground = event.ground
     if ground is ClosureGround.NO_CONCERN_FOUND:
-        found = (state.initial_assessment is AssessmentOutcome.NO_CONCERN
+        found = (state.initial_assessment in (AssessmentOutcome.NO_CONCERN,
+                                              AssessmentOutcome.DIFFICULT_LIFE_SITUATION)   # 6.23: once referred
                  or state.social_assessment is SocialAssessmentConclusion.NO_REASONABLE_CAUSE
-                 or MeetingDecision.NO_FURTHER_ACTION in state.meeting_decisions)
+                 or MeetingDecision.NO_FURTHER_ACTION in state.meeting_decisions
+                 or MeetingDecision.SUPPORT_SERVICES in state.meeting_decisions)          # 6.39(b): once referred
         if not found or state.parent_found_guilty:
             raise illegal("closing for no concern needs an assessment or meeting that found none (6.22, 6.30, "
                           "6.39(a)), and no parent found guilty since (6.25)", "6.22, 6.30, 6.39(a)", "ground")
@@ -239,20 +294,89 @@ def check_closure(event: CaseClosed, state: CaseState) -> None:
         if not state.care.leaving_care_review_clear:
             raise illegal("closure after leaving care needs the one-year review to find no reasonable cause for "
                           "concern", "6.78(b)", "ground")
+    if ground is not ClosureGround.TURNED_18_CASE_TRANSFERRED:   # 6.78(a): the adult's case is transferred
+        check_support_referral(event, state)
+        if state.care.protection_plan_after_care_due:
+            raise illegal("the child left care to be subject to a child protection plan, which is developed "
+                          "under the protocol's steps (meeting 6.39(c), plan 6.44) before the case closes",
+                          "6.75(c)", "ground")
     if ground not in (ClosureGround.TURNED_18_CASE_TRANSFERRED, ClosureGround.SAFE_ARRIVAL_CONFIRMED) \
             and state.care.care_plan_id is not None:
         raise illegal(f"care plan {state.care.care_plan_id} is in force; the child leaves care first (6.75)",
                       "6.75, 6.78", "ground")
 
 
+def check_support_referral(event: CaseClosed, state: CaseState) -> None:
+    """6.23, 6.39(b): the referral on to support services a finding owes is made before the case closes.
+
+    6.23 names the selected NGO: an NGO_SUPPORT ``ReferralMade`` after the initial assessment, not
+    withdrawn. 6.39(b) names "relevant support services": that referral, or the closure's own
+    ``referred_to_support_services``, which delivers it to the provider (``_route_closed``). Once an NGO
+    referral is made, the case stays open while the NGO's decision on it is owed (5.18; 6.23 tells the
+    referrer of the acceptance) and while a programme the NGO accepted is running (its events follow
+    on this case, 7.1–7.3), so that closing does not cut them off."""
+    owed = state.support_referral_owed
+    if owed is None:
+        return
+    paragraph, since = owed
+    made = [rid for rid, r in state.referrals.items()
+            if r.kind is ReferralKind.NGO_SUPPORT and r.position > since and not r.withdrawn]
+    if not made:
+        if paragraph == "6.23":
+            raise illegal("the initial assessment found a difficult life situation: the CAM/CSC refers the child to "
+                          "the selected NGO (a ReferralMade of kind NGO_SUPPORT) before closing the case", "6.23",
+                          "ground")
+        if not event.referred_to_support_services:
+            raise illegal("the meeting decided the child or family are referred to relevant support services: an "
+                          "NGO referral request, or referred_to_support_services on the closure, comes first",
+                          "6.39(b)", "referred_to_support_services")
+        return
+    if any(rid in state.ngo_referrals_pending for rid in made):
+        raise illegal("the NGO has not yet decided on the referral request; its decision, and the referrer's "
+                      "notice of the acceptance, follow on this case", f"5.18, {paragraph}", "ground")
+    running = sorted(state.ngo_accepted - state.ngo.closed)
+    if running:
+        raise illegal(f"{', '.join(running)} accepted the child onto its programme and manages the case until it "
+                      "closes its file (NGOCaseClosed)", f"5.20, 7.1, {paragraph}", "ground")
+
+
 def _apply_closed(event: CaseClosed, state: CaseState, directory: Directory | None = None) -> None:
     state.closed = True
+    state.support_referral_owed = None   # met (check_support_referral); a new referral starts afresh
+
+
+#: 6.39(b), 6.51: the kinds of agency that provide support services a family may be referred to on closure
+SUPPORT_SERVICE_PROVIDERS = frozenset({AgencyKind.NGO, AgencyKind.SOCIAL_PROTECTION, AgencyKind.HEALTH,
+                                       AgencyKind.SCHOOL})
+
+
+def support_services_provider(event: CaseClosed, state: CaseState, directory: Directory, paragraph: str) -> str:
+    """The agency the family is referred to on closure: the one the closure names — in the directory, a
+    provider of support services, serving the case's city — or else the city's selected NGO (5.15)."""
+    city = city_of(event, state)
+    named = event.support_services_agency_id
+    if named is None:
+        return agency_of(directory, AgencyKind.NGO, city, paragraph)
+    agency = directory.get(named)
+    problem = ("is not in the directory" if agency is None
+               else f"is a {agency.kind.value} agency, not a provider of support services"
+               if agency.kind not in SUPPORT_SERVICE_PROVIDERS
+               else f"does not serve {city.value}" if city is not None and agency.cities and city not in agency.cities
+               else None)
+    if problem is not None:
+        raise Rejection(Code.NO_RECIPIENT, f"support services agency {named!r} {problem}", paragraph=paragraph,
+                        field="support_services_agency_id")
+    return named
 
 
 def _route_closed(event: CaseClosed, state: CaseState, directory: Directory) -> list[Delivery]:
-    return to_referrers(state, "6.51, 6.78") + [
+    out = to_referrers(state, "6.51, 6.78") + [
         Delivery(agency_of(directory, AgencyKind.GUARDIANSHIP, city_of(event, state), "6.51"), "6.51, 6.78",
                  "outcome")]
+    if event.referred_to_support_services:   # 6.39(b), 6.51: a referral delivered, not only a flag
+        paragraph = state.support_referral_owed[0] if state.support_referral_owed else "6.51"
+        out.append(Delivery(support_services_provider(event, state, directory, paragraph), paragraph, "referral"))
+    return out + to_home_city(event, state, directory, "6.51, 6.78")   # issue 15: an out-of-area child
 
 
 STEPS: tuple[Step, ...] = (
@@ -267,6 +391,9 @@ STEPS: tuple[Step, ...] = (
     Step(ProfessionalReportSubmitted, ANYONE, "6.34", check=_check_meeting_material, route=_route_meeting_material),
     Step(ChildProtectionMeetingHeld, BY_CAM, "6.35–6.39",
          check=_check_meeting_material, apply=_apply_held, route=_route_held),
+    Step(MeetingInformationShared, BY_CAM, "6.33", check=_check_information, route=_route_information),
+    Step(MeetingMinutesCirculated, BY_CAM, "6.43",
+         check=_check_minutes, apply=_apply_minutes, route=_route_minutes),
     Step(CriminalCaseOpened, kinds(AgencyKind.POLICE, AgencyKind.PROSECUTOR), "6.5–6.7, 6.25",
          apply=_apply_criminal_opened, route=_route_criminal_case),
     Step(CriminalCaseConcluded, kinds(AgencyKind.POLICE, AgencyKind.PROSECUTOR, AgencyKind.COURT), "6.25",

@@ -13,6 +13,7 @@ from referral_bus.contracts.care_events import (
     CarePlanDecision,
     CarePlanReviewed,
     CarePlanReviewReportIssued,
+    CarePlanReviewReportsDistributed,
     CaseTransferredAbroad,
     ChildLeftCare,
     ChildProtectionPlanAmended,
@@ -20,6 +21,7 @@ from referral_bus.contracts.care_events import (
     ChildProtectionPlanReviewed,
     FamilyTracingUpdated,
     IndependentSupporterAssigned,
+    IntegrationAssessmentCompleted,
     LeavingCareReviewCompleted,
     MedicalExaminationAuthorised,
     MedicalExaminationCompleted,
@@ -58,6 +60,7 @@ from referral_bus.domain.pathways.base import (
     Step,
     illegal,
     kinds,
+    named_agency,
     referrers_and,
     route_to,
     to_kind,
@@ -159,6 +162,8 @@ def _check_medical_consent(event: MedicalExaminationConsentRecorded, state: Case
 def _apply_medical_consent(event: MedicalExaminationConsentRecorded, state: CaseState,
                            directory: Directory | None = None) -> None:
     state.care.medical_consent = event.consent
+    if _needs_application(event.consent) and state.care.medical_authorised is None:
+        state.care.medical_application_to = event.decision_body   # 6.15: the Guardianship or the court
     _judge_medical_consent(state)
 
 
@@ -183,6 +188,17 @@ def _check_medical_authorised(event: MedicalExaminationAuthorised, state: CaseSt
         raise illegal("no application is pending: the Guardianship or court decides on a medical examination only "
                       "when the parent of a child under 16 refused and the child is not mature enough to consent",
                       "6.15")
+
+
+def _route_medical_authorised(event: MedicalExaminationAuthorised, state: CaseState,
+                              directory: Directory) -> list[Delivery]:
+    """The decision goes to the applicant. An application made to the court is the court's to decide
+    (6.15); one made to the Guardianship may be decided by the court the Guardianship brings it to."""
+    producer = directory.get(event.envelope.producer.agency_id)
+    if state.care.medical_application_to == "court" and (producer is None or producer.kind is not AgencyKind.COURT):
+        raise Rejection(Code.AGENCY_NOT_ALLOWED, "the Manager's application was made to the court, which decides it",
+                        paragraph="6.15", field="envelope.producer.agency_id")
+    return [to_kind(AgencyKind.CAM_CSC, "6.15", "decision")(event, state, directory)]
 
 
 def _apply_medical_authorised(event: MedicalExaminationAuthorised, state: CaseState,
@@ -218,8 +234,9 @@ def _route_medical_consent(event: MedicalExaminationConsentRecorded, state: Case
     out = [to_kind(AgencyKind.CAM_CSC, "6.14", "notification")(event, state, directory),
            to_kind(AgencyKind.POLICE, "6.14", "notification")(event, state, directory)]
     if _needs_application(event.consent) and state.care.medical_authorised is None:
-        # 6.15: the CAM/CSC Manager applies to the Guardianship (or court) for a decision
-        out.append(to_kind(AgencyKind.GUARDIANSHIP, "6.15", "application")(event, state, directory))
+        # 6.15: the CAM/CSC Manager applies to the Guardianship or the court for a decision
+        body = AgencyKind.COURT if event.decision_body == "court" else AgencyKind.GUARDIANSHIP
+        out.append(to_kind(body, "6.15", "application")(event, state, directory))
     return out
 
 
@@ -242,7 +259,11 @@ def _apply_care_decided(event: TemporaryCareDecided, state: CaseState, directory
 def _route_care_decided(event: TemporaryCareDecided, state: CaseState, directory: Directory) -> list[Delivery]:
     out = [to_kind(AgencyKind.CAM_CSC, "6.17", "outcome")(event, state, directory)]
     if event.placement_necessary and event.form in _RESIDENTIAL_UNITS:   # 6.19(a): an open regime, schooling
-        out.append(to_kind(AgencyKind.SCHOOL, "6.19(a)", "notification")(event, state, directory))
+        if event.school_agency_id is None:     # the city's default school agency (agencies.yaml, default: true)
+            out.append(to_kind(AgencyKind.SCHOOL, "6.19(a)", "notification")(event, state, directory))
+        else:                                  # the child's own school
+            school = named_agency(event, state, directory, "school_agency_id", (AgencyKind.SCHOOL,), "6.19(a)")
+            out.append(Delivery(school, "6.19(a)", "notification"))
     return out
 
 
@@ -266,6 +287,10 @@ def _check_plan_finalised(event: ChildProtectionPlanFinalised, state: CaseState)
     if event.plan_id in state.care.protection_plans:
         raise illegal(f"plan {event.plan_id} is already finalised; amendments follow a review (6.49)", "6.44",
                       "plan_id")
+    if event.return_abroad and not event.return_bars_checked:
+        raise illegal("a plan that provides for the child's return abroad (6.41(e)) records the check that none of "
+                      "the bars (a)-(d) applies: a child must not be returned if one does", "6.58",
+                      "return_bars_checked")
 
 
 def _apply_plan_finalised(event: ChildProtectionPlanFinalised, state: CaseState,
@@ -273,8 +298,11 @@ def _apply_plan_finalised(event: ChildProtectionPlanFinalised, state: CaseState,
     state.care.protection_plans[event.plan_id] = list(state.meetings.get(event.meeting_id, []))
     if event.return_abroad:
         state.care.return_plans.add(event.plan_id)
+        if event.return_bars_checked and not event.return_bars:
+            state.care.return_plans_checked.add(event.plan_id)   # 6.58
     state.care.plan_ended = False
     state.care.reassessment_due = False
+    state.care.protection_plan_after_care_due = False   # 6.75(c): the plan after the discharge is in place
 
 
 def _route_plan_finalised(event: ChildProtectionPlanFinalised, state: CaseState,
@@ -351,7 +379,13 @@ def _check_transfer(event: CaseTransferredAbroad, state: CaseState) -> None:
         raise illegal("the return assessment found the return not in the child's best interests or barred; a "
                       "child must not be returned (6.58) and is integrated in Kazakhstan instead (6.59)", "6.58")
     if care.active_plan and care.return_plans:
-        return   # 6.41(e), 6.52: the plan in force provides for reunification abroad
+        # 6.41(e), 6.52: the plan in force provides for reunification abroad; 6.58 forbids any return
+        # that a bar forbids, so the plan recorded their check (or a return assessment permitted it)
+        if not care.return_plans & care.return_plans_checked and care.return_permitted is not True:
+            raise illegal("the plan providing for the return does not record the check of the bars (a)-(d) and no "
+                          "return assessment permitted the return; a child must not be returned if one applies",
+                          "6.58")
+        return
     if care.care_plan_id is not None:
         if care.return_permitted is None:
             raise illegal("a child in care is returned only after the CAM/CSC's assessment that the return is in "
@@ -373,6 +407,17 @@ def _apply_return_assessment(event: ReturnAssessmentCompleted, state: CaseState,
     state.care.return_permitted = event.return_permitted
 
 
+def _check_integration(event: IntegrationAssessmentCompleted, state: CaseState) -> None:
+    if state.care.return_permitted is not False:
+        raise illegal("the integration assessment follows a return assessment (ReturnAssessmentCompleted) that found "
+                      "the return not in the child's best interests or not permitted (6.58)", "6.59")
+
+
+def _apply_integration(event: IntegrationAssessmentCompleted, state: CaseState,
+                       directory: Directory | None = None) -> None:
+    state.care.integration_assessed = True
+
+
 def _approval_scope(event: PlanApproved, state: CaseState) -> tuple[list[str], str]:
     """The members asked to approve the document, and the paragraph: 6.43 (minutes), 6.44 (the
     plan), 6.60 (the care plan). Refuses a reference to no such document on the case."""
@@ -380,6 +425,9 @@ def _approval_scope(event: PlanApproved, state: CaseState) -> tuple[list[str], s
     if event.plan_kind is PlanKind.MEETING_MINUTES:
         if event.reference not in state.meetings_held:
             raise illegal(f"meeting {event.reference} has not been held; its minutes follow it", "6.43", "reference")
+        if event.reference not in state.minutes_circulated:   # 6.43: members approve the draft they received
+            raise illegal(f"the draft minutes of meeting {event.reference} have not been circulated "
+                          "(MeetingMinutesCirculated)", "6.43", "reference")
         members, paragraph = state.meetings.get(event.reference, []), "6.43"
     elif event.plan_kind is PlanKind.CHILD_PROTECTION_PLAN:
         if event.reference not in care.protection_plans:
@@ -424,25 +472,34 @@ def _apply_arrival(event: SafeArrivalConfirmed, state: CaseState, directory: Dir
 # -- 6.53–6.78: the care plan ---------------------------------------------------------------------
 def _check_care_plan(event: CarePlanAgreed, state: CaseState) -> None:
     _not_adult(state, "6.53")
+    care = state.care
+    if care.return_permitted is False and not care.integration_assessed:
+        raise illegal("the return assessment found the return not in the child's best interests or not permitted: "
+                      "the care plan follows the assessment of the child's integration in Kazakhstan "
+                      "(IntegrationAssessmentCompleted)", "6.59")
     decided = MeetingDecision.CARE_PLAN in state.meeting_decisions
-    if not decided and state.social_assessment is not SocialAssessmentConclusion.SIGNIFICANT_HARM:
+    if not decided and state.social_assessment is not SocialAssessmentConclusion.SIGNIFICANT_HARM \
+            and not care.integration_assessed:
         raise illegal("a care plan follows a social assessment or child protection meeting concluding that the "
-                      "child must be removed or placed in alternative care (6.39(d), 6.42, 6.53)", "6.53")
+                      "child must be removed or placed in alternative care (6.39(d), 6.42, 6.53), or the "
+                      "assessment of an unreturnable child's integration in Kazakhstan (6.53(b), 6.59)", "6.53")
     if state.care.care_plan_id is not None:
         raise illegal(f"care plan {state.care.care_plan_id} is already in force; it is varied at a review (6.77)",
                       "6.53", "care_plan_id")
 
 
-def _care_plan_members(state: CaseState) -> list[str]:
-    """The invited members of the latest meeting that decided on a care plan (6.39(d), 6.60)."""
+def _care_plan_members(event: CarePlanAgreed, state: CaseState) -> list[str]:
+    """The invited members of the latest meeting that decided on a care plan (6.39(d)) and the
+    professionals the plan names (6.60: all those involved, e.g. when no meeting decided it)."""
     decided = [m for m, d in state.meeting_outcomes.items() if d is MeetingDecision.CARE_PLAN]
-    return list(state.meetings.get(decided[-1], [])) if decided else []
+    invited = list(state.meetings.get(decided[-1], [])) if decided else []
+    return list(dict.fromkeys(invited + list(event.member_agency_ids)))
 
 
 def _apply_care_plan(event: CarePlanAgreed, state: CaseState, directory: Directory | None = None) -> None:
     care = state.care
     care.care_plan_id = event.care_plan_id
-    care.care_plan_members = _care_plan_members(state)
+    care.care_plan_members = _care_plan_members(event, state)
     care.care_plan_placement = event.placement
     care.care_plan_ends_on = event.ends_on
     if event.placement is CarePlacement.RESIDENTIAL_CARE:
@@ -450,7 +507,11 @@ def _apply_care_plan(event: CarePlanAgreed, state: CaseState, directory: Directo
 
 
 def _route_care_plan(event: CarePlanAgreed, state: CaseState, directory: Directory) -> list[Delivery]:
-    out = to_members(_care_plan_members(state), "6.60", "plan")
+    unknown = [a for a in event.member_agency_ids if directory.get(a) is None]
+    if unknown:
+        raise Rejection(Code.NO_RECIPIENT, f"care plan member {unknown[0]!r} is not in the directory",
+                        paragraph="6.60", field="member_agency_ids")
+    out = to_members(_care_plan_members(event, state), "6.60", "plan")
     out.append(to_kind(AgencyKind.GUARDIANSHIP, "6.60", "plan")(event, state, directory))
     return out
 
@@ -472,6 +533,26 @@ def _route_review_report(event: CarePlanReviewReportIssued, state: CaseState, di
 def _check_care_reviewed(event: CarePlanReviewed, state: CaseState) -> None:
     _known_care_plan(state, event.care_plan_id, "6.61")
     _open_meeting(state, event.meeting_id, MeetingPurpose.CARE_PLAN_REVIEW, "6.63")
+    if event.child_attended is None:
+        raise illegal("the review records whether the child attended (6.63(a)): a child who did not is represented "
+                      "by the independent supporter", "6.65", "child_attended")
+    if not event.child_attended and not state.care.independent_supporter:
+        raise illegal("the child did not attend the review and no independent supporter is assigned on the case "
+                      "(IndependentSupporterAssigned) to convey the child's views and tell the child about it",
+                      "6.65", "child_attended")
+
+
+# -- 6.68: the carer's and professionals' reports after the review ---------------------------------
+def _check_reports_distributed(event: CarePlanReviewReportsDistributed, state: CaseState) -> None:
+    meeting = event.meeting_id
+    if state.meeting_purposes.get(meeting) is not MeetingPurpose.CARE_PLAN_REVIEW or meeting not in state.meetings_held:
+        raise illegal(f"no care plan review meeting {meeting} has been held on this case (CarePlanReviewed); the "
+                      "reports are provided after it", "6.68", "meeting_id")
+
+
+def _route_reports_distributed(event: CarePlanReviewReportsDistributed, state: CaseState,
+                               directory: Directory) -> list[Delivery]:
+    return to_members(state.meetings.get(event.meeting_id, []), "6.68, 6.69", "meeting material")
 
 
 def _apply_care_reviewed(event: CarePlanReviewed, state: CaseState, directory: Directory | None = None) -> None:
@@ -504,6 +585,9 @@ def _check_transition_planned(event: TransitionFromCarePlanned, state: CaseState
 
 def _check_left_care(event: ChildLeftCare, state: CaseState) -> None:
     _known_care_plan(state, event.care_plan_id, "6.75")
+    if event.after_care_agency_id is None:
+        raise illegal("the case is transferred to the authority responsible for after-care (or, at 18, for "
+                      "monitoring the transition): name its agency id", "6.75(b)", "after_care_agency_id")
 
 
 def _apply_left_care(event: ChildLeftCare, state: CaseState, directory: Directory | None = None) -> None:
@@ -512,10 +596,16 @@ def _apply_left_care(event: ChildLeftCare, state: CaseState, directory: Director
     care.left_care = True
     care.turned_18 = care.turned_18 or event.turned_18
     care.placements.discard(PlacementKind.RESIDENTIAL_CARE)
+    care.protection_plan_after_care_due = event.child_protection_plan_to_follow   # 6.75(c)
 
 
 def _route_left_care(event: ChildLeftCare, state: CaseState, directory: Directory) -> list[Delivery]:
-    out = to_referrers(state, "6.75, 6.24")
+    after_care = event.after_care_agency_id or ""
+    if directory.get(after_care) is None:
+        raise Rejection(Code.NO_RECIPIENT, f"after-care agency {after_care!r} is not in the directory",
+                        paragraph="6.75(b)", field="after_care_agency_id")
+    out = [Delivery(after_care, "6.75(d)" if event.turned_18 else "6.75(b)", "case transfer")]
+    out += to_referrers(state, "6.75, 6.24")
     out.append(to_kind(AgencyKind.GUARDIANSHIP, "6.75(b)", "notification")(event, state, directory))
     out.append(to_kind(AgencyKind.COMMISSION, "6.75(b)", "notification")(event, state, directory))
     return out
@@ -550,8 +640,7 @@ STEPS: tuple[Step, ...] = (
     Step(MedicalExaminationConsentRecorded, _CARE_PROVIDERS, "6.14–6.15",
          check=_check_medical_consent, apply=_apply_medical_consent, route=_route_medical_consent),
     Step(MedicalExaminationAuthorised, kinds(AgencyKind.GUARDIANSHIP, AgencyKind.COURT), "6.15",
-         check=_check_medical_authorised, apply=_apply_medical_authorised,
-         route=route_to(to_kind(AgencyKind.CAM_CSC, "6.15", "decision"))),
+         check=_check_medical_authorised, apply=_apply_medical_authorised, route=_route_medical_authorised),
     Step(MedicalExaminationCompleted, _CARE_PROVIDERS, "6.13",
          check=_check_medical_exam,
          route=route_to(to_kind(AgencyKind.CAM_CSC, "6.13", "notification"),
@@ -590,10 +679,15 @@ STEPS: tuple[Step, ...] = (
     Step(SafeArrivalConfirmed, BY_CAM, "6.52, 6.79",
          check=_check_arrival, apply=_apply_arrival,
          route=route_to(to_kind(AgencyKind.GUARDIANSHIP, "6.52, 6.79", "notification"))),
+    Step(IntegrationAssessmentCompleted, BY_CAM, "6.59",
+         check=_check_integration, apply=_apply_integration,
+         route=route_to(to_kind(AgencyKind.GUARDIANSHIP, "6.59", "outcome"))),
     Step(CarePlanAgreed, BY_CAM, "6.53", check=_check_care_plan, apply=_apply_care_plan, route=_route_care_plan),
     Step(CarePlanReviewReportIssued, BY_CAM, "6.66", check=_check_review_report, route=_route_review_report),
     Step(CarePlanReviewed, BY_CAM, "6.61, 6.70",
          check=_check_care_reviewed, apply=_apply_care_reviewed, route=_route_review),
+    Step(CarePlanReviewReportsDistributed, BY_CAM, "6.68",
+         check=_check_reports_distributed, route=_route_reports_distributed),
     Step(CarePlanAmended, BY_CAM, "6.77",
          check=_check_care_amended, apply=_apply_amended, route=_route_care_members("6.77, 6.60")),
     Step(TransitionFromCarePlanned, BY_CAM, "6.75",

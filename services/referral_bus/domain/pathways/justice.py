@@ -1,15 +1,19 @@
 """The child-friendly justice pathway of seed 003 and the interviews of Annex B 6.5–6.7: custody,
-interviews, termination, probation, community-based programmes with feedback to the referrer."""
+interviews (planned, then held), termination, probation and its supervision, community-based
+programmes with feedback to the referrer."""
 
 from __future__ import annotations
 
 from referral_bus.contracts.justice_events import (
     ChildInterviewed,
+    ChildInterviewPlanned,
     ChildRole,
     InterviewProfessional,
     PoliceCustodyEnded,
     PoliceCustodyStarted,
     ProbationOrdered,
+    ProbationStatus,
+    ProbationSupervisionReported,
     ProceedingsTerminated,
     ProgrammeCompleted,
     ProgrammeEnrolled,
@@ -23,9 +27,11 @@ from referral_bus.domain.pathways.base import (
     Step,
     illegal,
     kinds,
+    note_home_city,
     referrers_and,
     route_to,
     to_kind,
+    with_home_city,
 )
 from referral_bus.domain.rejections import Code, Rejection
 
@@ -43,7 +49,10 @@ def interview_deviations(event: ChildInterviewed, state: CaseState) -> list[str]
         out.append("6.7: the child was interviewed in the presence of a person suspected of harming the child")
     if state.open_criminal_cases and event.child_role is not ChildRole.IN_CONFLICT_WITH_LAW \
             and InterviewProfessional.CAM_SOCIAL_WORKER not in event.professionals_present:
-        out.append("6.7: no CAM/CSC Social Worker was present at the investigative interview")
+        out.append("6.7: no CAM/CSC Social Worker was present at the investigative interview"
+                   + (", though the interview was planned and announced to the CAM/CSC" if event.interview_ref else
+                      ", and the interview was not planned on the bus beforehand (ChildInterviewPlanned), so the "
+                      "CAM/CSC could not send one"))
     if event.child_role is not ChildRole.IN_CONFLICT_WITH_LAW and not _SPECIALISTS & set(event.professionals_present):
         out.append("seed 003: no pedagogue or psychologist was present at the interview of a child victim or witness")
     return out
@@ -58,7 +67,56 @@ def _route_interview(event: ChildInterviewed, state: CaseState, directory: Direc
     return out
 
 
+def _check_planned(event: ChildInterviewPlanned, state: CaseState) -> None:
+    if event.interview_ref in state.justice.planned_interviews:
+        raise illegal(f"interview {event.interview_ref} is already planned on this case", "6.7", "interview_ref")
+
+
+def _apply_planned(event: ChildInterviewPlanned, state: CaseState, directory: Directory | None = None) -> None:
+    state.justice.planned_interviews.add(event.interview_ref)
+
+
+def _check_interview(event: ChildInterviewed, state: CaseState) -> None:
+    """6.7: an interview that quotes a plan must quote one planned on this case and not yet held."""
+    if event.interview_ref is not None and event.interview_ref not in state.justice.planned_interviews:
+        raise illegal(f"no planned interview {event.interview_ref} awaits on this case (ChildInterviewPlanned comes "
+                      "first, so that the CAM/CSC Social Worker can be present)", "6.7", "interview_ref")
+
+
+def _apply_interview(event: ChildInterviewed, state: CaseState, directory: Directory | None = None) -> None:
+    if event.interview_ref is not None:
+        state.justice.planned_interviews.discard(event.interview_ref)
+
+
+_PROBATION = f"{_SEED} (probation supervision)"
+
+
+def _apply_probation(event: ProbationOrdered, state: CaseState, directory: Directory | None = None) -> None:
+    state.justice.probation_orders[event.criminal_case_ref] = event.envelope.producer.agency_id
+
+
+def _check_supervision(event: ProbationSupervisionReported, state: CaseState) -> None:
+    if event.criminal_case_ref not in state.justice.probation_orders:
+        raise illegal(f"no probation order under supervision for criminal case {event.criminal_case_ref} is "
+                      "recorded on this case (ProbationOrdered comes first; an ENDED report closes it)", _PROBATION,
+                      "criminal_case_ref")
+
+
+def _apply_supervision(event: ProbationSupervisionReported, state: CaseState,
+                       directory: Directory | None = None) -> None:
+    if event.status is ProbationStatus.ENDED:
+        state.justice.probation_orders.pop(event.criminal_case_ref, None)
+
+
+def _route_supervision(event: ProbationSupervisionReported, state: CaseState, directory: Directory) -> list[Delivery]:
+    """The court that ordered probation, and the city's CAM/CSC (told of the order, seed 003)."""
+    court = state.justice.probation_orders[event.criminal_case_ref]
+    return [Delivery(court, _PROBATION, "report"),
+            to_kind(AgencyKind.CAM_CSC, _PROBATION, "notification")(event, state, directory)]
+
+
 def _apply_custody(event: PoliceCustodyStarted, state: CaseState, directory: Directory | None = None) -> None:
+    note_home_city(event, state)   # issue 15: an out-of-area child's home city was told (with_home_city)
     state.justice.in_custody = True
     state.justice.proceedings.add(event.criminal_case_ref)
 
@@ -139,20 +197,27 @@ _PROGRAMME_PROVIDERS = kinds(AgencyKind.CAM_CSC, AgencyKind.NGO, AgencyKind.PROB
 STEPS: tuple[Step, ...] = (
     Step(PoliceCustodyStarted, kinds(AgencyKind.POLICE), f"{_SEED} (72-hour custody)", opens_case=True,
          apply=_apply_custody,
-         route=route_to(to_kind(AgencyKind.PROSECUTOR, f"{_SEED} (72-hour custody)", "notification"),
-                        to_kind(AgencyKind.COMMISSION, _SEED, "notification"))),
+         route=with_home_city(route_to(to_kind(AgencyKind.PROSECUTOR, f"{_SEED} (72-hour custody)", "notification"),
+                                       to_kind(AgencyKind.COMMISSION, _SEED, "notification")),
+                              f"{_SEED} (72-hour custody)")),
     Step(PoliceCustodyEnded, kinds(AgencyKind.COURT, AgencyKind.POLICE), _SEED,
          check=_check_custody_ended, apply=_apply_custody_ended,
          route=route_to(to_kind(AgencyKind.PROSECUTOR, f"{_SEED} (72-hour custody)", "notification"))),
+    # 6.7: law enforcement announces an investigative interview so the CAM/CSC Social Worker can attend
+    Step(ChildInterviewPlanned, kinds(AgencyKind.POLICE, AgencyKind.PROSECUTOR), "6.7",
+         check=_check_planned, apply=_apply_planned,
+         route=route_to(to_kind(AgencyKind.CAM_CSC, "6.7", "invitation"))),
     Step(ChildInterviewed, kinds(AgencyKind.CAM_CSC, AgencyKind.COURT, AgencyKind.POLICE, AgencyKind.PROSECUTOR),
-         f"6.6–6.7, {_SEED}", route=_route_interview),
+         f"6.6–6.7, {_SEED}", check=_check_interview, apply=_apply_interview, route=_route_interview),
     Step(ProceedingsTerminated, kinds(AgencyKind.COURT, AgencyKind.POLICE, AgencyKind.PROSECUTOR), _SEED,
          check=_check_terminated, apply=_apply_terminated,
          route=referrers_and(f"{_SEED}, 6.24", to_kind(AgencyKind.CAM_CSC, f"{_SEED}, 6.25", "outcome"),
                              to_kind(AgencyKind.COMMISSION, _SEED, "outcome"))),
-    Step(ProbationOrdered, kinds(AgencyKind.COURT), _SEED,
+    Step(ProbationOrdered, kinds(AgencyKind.COURT), _SEED, apply=_apply_probation,
          route=route_to(to_kind(AgencyKind.PROBATION, _SEED, "referral"),
                         to_kind(AgencyKind.CAM_CSC, _SEED, "notification"))),
+    Step(ProbationSupervisionReported, kinds(AgencyKind.PROBATION), _PROBATION, check=_check_supervision,
+         apply=_apply_supervision, route=_route_supervision),
     Step(ProgrammeEnrolled, _PROGRAMME_PROVIDERS, _SEED, check=_check_enrolled, apply=_apply_enrolled,
          route=_route_enrolled),
     Step(ProgrammeReviewed, _PROGRAMME_PROVIDERS, _SEED, check=_check_programme, route=_route_programme),

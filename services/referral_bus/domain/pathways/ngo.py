@@ -1,5 +1,7 @@
 """The NGO programme beyond the first steps (Annex B 5.9–5.13, 7.8–7.19): admission advice on the
-referral, consent, legal advice, progress reports from service providers, closure of the NGO file."""
+referral, the referral to the health authorities (5.13), consent, the referrer's agreement to the
+psychologist's meeting (7.16), counselling after the police statement (7.18), legal advice, the
+providers' signatures and progress reports (7.8–7.9), closure of the NGO file."""
 
 from __future__ import annotations
 
@@ -16,22 +18,25 @@ from referral_bus.contracts.events import (
     ServicePlanAgreed,
     SupportService,
 )
+from referral_bus.contracts.justice_events import ChildInterviewed
 from referral_bus.contracts.ngo_events import (
     NGOCaseClosed,
     NGOCaseClosureReason,
     NGOConsentRecorded,
     NGOLegalAdviceProvided,
+    ServicePlanSigned,
     ServiceProgressReported,
     ServiceRequested,
 )
 from referral_bus.domain.agencies import AgencyKind, Directory
 from referral_bus.domain.case_state import CaseState
 from referral_bus.domain.consent import ADULT_CONSENT_AGE, consent_problems
-from referral_bus.domain.deliveries import Delivery
+from referral_bus.domain.deliveries import Delivery, agency_of
 from referral_bus.domain.pathways.base import (
     ANYONE,
     BY_NGO,
     Step,
+    city_of,
     illegal,
     to_referrers,
 )
@@ -114,7 +119,8 @@ def _route_consent(event: NGOConsentRecorded, state: CaseState, directory: Direc
 
 
 def check_service_plan(event: ServicePlanAgreed, state: CaseState) -> None:
-    """7.18, 5.9: a therapy plan or legal service plan needs the relevant consents first."""
+    """7.18, 5.9: a therapy plan or legal service plan needs the relevant consents first; a therapy
+    plan for a child victim or witness, the child's statement to the police (7.18)."""
     subject = _CONSENT_FOR_ROLE.get(event.by_role)
     producer = event.envelope.producer.agency_id
     if subject is not None and not state.ngo.consent_ok(producer, subject):
@@ -122,10 +128,40 @@ def check_service_plan(event: ServicePlanAgreed, state: CaseState) -> None:
         detail = "; ".join(problems) if problems else "no consent is recorded"
         raise illegal(f"the relevant consents are provided first: {detail}",
                       "7.18" if subject is ConsentSubject.PSYCHOLOGICAL_COUNSELLING else "5.9(c)–(d)", "by_role")
+    if event.by_role is NGOStaffRole.PSYCHOLOGIST:
+        check_statement_before_counselling(event, state)
+
+
+#: 7.18: the event that records the child's statement (an interview of the child, 6.5–6.7, seed 003)
+_STATEMENT = ChildInterviewed.event_type()
+
+
+def check_statement_before_counselling(event: ServicePlanAgreed, state: CaseState) -> None:
+    """7.18: a child victim or witness in criminal proceedings — as the plan says, or while a
+    criminal case about harm to the child is open on this case (6.25) — starts counselling only
+    after giving the statement to the police (a ``ChildInterviewed`` on the case log), unless the
+    prosecutor and the police handling the case agreed to an earlier start."""
+    if not (event.child_victim_or_witness or state.open_criminal_cases) or _STATEMENT in state.event_types:
+        return
+    missing = [f for f, agreed in (("prosecutor_agreed_early_counselling", event.prosecutor_agreed_early_counselling),
+                                   ("police_agreed_early_counselling", event.police_agreed_early_counselling))
+               if not agreed]
+    if missing:
+        raise illegal("a child victim or witness starts counselling only after giving the statement to the police "
+                      "(no ChildInterviewed on this case), unless the prosecutor and the police handling the case "
+                      "agree to an earlier start", "7.18", missing[0])
 
 
 def _apply_service_plan(event: ServicePlanAgreed, state: CaseState, directory: Directory | None = None) -> None:
-    state.ngo.service_providers[event.envelope.producer.agency_id] = list(event.service_provider_agency_ids)
+    ngo = event.envelope.producer.agency_id
+    # 7.9: a plan replacing one in force is an amended plan: its providers' written consent is owed
+    if ngo in state.ngo.service_providers and ngo not in state.ngo.closed:
+        state.ngo.amended.add(ngo)
+    else:
+        state.ngo.amended.discard(ngo)
+    state.ngo.service_providers[ngo] = list(event.service_provider_agency_ids)
+    state.ngo.plan_in_force[ngo] = event.envelope.event_id
+    state.ngo.signed[ngo] = set()
 
 
 # -- 5.18–5.20, 7.1–7.3: the NGO decides, meets the child, agrees the service plan --------------------
@@ -148,8 +184,14 @@ def _apply_decision(event: NGODecision, state: CaseState, directory: Directory |
 def _route_decision(event: NGODecision, state: CaseState, directory: Directory) -> list[Delivery]:
     out = []
     referrer = state.ngo_referrers.get(event.envelope.producer.agency_id)
+    health = agency_of(directory, AgencyKind.HEALTH, city_of(event, state), "5.13") \
+        if event.refer_to_health_authorities else None
     if referrer:
-        out.append(Delivery(referrer, "5.18–5.20", "outcome", redacted=True))
+        advice = (f"5.13: the NGO referred the child to the local health authorities ({health})",) if health else ()
+        out.append(Delivery(referrer, "5.18–5.20", "outcome", redacted=True, advice=advice))
+    if health:
+        # 5.13: complex or serious mental health needs: the local health authorities take the case on
+        out.append(Delivery(health, "5.13", "referral"))
     if event.decision is NGODecisionKind.ACCEPTED \
             and state.initial_assessment is AssessmentOutcome.DIFFICULT_LIFE_SITUATION:
         # 6.23: the child protection referrer learns the child was referred to and accepted by the NGO
@@ -164,6 +206,13 @@ def _check_on_programme(event: NGOFirstContactMade | NGOInitialMeetingHeld | Ser
         raise illegal(f"{producer} has not accepted this case onto its programme (5.20)", "7.1")
 
 
+def _check_initial_meeting(event: NGOInitialMeetingHeld, state: CaseState) -> None:
+    _check_on_programme(event, state)
+    if event.by_role is NGOStaffRole.PSYCHOLOGIST and not event.agreed_with_referrer:
+        raise illegal("counselling only: the psychologist's initial meeting with the child and family is arranged if "
+                      "agreed with the professional who made the referral request", "7.16", "agreed_with_referrer")
+
+
 def _apply_initial_meeting(event: NGOInitialMeetingHeld, state: CaseState, directory: Directory | None = None) -> None:
     state.ngo_initial_meetings.add(event.envelope.producer.agency_id)
 
@@ -176,14 +225,17 @@ def _check_plan(event: ServicePlanAgreed, state: CaseState) -> None:
 
 
 def _route_plan(event: ServicePlanAgreed, state: CaseState, directory: Directory) -> list[Delivery]:
-    # 7.8: the providers sign the plan
-    out = [Delivery(a, "7.8", "plan") for a in event.service_provider_agency_ids if directory.get(a)]
     unknown = [a for a in event.service_provider_agency_ids if directory.get(a) is None]
     if unknown:
         raise Rejection(Code.NO_RECIPIENT, f"service provider {unknown[0]!r} is not in the directory",
                         paragraph="7.8", field="service_provider_agency_ids")
+    ngo = event.envelope.producer.agency_id
+    # 7.8: the providers sign the plan; 7.9: an amended plan asks for their written consent (ServicePlanSigned)
+    amends = ngo in state.ngo.service_providers and ngo not in state.ngo.closed
+    out = [Delivery(a, "7.9", "amended plan") if amends else Delivery(a, "7.8", "plan")
+           for a in event.service_provider_agency_ids]
     # 7.9–7.10: a revised plan no longer using a provider tells it, so it stops the service
-    earlier = state.ngo.service_providers.get(event.envelope.producer.agency_id, [])
+    earlier = state.ngo.service_providers.get(ngo, [])
     return out + [Delivery(a, "7.9–7.10", "service ended") for a in earlier
                   if a not in event.service_provider_agency_ids]
 
@@ -203,6 +255,11 @@ def _check_progress(event: ServiceProgressReported, state: CaseState) -> None:
     if event.envelope.producer.agency_id not in providers:
         raise Rejection(Code.AGENCY_NOT_ALLOWED, f"{event.envelope.producer.agency_id} did not sign the service "
                         "plan as a provider", paragraph="7.8", field="envelope.producer.agency_id")
+    if event.ngo_agency_id in state.ngo.amended and not event.consent_withdrawn \
+            and event.envelope.producer.agency_id not in state.ngo.signed.get(event.ngo_agency_id, set()):
+        # a withdrawal of consent (7.10) is told at once, signed or not
+        raise illegal("the service plan was amended: the provider gives its written consent to the amended plan "
+                      "(ServicePlanSigned) before its progress reports count", "7.9", "envelope.producer.agency_id")
     if event.consent_withdrawn_at is not None:
         if not event.consent_withdrawn:
             raise illegal("consent_withdrawn_at is the moment consent was withdrawn: set consent_withdrawn too",
@@ -216,6 +273,33 @@ def _route_progress(event: ServiceProgressReported, state: CaseState, directory:
     if event.consent_withdrawn:   # 7.10: so the NGO can understand why and adjust, or stop the service
         return [Delivery(event.ngo_agency_id, "7.10", "consent withdrawn")]
     return [Delivery(event.ngo_agency_id, "7.9", "progress")]
+
+
+def _check_signed(event: ServicePlanSigned, state: CaseState) -> None:
+    """7.8–7.9: a provider signs the NGO's plan in force, and only if the plan lists it."""
+    ngo, producer = event.ngo_agency_id, event.envelope.producer.agency_id
+    in_force = state.ngo.plan_in_force.get(ngo)
+    if in_force is None or ngo in state.ngo.closed:
+        raise illegal(f"{ngo} has no service plan in force on this case", "7.8–7.9", "ngo_agency_id")
+    if event.service_plan_event_id != in_force:
+        raise illegal("the service plan named is not the NGO's plan in force: sign the latest one", "7.8–7.9",
+                      "service_plan_event_id")
+    if producer not in state.ngo.service_providers.get(ngo, []):
+        raise Rejection(Code.AGENCY_NOT_ALLOWED, f"{producer} is not a service provider on the plan",
+                        paragraph="7.8", field="envelope.producer.agency_id")
+    if producer in state.ngo.signed.get(ngo, set()):
+        raise illegal(f"{producer} already signed this service plan", "7.8–7.9", "service_plan_event_id")
+
+
+def _apply_signed(event: ServicePlanSigned, state: CaseState, directory: Directory | None = None) -> None:
+    state.ngo.signed.setdefault(event.ngo_agency_id, set()).add(event.envelope.producer.agency_id)
+
+
+def _route_signed(event: ServicePlanSigned, state: CaseState, directory: Directory) -> list[Delivery]:
+    """The NGO social worker receives the signature (7.8) or the written consent to the amended plan (7.9)."""
+    amended = event.ngo_agency_id in state.ngo.amended
+    return [Delivery(event.ngo_agency_id, "7.9" if amended else "7.8",
+                     "written consent to the amended plan" if amended else "signature")]
 
 
 def _check_service_request(event: ServiceRequested, state: CaseState) -> None:
@@ -261,7 +345,7 @@ def _route_ngo_closed(event: NGOCaseClosed, state: CaseState, directory: Directo
 STEPS: tuple[Step, ...] = (
     Step(NGODecision, BY_NGO, "5.18", check=_check_decision, apply=_apply_decision, route=_route_decision),
     Step(NGOFirstContactMade, BY_NGO, "7.1", check=_check_on_programme),
-    Step(NGOInitialMeetingHeld, BY_NGO, "7.2", check=_check_on_programme, apply=_apply_initial_meeting),
+    Step(NGOInitialMeetingHeld, BY_NGO, "7.2, 7.16", check=_check_initial_meeting, apply=_apply_initial_meeting),
     Step(ServicePlanAgreed, BY_NGO, "7.3", check=_check_plan, apply=_apply_service_plan, route=_route_plan),
     Step(NGOConsentRecorded, BY_NGO, "5.9(c)–(d), 5.12(d), 7.17",
          check=_check_consent, apply=_apply_consent, route=_route_consent),
@@ -269,6 +353,8 @@ STEPS: tuple[Step, ...] = (
     Step(ServiceRequested, BY_NGO, "7.7", check=_check_service_request, route=_route_service_request),
     # a provider that signed the plan (checked as a transition)
     Step(ServiceProgressReported, ANYONE, "7.9", check=_check_progress, route=_route_progress),
+    # the provider itself, listed on the plan in force (checked as a transition)
+    Step(ServicePlanSigned, ANYONE, "7.8–7.9", check=_check_signed, apply=_apply_signed, route=_route_signed),
     Step(NGOCaseClosed, BY_NGO, "7.10, 7.15, 7.19",
          check=_check_ngo_closed, apply=_apply_ngo_closed, route=_route_ngo_closed),
 )

@@ -1,7 +1,10 @@
 """Part 4 of Annex B: referrals and emergency removals — who is referred where (4.5–4.6), the
 removal and its notifications (4.7), the inspector's 3-hour report (4.8), the prosecutor's notice
 (4.9); and the NGO referral request of Part 5 (5.2, 5.14–5.17), which is a referral too. A referral
-may be withdrawn by its referrer before anyone acted on it (a bus rule, issue 15)."""
+may be withdrawn by its referrer before anyone acted on it, and a removal request (4.7) by its requester
+before the police acted on it (a bus rule, issue 15). A child found out of area — its family and case
+in another city — is referred where it is, and its home city is told (a bus rule modelled on the UK's
+CP-IS, issue 15: ``pathways/base.py``, ``with_home_city``)."""
 
 from __future__ import annotations
 
@@ -22,10 +25,14 @@ from referral_bus.domain.deliveries import Delivery, agency_of
 from referral_bus.domain.pathways.base import (
     ANYONE,
     Step,
+    already_notified,
     illegal,
     kinds,
+    note_home_city,
     route_to,
+    to_home_city,
     to_kind,
+    with_home_city,
 )
 from referral_bus.domain.pathways.ngo import admission_advice, check_on_behalf_of
 from referral_bus.domain.rejections import Code, Rejection
@@ -35,6 +42,8 @@ from referral_bus.domain.rejections import Code, Rejection
 def _apply_referral(event: ReferralMade, state: CaseState, directory: Directory | None = None) -> None:
     state.closed = False   # a new referral reopens a closed case
     state.age_disputed |= event.age_disputed
+    # issue 15: an out-of-area child's home city (told of child protection referrals only)
+    note_home_city(event, state, notified=event.referral_kind is ReferralKind.CHILD_PROTECTION)
     state.referrals[event.envelope.event_id] = ReferralRecord(   # issue 15: its referrer may withdraw it
         event.envelope.producer.agency_id, event.referral_kind, event.city, event.child_age_years,
         event.on_behalf_of_agency_id, len(state.event_types))
@@ -58,17 +67,29 @@ def _check_referral(event: ReferralMade, state: CaseState) -> None:
 
 
 def _route_referral(event: ReferralMade, state: CaseState, directory: Directory) -> list[Delivery]:
-    city = event.city
     if event.referral_kind is ReferralKind.NGO_SUPPORT:
+        # a request for voluntary NGO services (5.17(f)) is not a child protection contact: the home
+        # city is not told of it (its home_city is still folded into the case)
         producer = directory.get(event.envelope.producer.agency_id)
         if event.on_behalf_of_agency_id is not None:
             check_on_behalf_of(event, producer.kind if producer else None, directory)
         advice = admission_advice(event, producer.kind.value if producer else None)
-        return [Delivery(agency_of(directory, AgencyKind.NGO, city, "5.15"), "5.2, 5.15", "referral", advice=advice)]
+        return [Delivery(agency_of(directory, AgencyKind.NGO, event.city, "5.15"), "5.2, 5.15", "referral",
+                         advice=advice)]
+    return _route_child_protection(event, state, directory)
+
+
+def _route_where_the_child_is(event: ReferralMade, state: CaseState, directory: Directory) -> list[Delivery]:
+    """4.5, 4.6: the City/Oblast in which the child is located."""
+    city = event.city
     if event.child_age_years < 3:
         return [Delivery(agency_of(directory, AgencyKind.GUARDIANSHIP, city, "4.5(a)"), "4.5(a)", "referral")]
     return [Delivery(agency_of(directory, AgencyKind.CAM_CSC, city, "4.6"), "4.5(b)(i), 4.6", "referral"),
             Delivery(agency_of(directory, AgencyKind.GUARDIANSHIP, city, "4.5(b)(ii)"), "4.5(b)(ii)", "notification")]
+
+
+#: issue 15: and the out-of-area child's home city is told (CP-IS)
+_route_child_protection = with_home_city(_route_where_the_child_is, "4.5, 4.6")
 
 
 def _check_guardianship_notice(event: GuardianshipNotified, state: CaseState) -> None:
@@ -79,6 +100,7 @@ def _check_guardianship_notice(event: GuardianshipNotified, state: CaseState) ->
 
 # -- 4.7–4.9: an emergency removal --------------------------------------------------------------------
 def _apply_removal(event: EmergencyRemoval, state: CaseState, directory: Directory | None = None) -> None:
+    note_home_city(event, state)   # issue 15
     state.removal_producers.append(event.envelope.producer.agency_id)
     state.removals_unreported.append(event.envelope.event_id)
     if event.child_removed:
@@ -99,6 +121,12 @@ def _apply_outcome_report(event: RemovalOutcomeReported, state: CaseState, direc
         state.referred_to_cam = True
 
 
+def _route_outcome_report(event: RemovalOutcomeReported, state: CaseState, directory: Directory) -> list[Delivery]:
+    """4.8: to the CAM/CSC; an out-of-area child's home city learns the outcome, redacted (issue 15, 6.24)."""
+    return [to_kind(AgencyKind.CAM_CSC, "4.8", "notification")(event, state, directory)] + to_home_city(
+        event, state, directory, "4.8")
+
+
 def _check_prosecutor_notice(event: ProsecutorNotified, state: CaseState) -> None:
     if not state.child_removed:
         raise illegal("the prosecutor is notified of a removal, and no child has been removed on this case", "4.9")
@@ -112,12 +140,18 @@ WITHDRAWAL = "referral withdrawal (bus rule, issue 15)"
 def _acted_on(referral: ReferralRecord, referral_id: UUID, state: CaseState) -> tuple[str, str] | None:
     """(what happened, its paragraph) when the receiving agency already acted on the referral, so
     that withdrawing it means nothing: the NGO decided (5.18) or closed its file, the CAM/CSC
-    completed the initial assessment after it (6.3)."""
+    completed the initial assessment after it (6.3); for a removal request (4.7), the police visited
+    to remove the child (an EmergencyRemoval after it, 4.7–4.8)."""
+    later = state.event_types[referral.position:]
+    if referral.removal_request:
+        if "EmergencyRemoval" in later:
+            return "the police have already acted on the removal request (an EmergencyRemoval followed it)", "4.7–4.8"
+        return None
     if referral.kind is ReferralKind.NGO_SUPPORT:
         if referral_id not in state.ngo_referrals_pending:
             return "the NGO has already decided on the request (or closed its file)", "5.18"
         return None
-    if "InitialAssessmentCompleted" in state.event_types[referral.position:]:
+    if "InitialAssessmentCompleted" in later:
         return "the CAM/CSC has already completed the initial assessment it asked for", "6.3"
     return None
 
@@ -126,7 +160,8 @@ def _check_withdrawal(event: ReferralWithdrawn, state: CaseState) -> None:
     referral = state.referrals.get(event.referral_event_id)
     if referral is None:
         raise Rejection(Code.UNKNOWN_REFERRAL, f"no referral {event.referral_event_id} is on the log of case "
-                        f"{state.case_id} (a withdrawal names the event id of a ReferralMade on the same case)",
+                        f"{state.case_id} (a withdrawal names the event id of a ReferralMade, or of an "
+                        "EmergencyRemovalRequested, on the same case)",
                         paragraph=WITHDRAWAL, field="referral_event_id")
     agency = event.envelope.producer.agency_id
     if agency not in referral.referrers:
@@ -153,20 +188,28 @@ def _apply_withdrawal(event: ReferralWithdrawn, state: CaseState, directory: Dir
 
 
 def _route_withdrawal(event: ReferralWithdrawn, state: CaseState, directory: Directory) -> list[Delivery]:
-    """Whoever received the referral is told, under the paragraph it was delivered under."""
+    """Whoever received the referral is told, under the paragraph it was delivered under; the home city
+    of an out-of-area child, told of a child protection referral or removal request, is told too."""
     referral = state.referrals.get(event.referral_event_id)
     if referral is None:
         return []
     purpose, city = "referral withdrawn", referral.city
+    if referral.removal_request:   # 4.7(a)–(c): the Guardianship, the juvenile inspection, the CAM/CSC
+        purpose = "removal request withdrawn"
+        return [Delivery(agency_of(directory, AgencyKind.GUARDIANSHIP, city, "4.7(a)"), "4.7(a)", purpose),
+                Delivery(agency_of(directory, AgencyKind.POLICE, city, "4.7(b)"), "4.7(b)", purpose),
+                Delivery(agency_of(directory, AgencyKind.CAM_CSC, city, "4.7(c)"), "4.7(c)", purpose),
+                *to_home_city(event, state, directory, "4.7", purpose)]
     if referral.kind is ReferralKind.NGO_SUPPORT:
         out = [Delivery(agency_of(directory, AgencyKind.NGO, city, "5.15"), "5.2, 5.15", purpose)]
         if referral.on_behalf_of:   # the NGO withdrew an oral request it recorded: the referrer is told
             out.append(Delivery(referral.on_behalf_of, "5.16–5.17", purpose))
         return out
+    home = to_home_city(event, state, directory, "4.5, 4.6", purpose)
     if referral.child_age_years < 3:
-        return [Delivery(agency_of(directory, AgencyKind.GUARDIANSHIP, city, "4.5(a)"), "4.5(a)", purpose)]
+        return [Delivery(agency_of(directory, AgencyKind.GUARDIANSHIP, city, "4.5(a)"), "4.5(a)", purpose), *home]
     return [Delivery(agency_of(directory, AgencyKind.CAM_CSC, city, "4.6"), "4.5(b)(i), 4.6", purpose),
-            Delivery(agency_of(directory, AgencyKind.GUARDIANSHIP, city, "4.5(b)(ii)"), "4.5(b)(ii)", purpose)]
+            Delivery(agency_of(directory, AgencyKind.GUARDIANSHIP, city, "4.5(b)(ii)"), "4.5(b)(ii)", purpose), *home]
 
 
 STEPS: tuple[Step, ...] = (
@@ -178,14 +221,16 @@ STEPS: tuple[Step, ...] = (
     Step(GuardianshipNotified, ANYONE, "4.5(b)(ii)",
          check=_check_guardianship_notice,
          route=route_to(to_kind(AgencyKind.GUARDIANSHIP, "4.5(b)(ii)", "notification"))),
+    # issue 15: an out-of-area child's home city is told — with the child's details, or redacted (an
+    # outcome, 6.24) when an earlier contact on the case already told it of the child
     Step(EmergencyRemoval, kinds(AgencyKind.POLICE, AgencyKind.GUARDIANSHIP, AgencyKind.CAM_CSC), "4.7–4.8",
          apply=_apply_removal, opens_case=True,
-         route=route_to(to_kind(AgencyKind.GUARDIANSHIP, "4.7(a)", "notification"),
-                        to_kind(AgencyKind.POLICE, "4.7(b)", "notification"),
-                        to_kind(AgencyKind.CAM_CSC, "4.7(c)", "referral"))),
+         route=with_home_city(route_to(to_kind(AgencyKind.GUARDIANSHIP, "4.7(a)", "notification"),
+                                       to_kind(AgencyKind.POLICE, "4.7(b)", "notification"),
+                                       to_kind(AgencyKind.CAM_CSC, "4.7(c)", "referral")),
+                              "4.7–4.8", redacted=already_notified)),
     Step(RemovalOutcomeReported, kinds(AgencyKind.POLICE), "4.8",
-         check=_check_outcome_report, apply=_apply_outcome_report,
-         route=route_to(to_kind(AgencyKind.CAM_CSC, "4.8", "notification"))),
+         check=_check_outcome_report, apply=_apply_outcome_report, route=_route_outcome_report),
     Step(ProsecutorNotified, kinds(AgencyKind.CAM_CSC, AgencyKind.GUARDIANSHIP), "4.9",
          check=_check_prosecutor_notice, route=route_to(to_kind(AgencyKind.PROSECUTOR, "4.9", "notification"))),
 )

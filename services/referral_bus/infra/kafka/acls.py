@@ -20,7 +20,7 @@ from referral_bus.domain.agencies import Directory
 from referral_bus.infra.catalogue import SERVICES, STREAM_PROCESSORS, Catalogue
 
 Operation = Literal["READ", "WRITE", "DESCRIBE"]
-ResourceKind = Literal["TOPIC", "GROUP"]
+ResourceKind = Literal["TOPIC", "GROUP", "TRANSACTIONAL_ID"]
 Pattern = Literal["LITERAL", "PREFIXED"]
 
 
@@ -72,6 +72,9 @@ def grants(catalogue: Catalogue, directory: Directory) -> list[Grant]:
                     out.add(Grant(principal, "TOPIC", spec.name, "DESCRIBE"))
     for processor in STREAM_PROCESSORS:  # the stream processors' consumer groups
         out.add(Grant(service_principal(processor), "GROUP", catalogue.group(processor), "READ"))
+    # the read-audit trail's one writer identity (infra/read_audit.py): whoever records a read of a case
+    for operation in ("WRITE", "DESCRIBE"):
+        out.add(Grant(service_principal("auditor"), "TRANSACTIONAL_ID", catalogue.read_audit_writer(), operation))
     for agency in directory.agencies:  # an agency's own inbox consumer groups: "<agency id>-…"
         out.add(Grant(agency, "GROUP", f"{agency}-", "READ", "PREFIXED"))
     return sorted(out)
