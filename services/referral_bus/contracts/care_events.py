@@ -204,7 +204,7 @@ class ChildProtectionPlanFinalised(Event):
             raise RuleViolation("the first review is within 30 days of the plan's commencement", "6.41(d)",
                                 field="first_review_by")
         if self.return_abroad and self.return_bars:
-            raise RuleViolation("a child must not be returned to the country of origin when a bar of 6.58 (a)-(d) "
+            raise RuleViolation("a child must not be returned to the country of origin when one of the bars (a)-(d) "
                                 "applies, so the plan cannot provide for the return", "6.58", field="return_bars")
         if self.return_bars and not self.return_bars_checked:
             raise RuleViolation("bars are found by a check: set return_bars_checked", "6.58",
@@ -424,8 +424,8 @@ class ChildLeftCare(Event):
     @model_validator(mode="after")
     def _rules(self) -> ChildLeftCare:
         if self.turned_18 and self.child_protection_plan_to_follow:
-            raise RuleViolation("a child protection plan after the discharge is for a child (6.75(c)); at 18 the "
-                                "case is transferred to the authority monitoring the transition (6.75(d))", "6.75(c)",
+            raise RuleViolation("a child protection plan after the discharge is for a child; at 18 the case is "
+                                "transferred to the authority monitoring the transition (6.75(d))", "6.75(c)",
                                 field="child_protection_plan_to_follow")
         return self
 
