@@ -8,4 +8,6 @@ scripts/ensure-postgres.sh
 echo "gate: ruff (lint) and mypy (strict types)…"
 .venv/bin/ruff check services tests benchmarks
 .venv/bin/mypy
+echo "contract: docs/asyncapi.yaml through the official AsyncAPI parser (conformance/asyncapi, npm ci)…"
+(cd conformance/asyncapi && npm ci --no-audit --no-fund && npm test)
 exec .venv/bin/python -m pytest "$@"

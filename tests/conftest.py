@@ -125,8 +125,8 @@ class Bus:
     def start(self, service: str, **extra_env: str) -> subprocess.Popen[bytes]:
         log = open(self.logs / f"{service}.log", "ab")
         env = {**self.env, **extra_env}
-        if service in self.metrics_ports:
-            env["REFERRAL_BUS_METRICS_PORT"] = str(self.metrics_ports[service])
+        if service in self.metrics_ports:   # each service its own address (infra/settings.py)
+            env[f"REFERRAL_BUS_{service.upper()}_METRICS_ADDR"] = f"127.0.0.1:{self.metrics_ports[service]}"
         command = "projections" if service == "projector" else service
         proc = subprocess.Popen([sys.executable, "-m", "referral_bus.cli", command, "run"], env=env,
                                 stdout=log, stderr=subprocess.STDOUT)

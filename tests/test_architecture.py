@@ -14,7 +14,7 @@ PURE = ("contracts", "domain")
 ALLOWED_THIRD_PARTY = {"pydantic", "holidays", "dateutil", "cryptography"}
 FORBIDDEN_OWN = ("referral_bus.infra", "referral_bus.router", "referral_bus.sla", "referral_bus.projections",
                  "referral_bus.sdk", "referral_bus.auditor", "referral_bus.simulate", "referral_bus.cli",
-                 "referral_bus.demo", "referral_bus.deployment")
+                 "referral_bus.demo", "referral_bus.deployment", "referral_bus.interop")
 
 
 def imports(path: Path) -> list[str]:

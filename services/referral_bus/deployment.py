@@ -37,8 +37,10 @@ APP_IMAGE = "referral-bus:local"
 APP_HOME = "/opt/referral-bus"
 APP_DATA_DIR = "/var/lib/referral-bus"
 APP_UID = 10001
-#: In-container Prometheus endpoint of the Faust services (``metrics.serve`` binds 127.0.0.1).
+#: In-container Prometheus endpoint of each service (one service per container, so one port for all;
+#: each set by its own ``REFERRAL_BUS_<SERVICE>_METRICS_ADDR``, settings.py).
 METRICS_PORT = 9464
+METRICS_ADDR = f"127.0.0.1:{METRICS_PORT}"
 POSTGRES_IMAGE = "postgres:15"
 POSTGRES_USER = "referral_bus"
 POSTGRES_DB = "referral_bus"
@@ -148,7 +150,7 @@ def compose(spec: ClusterSpec) -> dict[str, Any]:
     """The Compose Specification document (no top-level ``version:``, which the spec deprecates)."""
     bootstrap = {"KAFKA_BOOTSTRAP_SERVERS": internal_bootstrap(spec)}
     data_dir = {"REFERRAL_BUS_DATA_DIR": APP_DATA_DIR}
-    faust = {**bootstrap, **CONSUMER_TIMEOUTS, "REFERRAL_BUS_METRICS_PORT": str(METRICS_PORT), **data_dir}
+    faust = {**bootstrap, **CONSUMER_TIMEOUTS, **data_dir}
     after_topics = {"topics": {"condition": "service_completed_successfully"}}
     services: dict[str, Any] = {f"kafka-{n.node_id}": _kafka_service(spec, n.node_id) for n in spec.nodes}
     services["postgres"] = {
@@ -167,14 +169,16 @@ def compose(spec: ClusterSpec) -> dict[str, Any]:
     services["topics"] = _app_service(
         ["topics", "apply"], dict(bootstrap),
         {f"kafka-{n.node_id}": {"condition": "service_healthy"} for n in spec.nodes}, restart="no")
-    services["router"] = _app_service(["router", "run"], dict(faust), after_topics, "unless-stopped",
-                                      volume="router-data", metrics=True)
-    services["sla"] = _app_service(["sla", "run"], dict(faust), after_topics, "unless-stopped",
-                                   volume="sla-data", metrics=True)
-    # the projector reads with manual assignment (no consumer group) and serves no metrics endpoint
+    services["router"] = _app_service(["router", "run"], {**faust, "REFERRAL_BUS_ROUTER_METRICS_ADDR": METRICS_ADDR},
+                                      after_topics, "unless-stopped", volume="router-data", metrics=True)
+    services["sla"] = _app_service(["sla", "run"], {**faust, "REFERRAL_BUS_SLA_METRICS_ADDR": METRICS_ADDR},
+                                   after_topics, "unless-stopped", volume="sla-data", metrics=True)
+    # the projector reads with manual assignment (no consumer group); it serves metrics too (issue 14)
     services["projector"] = _app_service(
-        ["projections", "run"], {**bootstrap, "REFERRAL_BUS_DATABASE_URL": database_url(), **data_dir},
-        {**after_topics, "postgres": {"condition": "service_healthy"}}, "unless-stopped", volume="projector-data")
+        ["projections", "run"], {**bootstrap, "REFERRAL_BUS_DATABASE_URL": database_url(), **data_dir,
+                                 "REFERRAL_BUS_PROJECTOR_METRICS_ADDR": METRICS_ADDR},
+        {**after_topics, "postgres": {"condition": "service_healthy"}}, "unless-stopped", volume="projector-data",
+        metrics=True)
     volumes = [f"kafka-{n.node_id}-data" for n in spec.nodes] + ["postgres-data", "router-data", "sla-data",
                                                                  "projector-data"]
     return {"name": "referral-bus", "services": services, "volumes": {v: {} for v in volumes}}

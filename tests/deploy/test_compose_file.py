@@ -186,14 +186,16 @@ def test_the_services_environment() -> None:
         env = services[name]["environment"]
         assert env["REFERRAL_BUS_DATA_DIR"] == "/var/lib/referral-bus"
         assert [m["target"] for m in services[name]["volumes"]] == ["/var/lib/referral-bus"]
-    for name in ("router", "sla"):  # the Faust services: consumer groups and a metrics endpoint
+    for name in ("router", "sla"):  # the Faust services: consumer groups
         env = services[name]["environment"]
         assert {k: env[k] for k in deployment.CONSUMER_TIMEOUTS} == {
             "REFERRAL_BUS_SESSION_TIMEOUT": "45", "REFERRAL_BUS_HEARTBEAT_INTERVAL": "3",
             "REFERRAL_BUS_REBALANCE_TIMEOUT": "60", "REFERRAL_BUS_MAX_POLL_INTERVAL": "300"}
+    for name, setting in (("router", "ROUTER"), ("sla", "SLA"), ("projector", "PROJECTOR")):  # each its endpoint
+        env = services[name]["environment"]
         probe = services[name]["healthcheck"]["test"]
         assert probe[:3] == ["CMD", "python", "-c"]
-        assert f"http://127.0.0.1:{env['REFERRAL_BUS_METRICS_PORT']}/metrics" in probe[3]
+        assert f"http://{env[f'REFERRAL_BUS_{setting}_METRICS_ADDR']}/metrics" in probe[3]
     url = services["projector"]["environment"]["REFERRAL_BUS_DATABASE_URL"]
     pg = services["postgres"]["environment"]
     assert url == (f"postgresql+psycopg://{pg['POSTGRES_USER']}:{pg['POSTGRES_PASSWORD']}@postgres:5432/"

@@ -106,3 +106,19 @@ def test_a_service_that_stops_for_the_operator_is_not_restarted(tmp_path: Path) 
     assert len(said) == 1 and "STOPPED" in said[0] and "will not be restarted" in said[0], said
     row = json.loads((tmp_path / "services.json").read_text())["services"][0]
     assert row["state"] == "needs-operator" and row["last_exit_status"] == EXIT_NEEDS_OPERATOR
+
+
+def test_a_service_stopped_by_a_setting_has_its_reason_repeated(tmp_path: Path) -> None:
+    """Issue 14: a service that exits 2 (a setting it cannot use, e.g. its metrics port taken) — ``up``
+    says why, from the last line of its log, not only that it exited."""
+    said: list[str] = []
+    clock = Clock()
+    bad = service(tmp_path, "import sys; print('error: REFERRAL_BUS_SLA_METRICS_ADDR: the port is taken'); "
+                            "sys.exit(2)", name="sla")
+    supervisor = Supervisor([bad], tmp_path / "services.json", say=said.append, clock=clock)
+    supervisor.start_all()
+    exited(supervisor)
+    supervisor.poll()
+    assert said[-1].startswith("sla exited with status 2 after 0 s — it said: error: REFERRAL_BUS_SLA_METRICS_ADDR: "
+                               "the port is taken; restarting in 1 s"), said
+    supervisor.stop_all()

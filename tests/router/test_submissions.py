@@ -207,3 +207,20 @@ def test_rejected_submissions_leave_no_case_state(core: SubmissionHandler, codec
                                     child_removed=True, placed_in_temporary_care=True, referred_to_cam=True)
     assert submit(core, codec, report).receipt.reason_code == "UNKNOWN_CASE"
     assert "C-404" not in core.cases
+
+
+def test_every_receipt_is_keyed_by_the_submission_it_answers(core: SubmissionHandler, codec: Codec) -> None:
+    """Issue 14: accepted, duplicate, refused and undecodable submissions alike — the key is what the
+    sender's produce acknowledgement told it (topic, partition, offset), never a Python-made id."""
+    event = removal()
+    outcomes = [submit(core, codec, event, offset=10), submit(core, codec, event, offset=11),
+                submit(core, codec, removal(producer=event.envelope.producer.model_copy(
+                    update={"agency_id": "nobody"})), offset=12),
+                submit(core, codec, b"\x00\x00\x00\x00\x07 not a schema", key=b"C-1", offset=13),
+                submit(core, codec, b"\x05 bad magic", key=None, offset=14),
+                submit(core, codec, b"", key=None, offset=15)]
+    assert [o.receipt.status for o in outcomes] == [ReceiptStatus.ACCEPTED, ReceiptStatus.DUPLICATE,
+                                                    *[ReceiptStatus.REJECTED] * 4]
+    assert [o.receipt.reason_code for o in outcomes[3:]] == ["UNKNOWN_SCHEMA_ID", "BAD_MAGIC_BYTE", "UNDECODABLE"]
+    assert [o.receipt_key for o in outcomes] == [f"{POLICE}:0:{n}".encode() for n in range(10, 16)]
+    assert outcomes[3].receipt.event_id is None   # nothing to match on but the key and the source fields

@@ -46,7 +46,50 @@ class CaseHistory:
         for at, record in self.sla:
             rows.append({"at": at.isoformat(), "kind": "sla", "type": type(record).__name__,
                          "fields": record.model_dump(mode="json")})
-        return sorted(rows, key=lambda r: (r["at"] or "", r.get("sequence") or 0))
+        return causal_order(rows)
+
+
+def _moment(row: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(row["at"]) if row["at"] else datetime.min.replace(tzinfo=UTC)
+
+
+def causal_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows in time order, except that what was caused never comes before its cause: a
+    deadline's escalation levels after its breach and in ladder order (1, 2, 3), an
+    ``EscalationAcknowledged`` after the levels up to the one it acknowledges. Log times alone do not
+    ensure it: the breach (rb.sla) and the levels (rb.escalations) are written to two topics, and
+    after a restart the SLA processor writes a whole ladder within a millisecond. At one moment an
+    event comes before the SLA records (which events cause). Each row's own
+    ``at`` is kept; only its place moves, to just after its cause."""
+    def deadline(row: dict[str, Any]) -> str | None:
+        return row["fields"].get("deadline_id") if isinstance(row.get("fields"), dict) else None
+
+    breach: dict[str, datetime] = {}
+    levels: dict[str, dict[int, datetime]] = {}
+    for row in rows:
+        if row["kind"] == "sla" and row["type"] == "DeadlineBreached" and deadline(row):
+            breach[deadline(row) or ""] = _moment(row)
+    raised = sorted((r for r in rows if r["kind"] == "sla" and r["type"] == "EscalationRaised" and deadline(r)),
+                    key=lambda r: int(r["fields"].get("level") or 0))
+    keys: dict[int, tuple[datetime, int]] = {}
+    for row in raised:   # level n no earlier than the breach and level n-1 of the same deadline
+        of = deadline(row) or ""
+        level = int(row["fields"].get("level") or 0)
+        earlier = [breach[of]] if of in breach else []
+        earlier += [at for lv, at in levels.get(of, {}).items() if lv < level]
+        effective = max([_moment(row), *earlier])
+        levels.setdefault(of, {})[level] = effective
+        keys[id(row)] = (effective, 1 + level)
+    for row in rows:
+        if row["kind"] == "event" and row["type"] == "EscalationAcknowledged" and deadline(row):
+            level = int(row["fields"].get("level") or 0)
+            acknowledged = [at for lv, at in levels.get(deadline(row) or "", {}).items() if lv <= level]
+            keys[id(row)] = (max([_moment(row), *acknowledged]), 100 + level)
+    indexed = list(enumerate(rows))
+    # at one moment an event comes before the SLA records it caused (rank 0, then 1)
+    indexed.sort(key=lambda ir: (*keys.get(id(ir[1]), (_moment(ir[1]), 0 if ir[1]["kind"] == "event" else 1)),
+                                 ir[1].get("sequence") or 0, ir[0]))
+    return [row for _, row in indexed]
 
 
 def _fields(event: Event) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from referral_bus.contracts.base import Record
 from referral_bus.infra.codec.errors import DecodeError
+from referral_bus.infra.local_time import localized
 from referral_bus.infra.runtime import Runtime
 
 log = structlog.get_logger(__name__)
@@ -39,4 +40,6 @@ def follow(runtime: Runtime, topic_id: str = "escalations", from_beginning: bool
 
 
 def format_line(record: Record) -> str:
-    return json.dumps({"type": type(record).__name__, **record.model_dump(mode="json")}, ensure_ascii=False)
+    """One JSON line per record, its times in Almaty time with the offset (infra/local_time.py)."""
+    return json.dumps(localized({"type": type(record).__name__, **record.model_dump(mode="json")}),
+                      ensure_ascii=False)

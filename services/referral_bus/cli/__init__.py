@@ -15,6 +15,8 @@ from referral_bus.cli import admin, audit, run, scenarios, security
 from referral_bus.cli.common import EXIT_UNREACHABLE, EXIT_USAGE
 from referral_bus.infra.logging import configure_logging
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="referral-bus", description=__doc__.split("\n\n")[0])
@@ -30,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.bootstrap:
         os.environ["KAFKA_BOOTSTRAP_SERVERS"] = args.bootstrap
+    if args.log_level.upper() not in LOG_LEVELS:
+        print(f"error: {'--log-level' if '--log-level' in (argv or sys.argv) else 'REFERRAL_BUS_LOG_LEVEL'}: "
+              f"expected one of {', '.join(LOG_LEVELS)}, got {args.log_level!r}", file=sys.stderr)
+        return EXIT_USAGE
     configure_logging(args.log_level)
     from referral_bus.infra.settings import ProjectFilesNotFound
     try:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from referral_bus.cli.common import EXIT_FOUND, EXIT_UNREACHABLE, EXIT_USAGE, ZONED_EXAMPLE, zoned_time
 from referral_bus.cli.common import runtime as _runtime
+from referral_bus.infra.local_time import iso_almaty, localized, shown
 
 if TYPE_CHECKING:
     from referral_bus.infra.runtime import Runtime
@@ -66,7 +67,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         return refused
     history = rebuild_case_sync(runtime, args.case_id, as_of)
     if not history.events:
-        print(f"no events for case {args.case_id}" + (f" as of {as_of.isoformat()}" if as_of else ""), file=sys.stderr)
+        print(f"no events for case {args.case_id}" + (f" as of {shown(as_of)}" if as_of else ""), file=sys.stderr)
         for problem in history.chain_problems:   # records of the case set aside (unreadable, chain broken)
             print(f"  {problem}", file=sys.stderr)
         return 1
@@ -80,12 +81,12 @@ def cmd_history(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"summary": summary, "timeline": history.timeline()}, ensure_ascii=False, indent=2))
         return 0
-    for row in history.timeline():
+    for row in history.timeline():   # Almaty time with the offset; escalations in causal order (auditor/history.py)
+        fields = json.dumps(localized(row["fields"]), ensure_ascii=False)
         if row["kind"] == "event":
-            print(f"{row['at']}  #{row['sequence']:<3} {row['type']:<28} by {row['producer']}  "
-                  f"{json.dumps(row['fields'], ensure_ascii=False)}")
+            print(f"{shown(row['at'])}  #{row['sequence']:<3} {row['type']:<28} by {row['producer']}  {fields}")
         else:
-            print(f"{row['at']}  SLA  {row['type']:<28} {json.dumps(row['fields'], ensure_ascii=False)}")
+            print(f"{shown(row['at'])}  SLA  {row['type']:<28} {fields}")
     print(json.dumps(summary, ensure_ascii=False))
     return 0
 
@@ -118,9 +119,9 @@ def cmd_sla(args: argparse.Namespace) -> int:
         print(f"  rule {e.in_force}")
         for line in e.reasoning:
             print(f"    {line}")
-        status = e.status + (f" at {e.completed_at.isoformat()}" if e.completed_at else "")
+        status = e.status + (f" at {shown(e.completed_at)}" if e.completed_at else "")
         status += f", {e.lateness_seconds} s late" if e.lateness_seconds else ""
-        print(f"  due {e.due_at.isoformat()} — {status}" + (f"; escalated "
+        print(f"  due {shown(e.due_at)} — {status}" + (f"; escalated "
                                                             f"{', '.join(e.escalated_to)}" if e.escalated_to else ""))
     return 0
 
@@ -206,7 +207,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         for r in reads:
             who = r.reader + (f" (principal {r.principal})" if r.principal and r.principal != r.reader else "")
             query = f" [{r.query}]" if r.query else ""
-            print(f"{r.read_at.isoformat()}  #{r.sequence:<5} {who:<30} {r.tool}{query}  purpose: {r.purpose}")
+            print(f"{shown(r.read_at)}  #{r.sequence:<5} {who:<30} {r.tool}{query}  purpose: {r.purpose}")
         if not reads:
             print(f"no recorded reads of case {args.case_id}", file=sys.stderr)
         verdict = "chain intact" if trail.ok else f"CHAIN BROKEN OR ALTERED: {len(trail.problems)} problem(s)"
@@ -237,7 +238,7 @@ def _sla_report(args: argparse.Namespace) -> int:
                            "met_share": r.met_share, "median_lateness_seconds": r.median_lateness,
                            "p90_lateness_seconds": r.p90_lateness} for r in rows], ensure_ascii=False, indent=2))
         return 0
-    print(f"deadlines due {start.isoformat()} – {end.isoformat()}")
+    print(f"deadlines due {shown(start)} – {shown(end)}")
     print(f"{'rule':<38} {'city':<17} {'agency':<26} {'due':>5} {'met':>5} {'breach':>6} {'open':>5} "
           f"{'withdrawn':>9} {'median late':>12} {'p90 late':>10}")
     for r in rows:
@@ -267,7 +268,7 @@ def cmd_told(args: argparse.Namespace) -> int:
         from referral_bus.projections.service import make_engine
         told = told_from_read_models(make_engine(runtime), args.agency_id, args.case_id, as_of)
     for t in told:
-        print(json.dumps({"delivered_at": t.delivered_at.isoformat(), "delivery_id": t.delivery_id,
+        print(json.dumps({"delivered_at": iso_almaty(t.delivered_at), "delivery_id": t.delivery_id,
                           "record_type": t.record_type, "event_id": t.event_id, "paragraph": t.paragraph,
                           "purpose": t.purpose}, ensure_ascii=False))
     return 0

@@ -22,14 +22,29 @@ def _data_dir() -> Path:
 
 
 def _broker_port(explicit: int | None) -> int:
-    return explicit or int(os.environ.get("REFERRAL_BUS_BROKER_PORT", "9092"))
+    from referral_bus.infra.settings import port_setting
+    return explicit or port_setting("REFERRAL_BUS_BROKER_PORT", 9092) or 9092
+
+
+def _serve_metrics(runtime: Runtime, service: str) -> bool:
+    """This service's metrics endpoint (settings.py); False, with one line on stderr, when its
+    address cannot be used — the caller exits 2, naming the setting, never with a traceback."""
+    from referral_bus.infra import metrics
+    settings = runtime.settings
+    try:
+        metrics.serve(settings.metrics_address(service), settings.metrics_setting(service), service)
+    except metrics.MetricsAddressUnusable as exc:
+        print(f"error: {exc.strerror}", file=sys.stderr, flush=True)
+        return False
+    return True
 
 
 def cmd_service(args: argparse.Namespace) -> int:
-    from referral_bus.infra import metrics
+    from referral_bus.cli.common import EXIT_USAGE
     from referral_bus.infra.kafka.faust_app import run_worker
     runtime = _runtime()
-    metrics.serve(runtime.settings.metrics_port)
+    if not _serve_metrics(runtime, "router" if args.command == "router" else "sla"):
+        return EXIT_USAGE
     if args.command == "router":
         from referral_bus.router.app import create_app
     else:
@@ -49,6 +64,9 @@ def cmd_projections(args: argparse.Namespace) -> int:
         print(f"rebuilt the read models from the log: {applied:,} records into "
               f"{runtime.settings.read_model_url.split('@')[-1]}")
         return 0
+    if not _serve_metrics(runtime, "projector"):
+        from referral_bus.cli.common import EXIT_USAGE
+        return EXIT_USAGE
     try:
         project(runtime, make_engine(runtime), until_end=False)
     except KeyboardInterrupt:
@@ -139,6 +157,26 @@ def _signing_keys(runtime: Runtime) -> None:
           f"{len(signers) - len(enrolled)} already there; private keys in {store.directory} (mode 0600)")
 
 
+def _check_settings() -> int | None:
+    """Before ``up`` starts anything: every setting valid (settings.py raises SettingError, exit 2),
+    and the services' metrics addresses distinct and free — else one line per problem, exit 2."""
+    from referral_bus.cli.common import EXIT_USAGE
+    from referral_bus.infra import metrics
+    from referral_bus.infra.settings import Settings, broker_kind
+    settings = Settings()
+    broker_kind()
+    addresses = settings.metrics_addresses
+    problems = metrics.check_free(addresses, {s: settings.metrics_setting(s) for s in addresses})
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if problems:
+        print("nothing started: the services' metrics addresses must be distinct and free", file=sys.stderr)
+        return EXIT_USAGE
+    for service, (host, port) in addresses.items():
+        print(f"{service} metrics at http://{host}:{port}/metrics")
+    return None
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     """Broker (local Apache Kafka, durable, unless KAFKA_BOOTSTRAP_SERVERS is set), topics, router,
     SLA processor, projector,
@@ -154,6 +192,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         raise KeyboardInterrupt  # run the same clean shutdown as Ctrl-C
 
     signal.signal(signal.SIGTERM, stop_on_sigterm)
+    if (refused := _check_settings()) is not None:
+        return refused
     logs = _data_dir() / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     broker = None
@@ -253,6 +293,7 @@ def cmd_services(args: argparse.Namespace) -> int:
               "(REFERRAL_BUS_DATA_DIR)?", file=sys.stderr)
         return 2
     from referral_bus.infra.health import OK, read_health
+    from referral_bus.infra.local_time import shown
     status = json.loads(path.read_text())
     health = read_health(_data_dir())
     for row in status["services"]:
@@ -261,8 +302,8 @@ def cmd_services(args: argparse.Namespace) -> int:
               f"{exit_note}; log {row['log']}")
     for name, said in health.items():
         if said["state"] != OK:
-            print(f"{name:<12} {said['state']:<14} since {said['since']}: {said['detail']}")
-    print(f"as of {status['at']}")
+            print(f"{name:<12} {said['state']:<14} since {shown(said['since'])}: {said['detail']}")
+    print(f"as of {shown(status['at'])}")
     healthy = all(said["state"] == OK for said in health.values())
     return 0 if healthy and all(row["state"] == "running" for row in status["services"]) else 1
 

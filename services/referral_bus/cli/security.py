@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from referral_bus.cli.common import runtime as _runtime
+from referral_bus.infra.local_time import shown
 
 
 def _secrets_dir(explicit: str | None) -> Path:
@@ -105,9 +106,9 @@ def cmd_keys(args: argparse.Namespace) -> int:
     directory = load_key_directory(runtime)
     if args.action == "list":
         for key in sorted(directory.keys.values(), key=lambda k: (k.agency_id, k.enrolled_at)):
-            state = (f"revoked {key.revoked_at.isoformat()} ({key.revocation_reason})" if key.revoked_at
+            state = (f"revoked {shown(key.revoked_at)} ({key.revocation_reason})" if key.revoked_at
                      else "current")
-            print(f"{key.key_id:<48} enrolled {key.enrolled_at.isoformat()}  {state}")
+            print(f"{key.key_id:<48} enrolled {shown(key.enrolled_at)}  {state}")
         print(f"{len(directory.keys)} key(s)")
         return 0
     if args.action == "revoke":
@@ -122,7 +123,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
             return 1
         publish_key_records(runtime, revoked)
         for record in revoked:
-            print(f"revoked {record.key_id} from {record.revoked_at.isoformat()}: events signed with it are refused "
+            print(f"revoked {record.key_id} from {shown(record.revoked_at)}: events signed with it are refused "
                   "from then on; those recorded before stay valid")
         return 0
     signers = {*runtime.directory.agencies, ROUTER}

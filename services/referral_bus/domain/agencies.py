@@ -110,11 +110,5 @@ class Directory:
             return next((a for a in candidates if a.default), candidates[0])
         return candidates[0] if candidates else None
 
-    def serves(self, agency_id: str, kind: AgencyKind, city: City) -> bool:
-        """Whether ``agency_id`` is an agency of ``kind`` serving ``city`` (default or not): an event
-        naming the child's own school or polyclinic must name one of these (seed 002 SOP)."""
-        agency = self.agencies.get(agency_id)
-        return agency is not None and agency.kind is kind and city in agency.cities
-
     def of_kind(self, kind: AgencyKind) -> list[Agency]:
         return [a for a in self.agencies.values() if a.kind is kind]

@@ -1,7 +1,12 @@
 """Prometheus metrics. Labels are rule ids, record types and reason codes only — never case ids or
-anything about a child. Served on ``REFERRAL_BUS_METRICS_PORT`` when it is set."""
+anything about a child. Each service serves them on its own address (settings.py: its
+``REFERRAL_BUS_<SERVICE>_METRICS_ADDR``, else ``REFERRAL_BUS_METRICS_PORT`` plus its offset)."""
 
 from __future__ import annotations
+
+import errno
+import socket
+from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
@@ -25,7 +30,58 @@ ESCALATION_FIRING_LATENESS = Histogram(
     "How long after the moment an escalation fell due it was actually emitted",
     buckets=(0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, float("inf")))
 
+#: The projector (issue 14): batches applied, records applied, and how far behind the log it is.
+PROJECTOR_BATCHES = Counter("referral_bus_projector_batches", "Batches the projector applied to the read models")
+PROJECTOR_RECORDS = Counter("referral_bus_projector_records", "Records the projector applied to the read models")
+PROJECTOR_LAG = Gauge("referral_bus_projector_lag_records", "Records on the followed topics not yet projected "
+                      "(high watermark minus position, all partitions)")
 
-def serve(port: int | None) -> None:
-    if port:
-        start_http_server(port, addr="127.0.0.1")
+
+class MetricsAddressUnusable(OSError):
+    """The metrics endpoint cannot listen where its setting says (the port is taken, the host is
+    not this machine's). The message is one line naming the setting; exit status 2."""
+
+
+def serve(address: tuple[str, int] | None, setting: str, service: str) -> Any:
+    """Serve this process's metrics at ``address`` (None: no endpoint). ``setting`` names what the
+    operator changes when the address cannot be used. Returns the HTTP server (tests shut it down)."""
+    if address is None:
+        return None
+    host, port = address
+    try:
+        server, _thread = start_http_server(port, addr=host)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            why = "the port is already in use (another service or program listens there)"
+        elif isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+            why = "that host is not an address of this machine"
+        else:
+            why = exc.strerror or type(exc).__name__
+        raise MetricsAddressUnusable(exc.errno or 0, f"{setting}: the {service}'s metrics cannot listen on "
+                                     f"{host}:{port}: {why}; choose another") from None
+    return server
+
+
+def check_free(addresses: dict[str, tuple[str, int]], setting: dict[str, str]) -> list[str]:
+    """Before ``up`` starts the services: one line per address two services share or another
+    program already holds (each naming the setting to change); empty when all are usable."""
+    problems: list[str] = []
+    seen: dict[tuple[str, int], str] = {}
+    for service, address in addresses.items():
+        host, port = address
+        if address in seen or ("0.0.0.0", port) in seen or (host == "0.0.0.0" and any(p == port for _, p in seen)):
+            other = seen.get(address) or next(s for (h, p), s in seen.items() if p == port)
+            problems.append(f"{setting[service]}: the {service}'s metrics would listen on {host}:{port}, as the "
+                            f"{other}'s do; give each service its own port")
+            continue
+        seen[address] = service
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as the HTTP server does
+            try:
+                probe.bind((host, port))
+            except OSError as exc:
+                why = ("the port is already in use" if exc.errno == errno.EADDRINUSE
+                       else exc.strerror or type(exc).__name__)
+                problems.append(f"{setting[service]}: the {service}'s metrics cannot listen on {host}:{port}: {why}; "
+                                "choose another")
+    return problems

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -51,17 +52,136 @@ def project_root() -> Path:
     return (shipped / _MARKER).resolve().parent
 
 
-def _seconds(name: str, default: float) -> float:
+class SettingError(ValueError):
+    """A setting from the environment holds a value the bus cannot use. The message names the
+    variable, what it expects and what it got (``REFERRAL_BUS_X: expected …, got …``); the command
+    line turns it into one line on stderr and exit status 2 (cli/__init__.py)."""
+
+    def __init__(self, name: str, expected: str, got: str) -> None:
+        super().__init__(f"{name}: expected {expected}, got {got!r}")
+        self.name = name
+
+
+def _raw(name: str) -> str | None:
     value = os.environ.get(name)
-    if not value:
+    return value.strip() if value is not None and value.strip() else None
+
+
+def _seconds(name: str, default: float, *, zero_allowed: bool = False) -> float:
+    value = _raw(name)
+    if value is None:
         return float(default)
+    expected = "a number of seconds ≥ 0" if zero_allowed else "a positive number of seconds"
     try:
         seconds = float(value)
     except ValueError:
-        raise ValueError(f"{name} must be a number of seconds, got {value!r}") from None
-    if seconds <= 0:
-        raise ValueError(f"{name} must be positive, got {value!r}")
+        raise SettingError(name, expected, value) from None
+    if not math.isfinite(seconds) or seconds < 0 or (seconds == 0 and not zero_allowed):
+        raise SettingError(name, expected, value)
     return seconds
+
+
+def _whole(name: str, default: int, *, what: str, minimum: int = 1) -> int:
+    value = _raw(name)
+    if value is None:
+        return default
+    expected = f"a whole number of {what} ≥ {minimum}"
+    try:
+        number = int(value)
+    except ValueError:
+        raise SettingError(name, expected, value) from None
+    if number < minimum:
+        raise SettingError(name, expected, value)
+    return number
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = _raw(name)
+    if value is None:
+        return default
+    if value.lower() in ("true", "1", "yes", "on"):
+        return True
+    if value.lower() in ("false", "0", "no", "off"):
+        return False
+    raise SettingError(name, "true or false", value)
+
+
+def _port(name: str, value: str) -> int:
+    expected = "a TCP port 1–65535"
+    try:
+        port = int(value)
+    except ValueError:
+        raise SettingError(name, expected, value) from None
+    if not 1 <= port <= 65535:
+        raise SettingError(name, expected, value)
+    return port
+
+
+def port_setting(name: str, default: int | None) -> int | None:
+    """A port from the environment (``REFERRAL_BUS_BROKER_PORT`` …), checked."""
+    value = _raw(name)
+    return default if value is None else _port(name, value)
+
+
+#: The services that serve Prometheus metrics, each on its own address, and the offset each takes
+#: from ``REFERRAL_BUS_METRICS_PORT`` (the base port) so that the services ``up`` runs on one
+#: machine never ask for the same port.
+METRICS_SERVICES: dict[str, int] = {"router": 0, "sla": 1, "projector": 2}
+METRICS_BASE_PORT = "REFERRAL_BUS_METRICS_PORT"
+
+
+#: The setting that gives one service its own metrics address (HOST:PORT), over the base port.
+METRICS_ADDR_SETTINGS: dict[str, str] = {"router": "REFERRAL_BUS_ROUTER_METRICS_ADDR",
+                                         "sla": "REFERRAL_BUS_SLA_METRICS_ADDR",
+                                         "projector": "REFERRAL_BUS_PROJECTOR_METRICS_ADDR"}
+
+
+def metrics_addr_setting(service: str) -> str:
+    """The setting that gives one service's metrics address, e.g. ``REFERRAL_BUS_SLA_METRICS_ADDR``."""
+    return METRICS_ADDR_SETTINGS[service]
+
+
+def _address(name: str) -> tuple[str, int] | None:
+    value = _raw(name)
+    if value is None:
+        return None
+    host, sep, port = value.rpartition(":")
+    if not sep:
+        host, port = "127.0.0.1", value
+    host = host.strip("[]") or "127.0.0.1"
+    expected = "HOST:PORT (e.g. 127.0.0.1:9464) or a port 1–65535"
+    if not port.isdigit() or not 1 <= int(port) <= 65535 or any(c.isspace() for c in host):
+        raise SettingError(name, expected, value)
+    return host, int(port)
+
+
+def _metrics_addresses() -> dict[str, tuple[str, int]]:
+    base = port_setting(METRICS_BASE_PORT, None)
+    if base is not None and base + max(METRICS_SERVICES.values()) > 65535:
+        raise SettingError(METRICS_BASE_PORT, f"a TCP port 1–{65535 - max(METRICS_SERVICES.values())} (the SLA "
+                           "processor and the projector take the next two)", str(base))
+    addresses: dict[str, tuple[str, int]] = {}
+    for service, offset in METRICS_SERVICES.items():
+        own = _address(metrics_addr_setting(service))
+        if own is not None:
+            addresses[service] = own
+        elif base is not None:
+            addresses[service] = ("127.0.0.1", base + offset)
+    return addresses
+
+
+def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = _raw(name)
+    if value is None:
+        return default
+    if value.lower() not in choices:
+        raise SettingError(name, " or ".join(repr(c) for c in choices), value)
+    return value.lower()
+
+
+def broker_kind() -> str:
+    """``REFERRAL_BUS_BROKER``: the local broker ``up`` and the tests start."""
+    return _choice("REFERRAL_BUS_BROKER", "kafka", ("kafka", "tansu"))
 
 
 @dataclass(frozen=True)
@@ -72,17 +192,19 @@ class Settings:
     schema_registry_url: str | None = field(default_factory=lambda: os.environ.get("SCHEMA_REGISTRY_URL") or None)
     root: Path = field(default_factory=project_root)
     #: Largest accepted submission; bigger ones are rejected with OVERSIZED.
-    max_event_bytes: int = field(default_factory=lambda: int(os.environ.get("REFERRAL_BUS_MAX_EVENT_BYTES",
-                                                                            256 * 1024)))
+    max_event_bytes: int = field(default_factory=lambda: _whole("REFERRAL_BUS_MAX_EVENT_BYTES", 256 * 1024,
+                                                                what="bytes"))
     #: How far in the future occurred_at may lie (clock skew between agencies and the bus).
-    max_clock_skew_seconds: int = field(default_factory=lambda: int(os.environ.get("REFERRAL_BUS_MAX_CLOCK_SKEW", 300)))
+    max_clock_skew_seconds: int = field(default_factory=lambda: _whole("REFERRAL_BUS_MAX_CLOCK_SKEW", 300,
+                                                                       what="seconds", minimum=0))
     #: How far in the past occurred_at may lie: older is a wrong clock or a mistyped year.
-    max_event_age_days: int = field(default_factory=lambda: int(os.environ.get("REFERRAL_BUS_MAX_EVENT_AGE_DAYS",
-                                                                               3650)))
+    max_event_age_days: int = field(default_factory=lambda: _whole("REFERRAL_BUS_MAX_EVENT_AGE_DAYS", 3650,
+                                                                   what="days"))
     #: The SLA processor waits this long past a due time before declaring a breach, so that a
     #: completing event already on its way through the router is not mistaken for a miss.
-    sla_grace_seconds: float = field(default_factory=lambda: float(os.environ.get("REFERRAL_BUS_SLA_GRACE", 10)))
-    sla_tick_seconds: float = field(default_factory=lambda: float(os.environ.get("REFERRAL_BUS_SLA_TICK", 1)))
+    sla_grace_seconds: float = field(default_factory=lambda: _seconds("REFERRAL_BUS_SLA_GRACE", 10,
+                                                                      zero_allowed=True))
+    sla_tick_seconds: float = field(default_factory=lambda: _seconds("REFERRAL_BUS_SLA_TICK", 1))
     #: Consumer-group timing, production defaults (Kafka's own): a member that stops heartbeating
     #: is dropped after the session timeout; a rebalance waits up to the rebalance timeout for
     #: members to rejoin. Tests and single-machine runs may shorten them.
@@ -94,20 +216,32 @@ class Settings:
     max_poll_interval_seconds: float = field(default_factory=lambda: _seconds("REFERRAL_BUS_MAX_POLL_INTERVAL", 300))
     #: Producers of the services use Kafka's idempotence (a retried send is never written twice).
     #: Only the opt-in Tansu broker, which cannot grant producer ids, turns it off (tansu_broker.py).
-    producer_idempotence: bool = field(default_factory=lambda: os.environ.get(
-        "REFERRAL_BUS_PRODUCER_IDEMPOTENCE", "true").strip().lower() not in ("false", "0", "no"))
-    #: Port for the Prometheus /metrics endpoint of a service (127.0.0.1); unset = no endpoint.
-    metrics_port: int | None = field(default_factory=lambda: int(os.environ["REFERRAL_BUS_METRICS_PORT"])
-                                     if os.environ.get("REFERRAL_BUS_METRICS_PORT") else None)
+    producer_idempotence: bool = field(default_factory=lambda: _flag("REFERRAL_BUS_PRODUCER_IDEMPOTENCE", True))
+    #: Where each service serves Prometheus /metrics: ``REFERRAL_BUS_<SERVICE>_METRICS_ADDR``
+    #: (HOST:PORT) when set, else 127.0.0.1 at ``REFERRAL_BUS_METRICS_PORT`` plus the service's
+    #: offset (router +0, sla +1, projector +2); a service with neither serves no endpoint.
+    metrics_addresses: dict[str, tuple[str, int]] = field(default_factory=_metrics_addresses)
     #: Read models (SQLAlchemy URL); the embedded default is SQLite under the data directory.
     database_url: str | None = field(default_factory=lambda: os.environ.get("REFERRAL_BUS_DATABASE_URL") or None)
-    data_dir: Path = field(default_factory=lambda: Path(os.environ.get("REFERRAL_BUS_DATA_DIR", ".referral-bus")))
+    data_dir: Path = field(default_factory=lambda: Path(_raw("REFERRAL_BUS_DATA_DIR") or ".referral-bus"))
     #: How this process authenticates to Kafka (REFERRAL_BUS_KAFKA_SECURITY …; infra/kafka/security.py).
     kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity.from_env)
     #: Private signing keys of the agencies this machine speaks for (infra/signing_keys.py);
     #: default ``<data_dir>/signing-keys``.
     signing_key_dir: Path | None = field(default_factory=lambda: Path(os.environ["REFERRAL_BUS_SIGNING_KEY_DIR"])
                                          if os.environ.get("REFERRAL_BUS_SIGNING_KEY_DIR") else None)
+
+    def metrics_address(self, service: str) -> tuple[str, int] | None:
+        """Where ``service`` (router, sla, projector) serves its metrics; None: no endpoint."""
+        return self.metrics_addresses.get(service)
+
+    @staticmethod
+    def metrics_setting(service: str) -> str:
+        """The setting(s) an operator changes to move ``service``'s metrics endpoint."""
+        if os.environ.get(metrics_addr_setting(service), "").strip():
+            return metrics_addr_setting(service)
+        return (f"{METRICS_BASE_PORT} (+{METRICS_SERVICES[service]} for the {service}) or "
+                f"{metrics_addr_setting(service)}")
 
     def kafka_python(self) -> dict[str, Any]:
         """Connection settings for a kafka-python client: the servers and this process's credentials."""

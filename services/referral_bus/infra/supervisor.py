@@ -28,6 +28,19 @@ HEALTHY_AFTER = 60.0
 #: A service exiting with this status stopped on purpose and needs the operator (its stores and the
 #: log disagree, projections/divergence.py): restarting it would only repeat the refusal.
 EXIT_NEEDS_OPERATOR = 4
+#: A service exiting with this status found a setting it cannot use (the port of its metrics taken …):
+#: its last log line names the setting, and the supervisor repeats it.
+EXIT_SETTING = 2
+
+
+def _last_line(log: Path) -> str:
+    try:
+        with open(log, "rb") as f:
+            f.seek(max(0, f.seek(0, 2) - 4096))
+            lines = [line for line in f.read().decode(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return "(its log cannot be read)"
+    return lines[-1].strip() if lines else "(nothing)"
 
 
 @dataclass
@@ -93,8 +106,9 @@ class Supervisor:
                 service.restart_at = now + delay
                 loop = (f"; exited {service.failures_in_a_row} times in a row — see its log"
                         if service.failures_in_a_row >= 3 else "")
-                self.say(f"{service.name} exited with status {proc.returncode} after {ran:.0f} s; restarting in "
-                         f"{delay:.0f} s (log {service.log}){loop}")
+                said = f" — it said: {_last_line(service.log)}" if proc.returncode == EXIT_SETTING else ""
+                self.say(f"{service.name} exited with status {proc.returncode} after {ran:.0f} s{said}; restarting "
+                         f"in {delay:.0f} s (log {service.log}){loop}")
                 changed = True
             if service.restart_at is not None and now >= service.restart_at and not self._stopping:
                 self._start(service)

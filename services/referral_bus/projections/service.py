@@ -175,8 +175,12 @@ def _project(runtime: Runtime, engine: Engine, *, until_end: bool, batch: int, s
                 projector.apply_batch(items)
                 quarantine.write()
                 applied += len(items)
+                behind = sum(max(0, (consumer.highwater(tp) or 0) - consumer.position(tp)) for tp in tps)
+                metrics.PROJECTOR_LAG.set(behind)
+                if items:
+                    metrics.PROJECTOR_BATCHES.inc()
+                    metrics.PROJECTOR_RECORDS.inc(len(items))
                 if progress is not None:
-                    behind = sum(max(0, (consumer.highwater(tp) or 0) - consumer.position(tp)) for tp in tps)
                     progress.update(applied, applied + behind)
                 if until_end and not items and all(consumer.highwater(tp) is not None
                                                    and consumer.position(tp) >= consumer.highwater(tp) for tp in tps):

@@ -225,9 +225,7 @@ class RouterService:
         for outcome in outcomes:
             receipt = outcome.receipt
             metrics.RECEIPTS.labels(receipt.status.value, receipt.reason_code or "").inc()
-            receipts.append(Outgoing(self.receipts[receipt.source_topic],
-                                     str(receipt.event_id or receipt.receipt_id).encode(),
-                                     codec.encode(receipt)))
+            receipts.append(Outgoing(self.receipts[receipt.source_topic], outcome.receipt_key, codec.encode(receipt)))
             for delivery, event in outcome.deliveries:
                 env = event.envelope
                 deliveries.append(Outgoing(

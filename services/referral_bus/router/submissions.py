@@ -44,6 +44,15 @@ Source = tuple[str, int, int]
 """Where a submission sits on its ingress topic: (topic, partition, offset)."""
 
 
+def source_key(source: Source) -> bytes:
+    """The Kafka key of every receipt (docs/contract.md): ``<ingress topic>:<partition>:<offset>`` of the
+    submission it answers, UTF-8 — what any Kafka client's produce acknowledgement tells the sender, so
+    a receipt is matched the same way whether or not its bytes decoded (the receipt's value says it
+    again in ``source_topic``, ``source_partition``, ``source_offset``)."""
+    topic, partition, offset = source
+    return f"{topic}:{partition}:{offset}".encode()
+
+
 @dataclass(frozen=True)
 class Submission:
     topic: str
@@ -71,6 +80,11 @@ class Outcome:
     appended: Event | None = None
     deliveries: list[tuple[Delivery, Event]] = field(default_factory=list)
     dead_letter: DeadLetter | None = None
+
+    @property
+    def receipt_key(self) -> bytes:
+        """The key the receipt is written with: the submission's coordinates (``source_key``)."""
+        return source_key((self.receipt.source_topic, self.receipt.source_partition, self.receipt.source_offset))
 
 
 def utc_now() -> datetime:

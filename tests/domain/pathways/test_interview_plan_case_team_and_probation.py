@@ -200,8 +200,6 @@ def test_the_default_agency_is_what_kind_level_routes_reach(directory: Directory
         assert len([a for a in directory.of_kind(AgencyKind.HEALTH) if city in a.cities]) >= 2
     assert directory.serving(AgencyKind.SCHOOL, City.ALMATY).id == "school-almaty"  # type: ignore[union-attr]
     assert directory.serving(AgencyKind.HEALTH, City.SHYMKENT).id == "health-shymkent"  # type: ignore[union-attr]
-    assert directory.serves("school-almaty-no-38", AgencyKind.SCHOOL, City.ALMATY)
-    assert not directory.serves("school-almaty-no-38", AgencyKind.SCHOOL, City.SHYMKENT)
 
 
 def _two_schools(**marks: Any) -> dict[str, Any]:

@@ -244,12 +244,13 @@ def test_support_services_provider_named_on_closure_is_checked_against_the_direc
     got = case.add(closure(referred_to_support_services=True, support_services_agency_id="health-almaty"))
     assert (got["health-almaty"].paragraph, got["health-almaty"].purpose) == ("6.39(b)", "referral")
     assert NGO not in got
-    for named, why in (("nobody-almaty", "not in the directory"), ("court-almaty", "not a provider"),
-                       ("health-nur-sultan", "does not serve")):
+    for named, code, why in (("nobody-almaty", Code.NO_RECIPIENT, "not in the directory"),
+                             ("court-almaty", Code.ILLEGAL_TRANSITION, "is a court agency, not a ngo"),
+                             ("health-nur-sultan", Code.ILLEGAL_TRANSITION, "does not serve")):
         other = held(directory, MeetingDecision.SUPPORT_SERVICES)
         refused = other.rejects(closure(referred_to_support_services=True, support_services_agency_id=named))
-        assert (refused.code, refused.paragraph, refused.field) == (
-            Code.NO_RECIPIENT, "6.39(b)", "support_services_agency_id"), named
+        wanted = (code, "6.39(b)", "support_services_agency_id")
+        assert (refused.code, refused.paragraph, refused.field) == wanted, named
         assert why in refused.message
     unflagged = violation(lambda: closure(support_services_agency_id="health-almaty"))
     assert (unflagged.paragraph, unflagged.field) == ("6.51", "support_services_agency_id")

@@ -33,6 +33,7 @@ from referral_bus.domain.pathways.base import (
     city_of,
     illegal,
     kinds,
+    named_agency,
     to_home_city,
     to_kind,
     to_members,
@@ -346,27 +347,15 @@ def _apply_closed(event: CaseClosed, state: CaseState, directory: Directory | No
 
 
 #: 6.39(b), 6.51: the kinds of agency that provide support services a family may be referred to on closure
-SUPPORT_SERVICE_PROVIDERS = frozenset({AgencyKind.NGO, AgencyKind.SOCIAL_PROTECTION, AgencyKind.HEALTH,
-                                       AgencyKind.SCHOOL})
+SUPPORT_SERVICE_PROVIDERS = (AgencyKind.NGO, AgencyKind.SOCIAL_PROTECTION, AgencyKind.HEALTH, AgencyKind.SCHOOL)
 
 
 def support_services_provider(event: CaseClosed, state: CaseState, directory: Directory, paragraph: str) -> str:
     """The agency the family is referred to on closure: the one the closure names — in the directory, a
     provider of support services, serving the case's city — or else the city's selected NGO (5.15)."""
-    city = city_of(event, state)
-    named = event.support_services_agency_id
-    if named is None:
-        return agency_of(directory, AgencyKind.NGO, city, paragraph)
-    agency = directory.get(named)
-    problem = ("is not in the directory" if agency is None
-               else f"is a {agency.kind.value} agency, not a provider of support services"
-               if agency.kind not in SUPPORT_SERVICE_PROVIDERS
-               else f"does not serve {city.value}" if city is not None and agency.cities and city not in agency.cities
-               else None)
-    if problem is not None:
-        raise Rejection(Code.NO_RECIPIENT, f"support services agency {named!r} {problem}", paragraph=paragraph,
-                        field="support_services_agency_id")
-    return named
+    if event.support_services_agency_id is None:
+        return agency_of(directory, AgencyKind.NGO, city_of(event, state), paragraph)
+    return named_agency(event, state, directory, "support_services_agency_id", SUPPORT_SERVICE_PROVIDERS, paragraph)
 
 
 def _route_closed(event: CaseClosed, state: CaseState, directory: Directory) -> list[Delivery]:

@@ -23,7 +23,9 @@ def canonical_form(schema: dict[str, Any]) -> str:
 
 
 def embedded_schema_id(schema: dict[str, Any]) -> int:
-    """A stable 31-bit id from the schema's Parsing Canonical Form, the same in every process."""
+    """A stable id from the schema, the same in every process: SHA-256 of the UTF-8 Parsing Canonical
+    Form, its first 4 bytes as a big-endian unsigned integer with the top bit cleared (a positive
+    31-bit id; docs/contract.md has a worked example)."""
     digest = hashlib.sha256(canonical_form(schema).encode()).digest()
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 

@@ -6,7 +6,6 @@ for the memory-only Tansu broker (opt-in for machines without Java; see ``tansu_
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Protocol
 
@@ -21,10 +20,9 @@ class LocalBroker(Protocol):
 
 
 def broker_kind() -> str:
-    kind = os.environ.get("REFERRAL_BUS_BROKER", "kafka").strip().lower()
-    if kind not in ("kafka", "tansu"):
-        raise ValueError(f"REFERRAL_BUS_BROKER must be 'kafka' (default) or 'tansu', got {kind!r}")
-    return kind
+    """``REFERRAL_BUS_BROKER``: 'kafka' (default) or 'tansu' (settings.py checks it)."""
+    from referral_bus.infra.settings import broker_kind as setting
+    return setting()
 
 
 def start_local_broker(data_dir: Path, *, port: int | None = None, nodes: int = 1,
