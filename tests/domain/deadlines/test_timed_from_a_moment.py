@@ -140,6 +140,13 @@ def test_a_child_protection_referral_is_due_immediately_by_the_operators_thresho
                                        "DeadlineCompletedLate"]   # a day late: the supervisor, then the Commission
 
 
+def test_the_cause_cannot_be_formed_after_a_child_protection_referral(directory: Directory) -> None:
+    refusal = CaseFold(directory).rejects(make(ReferralMade, "school-almaty", at=local(2026, 3, 4, 11),
+                                               referral_kind=ReferralKind.CHILD_PROTECTION, city=City.ALMATY,
+                                               child_age_years=9, need_identified_at=local(2026, 3, 4, 12)))
+    assert (refusal.code, refusal.paragraph, refusal.field) == (Code.ILLEGAL_TRANSITION, "4.5", "need_identified_at")
+
+
 def test_no_threshold_or_no_moment_no_4_5_deadline(directory: Directory) -> None:
     assert of(protection_referral(Case(engine_with(directory)), local(2026, 3, 4, 11),
                                   need_identified_at=local(2026, 3, 4, 9)), "4.5-") == []   # no policy: none invented

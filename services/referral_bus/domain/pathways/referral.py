@@ -60,8 +60,11 @@ def _apply_referral(event: ReferralMade, state: CaseState, directory: Directory 
 
 
 def _check_referral(event: ReferralMade, state: CaseState) -> None:
-    """5.2, 5.8, 5.11: the need is identified before the referral request it leads to, never after."""
+    """4.5, 5.2, 5.8, 5.11: the cause or need is identified before the referral it leads to, never after."""
     if event.need_identified_at is not None and event.need_identified_at > event.envelope.occurred_at:
+        if event.referral_kind is ReferralKind.CHILD_PROTECTION:
+            raise illegal("need_identified_at is after the referral (occurred_at): a professional refers the child "
+                          "once the reasonable cause is formed, immediately", "4.5", "need_identified_at")
         raise illegal("need_identified_at is after the referral (occurred_at): the referral request follows the "
                       "identification of the need within 1 working day", "5.2, 5.8, 5.11", "need_identified_at")
 
