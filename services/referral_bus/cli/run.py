@@ -214,6 +214,10 @@ def cmd_up(args: argparse.Namespace) -> int:
             print(f"broker not started: {exc}", file=sys.stderr)
             return 1
         os.environ["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
+        if not os.environ.get("REFERRAL_BUS_DATABASE_URL"):
+            # the read models of this broker's log live beside it: the plaintext and the secured local
+            # broker hold different logs, and one database for both would diverge (docs/reliability.md)
+            os.environ["REFERRAL_BUS_DATABASE_URL"] = f"sqlite:///{data / 'read-models.db'}"
         if args.secure:
             assert isinstance(broker, LocalKafkaCluster)
             secured = broker
@@ -257,6 +261,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                          connect=lambda agency: _runtime_as(secured, agency))
         servers = runtime.settings.bootstrap_servers
         auditor = _principal_env(secured, service_principal("auditor")) if secured is not None else {}
+        auditor["REFERRAL_BUS_DATABASE_URL"] = runtime.settings.read_model_url
         exports = "".join(f"\n  export {k}={v}" for k, v in auditor.items())
         print(f"""
 The bus is running. Inspect it with, in another terminal:

@@ -26,6 +26,9 @@ from referral_bus.contracts.violence_events import (
     MultidisciplinaryEvaluationCompleted,
     ViolenceSuspectedByMedicalStaff,
 )
+from referral_bus.domain.rejections import cite
+from referral_bus.infra.local_time import shown
+from referral_bus.infra.read_audit import ReadNotRecorded, record_read
 from referral_bus.infra.runtime import Runtime
 from referral_bus.sdk import AgencyClient, PublishError
 
@@ -99,7 +102,7 @@ def run_demo(runtime: Runtime, say: Callable[[str], None] = print,
                 escalation = record
                 break
     if escalation is not None:
-        say(f"  EscalationRaised {escalation.escalation_id} rule {escalation.rule_id} (Annex B {escalation.paragraph})"
+        say(f"  EscalationRaised {escalation.escalation_id} rule {escalation.rule_id} ({cite(escalation.paragraph)})"
             f" -> {escalation.escalated_to_agency_id}")
     else:
         say("  NO ESCALATION within 60 s — check the SLA processor's log")
@@ -107,16 +110,22 @@ def run_demo(runtime: Runtime, say: Callable[[str], None] = print,
     time.sleep(2)  # let the SLA records of case 2 land
     results: dict[str, Any] = {"escalation": escalation}
     for case_id in (late_case, timely_case, referral_case, violence_case):
+        try:   # the read-back is a read of the case like any other: recorded first (issue 11, audited reads)
+            record_read(runtime, case_id=case_id, tool="demo", purpose="demonstration read-back", reader="demo")
+        except ReadNotRecorded as exc:
+            say(f"\n-- history of {case_id} not shown: the read could not be recorded ({exc}) --")
+            continue
         history = rebuild_case_sync(runtime, case_id)
         results[case_id] = history
         say(f"\n-- history of {case_id} (chain {'OK' if not history.chain_problems else history.chain_problems}) --")
         for row in history.timeline():
             if row["kind"] == "event":
-                say(f"  {row['at']}  #{row['sequence']} {row['type']:<26} by {row['producer']}")
+                say(f"  {shown(row['at'])}  #{row['sequence']} {row['type']:<26} by {row['producer']}")
             else:
                 f = row["fields"]
                 extra = f" late by {f['lateness_seconds']} s" if "lateness_seconds" in f else ""
-                say(f"  {row['at']}  {row['type']:<29} {f.get('rule_id')} (Annex B {f.get('paragraph')}){extra}")
+                say(f"  {shown(row['at'])}  {row['type']:<29} {f.get('rule_id')} ({cite(str(f.get('paragraph')))})"
+                    f"{extra}")
     police.close()
     school.close()
     health.close()
