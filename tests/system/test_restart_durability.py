@@ -108,7 +108,8 @@ def test_stop_and_start_the_whole_bus_keeps_everything_and_carries_on(tmp_path: 
     up = Up(data_dir, port)
     up.start()
     runtime = up.runtime_for("admin")  # the checks read every topic (ingress too); agencies publish as themselves
-    database_url = runtime.settings.read_model_url
+    database_url = f"sqlite:///{data_dir / 'kafka-secured' / 'read-models.db'}"   # up keeps it beside the broker's log
+    assert f"read models: {database_url}" in up.output.read_text()
     try:
         sent = {}
         with AgencyClient("school-almaty", actor_id="t-1", runtime=up.runtime_for("school-almaty")) as school, \
