@@ -71,8 +71,10 @@ def test_outcome_to_referrer_carries_no_personal_data(bus: Bus, police: AgencyCl
     [to_police] = [r for r in read_topic(bus.runtime, "inbox", agency="police-juvenile-almaty")
                    if r.key == case.encode() and r.headers["rb-purpose"] == "outcome"]
     assert to_police.headers["rb-redacted"] == "true" and to_police.record.personal_data is None  # type: ignore[attr-defined]
+    assert to_police.record.sealed is None  # type: ignore[attr-defined]
     [full] = [r for r in read_topic(bus.runtime, "inbox", agency="cam-almaty") if r.key == case.encode()]
-    assert full.record.personal_data is not None  # type: ignore[attr-defined]
+    # the SDK sealed it to the vault (issue 11, item 4): the CAM's copy is sealed for the CAM alone
+    assert full.record.sealed is not None and full.record.sealed.recipient == "cam-almaty"  # type: ignore[attr-defined]
 
 
 BAD_INPUTS = {

@@ -64,12 +64,13 @@ class Up:
         self.data_dir, self.port = data_dir, port
         self.proc: subprocess.Popen[str] | None = None
         self.output = data_dir.parent / "up.out"
+        self.gateway_port = free_port()   # not the default 8080, which another program may hold
 
     def start(self, timeout: float = 240.0) -> None:
         env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "REFERRAL_BUS_TOPIC_PREFIX",
                                                                  "REFERRAL_BUS_DATABASE_URL")}
         env.update(REFERRAL_BUS_DATA_DIR=str(self.data_dir), REFERRAL_BUS_BROKER_PORT=str(self.port),
-                   REFERRAL_BUS_SLA_GRACE="2")
+                   REFERRAL_BUS_SLA_GRACE="2", REFERRAL_BUS_GATEWAY_ADDR=f"127.0.0.1:{self.gateway_port}")
         seen = len(self.output.read_text()) if self.output.exists() else 0
         with open(self.output, "a") as out:
             self.proc = subprocess.Popen([sys.executable, "-m", "referral_bus.cli", "up", "--secure"], env=env,

@@ -42,7 +42,7 @@ class CaseHistory:
                 "occurred_at": env.occurred_at.isoformat(), "producer": env.producer.agency_id,
                 "event_id": str(env.event_id),
                 "fields": _fields(event),
-                "personal_data": "withheld" if event.personal_data else None})
+                "personal_data": "withheld" if event.personal_data or event.sealed else None})
         for at, record in self.sla:
             rows.append({"at": at.isoformat(), "kind": "sla", "type": type(record).__name__,
                          "fields": record.model_dump(mode="json")})

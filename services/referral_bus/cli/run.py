@@ -15,6 +15,7 @@ from referral_bus.cli.common import runtime as _runtime
 if TYPE_CHECKING:
     from referral_bus.infra.kafka.kafka_cluster import LocalKafkaCluster
     from referral_bus.infra.runtime import Runtime
+    from referral_bus.infra.supervisor import Service
 
 
 def _data_dir() -> Path:
@@ -78,6 +79,26 @@ def cmd_projections(args: argparse.Namespace) -> int:
             print(f"  {finding}", file=sys.stderr)
         print(f"{RECOVERY}", file=sys.stderr, flush=True)
         return EXIT_DIVERGED
+    return 0
+
+
+def cmd_gateway(args: argparse.Namespace) -> int:
+    """The HTTP gateway (docs/gateway.md) in the foreground, on REFERRAL_BUS_GATEWAY_ADDR."""
+    from referral_bus.cli.common import EXIT_USAGE
+    from referral_bus.gateway.server import GatewayAddressUnusable, check_free, server, url
+    from referral_bus.infra.settings import gateway_settings
+    settings = gateway_settings()
+    try:
+        check_free(settings.address)
+    except GatewayAddressUnusable as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return EXIT_USAGE
+    runtime = _runtime()
+    served = server(runtime, settings, log_level=args.uvicorn_log_level)
+    how = ("callers checked by the brokers (SCRAM over TLS)" if settings.secured
+           else "plaintext bus: the agency a caller names is a claim, not checked")
+    print(f"gateway at {url(settings)} (OpenAPI at {url(settings)}/openapi.json; {how})", flush=True)
+    served.run()
     return 0
 
 
@@ -145,6 +166,30 @@ def _secure(cluster: LocalKafkaCluster, runtime: Runtime) -> None:
           f"(mode 0600); ACLs: {len(report.created)} created, {report.unchanged} unchanged")
 
 
+def _gateway_service(runtime: Runtime, secured: LocalKafkaCluster | None, logs: Path) -> Service:
+    """The HTTP gateway as a service of ``up``. It holds no Kafka credentials (it acts as each caller):
+    the admin's are taken out of its environment. On a secured bus it serves TLS with a certificate
+    from the local CA and checks callers against the brokers; it is given custody of the signing
+    keys ``up`` made, as this one machine already speaks for every agency of the demonstration
+    (docs/gateway.md: what custody means in production)."""
+    from referral_bus.gateway.server import tls_certificate
+    from referral_bus.infra.settings import gateway_settings
+    from referral_bus.infra.supervisor import Service
+    own = ("REFERRAL_BUS_KAFKA_USERNAME", "REFERRAL_BUS_KAFKA_PASSWORD", "REFERRAL_BUS_KAFKA_PASSWORD_FILE")
+    env = {k: v for k, v in os.environ.items() if k not in own}
+    env["REFERRAL_BUS_KAFKA_SECURITY"] = "plaintext"
+    env.setdefault("REFERRAL_BUS_GATEWAY_SIGNING_KEY_DIR", str(runtime.settings.signing_keys))
+    if secured is not None:
+        tls = secured.data_dir / "secrets" / "tls"
+        env["REFERRAL_BUS_GATEWAY_KAFKA_CA_FILE"] = str(secured.credentials.ca_file)
+        env.setdefault("REFERRAL_BUS_GATEWAY_TLS_CERT", str(tls_certificate(tls, ["127.0.0.1", "localhost"])))
+    host, port = gateway_settings().address
+    scheme = "https" if secured is not None else "http"
+    print(f"gateway at {scheme}://{host}:{port} (docs/gateway.md"
+          f"{'; its certificate from ' + str(secured.credentials.ca_file) if secured is not None else ''})")
+    return Service("gateway", [sys.executable, "-m", "referral_bus.cli", "gateway", "run"], env, logs / "gateway.log")
+
+
 def _signing_keys(runtime: Runtime) -> None:
     """A signing key for every agency of the directory (kept across restarts): on this one machine
     the demonstration speaks for all of them; in production each agency holds only its own."""
@@ -157,6 +202,14 @@ def _signing_keys(runtime: Runtime) -> None:
           f"{len(signers) - len(enrolled)} already there; private keys in {store.directory} (mode 0600)")
 
 
+def _vault(runtime: Runtime) -> None:
+    """The key vault (infra/vault.py) before any producer starts: its public key file is what the SDKs
+    seal personal data to (issue 11, item 4)."""
+    from referral_bus.infra.vault import Vault
+    vault = Vault.open(runtime.settings)
+    print(f"key vault: {vault.path} (mode 0600); producers seal personal data to {vault.public_key_file}")
+
+
 def _check_settings() -> int | None:
     """Before ``up`` starts anything: every setting valid (settings.py raises SettingError, exit 2),
     and the services' metrics addresses distinct and free — else one line per problem, exit 2."""
@@ -167,6 +220,7 @@ def _check_settings() -> int | None:
     broker_kind()
     addresses = settings.metrics_addresses
     problems = metrics.check_free(addresses, {s: settings.metrics_setting(s) for s in addresses})
+    problems += _gateway_address_problems(addresses)
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
     if problems:
@@ -175,6 +229,22 @@ def _check_settings() -> int | None:
     for service, (host, port) in addresses.items():
         print(f"{service} metrics at http://{host}:{port}/metrics")
     return None
+
+
+def _gateway_address_problems(metrics_addresses: dict[str, tuple[str, int]]) -> list[str]:
+    """The HTTP gateway's address (REFERRAL_BUS_GATEWAY_ADDR): free, and no service's metrics port."""
+    from referral_bus.gateway.server import GatewayAddressUnusable, check_free
+    from referral_bus.infra.settings import gateway_settings
+    address = gateway_settings().address
+    for service, taken in metrics_addresses.items():
+        if taken == address or (taken[1] == address[1] and "0.0.0.0" in (taken[0], address[0])):
+            return [f"REFERRAL_BUS_GATEWAY_ADDR: the gateway would listen on {address[0]}:{address[1]}, where the "
+                    f"{service}'s metrics do; give it its own port"]
+    try:
+        check_free(address)
+    except GatewayAddressUnusable as exc:
+        return [str(exc)]
+    return []
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -232,6 +302,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         if secured is not None:
             _secure(secured, runtime)
         _signing_keys(runtime)
+        _vault(runtime)
         for notice in report.notices:
             print(f"note: {notice}")
         print(f"topics from topics.yaml: {len(report.created)} created, {len(report.unchanged)} already there")
@@ -246,6 +317,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                 env.update(_principal_env(secured, service_principal(service)))
             services.append(Service(service, [sys.executable, "-m", "referral_bus.cli", service, "run"], env,
                                     logs / f"{service}.log"))
+        services.append(_gateway_service(runtime, secured, logs))
         supervisor = Supervisor(services, logs / "services.json", say=lambda line: print(line, flush=True))
         supervisor.start_all()
         for s in services:
@@ -333,6 +405,10 @@ def register(sub: Any) -> None:
     p.add_argument("action", choices=["run"])
     p.add_argument("--faust-log-level", default="warn", choices=["crit", "error", "warn", "info", "debug"])
     p.set_defaults(func=cmd_service)
+    p = sub.add_parser("gateway", help="the HTTP gateway for agencies without a Kafka client (docs/gateway.md)")
+    p.add_argument("action", nargs="?", choices=["run"], default="run")
+    p.add_argument("--uvicorn-log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
+    p.set_defaults(func=cmd_gateway)
     p = sub.add_parser("projections", help="run the projector into the read models, or rebuild them from the log")
     p.add_argument("action", choices=["run", "rebuild"])
     p.set_defaults(func=cmd_projections)

@@ -201,7 +201,7 @@ class Producer(Record):
 
 
 class Envelope(Record):
-    """Metadata every event carries (DESIGN.md). The router fills recorded_at, sequence and hashes."""
+    """Metadata every event carries (docs/design.md). The router fills recorded_at, sequence and hashes."""
 
     event_id: UUID = Field(description="Idempotency key chosen by the producer")
     event_type: RecordName = Field(description="Equals the Avro record name of the event")
@@ -209,13 +209,17 @@ class Envelope(Record):
     case_id: CaseId = Field(description="Opaque, pseudonymous case identifier")
     occurred_at: AwareDatetime = Field(description="When it happened in the world (timezone-aware)")
     recorded_at: AwareDatetime | None = Field(default=None, description="Set by the router on append")
-    producer: Producer
+    producer: Producer = Field(
+        description="Who produced the event: the agency and a pseudonymous staff id; the agency must be the one "
+                    "whose ingress topic the event came in on")
     correlation_id: UUID | None = Field(default=None, description="Groups events of one interaction")
     causation_id: UUID | None = Field(default=None, description="The event that caused this one")
     sequence: int | None = Field(default=None, description="Per-case position on the case log (router)")
     previous_hash: Digest | None = Field(default=None, description="Hash of the case's previous event (router)")
     hash: Digest | None = Field(default=None, description="SHA-256 over previous_hash and this event (router)")
-    signature: bytes | None = Field(default=None, description="Reserved: the producer's signature")
+    signature: bytes | None = Field(
+        default=None, description="The producer's Ed25519 signature (docs/security.md): 0x01, the key id's length, "
+                                  "the key id, the 64-byte signature; the router refuses events without a valid one")
 
 
 def submitted_envelope(*, event_id: UUID, event_type: str, schema_version: int, case_id: str, occurred_at: Any,
@@ -232,36 +236,83 @@ def submitted_envelope(*, event_id: UUID, event_type: str, schema_version: int, 
 class ParentOrRepresentative(Record):
     """Personal details of a parent or legal representative (Part 8 form, section C)."""
 
-    name: PersonalLine | None = None
-    address: PersonalLine | None = None
-    marital_status: PersonalLine | None = None
-    languages: list[PersonalLine] = Field(default_factory=list)
-    interpreter_needs: PersonalText | None = None
+    name: PersonalLine | None = Field(
+        default=None, description="Part 8 form, C1: the parent's or legal representative's name; personal data")
+    address: PersonalLine | None = Field(default=None, description="Part 8 form, C2: their address; personal data")
+    marital_status: PersonalLine | None = Field(
+        default=None, description="Part 8 form, C3: their marital status, as stated; personal data")
+    languages: list[PersonalLine] = Field(
+        default_factory=list, description="Part 8 form, C4: the languages they speak, one per item; personal data")
+    interpreter_needs: PersonalText | None = Field(
+        default=None, description="Part 8 form, C5: the interpreter or communication aids they need; personal data")
 
 
 class PersonalData(Record):
     """Everything that identifies a child or family. Kept in one record so it can be encrypted
-    and later erased by destroying its key (DESIGN.md: personal data); never logged."""
+    and later erased by destroying its key (docs/design.md, docs/security.md: personal data); never logged."""
 
-    child_name: PersonalLine | None = None
-    child_date_of_birth: date | None = None
-    child_address: PersonalLine | None = None
-    child_languages: list[PersonalLine] = Field(default_factory=list)
-    child_interpreter_needs: PersonalText | None = None
-    child_disability: PersonalText | None = None
-    care_arrangement: PersonalText | None = None
-    parents: list[ParentOrRepresentative] = Field(default_factory=list)
-    referrer_name: PersonalLine | None = None
-    referrer_address: PersonalLine | None = None
-    referrer_phone: PersonalLine | None = None
-    narrative: Narrative | None = Field(default=None, description="Free-text circumstances, reasons, notes")
+    child_name: PersonalLine | None = Field(
+        default=None, description="Part 8 form, B1; 5.17(b): the child's name as known; personal data")
+    child_date_of_birth: date | None = Field(
+        default=None, description="Part 8 form, B3: the child's date of birth, if known; within 19 years before "
+                                  "occurred_at (Annex B, part 2); personal data")
+    child_address: PersonalLine | None = Field(
+        default=None, description="Part 8 form, B2; 5.17(b): where the child lives or was found; personal data")
+    child_languages: list[PersonalLine] = Field(
+        default_factory=list, description="Part 8 form, B6: the languages the child speaks, one per item; personal "
+                                          "data")
+    child_interpreter_needs: PersonalText | None = Field(
+        default=None, description="Part 8 form, B7: the interpreter or communication aid the child needs; personal "
+                                  "data")
+    child_disability: PersonalText | None = Field(
+        default=None, description="Part 8 form, B5: the child's physical or mental disability, if any; personal data")
+    care_arrangement: PersonalText | None = Field(
+        default=None, description="Part 8 form, B4: who cares for the child and how; personal data")
+    parents: list[ParentOrRepresentative] = Field(
+        default_factory=list, description="Part 8 form, section C: the child's parents or legal representatives, one "
+                                          "record each; personal data")
+    referrer_name: PersonalLine | None = Field(
+        default=None, description="Part 8 form, A1; 5.17(a): the referring professional's name; personal data")
+    referrer_address: PersonalLine | None = Field(
+        default=None, description="Part 8 form, A3; 5.17(a): the referring professional's work address; personal "
+                                  "data")
+    referrer_phone: PersonalLine | None = Field(
+        default=None, description="Part 8 form, A4: the referring professional's telephone number; personal data")
+    narrative: Narrative | None = Field(
+        default=None, description="The circumstances, reasons and notes in free text, a few pages at most (8,000 "
+                                  "characters); personal data")
+
+
+class SealedPersonalData(Record):
+    """An event's personal part — ``personal_data`` and every personal free-text field — encrypted
+    (issue 11, item 4; ``domain/sealing.py``): AES-256-GCM under a fresh data key, the data key
+    wrapped for one recipient. The producer wraps it to the key vault's ingress key; the router
+    re-wraps it under the case's key for the case log and for each entitled inbox copy, so that
+    destroying the case key (``referral-bus erase``) leaves only ciphertext anywhere. The producer's
+    signature covers ``scheme``, ``nonce`` and ``ciphertext``, not the wrapping."""
+
+    scheme: Identifier = Field(description="Sealing scheme, rb-seal-v1")
+    key_ref: Identifier = Field(description="The key that wraps the data key: the vault's ingress key id "
+                                            "(vault:<16 hex>) or the case key's id (case:<16 hex>)")
+    recipient: AgencyId = Field(description="Who may have the data key unwrapped: rb-vault (a submission), "
+                                            "rb.case-log, or the agency whose inbox copy this is")
+    wrapped_key: bytes = Field(description="The data key, wrapped for the recipient")
+    nonce: bytes = Field(description="AES-GCM nonce of the ciphertext (12 bytes)")
+    ciphertext: bytes = Field(description="AES-256-GCM of the personal part's canonical JSON")
 
 
 class Event(Record):
     """Base of every case event: an envelope, optional personal data, then typed fields."""
 
-    envelope: Envelope
-    personal_data: PersonalData | None = None
+    envelope: Envelope = Field(
+        description="Metadata every event carries: the producer sets ids, type, case, occurred_at and signature; the "
+                    "router fills recorded_at, sequence, previous_hash and hash on append")
+    personal_data: PersonalData | None = Field(
+        default=None, description="Everything that identifies the child or family, kept in one record so it can be "
+                                  "encrypted and erased; null when there is none, when it travels in sealed, or for "
+                                  "a recipient not entitled to it")
+    sealed: SealedPersonalData | None = Field(default=None, description="The personal part, encrypted: then "
+                                              "personal_data is empty and personal texts read [sealed]")
 
     @classmethod
     def event_type(cls) -> str:
@@ -271,7 +322,7 @@ class Event(Record):
     def personal_fields(cls) -> frozenset[str]:
         """``personal_data`` and the free-text fields that may name a person: what is left out
         wherever personal data is (the read models, ``history``)."""
-        return frozenset({"personal_data"}) | personal_text_fields(cls)
+        return frozenset({"personal_data", "sealed"}) | personal_text_fields(cls)
 
     def redacted(self) -> Self:
         """This event as a recipient not entitled to personal data gets it (``redact_personal``)."""
@@ -326,6 +377,8 @@ def _date_fields(model: type[BaseModel]) -> tuple[str, ...]:
 
 #: What a personal free-text field holds once redacted: still valid for its type and the record's rules.
 REDACTED = "[redacted]"
+#: What a personal free-text field holds while its value travels encrypted in ``Event.sealed``.
+SEALED = "[sealed]"
 
 
 def _domains(annotation: Any) -> Iterator[TextDomain]:
@@ -355,17 +408,18 @@ def personal_text_fields(model: type[BaseModel]) -> frozenset[str]:
 _E = TypeVar("_E", bound="Event")
 
 
-def redact_personal(event: _E) -> _E:
-    """The event without anything that may name a person: no ``personal_data``, and every personal
-    free-text field that holds something replaced by ``REDACTED`` (so the record's own rules, e.g.
-    "reasons required when declined", still hold and it encodes as before)."""
-    update: dict[str, Any] = {"personal_data": None}
+def redact_personal(event: _E, marker: str = REDACTED) -> _E:
+    """The event without anything that may name a person: no ``personal_data``, no ``sealed``, and
+    every personal free-text field that holds something replaced by ``marker`` (so the record's own
+    rules, e.g. "reasons required when declined", still hold and it encodes as before). ``SEALED``
+    is the marker of the sealed form (``domain/sealing.py``), which then sets ``sealed`` itself."""
+    update: dict[str, Any] = {"personal_data": None, "sealed": None}
     for name in personal_text_fields(type(event)):
         value = getattr(event, name)
         if isinstance(value, list):
-            update[name] = [REDACTED for _ in value]
+            update[name] = [marker for _ in value]
         elif value is not None:
-            update[name] = REDACTED
+            update[name] = marker
     return event.model_copy(update=update)
 
 
@@ -373,7 +427,8 @@ __all__ = [
     "AgencyId", "ActorToken", "AwareDatetime", "Annotated", "BusLabel", "BusText", "CaseId", "City", "Code",
     "CountryCode", "Digest", "Envelope", "Event", "Identifier", "KeyId", "Label", "NAMESPACE", "Narrative",
     "ParentOrRepresentative", "PersonalData", "PersonalLine", "PersonalText", "Producer", "REDACTED", "Record",
-    "RecordName", "Reference", "RuleViolation", "TextDomain", "TopicName", "date", "datetime",
+    "RecordName", "Reference", "RuleViolation", "SEALED", "SealedPersonalData", "TextDomain", "TopicName", "date",
+    "datetime",
     "personal_text_fields", "redact_personal", "text_domains",
 ]
 

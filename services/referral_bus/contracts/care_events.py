@@ -30,8 +30,12 @@ class AgeAssessmentCompleted(Event):
     adopts is the lower bound of the assessed range."""
 
     claimed_age_years: AssessedAge = Field(description="6.8: the age the individual asserts")
-    assessed_min_age_years: AssessedAge
-    assessed_max_age_years: AssessedAge
+    assessed_min_age_years: AssessedAge = Field(
+        description="6.10: the lower bound of the assessed age range in whole years; the age the bus adopts when the "
+                    "result is inconclusive (benefit of the doubt, 6.11)")
+    assessed_max_age_years: AssessedAge = Field(
+        description="6.10: the upper bound of the assessed age range in whole years; equals the lower bound when the "
+                    "assessment is conclusive (6.11)")
     conclusive: bool = Field(description="6.11: conclusive results are adopted; otherwise benefit of the doubt")
     least_invasive_method: bool = Field(default=True, description="6.10(d): the least invasive method was used")
 
@@ -62,7 +66,9 @@ class FamilyTracingUpdated(Event):
     """6.12: the CAM/CSC starts family tracing of a separated or unaccompanied child, decides not to
     (with the reason), or reports its result."""
 
-    status: TracingStatus
+    status: TracingStatus = Field(
+        description="6.12: tracing started, decided against (not in the child's best interests, or the child does "
+                    "not wish it), or its result: family traced or not traceable")
 
 
 class MedicalExaminationConsentRecorded(Event):
@@ -70,7 +76,8 @@ class MedicalExaminationConsentRecorded(Event):
     When the parent of a child under 16 refused and the child is not mature enough, the record is
     the CAM/CSC Manager's application (6.15) to the body ``decision_body`` names."""
 
-    consent: Consent
+    consent: Consent = Field(
+        description="6.14–6.15: the consents obtained for the examination; its subject must be MEDICAL_EXAMINATION")
     #: 6.15 (issue 15): the application goes "to the Guardianship and Tutelage Authority/Court"
     decision_body: Label = Field(default="guardianship",
                                  description="6.15: the body the Manager's application goes to: guardianship or court")
@@ -92,7 +99,9 @@ class MedicalExaminationAuthorised(Event):
     decision on the log — not a flag the CAM/CSC sets on its own consent record — is the legal basis
     for the examination."""
 
-    granted: bool
+    granted: bool = Field(
+        description="6.15: whether the Guardianship (or the court) granted the CAM/CSC Manager's application to have "
+                    "the child examined")
     decision_reference: Reference = Field(
         description="The decision's number in the Guardianship's or court's register; never personal data")
 
@@ -115,7 +124,9 @@ class TemporaryCareRecommended(Event):
     """6.16: the CAM/CSC Manager recommends to the Guardianship (and, where relevant, the Commission
     or court) whether and how the child should be placed in temporary care."""
 
-    recommended_form: TemporaryCareForm
+    recommended_form: TemporaryCareForm = Field(
+        description="6.16, 6.18: the form of temporary care the CAM/CSC Manager recommends; family-based care is "
+                    "preferred (6.18(e))")
     decision_body: Label = Field(default="guardianship", description="6.16: guardianship, commission or court")
 
     @model_validator(mode="after")
@@ -130,10 +141,17 @@ class TemporaryCareDecided(Event):
     """6.17–6.18: the Guardianship (or Commission/court) decides on temporary care. Separating
     siblings needs a stated justification (6.18(c))."""
 
-    placement_necessary: bool
-    form: TemporaryCareForm | None = None
-    siblings_separated: bool = False
-    siblings_separation_reason: PersonalText | None = Field(default=None, description="6.18(c)")
+    placement_necessary: bool = Field(
+        description="6.17(a): whether placement in temporary care is necessary in the child's best interests")
+    form: TemporaryCareForm | None = Field(
+        default=None, description="6.17(b): the form of temporary care chosen; required when placement_necessary")
+    siblings_separated: bool = Field(
+        default=False, description="6.18(c): siblings with existing bonds are placed apart; needs "
+                                   "siblings_separation_reason")
+    siblings_separation_reason: PersonalText | None = Field(
+        default=None, description="6.18(c): the risk of abuse or other justification for separating siblings; "
+                                  "required when siblings_separated, free text that may name a person (personal "
+                                  "data)")
     school_agency_id: AgencyId | None = Field(
         default=None, description="6.19(a): the school the child attends (a school agency of the case's city), told "
                                   "of a placement in the temporary residential unit; without it the city's default "
@@ -158,7 +176,9 @@ class PlacementReviewed(Event):
     """6.19(b): the placement in the CAM/CSC temporary residential unit is reviewed at least every
     calendar month; 6.56: residential care at least every three months."""
 
-    placement: PlacementKind
+    placement: PlacementKind = Field(
+        description="Which placement was reviewed: the CAM/CSC temporary residential unit (monthly, 6.19(b)) or "
+                    "residential care (every three months, 6.56)")
     continues: bool = Field(description="Does the placement remain appropriate, necessary and constructive")
 
 
@@ -166,8 +186,12 @@ class PlacementEnded(Event):
     """6.18(e), 6.19(b), 6.56: the child left the residential unit or residential care — for a
     family-based placement, home, or another arrangement."""
 
-    placement: PlacementKind
-    moved_to_family_based_care: bool = True
+    placement: PlacementKind = Field(
+        description="Which placement ended: the CAM/CSC temporary residential unit (6.19(b)) or residential care "
+                    "(6.56)")
+    moved_to_family_based_care: bool = Field(
+        default=True, description="6.18(e), 6.56: the child moved to a family-based form of care; false for home or "
+                                  "another arrangement")
 
 
 class ReturnBar(str, Enum):
@@ -183,9 +207,11 @@ class ChildProtectionPlanFinalised(Event):
     """6.40–6.44: the plan outlined at the meeting (decision 6.39(c)) is finalised within 7 working
     days of the meeting; the first review is within 30 days of its commencement (6.41(d))."""
 
-    plan_id: Identifier
+    plan_id: Identifier = Field(
+        description="The CAM/CSC's own id of the child protection plan; quoted by its reviews, amendments and "
+                    "approvals")
     meeting_id: Identifier = Field(description="The child protection meeting that decided on the plan (6.39(c))")
-    commences_on: date
+    commences_on: date = Field(description="6.41(d): the date the plan commences")
     first_review_by: date = Field(description="6.41(d): within 30 days of the plan's commencement")
     return_abroad: bool = Field(default=False, description="6.41(e): reunification in the country of origin "
                                                           "or resettlement country")
@@ -226,10 +252,17 @@ class ChildProtectionPlanReviewed(Event):
     """6.45–6.48: the review meeting (same procedure as 6.32–6.38, so scheduled as a meeting) and
     its recommendation; the Manager accepts it or gives written reasons within 2 working days."""
 
-    plan_id: Identifier
-    meeting_id: Identifier
-    recommendation: PlanReviewRecommendation
-    manager_accepts: bool = True
+    plan_id: Identifier = Field(description="The plan reviewed, as in its ChildProtectionPlanFinalised")
+    meeting_id: Identifier = Field(
+        description="The review meeting (6.45–6.46), as in its ChildProtectionMeetingScheduled with purpose "
+                    "PLAN_REVIEW")
+    recommendation: PlanReviewRecommendation = Field(
+        description="6.47(a)–(e): the members' recommendation: continue, vary (amended within 7 working days, 6.49), "
+                    "no longer adequate or still at risk after 12 months (new assessment, 6.50), no longer necessary "
+                    "(6.51)")
+    manager_accepts: bool = Field(
+        default=True, description="6.48: whether the CAM/CSC Manager accepts the recommendation; if not, a "
+                                  "ReviewRecommendationsRejected with reasons follows within 2 working days")
 
 
 class PlanKind(str, Enum):
@@ -242,9 +275,15 @@ class ReviewRecommendationsRejected(Event):
     """6.48, 6.76: the CAM/CSC Manager rejects the review's recommendations and gives the members
     the reasons in writing within 2 working days."""
 
-    plan_kind: PlanKind
-    meeting_id: Identifier
-    reasons: PersonalText
+    plan_kind: PlanKind = Field(
+        description="Which review's recommendations are rejected: the child protection plan's (6.48) or the care "
+                    "plan's (6.76)")
+    meeting_id: Identifier = Field(
+        description="The review meeting whose recommendations are rejected, as in its "
+                    "ChildProtectionMeetingScheduled")
+    reasons: PersonalText = Field(
+        description="6.48, 6.76: the Manager's written reasons; required, free text that may name a person (personal "
+                    "data)")
 
     @model_validator(mode="after")
     def _reasons(self) -> ReviewRecommendationsRejected:
@@ -256,8 +295,9 @@ class ReviewRecommendationsRejected(Event):
 class ChildProtectionPlanAmended(Event):
     """6.49: the plan amended within 7 working days of the review, with the next review date."""
 
-    plan_id: Identifier
-    next_review_by: date
+    plan_id: Identifier = Field(description="The plan amended, as in its ChildProtectionPlanFinalised")
+    next_review_by: date = Field(
+        description="6.49: the date set for the next review")
 
 
 class PlanApproved(Event):
@@ -265,7 +305,8 @@ class PlanApproved(Event):
     6.44: another body (e.g. the Guardianship) approves the child protection plan; 6.60: a professional's
     written approval of the care plan."""
 
-    plan_kind: PlanKind
+    plan_kind: PlanKind = Field(
+        description="What is approved: meeting minutes (6.43), a child protection plan (6.44) or a care plan (6.60)")
     reference: Identifier = Field(description="The plan id, care plan id, or meeting id of the minutes")
     comments_submitted: bool = Field(default=False, description="6.43: comments on the minutes' accuracy")
 
@@ -275,7 +316,9 @@ class ReturnAssessmentCompleted(Event):
     origin is in the child's best interests; any bar of 6.58 forbids the return, and the CAM/CSC
     then assesses integration in Kazakhstan (6.59)."""
 
-    return_in_best_interests: bool
+    return_in_best_interests: bool = Field(
+        description="6.57: whether a return to the country of origin is in the child's best interests; a return is "
+                    "permitted only if also no bar of 6.58 applies")
     bars: list[ReturnBar] = Field(default_factory=list, description="6.58: any one forbids the return")
 
     @property
@@ -301,7 +344,8 @@ class CaseTransferredAbroad(Event):
 class SafeArrivalConfirmed(Event):
     """6.52, 6.79: the case manager in the receiving country confirmed the child's (safe) arrival."""
 
-    country_code: CountryCode
+    country_code: CountryCode = Field(
+        description="ISO 3166-1 alpha-2 code of the receiving country, as in the CaseTransferredAbroad")
 
 
 class CarePlacement(str, Enum):
@@ -316,12 +360,19 @@ class CarePlanAgreed(Event):
     """6.53–6.55, 6.60: the care plan, sent to every professional involved and the Guardianship for
     written approval. First review no later than 28 days after it commences (6.54(g), 6.62)."""
 
-    care_plan_id: Identifier
-    placement: CarePlacement
-    commences_on: date
+    care_plan_id: Identifier = Field(
+        description="The CAM/CSC's own id of the care plan; quoted by its reviews, amendments, approvals and the "
+                    "child's discharge")
+    placement: CarePlacement = Field(
+        description="6.55: the care arrangement of the plan (kinship, foster family, guardianship or trusteeship, "
+                    "residential care, adoption); residential care is reviewed every three months (6.56)")
+    commences_on: date = Field(description="The date the care plan commences")
     ends_on: date | None = Field(default=None, description="The planned end: 6.75(a) counts 3 months back from it")
-    first_review_by: date
-    transition_arrangements: bool = Field(default=False, description="6.54(h), 6.55(f)")
+    first_review_by: date = Field(
+        description="6.54(g), 6.62: the date of the first review, no later than 28 days after commences_on")
+    transition_arrangements: bool = Field(
+        default=False, description="6.54(h), 6.55(f): the plan provides arrangements and services to support the "
+                                   "child's transition from care")
     #: 6.60 (issue 15): the professionals involved besides the members of the meeting that decided the
     #: plan — for a care plan no meeting decided (6.53 after a social assessment, 6.59), all of them
     member_agency_ids: list[AgencyId] = Field(
@@ -342,7 +393,9 @@ class CarePlanReviewReportIssued(Event):
     """6.66: the CAM/CSC's written report to the review's members at least 7 days before it —
     confidential to the members (6.69)."""
 
-    meeting_id: Identifier
+    meeting_id: Identifier = Field(
+        description="6.66: the care plan review meeting the report is for, as in its ChildProtectionMeetingScheduled "
+                    "with purpose CARE_PLAN_REVIEW")
 
 
 class CarePlanDecision(str, Enum):
@@ -362,11 +415,17 @@ class CarePlanReviewed(Event):
     """6.61–6.76: the care plan review meeting and its decision (6.73); the Manager accepts it or
     gives written reasons within 2 working days (6.76)."""
 
-    care_plan_id: Identifier
-    meeting_id: Identifier
-    decision: CarePlanDecision
+    care_plan_id: Identifier = Field(description="The care plan reviewed, as in its CarePlanAgreed")
+    meeting_id: Identifier = Field(
+        description="The review meeting (6.61–6.72), as in its ChildProtectionMeetingScheduled with purpose "
+                    "CARE_PLAN_REVIEW")
+    decision: CarePlanDecision = Field(
+        description="6.73(a)–(c): continue as drafted, vary (amended within 7 working days, 6.77), or no longer "
+                    "necessary (only on a ground of 6.74)")
     ground: NoLongerNecessaryGround | None = Field(default=None, description="6.74: required for NO_LONGER_NECESSARY")
-    manager_accepts: bool = True
+    manager_accepts: bool = Field(
+        default=True, description="6.76: whether the CAM/CSC Manager accepts the decision; if not, a "
+                                  "ReviewRecommendationsRejected with reasons follows within 2 working days")
     #: 6.65 (issue 15): None only on reviews recorded before the field existed; a new review states it
     child_attended: bool | None = Field(
         default=None, description="6.63(a), 6.65: whether the child attended the review; a child who did not "
@@ -394,23 +453,28 @@ class CarePlanAmended(Event):
     """6.77: amended within 7 working days of the review, next review no later than three months
     from the last one."""
 
-    care_plan_id: Identifier
-    next_review_by: date
+    care_plan_id: Identifier = Field(description="The care plan amended, as in its CarePlanAgreed")
+    next_review_by: date = Field(
+        description="6.77: the date of the next review, no later than three months from the last one")
 
 
 class TransitionFromCarePlanned(Event):
     """6.75(a): no later than 3 months before the end of the care plan, the steps before, during and
     after discharge, who is responsible and by when."""
 
-    care_plan_id: Identifier
+    care_plan_id: Identifier = Field(
+        description="The care plan whose end the transition prepares (6.75(a)), as in its CarePlanAgreed")
 
 
 class ChildLeftCare(Event):
     """6.75(b)–(d): the child was discharged from care; the case is transferred to the authority
     responsible for after-care (or, at 18, for monitoring the transition)."""
 
-    care_plan_id: Identifier
-    turned_18: bool = False
+    care_plan_id: Identifier = Field(
+        description="The care plan the child was discharged from, as in its CarePlanAgreed")
+    turned_18: bool = Field(
+        default=False, description="6.75(d): the child left care on turning 18; the case goes to the authority "
+                                   "monitoring the transition to adulthood")
     #: 6.75(b), (d) (issue 15): an agency of the directory, which receives the transferred case
     after_care_agency_id: AgencyId | None = Field(
         default=None, description="6.75(b), (d): the agency the case was transferred to (from agencies.yaml); "

@@ -20,9 +20,13 @@ class ConsentSubject(str, Enum):
 class Consent(Record):
     """The consents obtained for one purpose. ``None`` = not asked (yet)."""
 
-    subject: ConsentSubject
+    subject: ConsentSubject = Field(
+        description="What the consent is for: a medical examination (6.14–6.15), legal services (5.9(c)–(d)) or "
+                    "psychological counselling (5.12(d), 7.17)")
     child_age_years: ChildAge = Field(description="The child's age when consent was sought (16 is the threshold)")
-    child_consented: bool | None = None
+    child_consented: bool | None = Field(
+        default=None, description="The child's own consent: true given, false refused, null not asked (yet); "
+                                  "sufficient from 16, or below 16 with sufficient maturity (6.14–6.15)")
     child_has_sufficient_maturity: bool | None = Field(
         default=None, description="6.15: decided by the examining doctor; 5.9/5.12: by the NGO")
     parent_consented: bool | None = Field(default=None, description="The parent's or legal representative's consent")

@@ -55,15 +55,22 @@ class ReferralMade(Event):
     """A professional refers a child: child protection under 4.5 (routing of 4.6), or an NGO
     referral request under 5.2/5.8/5.11 with the fields of the Part 8 form (5.14–5.17)."""
 
-    referral_kind: ReferralKind
+    referral_kind: ReferralKind = Field(
+        description="Which pathway the referral starts: CHILD_PROTECTION to the Guardianship (under 3) or the "
+                    "CAM/CSC (3 and over) under 4.5, or NGO_SUPPORT, a referral request to the city's NGO under 5.2, "
+                    "5.8, 5.11")
     city: City = Field(description="City/Oblast where the child is located (4.5, 5.9(b), 5.12(b))")
     child_age_years: ChildAge = Field(description="Age in whole years; routing under 4.5 depends on it")
     home_city: City | None = Field(default=None, description=HOME_CITY)   # issue 15: out-of-area child
     age_disputed: bool = Field(default=False, description="6.8–6.11: age not documented and disputed")
     immediate_risk: bool = Field(default=False, description="6.3(a): evidence of immediate risk of significant harm")
     referring_body: PersonalText | None = Field(default=None, description="Part 8 A2: the body the referrer represents")
-    services_requested: list[SupportService] = Field(default_factory=list, description="Part 8 E (Д1)")
-    receiving_other_services: bool | None = Field(default=None, description="Part 8 E (Д3), 5.17(e)")
+    services_requested: list[SupportService] = Field(
+        default_factory=list, description="Part 8 form, section E (Д1): the services requested from the NGO; at "
+                                          "least one for an NGO_SUPPORT referral")
+    receiving_other_services: bool | None = Field(
+        default=None, description="Part 8 form, section E (Д3), 5.17(e): whether the State or other NGOs already "
+                                  "provide services to the child or family; null if not known")
     family_informed: bool | None = Field(default=None, description="5.17(f): child and family told of the referral")
     family_willing: bool | None = Field(default=None,
                                         description="5.17(f): child and family willing to receive services")
@@ -112,7 +119,9 @@ class ReferralWithdrawn(Event):
     referral_event_id: UUID = Field(description="The envelope.event_id of the ReferralMade being withdrawn, or of "
                                                 "an EmergencyRemovalRequested (4.7) the police have not yet acted "
                                                 "on with an EmergencyRemoval")
-    reason: WithdrawalReason
+    reason: WithdrawalReason = Field(
+        description="Why the referral is withdrawn, as a category (duplicate, made in error, child found elsewhere, "
+                    "no longer needed); never free text")
 
 
 class NotificationChannel(str, Enum):
@@ -129,8 +138,12 @@ class EmergencyRemovalRequested(Event):
     the CAM/CSC (c), immediately. The removal itself is ``EmergencyRemoval`` (4.8). Its requester
     may withdraw it until the police act on it (``ReferralWithdrawn``, issue 15)."""
 
-    city: City
-    child_age_years: ChildAge
+    city: City = Field(
+        description="4.7: the City/Oblast where the child is; its Guardianship, juvenile inspection and CAM/CSC are "
+                    "notified")
+    child_age_years: ChildAge = Field(
+        description="The child's age in whole years, 0–17 (Annex B, part 2); it routes the case: under 3 to the "
+                    "Guardianship and Tutelage Authority, from 3 to the CAM/CSC (4.5)")
     home_city: City | None = Field(default=None, description=HOME_CITY)   # issue 15: out-of-area child
 
 
@@ -146,15 +159,21 @@ class GuardianshipNotified(Event):
     """4.5(b)(ii): the referrer notified the Guardianship and Tutelage Authority that a referral to
     the CAM/CSC was made — recorded when the notice was also given outside the bus."""
 
-    channel: NotificationChannel
+    channel: NotificationChannel = Field(
+        description="4.5(b)(ii): how the referrer notified the Guardianship and Tutelage Authority of the referral "
+                    "to the CAM/CSC (BUS when this event is the notice itself)")
 
 
 class EmergencyRemoval(Event):
     """4.7–4.8: the juvenile inspector removed (or visited to remove) a child in immediate danger.
     When no CAM/CSC Social Worker was present, 4.8 requires a report within 3 hours."""
 
-    city: City
-    child_age_years: ChildAge
+    city: City = Field(
+        description="4.7: the City/Oblast where the child was removed (or the visit took place); its CAM/CSC "
+                    "receives the child and the 4.8 report")
+    child_age_years: ChildAge = Field(
+        description="The child's age in whole years, 0–17 (Annex B, part 2); it routes the case: under 3 to the "
+                    "Guardianship and Tutelage Authority, from 3 to the CAM/CSC (4.5)")
     child_removed: bool = Field(description="Outcome of the visit: was the child removed for protection")
     cam_social_worker_present: bool = Field(description="4.8: did a CAM/CSC Social Worker accompany the inspector")
     guardianship_present: bool = Field(default=False, description="4.8: was the Guardianship represented")
@@ -165,8 +184,9 @@ class RemovalOutcomeReported(Event):
     """4.8: the juvenile inspector informs the CAM/CSC Manager or on-call Social Worker of the
     outcome of the visit — immediately and in any event within 3 hours of the removal."""
 
-    child_removed: bool
-    placed_in_temporary_care: bool
+    child_removed: bool = Field(description="4.8: whether the visit ended with the child removed for protection")
+    placed_in_temporary_care: bool = Field(
+        description="4.8: whether the removed child was placed in temporary care (a temporary protection placement)")
     referred_to_cam: bool = Field(description="4.8: a removed child is referred to the CAM/CSC for placement")
 
 
@@ -174,7 +194,9 @@ class ProsecutorNotified(Event):
     """4.9: the CAM/CSC Social Worker with the Guardianship notify the Public Prosecutor's Office
     (Family Code s.82(2)) that the child was removed and placed in temporary protection."""
 
-    family_code_article: Label = Field(default="82(2)")
+    family_code_article: Label = Field(
+        default="82(2)", description="The article of the Family Code under which the Public Prosecutor's Office is "
+                                     "notified; 82(2) unless stated (4.9)")
 
 
 class AssessmentOutcome(str, Enum):
@@ -189,8 +211,12 @@ class InitialAssessmentCompleted(Event):
     """6.3: the CAM/CSC completed the initial assessment (48 h with immediate risk, else 72 h);
     the referrer is told the outcome (6.21–6.23) and nothing more (6.24)."""
 
-    outcome: AssessmentOutcome
-    separated_or_unaccompanied: bool = Field(default=False, description="6.1(a)(i)")
+    outcome: AssessmentOutcome = Field(
+        description="The conclusion of the initial assessment the referrer is told (6.21–6.23): "
+                    "SIGNIFICANT_HARM_CONCERN (a social assessment follows), NO_CONCERN, or DIFFICULT_LIFE_SITUATION "
+                    "(referred on to the NGO)")
+    separated_or_unaccompanied: bool = Field(
+        default=False, description="6.1(a)(i): the child is separated from the parents or unaccompanied")
     crime_suspected: bool = Field(default=False, description="6.5: evidence a crime or offence was committed")
 
 
@@ -206,7 +232,9 @@ class SocialAssessmentCompleted(Event):
     """6.26–6.30: the CAM/CSC completed the full social assessment, due within eight weeks of
     notifying the referrer of the initial assessment's decision under 6.21 (6.28)."""
 
-    conclusion: SocialAssessmentConclusion
+    conclusion: SocialAssessmentConclusion = Field(
+        description="6.29–6.30, 6.31(b): the conclusion of the full social assessment; SIGNIFICANT_HARM and "
+                    "REUNIFICATION_WITH_TRACED_PARENTS lead to a child protection meeting (6.32)")
     police_consulted: bool = Field(default=False, description="6.29: the police officer or juvenile inspector "
                                                               "was consulted (crime or offence cases)")
 
@@ -224,9 +252,16 @@ class ChildProtectionMeetingScheduled(Event):
     a confidential meeting. Publishing it again with the same ``meeting_id`` moves the meeting; the
     deadlines counted back from it (6.34, 6.66, 6.67) move with it."""
 
-    meeting_id: Identifier
-    purpose: MeetingPurpose = MeetingPurpose.CHILD_PROTECTION_MEETING
-    scheduled_for: AwareDatetime
+    meeting_id: Identifier = Field(
+        description="The CAM/CSC's own id of the meeting (6.32); reused to move the meeting, and quoted by every "
+                    "later event about it")
+    purpose: MeetingPurpose = Field(
+        default=MeetingPurpose.CHILD_PROTECTION_MEETING,
+        description="Which kind of meeting: a child protection meeting (6.32–6.39), a child protection plan review "
+                    "(6.45–6.46) or a care plan review (6.61–6.72)")
+    scheduled_for: AwareDatetime = Field(
+        description="When the meeting takes place (timezone-aware); the deadlines for written reports and "
+                    "information (6.34, 6.66, 6.67) count back from it")
     invited_agency_ids: list[AgencyId] = Field(description="6.33: only these may receive the meeting material")
 
 
@@ -235,15 +270,20 @@ class MeetingAttendanceDeclined(Event):
     working days before a child protection meeting or plan review (6.34, 6.46) and 3 working days
     before a care plan review (6.67). ``purpose`` must match the meeting's."""
 
-    meeting_id: Identifier
-    purpose: MeetingPurpose = MeetingPurpose.CHILD_PROTECTION_MEETING
+    meeting_id: Identifier = Field(
+        description="The CAM/CSC's id of the meeting, as in its ChildProtectionMeetingScheduled (6.32)")
+    purpose: MeetingPurpose = Field(
+        default=MeetingPurpose.CHILD_PROTECTION_MEETING,
+        description="The kind of the meeting declined; must match the scheduled meeting's purpose, as it sets the "
+                    "report deadline (2 working days, 6.34/6.46; 3, 6.67)")
 
 
 class ProfessionalReportSubmitted(Event):
     """6.34: the written contribution of a professional who cannot attend; the CAM/CSC shares it
     with the other invited members only (confidential, as 6.33)."""
 
-    meeting_id: Identifier
+    meeting_id: Identifier = Field(
+        description="6.34: the meeting the written report is for, as in its ChildProtectionMeetingScheduled")
 
 
 class MeetingDecision(str, Enum):
@@ -259,8 +299,11 @@ class ChildProtectionMeetingHeld(Event):
     """6.35–6.39: the meeting took place (within 7 working days of the social assessment, 6.33)
     and adopted one of the decisions of 6.39."""
 
-    meeting_id: Identifier
-    decision: MeetingDecision
+    meeting_id: Identifier = Field(
+        description="The CAM/CSC's id of the meeting, as in its ChildProtectionMeetingScheduled (6.32)")
+    decision: MeetingDecision = Field(
+        description="6.39(a)–(d): the meeting's decision: no further action, support services, a child protection "
+                    "plan (6.40) or a care plan (6.42)")
 
 
 class MeetingInformationItem(str, Enum):
@@ -279,7 +322,8 @@ class MeetingInformationShared(Event):
     with the information (a)–(f) for a scheduled meeting — confidential to them. ``covers`` says which
     items this delivery carries; their content, which is personal, goes in ``personal_data`` only."""
 
-    meeting_id: Identifier
+    meeting_id: Identifier = Field(
+        description="The CAM/CSC's id of the meeting, as in its ChildProtectionMeetingScheduled (6.32)")
     covers: list[MeetingInformationItem] = Field(description="6.33 (a)–(f): the items provided")
 
     @model_validator(mode="after")
@@ -298,7 +342,8 @@ class MeetingMinutesCirculated(Event):
     for their review, approval and signature (``PlanApproved`` with ``MEETING_MINUTES``). Sent again
     when comments are incorporated."""
 
-    meeting_id: Identifier
+    meeting_id: Identifier = Field(
+        description="6.43: the meeting whose draft minutes are circulated, as in its ChildProtectionMeetingScheduled")
     includes_outline_plan: bool = Field(default=False, description="6.40, 6.43: the outline child protection plan "
                                                                    "developed at the meeting is attached")
 
@@ -308,14 +353,18 @@ class CriminalCaseOpened(Event):
     police coordinate with the CAM/CSC (joint handling) and keep it informed."""
 
     criminal_case_ref: Reference = Field(description="The investigating body's reference (no personal data)")
-    parent_or_relative_charged: bool = Field(default=False, description="6.25")
+    parent_or_relative_charged: bool = Field(
+        default=False, description="6.25: a parent or relative is charged; the CAM/CSC keeps the case open until the "
+                                   "criminal case concludes")
 
 
 class CriminalCaseUpdated(Event):
     """6.25: the police officer or juvenile inspector keeps the CAM/CSC Manager informed of the progress
     of a criminal or administrative case against a parent or relative."""
 
-    criminal_case_ref: Reference
+    criminal_case_ref: Reference = Field(
+        description="The investigating body's register number of the criminal or administrative case (6.25); never "
+                    "personal data; as in its CriminalCaseOpened")
     stage: Label = Field(description="e.g. 'charged', 'sent to court' — procedural, never personal data")
 
 
@@ -323,9 +372,14 @@ class JointHandlingAgreed(Event):
     """6.5–6.6, 6.13: the police and the CAM/CSC agree how the case is handled jointly: who leads the
     interview, whether one joint medical examination is needed."""
 
-    criminal_case_ref: Reference
-    joint_interview: bool = True
-    joint_medical_examination: bool = False
+    criminal_case_ref: Reference = Field(
+        description="The investigating body's register number of the criminal or administrative case (6.25); never "
+                    "personal data; as in its CriminalCaseOpened")
+    joint_interview: bool = Field(
+        default=True, description="6.6: the child is interviewed once, jointly for the criminal case and the child "
+                                  "protection case")
+    joint_medical_examination: bool = Field(
+        default=False, description="6.6, 6.13: one joint medical examination serves both cases, not several")
     interview_led_by: Label = Field(default="police", description="6.6: police or cam-csc")
 
 
@@ -338,8 +392,12 @@ class CriminalCaseOutcome(str, Enum):
 class CriminalCaseConcluded(Event):
     """6.25: the criminal or administrative case is complete."""
 
-    criminal_case_ref: Reference
-    outcome: CriminalCaseOutcome
+    criminal_case_ref: Reference = Field(
+        description="The investigating body's register number of the criminal or administrative case (6.25); never "
+                    "personal data; as in its CriminalCaseOpened")
+    outcome: CriminalCaseOutcome = Field(
+        description="6.25: how the case ended; a parent found not responsible allows the CAM/CSC to close, a guilty "
+                    "verdict first updates the social assessment")
 
 
 class ClosureGround(str, Enum):
@@ -356,7 +414,9 @@ class CaseClosed(Event):
     """The CAM/CSC closes the child's case file, on one of the grounds of 6.22/6.30/6.39(a), 6.51,
     6.52, 6.78 or 6.79 — never while a criminal case about the child is open (6.25)."""
 
-    ground: ClosureGround
+    ground: ClosureGround = Field(
+        description="The ground of closure, one of those Annex B allows: 6.22/6.30/6.39(a), 6.51, 6.52/6.79, 6.78(a) "
+                    "or 6.78(b); refused while a criminal case about the child is open (6.25)")
     referred_to_support_services: bool = Field(default=False, description="6.51: referred on before closing")
     #: 6.39(b), 6.51: the agency the family is referred to; by default the city's NGO (5.15)
     support_services_agency_id: AgencyId | None = Field(
@@ -388,10 +448,16 @@ class NGODecision(Event):
     """5.18–5.20: the NGO programme coordinator's eligibility decision, owed to the referrer within
     2 working days, with written reasons when declined (5.19)."""
 
-    decision: NGODecisionKind
+    decision: NGODecisionKind = Field(
+        description="5.18–5.20: the programme coordinator's eligibility decision: accepted, or declined for lack of "
+                    "space or because the admission criteria are not met (5.19)")
     reasons: PersonalText | None = Field(default=None, description="5.19: reasons, required when declined")
-    beneficiaries_notified_by: NotifyingParty = NotifyingParty.REFERRER
-    decided_at: AwareDatetime | None = None
+    beneficiaries_notified_by: NotifyingParty = Field(
+        default=NotifyingParty.REFERRER,
+        description="5.19–5.20: who tells the child and family of the decision: the referrer (the default, and the "
+                    "rule when declined) or the NGO")
+    decided_at: AwareDatetime | None = Field(
+        default=None, description="When the coordinator decided (timezone-aware), if other than occurred_at")
     # 5.13: complex or serious mental health needs are referred to the local health authorities
     refer_to_health_authorities: bool = Field(
         default=False, description="5.13: the child has complex or serious mental health needs and is not eligible; "
@@ -413,9 +479,12 @@ class EscalationAcknowledged(Event):
     acknowledges it; no further ladder level is raised for that deadline. On the case log, so
     that who acknowledged what, and when, is part of the case's history."""
 
-    escalation_id: UUID
-    deadline_id: UUID
-    level: int = Field(description="The ladder level acknowledged")
+    escalation_id: UUID = Field(
+        description="The escalation_id of the EscalationRaised acknowledged (read from the agency's inbox)")
+    deadline_id: UUID = Field(description="The deadline_id of the missed deadline, as in the EscalationRaised")
+    level: int = Field(
+        description="The ladder level acknowledged, as in the EscalationRaised: 1 the responsible agency's "
+                    "supervisor, 2 the city's Commission on Issues of Minors, 3 the Steering Committee")
 
 
 class NGOStaffRole(str, Enum):
@@ -428,14 +497,16 @@ class NGOFirstContactMade(Event):
     """7.1 (7.11): the NGO's social worker, lawyer or psychologist contacted the child and family,
     within 3 working days of the NGO's receipt of the referral request."""
 
-    by_role: NGOStaffRole
+    by_role: NGOStaffRole = Field(
+        description="7.1, 7.11: the NGO professional who made the contact: social worker (several services), lawyer "
+                    "(legal only) or psychologist (counselling only, 7.16)")
 
 
 class NGOInitialMeetingHeld(Event):
     """7.2 (7.16): the initial meeting with the child and family, within 4 working days of the NGO's
     receipt of the referral request."""
 
-    by_role: NGOStaffRole
+    by_role: NGOStaffRole = Field(description="7.2, 7.16: the NGO professional who held the initial meeting")
     # 7.16: counselling only — the psychologist's meeting is arranged if agreed with the referrer
     agreed_with_referrer: bool = Field(
         default=False, description="7.16: the professional who made the referral request agreed to the NGO "
@@ -447,7 +518,9 @@ class ServicePlanAgreed(Event):
     """7.3 (7.18): the needs assessment and the individual service (or therapy) plan, within 5 working
     days of the initial meeting. The providers who signed it (7.8) owe the NGO monthly updates (7.9)."""
 
-    by_role: NGOStaffRole
+    by_role: NGOStaffRole = Field(
+        description="7.3, 7.18: the NGO professional who made the plan: social worker (service plan) or psychologist "
+                    "(therapy plan)")
     service_provider_agency_ids: list[AgencyId] = Field(default_factory=list, description="7.8: agencies that signed "
                                                                                      "the plan to provide services")
     # 7.18: a child victim or witness starts counselling after the police statement, unless agreed
@@ -472,8 +545,12 @@ class ChildAgeRecorded(Event):
     to the CAM/CSC's (4.5(a)–(b)); turning 18 ends child protection: the care plan is no longer
     necessary (6.74(a)) and the case is transferred and closed (6.78(a))."""
 
-    child_age_years: AgeOnRecord
-    reason: AgeRecordReason
+    child_age_years: AgeOnRecord = Field(
+        description="The child's new age in whole years, 0–18; 3 moves the case from the Guardianship to the CAM/CSC "
+                    "(4.5), 18 ends child protection (6.74(a), 6.78(a))")
+    reason: AgeRecordReason = Field(
+        description="Why the age changed: a birthday during the case, or a document proving the age was accepted "
+                    "(6.8)")
 
 
 #: The case events of this module; ``contracts.EVENT_TYPES`` gathers every module's.

@@ -17,7 +17,9 @@ class NGOConsentRecorded(Event):
     """5.9(c)–(d), 5.12(d), 7.17–7.18: the consents the NGO obtained (or did not) for legal services
     or psychological counselling. Withheld consent for counselling is reported to the referrer (7.17)."""
 
-    consent: Consent
+    consent: Consent = Field(
+        description="5.9(c)–(d), 5.12(d), 7.17: the consents the NGO obtained, or not; subject LEGAL_SERVICES or "
+                    "PSYCHOLOGICAL_COUNSELLING")
 
 
 class NGOLegalAdviceProvided(Event):
@@ -45,7 +47,9 @@ class ServiceRequested(Event):
     """7.7: the NGO asks a government body, institution or provider whether it can provide a service
     the child or family needs; the provider's agreement is its signature on the plan (7.8)."""
 
-    provider_agency_id: AgencyId
+    provider_agency_id: AgencyId = Field(
+        description="7.7: the agency (from agencies.yaml) asked whether it can provide the service; it receives the "
+                    "request and agrees by signing the plan (ServicePlanSigned, 7.8)")
     service: PersonalText = Field(description="The service (7.6), e.g. 'remedial education'")
 
 
@@ -70,7 +74,9 @@ class NGOCaseClosureReason(str, Enum):
 class NGOCaseClosed(Event):
     """7.10, 7.15, 7.19: the NGO closes its case file; the referrer and the service providers are told."""
 
-    reason: NGOCaseClosureReason
+    reason: NGOCaseClosureReason = Field(
+        description="Why the NGO closes its file: goals met (7.10, 7.19), consent withdrawn (7.10), legal matter "
+                    "concluded (7.15) or consent not obtained (7.17)")
 
 
 EVENTS: tuple[type[Event], ...] = (

@@ -16,9 +16,15 @@ class ViolenceSuspectedByMedicalStaff(Event):
     identified; the head of the medical organisation must send written information within 1 day
     and have the child's condition evaluated by a multidisciplinary team within 1 hour."""
 
-    city: City
-    child_age_years: ChildAge
-    identified_by_emergency_service: bool = False
+    city: City = Field(
+        description="Seed 002 SOP: the City/Oblast of the medical organisation where the child is; its agencies "
+                    "receive the written notice")
+    child_age_years: ChildAge = Field(
+        description="The child's age in whole years, 0–17 (Annex B, part 2); under 3 the city's Guardianship, from 3 "
+                    "its CAM/CSC is the child protection agency (4.5)")
+    identified_by_emergency_service: bool = Field(
+        default=False, description="Seed 002 SOP: violence was identified by an emergency service, for which the SOP "
+                                   "names the child's polyclinic or another medical institution among those told")
     home_city: City | None = Field(default=None, description=HOME_CITY)   # issue 15: out-of-area child
 
 
@@ -51,7 +57,9 @@ class MultidisciplinaryEvaluationCompleted(Event):
     Guardianship's) and the team's other agencies; each must serve the case's city, and each is told.
     Without a name, the city's CAM/CSC is taken as responsible, as before."""
 
-    violence_confirmed: bool
+    violence_confirmed: bool = Field(
+        description="Seed 002 SOP: whether the evaluation confirmed violence; only then is a case team with a "
+                    "responsible social worker formed")
     responsible_agency_id: AgencyId | None = Field(
         default=None, description="Seed 002 SOP: the agency of the social worker responsible for the confirmed case")
     team_agency_ids: list[AgencyId] = Field(
@@ -87,11 +95,21 @@ class HelplineRedirected(Event):
     """Seed 002 (helplines 111 and 150): a call about a child is redirected to the competent agency
     of the child's city, so that it is recorded and followed up rather than lost."""
 
-    city: City
-    child_age_years: ChildAge
-    helpline: Helpline
-    redirected_to: RedirectTarget
-    urgent: bool = False
+    city: City = Field(
+        description="Seed 002: the City/Oblast where the child is; the call goes to the agency of that city named by "
+                    "redirected_to")
+    child_age_years: ChildAge = Field(
+        description="The child's age in whole years, 0–17 (Annex B, part 2); under 3 the city's Guardianship, from 3 "
+                    "its CAM/CSC is the child protection agency (4.5)")
+    helpline: Helpline = Field(
+        description="Seed 002: the helpline that took the call: 111 (Ombudsperson, domestic violence), 150 (the "
+                    "NGO-run child helpline) or a school helpline")
+    redirected_to: RedirectTarget = Field(
+        description="Seed 002: the kind of agency of the child's city the call goes to (agencies.yaml); that agency "
+                    "records a FollowUpRecorded")
+    urgent: bool = Field(
+        default=False, description="The helpline judged that the child may need help at once; shown to the receiving "
+                                   "agency, no deadline depends on it")
     home_city: City | None = Field(default=None, description=HOME_CITY)   # issue 15: out-of-area child
 
 
@@ -106,9 +124,13 @@ class SchoolScreeningFlagRaised(Event):
     """Seed 002 (schools' psychologists and social pedagogues): a screening concern about a pupil,
     sent to the city's CAM/CSC, which decides whether a referral under 4.5 or 5.2 follows."""
 
-    city: City
-    child_age_years: ChildAge
-    concern: ScreeningConcern
+    city: City = Field(description="Seed 002: the City/Oblast of the school; the flag goes to that city's CAM/CSC")
+    child_age_years: ChildAge = Field(
+        description="The child's age in whole years, 0–17 (Annex B, part 2); under 3 the city's Guardianship, from 3 "
+                    "its CAM/CSC is the child protection agency (4.5)")
+    concern: ScreeningConcern = Field(
+        description="Seed 002: what the school psychologist or social pedagogue noticed: signs of violence, neglect, "
+                    "not attending school (Table 1) or psychological distress")
     home_city: City | None = Field(default=None, description=HOME_CITY)   # issue 15: out-of-area child
 
 
@@ -128,8 +150,12 @@ class FollowUpRecorded(Event):
     CAM/CSC a school flagged a pupil to, records what it did — so no redirected call or flag is lost
     and the helpline or school hears back."""
 
-    follow_up_of: FollowUpOf
-    outcome: FollowUpOutcome
+    follow_up_of: FollowUpOf = Field(
+        description="Seed 002: what is followed up: a helpline redirection (HelplineRedirected) or a school flag "
+                    "(SchoolScreeningFlagRaised) on this case")
+    outcome: FollowUpOutcome = Field(
+        description="Seed 002: a referral under 4.5, 4.7 or 5.2 follows on the case, no further action, or the child "
+                    "could not be found (reason says what was tried)")
     reason: PersonalText | None = Field(default=None, description="Required unless a referral was made")
 
     @model_validator(mode="after")
@@ -147,8 +173,12 @@ class SpecialSocialServicesApplied(Event):
     application within ten days. Recorded by the department of social protection that received it, or by
     the professional who helped the family submit it; the application reaches that department."""
 
-    city: City
-    child_age_years: ChildAge
+    city: City = Field(
+        description="Seed 002: the City/Oblast of the local executive body applied to; its department of social "
+                    "protection receives the application")
+    child_age_years: ChildAge = Field(
+        description="The child's age in whole years, 0–17 (Annex B, part 2); under 3 the city's Guardianship, from 3 "
+                    "its CAM/CSC is the child protection agency (4.5)")
 
 
 class SpecialSocialServicesReviewed(Event):
@@ -157,7 +187,9 @@ class SpecialSocialServicesReviewed(Event):
     the local executive body then decides on the provision. The professional who forwarded the
     application hears the outcome."""
 
-    need_established: bool
+    need_established: bool = Field(
+        description="Seed 002: whether the social worker's review (within ten days of the application) established "
+                    "the need for special social services")
     reason: PersonalText | None = Field(default=None, description="Seed 002: why the need is or is not established")
 
 

@@ -41,8 +41,11 @@ def record_chain_hash(previous_hash: str, record: Record) -> str:
 def content_fingerprint(event: Event) -> str:
     """Hash of what the producer submitted (router-set fields and the signature blanked): detects an
     event id reused for different content. Not the signature: the same event re-sent after its
-    agency rotated its key is the same event (domain/signatures.py)."""
+    agency rotated its key is the same event (domain/signatures.py). Taken of the *opened* event
+    (``domain/sealing.py``), ``sealed`` blank: the same event sealed again under a new data key is
+    the same event."""
     body = event.model_dump(mode="json")
+    body["sealed"] = None
     body["envelope"] = {**body["envelope"], "hash": None, "previous_hash": None, "sequence": None,
                         "recorded_at": None, "signature": None}
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()

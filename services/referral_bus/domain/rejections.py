@@ -34,6 +34,12 @@ class Code(str, Enum):
     SIGNATURE_INVALID = "SIGNATURE_INVALID"
     SIGNING_KEY_UNKNOWN = "SIGNING_KEY_UNKNOWN"
     SIGNING_KEY_REVOKED = "SIGNING_KEY_REVOKED"
+    #: Sealed personal data (issue 11, item 4; domain/sealing.py) that does not open …
+    SEALED_DATA_INVALID = "SEALED_DATA_INVALID"
+    #: … personal data in clear where the bus requires it sealed …
+    PERSONAL_DATA_NOT_SEALED = "PERSONAL_DATA_NOT_SEALED"
+    #: … or an event for a case whose key was destroyed (``referral-bus erase``).
+    CASE_ERASED = "CASE_ERASED"
 
 
 def cite(paragraph: str) -> str:

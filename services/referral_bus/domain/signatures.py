@@ -45,10 +45,15 @@ RULE = "docs/security.md, signed events"
 
 
 def signing_bytes(event: Event) -> bytes:
-    """What the producer signs: the event as submitted, router-set fields and signature blank."""
+    """What the producer signs: the event as submitted, router-set fields and signature blank. Of
+    sealed personal data (``domain/sealing.py``) the scheme, nonce and ciphertext are signed, not the
+    wrapping of the data key, which the router changes for each copy — so every copy's signature,
+    on the log and in archives, still checks after the case's key is destroyed."""
     body = event.model_dump(mode="json")
     body["envelope"] = {**body["envelope"], "recorded_at": None, "sequence": None, "previous_hash": None,
                         "hash": None, "signature": None}
+    if body.get("sealed") is not None:
+        body["sealed"] = {**body["sealed"], "wrapped_key": None, "key_ref": None, "recipient": None}
     return LABEL + json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 

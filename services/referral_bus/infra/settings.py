@@ -230,6 +230,18 @@ class Settings:
     #: default ``<data_dir>/signing-keys``.
     signing_key_dir: Path | None = field(default_factory=lambda: Path(os.environ["REFERRAL_BUS_SIGNING_KEY_DIR"])
                                          if os.environ.get("REFERRAL_BUS_SIGNING_KEY_DIR") else None)
+    #: The key vault (infra/vault.py, issue 11 item 4): default ``<data_dir>/secrets/vault``; its
+    #: ingress public key, which producers seal personal data to: default ``<data_dir>/vault-public-key.pem``.
+    vault_dir_setting: Path | None = field(default_factory=lambda: Path(os.environ["REFERRAL_BUS_VAULT_DIR"])
+                                           if _raw("REFERRAL_BUS_VAULT_DIR") else None)
+    vault_public_key_setting: Path | None = field(
+        default_factory=lambda: Path(os.environ["REFERRAL_BUS_VAULT_PUBLIC_KEY_FILE"])
+        if _raw("REFERRAL_BUS_VAULT_PUBLIC_KEY_FILE") else None)
+    #: Whether the router refuses personal data in clear (PERSONAL_DATA_NOT_SEALED); unset: required
+    #: on a secured bus (sasl_ssl), allowed on the plaintext development bus.
+    require_sealed_setting: bool | None = field(
+        default_factory=lambda: _flag("REFERRAL_BUS_REQUIRE_SEALED_PERSONAL_DATA", False)
+        if _raw("REFERRAL_BUS_REQUIRE_SEALED_PERSONAL_DATA") else None)
 
     def metrics_address(self, service: str) -> tuple[str, int] | None:
         """Where ``service`` (router, sla, projector) serves its metrics; None: no endpoint."""
@@ -250,6 +262,20 @@ class Settings:
     @property
     def signing_keys(self) -> Path:
         return self.signing_key_dir or self.data_dir / "signing-keys"
+
+    @property
+    def vault_dir(self) -> Path:
+        return self.vault_dir_setting or self.data_dir / "secrets" / "vault"
+
+    @property
+    def vault_public_key_file(self) -> Path:
+        return self.vault_public_key_setting or self.data_dir / "vault-public-key.pem"
+
+    @property
+    def require_sealed_personal_data(self) -> bool:
+        if self.require_sealed_setting is not None:
+            return self.require_sealed_setting
+        return self.kafka_security.mode == "sasl_ssl"
 
     @property
     def read_model_url(self) -> str:
@@ -274,3 +300,59 @@ class Settings:
     @property
     def agencies_file(self) -> Path:
         return self.root / "agencies.yaml"
+
+
+#: Where ``referral-bus gateway`` (and ``up``) serves the HTTP gateway by default; apart from the
+#: metrics ports (none by default; ``deploy/`` uses 9464) and the broker's 9092/9093.
+GATEWAY_DEFAULT_ADDRESS = ("127.0.0.1", 8080)
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    """The HTTP gateway's own settings (docs/gateway.md), checked like every other setting."""
+
+    #: REFERRAL_BUS_GATEWAY_ADDR: HOST:PORT or a port (127.0.0.1).
+    address: tuple[str, int]
+    #: REFERRAL_BUS_GATEWAY_KAFKA_CA_FILE: the brokers' CA. Set: the bus is secured and every caller
+    #: is checked by a SCRAM handshake with its own credentials over TLS. Unset: a plaintext bus,
+    #: where the caller's name is a claim nobody checks.
+    kafka_ca_file: Path | None
+    #: REFERRAL_BUS_GATEWAY_TLS_CERT (PEM: certificate chain, and the key unless _TLS_KEY is given).
+    tls_cert: Path | None
+    tls_key: Path | None
+    #: REFERRAL_BUS_GATEWAY_SIGNING_KEY_DIR: agencies' private signing keys the operator has given
+    #: the gateway custody of; unset, submissions must arrive signed.
+    signing_key_dir: Path | None
+    #: REFERRAL_BUS_GATEWAY_RECEIPT_WAIT: how long a submission waits for its receipt before 202.
+    receipt_wait_seconds: float
+
+    @property
+    def secured(self) -> bool:
+        return self.kafka_ca_file is not None
+
+
+def _existing_file(name: str) -> Path | None:
+    value = _raw(name)
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise SettingError(name, "a readable file", value)
+    return path
+
+
+def gateway_settings() -> GatewaySettings:
+    """The gateway's settings from the environment; ``SettingError`` names the first bad one. A
+    secured bus needs TLS on the gateway too (callers send their Kafka passwords)."""
+    key_dir = _raw("REFERRAL_BUS_GATEWAY_SIGNING_KEY_DIR")
+    settings = GatewaySettings(
+        address=_address("REFERRAL_BUS_GATEWAY_ADDR") or GATEWAY_DEFAULT_ADDRESS,
+        kafka_ca_file=_existing_file("REFERRAL_BUS_GATEWAY_KAFKA_CA_FILE"),
+        tls_cert=_existing_file("REFERRAL_BUS_GATEWAY_TLS_CERT"),
+        tls_key=_existing_file("REFERRAL_BUS_GATEWAY_TLS_KEY"),
+        signing_key_dir=Path(key_dir).expanduser() if key_dir else None,
+        receipt_wait_seconds=_seconds("REFERRAL_BUS_GATEWAY_RECEIPT_WAIT", 15, zero_allowed=True))
+    if settings.secured and settings.tls_cert is None:
+        raise SettingError("REFERRAL_BUS_GATEWAY_TLS_CERT", "a PEM certificate file (REFERRAL_BUS_GATEWAY_KAFKA_CA_"
+                           "FILE is set: callers send their Kafka passwords, which never travel without TLS)", "")
+    return settings

@@ -21,7 +21,8 @@ class Meaning:
 
 
 #: The router's checks, in the order it runs them (router/submissions.py); the first failure answers.
-CHECKS = ("size", "frame", "contract", "envelope", "agency", "signature", "idempotency", "transition", "routing")
+CHECKS = ("size", "frame", "contract", "envelope", "agency", "signature", "sealing", "idempotency", "transition",
+          "routing")
 
 MEANINGS: dict[Code, Meaning] = {
     Code.OVERSIZED: Meaning("size", "The record's value is larger than the router's limit "
@@ -61,6 +62,16 @@ MEANINGS: dict[Code, Meaning] = {
                                       "only after the event was recorded.", field="envelope.signature"),
     Code.SIGNING_KEY_REVOKED: Meaning("signature", "The signing key was revoked before the event was recorded.",
                                       field="envelope.signature"),
+    Code.SEALED_DATA_INVALID: Meaning("sealing", "The sealed personal data does not open: its data key is not "
+                                      "wrapped to the vault's current ingress key for this case and event, or the "
+                                      "nonce or ciphertext were altered, or what it holds is not valid for the "
+                                      "event type (docs/security.md, personal data).", field="sealed"),
+    Code.PERSONAL_DATA_NOT_SEALED: Meaning("sealing", "The event carries personal data or personal free text in "
+                                           "clear where the bus requires it sealed "
+                                           "(REFERRAL_BUS_REQUIRE_SEALED_PERSONAL_DATA; required on a secured "
+                                           "bus).", field="sealed"),
+    Code.CASE_ERASED: Meaning("sealing", "The case was erased (its key destroyed, `referral-bus erase`): it "
+                              "takes no more events.", field="envelope.case_id"),
     Code.EVENT_ID_CONFLICT: Meaning("idempotency", "The event id is already used, on another case or for "
                                     "different content (an identical resubmission is answered DUPLICATE "
                                     "instead).", field="envelope.event_id"),

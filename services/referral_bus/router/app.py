@@ -43,6 +43,7 @@ from referral_bus.infra.kafka.log_reader import TopicFollower, read_to_end
 from referral_bus.infra.quarantine import Quarantine
 from referral_bus.infra.runtime import Runtime
 from referral_bus.infra.signing_keys import SigningKeyError, SigningKeyStore
+from referral_bus.infra.vault import Vault
 from referral_bus.router.submissions import Outcome, Source, Submission, SubmissionHandler
 
 log = structlog.get_logger(__name__)
@@ -72,7 +73,9 @@ class RouterService:
         self.key_records = TopicFollower(runtime.settings, [cat.name("signing_keys")])
         self._keys_ready = False   # a catch-up has completed: the directory holds every key enrolled so far
         self._keys_lock = asyncio.Lock()   # the timer and the first batch share one consumer
-        self.handler = SubmissionHandler.from_runtime(runtime, signing_keys=self.signing_keys)
+        #: the key vault (infra/vault.py): made on first start, its ingress public key published for the SDKs
+        self.handler = SubmissionHandler.from_runtime(runtime, signing_keys=self.signing_keys,
+                                                      vault=Vault.open(settings))
         self.checkpoints = cat.name("checkpoints")
         self.quarantine = Quarantine(runtime, "router")
         #: the router's own key, for its chain checkpoints (domain/signatures.py); read per checkpoint,

@@ -1,5 +1,5 @@
 """Python SDK for agency systems: publish typed events, wait for receipts, consume the inbox."""
 
-from referral_bus.sdk.client import AgencyClient, InboxItem, PublishError
+from referral_bus.sdk.client import AgencyClient, InboxItem, PersonalDataUnavailable, PublishError
 
-__all__ = ["AgencyClient", "InboxItem", "PublishError"]
+__all__ = ["AgencyClient", "InboxItem", "PersonalDataUnavailable", "PublishError"]

@@ -9,15 +9,26 @@ the type), signed with the agency's current Ed25519 key (``REFERRAL_BUS_SIGNING_
 with an idempotent producer keyed by case id, and answered by the router with a
 receipt on its own receipts topic (rb.receipts.<agency id>). ``inbox()`` yields what the bus
 routed to this agency, through a consumer group, committing only what the caller has processed.
+
+Personal data (issue 11, item 4; docs/security.md): when the key vault's public key is found
+(``REFERRAL_BUS_VAULT_PUBLIC_KEY_FILE``), an event's personal data and personal free text are sealed
+to it before signing (``domain/sealing.py``) and leave this machine only as ciphertext. An inbox copy
+sealed for this agency is opened with ``open_personal_data(item, purpose=...)``: the gateway's key
+service unwraps the copy's data key (an audited read) and the SDK decrypts here.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+import ssl
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -37,6 +48,7 @@ from referral_bus.contracts.base import (
 from referral_bus.contracts.bus_records import Receipt
 from referral_bus.domain.authorization import authorize
 from referral_bus.domain.rejections import Rejection
+from referral_bus.domain.sealing import SealingError, open_sealed, seal_to_public
 from referral_bus.domain.signatures import sign
 from referral_bus.infra.codec.errors import DecodeError
 from referral_bus.infra.codec.framing import validation_error_to_decode_error
@@ -44,6 +56,7 @@ from referral_bus.infra.kafka.security import KafkaSecurity
 from referral_bus.infra.runtime import Runtime, load_runtime
 from referral_bus.infra.settings import Settings
 from referral_bus.infra.signing_keys import SigningKeyError, SigningKeyStore
+from referral_bus.infra.vault import KeyServiceRefusal, load_public_key
 
 log = structlog.get_logger(__name__)
 E = TypeVar("E", bound=Event)
@@ -53,6 +66,23 @@ SEEN_DELIVERIES = 100_000
 
 class PublishError(Exception):
     """The event was refused before it left, or its receipt did not arrive in time."""
+
+
+class PersonalDataUnavailable(Exception):
+    """An inbox copy's personal data could not be opened: ``code`` is the key service's
+    (NOT_ENTITLED, CASE_ERASED, UNKNOWN_CASE_KEY, BAD_WRAPPED_KEY, AUDIT_UNAVAILABLE, …) or
+    NOT_SEALED_FOR_US / SEALED_DATA_INVALID / GATEWAY_UNREACHABLE from the SDK itself."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
+#: Unwraps a copy's data key: (case_id, event_id, recipient, wrapped_key, purpose) → data key, or
+#: ``PersonalDataUnavailable``. Default: the gateway's ``POST /v1/keys/unwrap``.
+Unwrap = Callable[..., bytes]
+#: Where the gateway is, for the default unwrap (docs/gateway.md).
+GATEWAY_URL_ENV = "REFERRAL_BUS_GATEWAY_URL"
 
 
 @dataclass(frozen=True)
@@ -72,9 +102,12 @@ class InboxItem:
 class AgencyClient:
     def __init__(self, agency_id: str, actor_id: str, *, actor_role: str | None = None,
                  bootstrap_servers: str | None = None, security: KafkaSecurity | None = None,
-                 runtime: Runtime | None = None) -> None:
+                 runtime: Runtime | None = None, unwrap: Unwrap | None = None,
+                 gateway_url: str | None = None) -> None:
         """``security``: this agency's credentials (default: from the environment,
-        REFERRAL_BUS_KAFKA_SECURITY …, see docs/security.md); ignored when ``runtime`` is given."""
+        REFERRAL_BUS_KAFKA_SECURITY …, see docs/security.md); ignored when ``runtime`` is given.
+        ``unwrap``: how sealed inbox copies get their data key (default: the gateway at
+        ``gateway_url`` or $REFERRAL_BUS_GATEWAY_URL, as this agency)."""
         overrides: dict[str, Any] = {}
         if bootstrap_servers:
             overrides["bootstrap_servers"] = bootstrap_servers
@@ -92,6 +125,10 @@ class AgencyClient:
         self._receipts: KafkaConsumer | None = None
         self._inbox: KafkaConsumer | None = None
         self._keys = SigningKeyStore(self.runtime.settings.signing_keys)
+        self._unwrap = unwrap or self._unwrap_at_gateway
+        self.gateway_url = gateway_url or os.environ.get(GATEWAY_URL_ENV) or None
+        #: (mtime, raw key) of the vault's public key file, re-read when it changes
+        self._vault_key: tuple[int, bytes | None] | None = None
         #: (topic, partition, offset, reason code) of the most recent records that did not decode, skipped
         self.unreadable: deque[tuple[str, int, int, str]] = deque(maxlen=1000)
         #: Delivery ids already handed to the caller in this session (the most recent ones).
@@ -147,7 +184,81 @@ class AgencyClient:
             raise PublishError(str(validation_error_to_decode_error(type(event).__name__, exc))) from None
         except Rejection as rejection:
             raise PublishError(str(rejection)) from None
-        return self.runtime.codec.encode(self.sign(event))
+        return self.runtime.codec.encode(self.sign(self.seal(event)))
+
+    def vault_public_key(self) -> bytes | None:
+        """The key vault's ingress public key (REFERRAL_BUS_VAULT_PUBLIC_KEY_FILE), None when absent."""
+        path = self.runtime.settings.vault_public_key_file
+        try:
+            mtime = path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return None
+        if self._vault_key is None or self._vault_key[0] != mtime:
+            try:
+                self._vault_key = (mtime, load_public_key(path))
+            except ValueError as exc:
+                raise PublishError(str(exc)) from None
+        return self._vault_key[1]
+
+    def seal(self, event: E) -> E:
+        """``event`` with its personal part sealed to the key vault, when its public key is known
+        (as it is: nothing personal, or no vault key — the router decides whether clear is allowed)."""
+        if event.sealed is not None:
+            return event
+        public = self.vault_public_key()
+        return event if public is None else seal_to_public(event, public)
+
+    # -- sealed personal data of inbox copies ---------------------------------------------------
+    def open_personal_data(self, item: InboxItem | Event, *, purpose: str) -> Event:
+        """The inbox copy with its personal data opened: the key service unwraps the copy's data key
+        (recorded as an audited read, with ``purpose``), then it is decrypted here. A copy that
+        carries nothing sealed is returned as it is."""
+        event = item.record if isinstance(item, InboxItem) else item
+        if not isinstance(event, Event):
+            raise PersonalDataUnavailable("NOT_SEALED_FOR_US", f"{type(event).__name__} is not a case event")
+        sealed = event.sealed
+        if sealed is None:
+            return event
+        if sealed.recipient != self.agency.id:
+            raise PersonalDataUnavailable("NOT_SEALED_FOR_US", f"this copy is sealed for {sealed.recipient}, not "
+                                          f"for {self.agency.id}")
+        env = event.envelope
+        try:
+            data_key = self._unwrap(case_id=env.case_id, event_id=str(env.event_id), recipient=sealed.recipient,
+                                    wrapped_key=sealed.wrapped_key, purpose=purpose)
+        except KeyServiceRefusal as exc:     # an in-process key service (infra/vault.py), e.g. in the gateway
+            raise PersonalDataUnavailable(exc.code, exc.message) from None
+        try:
+            return open_sealed(event, data_key)
+        except SealingError as exc:
+            raise PersonalDataUnavailable("SEALED_DATA_INVALID", str(exc)) from None
+
+    def _unwrap_at_gateway(self, *, case_id: str, event_id: str, recipient: str, wrapped_key: bytes,
+                           purpose: str) -> bytes:
+        """``POST {gateway}/v1/keys/unwrap`` as this agency (HTTP Basic: its Kafka user name and password)."""
+        if not self.gateway_url:
+            raise PersonalDataUnavailable("GATEWAY_UNREACHABLE", f"no gateway to unwrap with: set {GATEWAY_URL_ENV}")
+        body = json.dumps({"case_id": case_id, "event_id": event_id, "recipient": recipient,
+                           "wrapped_key": base64.b64encode(wrapped_key).decode(), "purpose": purpose}).encode()
+        security = self.runtime.settings.kafka_security
+        user = security.username or self.agency.id
+        token = base64.b64encode(f"{user}:{security.password or ''}".encode()).decode()
+        request = urllib.request.Request(self.gateway_url.rstrip("/") + "/v1/keys/unwrap", data=body, method="POST",
+                                         headers={"Content-Type": "application/json",
+                                                  "Authorization": f"Basic {token}"})
+        context = ssl.create_default_context(cafile=str(security.ca_file)) if security.ca_file else None
+        try:
+            with urllib.request.urlopen(request, timeout=30, context=context) as response:
+                return base64.b64decode(json.loads(response.read())["data_key"], validate=True)
+        except urllib.error.HTTPError as exc:
+            try:
+                problem = json.loads(exc.read())
+                code, message = str(problem["code"]), str(problem.get("message", ""))
+            except (ValueError, KeyError, TypeError):
+                code, message = f"HTTP_{exc.code}", "the gateway refused"
+            raise PersonalDataUnavailable(code, message) from None
+        except (urllib.error.URLError, OSError, ValueError, KeyError) as exc:
+            raise PersonalDataUnavailable("GATEWAY_UNREACHABLE", f"{self.gateway_url}: {type(exc).__name__}") from None
 
     def sign(self, event: Event) -> Event:
         """``event`` signed by this agency (domain/signatures.py); ``PublishError`` without a key."""
@@ -155,7 +266,12 @@ class AgencyClient:
             key_id, key = self._keys.current(self.agency.id)
         except SigningKeyError as exc:
             raise PublishError(str(exc)) from None
-        return sign(event, key_id, key)
+        # Signed as the router will decode it (timestamps in UTC, every field of the current schema
+        # present): an event built with Almaty's +05:00 offset would otherwise sign other bytes than
+        # the router checks (docs/contract.md, "Signing bytes"; decision 64).
+        decoded = self.runtime.codec.decode(self.runtime.codec.encode(event))
+        assert isinstance(decoded, Event)
+        return sign(decoded, key_id, key)
 
     def publish(self, event: Event, *, wait_for_receipt: bool = False, timeout: float = 30.0) -> Receipt | None:
         value = self.validate(event)

@@ -1,0 +1,76 @@
+"""``referral-bus erase CASE_ID --reason TEXT``: crypto-shredding of one case (issue 11, item 4).
+
+Destroys the case's key in the key vault (infra/vault.py): every copy of the case's sealed personal
+data — on the case log, in inboxes, in archives, on the read-audit's neighbours — becomes ciphertext
+nobody can open, while the rest of the case's history, its hash chain and its signatures stay as
+they were (``verify`` still passes). The erasure is first recorded on the read-audit trail (tool
+``erase``, who and why; fail closed: nothing is destroyed when it cannot be recorded), and the vault
+keeps a tombstone, so the router refuses any later event of the case (``CASE_ERASED``). Idempotent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from referral_bus.cli.common import EXIT_UNREACHABLE, EXIT_USAGE
+from referral_bus.cli.common import runtime as _runtime
+
+
+def cmd_erase(args: argparse.Namespace) -> int:
+    import pydantic
+
+    from referral_bus.domain.read_audit import PurposeRefused, check_purpose
+    from referral_bus.infra.read_audit import ReadNotRecorded, reader_identity, record_read
+    from referral_bus.infra.vault import VAULT_FILE, Vault
+    try:
+        reason = check_purpose(args.reason)
+    except PurposeRefused as exc:
+        print(f"error: --reason: {str(exc).replace('--purpose', '--reason')}", file=sys.stderr)
+        return EXIT_USAGE
+    runtime = _runtime()
+    settings = runtime.settings
+    if not (settings.vault_dir / VAULT_FILE).is_file():
+        print(f"error: no key vault at {settings.vault_dir} (REFERRAL_BUS_VAULT_DIR, default <data dir>/secrets/vault):"
+              " run erase where the router's vault is", file=sys.stderr)
+        return EXIT_USAGE
+    vault = Vault(settings.vault_dir, settings.vault_public_key_file)
+    already = vault.erased(args.case_id)
+    if already is not None:
+        print(f"case {args.case_id} was already erased at {already}; nothing to do")
+        return 0
+    who, _ = reader_identity(runtime, args.reader)
+    try:
+        record_read(runtime, case_id=args.case_id, tool="erase", purpose=reason,
+                    query="case key destroyed (crypto-shredding)", reader=args.reader)
+    except ReadNotRecorded as exc:
+        print(f"refused: case {args.case_id} was not erased, because the erasure could not be recorded on the "
+              f"read-audit trail ({runtime.catalogue.name('read_audit')}): {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        print(f"error: {'.'.join(map(str, first['loc']))}: {first['msg']}", file=sys.stderr)
+        return EXIT_USAGE
+    erasure = vault.erase(args.case_id, by=who)
+    if erasure.destroyed_now:
+        print(f"case {args.case_id}: its key is destroyed ({erasure.erased_at}, by {who}); its sealed personal data "
+              "can no longer be opened anywhere. The router refuses further events of the case (CASE_ERASED); its "
+              "history and `verify` are unchanged. Recorded on the read-audit trail (`audit reads "
+              f"{args.case_id}`).")
+    else:
+        print(f"case {args.case_id}: the vault held no key for it (nothing of it was ever sealed); it is marked "
+              "erased, so the router refuses further events of the case. Personal data sent in clear on a "
+              "development bus is NOT made unreadable by this.")
+    return 0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("erase", help="destroy a case's key (crypto-shredding): its sealed personal data becomes "
+                                     "unreadable everywhere; history and verify stay intact")
+    p.add_argument("case_id")
+    p.add_argument("--reason", required=True, help="why, recorded on the read-audit trail: a ticket, request or "
+                                                   "legal basis, never a name (e.g. 'erasure request 2026-77')")
+    p.add_argument("--as", dest="reader", help="who erases (default $REFERRAL_BUS_OPERATOR, else the Kafka "
+                                               "principal or the login name)")
+    p.set_defaults(func=cmd_erase)

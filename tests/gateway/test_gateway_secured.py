@@ -1,0 +1,99 @@
+"""The gateway in front of a secured Apache Kafka broker (SASL/SCRAM over TLS, ACLs; the router and
+SLA processor under their own principals — the cluster of tests/infra/kafka/test_security_on_broker.py,
+one per module). The gateway holds no credentials of its own and serves HTTPS with a certificate
+from the cluster's CA: a caller's password is checked by the broker's handshake, and what the
+caller may do is what the broker's ACLs let that principal do."""
+
+from __future__ import annotations
+
+import ssl
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from referral_bus.gateway import create_app
+from referral_bus.gateway.server import tls_certificate
+from referral_bus.infra.kafka.security import KafkaSecurity
+from referral_bus.infra.runtime import load_runtime
+from referral_bus.infra.settings import GatewaySettings, Settings
+from tests.builders import case_id
+from tests.gateway.conftest import Served, referral_json, serve
+from tests.infra.kafka.test_security_on_broker import Secured, secured  # noqa: F401 - the module's cluster fixture
+
+pytestmark = [pytest.mark.broker]
+
+
+@pytest.fixture(scope="module")
+def gateway(secured: Secured) -> Iterator[Served]:  # noqa: F811 - the imported fixture
+    tls_dir = secured.cluster.data_dir / "secrets" / "tls"
+    certificate = tls_certificate(tls_dir, ["127.0.0.1", "localhost"])
+    # the gateway's own settings carry no Kafka credentials: it connects as each caller
+    runtime = load_runtime(Settings(bootstrap_servers=secured.cluster.bootstrap_servers, topic_prefix=secured.prefix,
+                                    data_dir=secured.runtime.settings.data_dir, kafka_security=KafkaSecurity()))
+    config = GatewaySettings(address=("127.0.0.1", 0), kafka_ca_file=secured.cluster.credentials.ca_file,
+                             tls_cert=certificate, tls_key=None,
+                             signing_key_dir=secured.runtime.settings.signing_keys, receipt_wait_seconds=60)
+    with serve(create_app(runtime, config), tls_cert=certificate) as served:
+        yield served
+
+
+def https(gateway: Served, secured: Secured, principal: str, password: str | None = None) -> httpx.Client:  # noqa: F811
+    """A client that checks the gateway's certificate with the cluster's CA file, as an agency would."""
+    context = ssl.create_default_context(cafile=str(secured.cluster.credentials.ca_file))
+    secret = password if password is not None else secured.cluster.credentials.load(principal).password
+    return httpx.Client(base_url=gateway.url, auth=(principal, secret), verify=context, timeout=120)
+
+
+def test_the_broker_checks_the_password(gateway: Served, secured: Secured) -> None:  # noqa: F811
+    with https(gateway, secured, "school-almaty", "not-the-password") as wrong:
+        refused = wrong.get("/v1/whoami")
+    assert refused.status_code == 401 and refused.headers["WWW-Authenticate"].startswith("Basic")
+    assert refused.json()["code"] == "UNAUTHENTICATED" and "not-the-password" not in refused.text
+    school_password = secured.cluster.credentials.load("school-almaty").password
+    with https(gateway, secured, "police-juvenile-almaty", school_password) as borrowed:   # a name, another's password
+        assert borrowed.get("/v1/whoami").status_code == 401
+    with https(gateway, secured, "school-almaty") as school:
+        me = school.get("/v1/whoami")
+    assert me.status_code == 200 and me.json()["authentication"] == "verified"
+    assert me.headers["X-Referral-Bus-Authentication"] == "verified"
+
+
+def test_a_school_cannot_read_another_agency_s_inbox(gateway: Served, secured: Secured) -> None:  # noqa: F811
+    with https(gateway, secured, "school-almaty") as school:
+        refused = school.get("/v1/inbox", params={"agency": "cam-almaty"})
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["code"] == "NOT_AUTHORIZED"
+        assert "brokers refused school-almaty" in refused.json()["message"]
+        streamed = school.get("/v1/inbox/stream", params={"agency": "cam-almaty"})
+        assert streamed.status_code == 403
+        own = school.get("/v1/inbox")          # its own inbox the broker lets it read
+        assert own.status_code == 200, own.text
+
+
+def test_a_school_cannot_submit_as_the_police(gateway: Served, secured: Secured) -> None:  # noqa: F811
+    body = referral_json(case_id("GWSEC"), agency="police-juvenile-almaty")
+    with https(gateway, secured, "school-almaty") as school:
+        refused = school.post("/v1/events", json=body)
+    assert refused.status_code == 403 and refused.json()["field"] == "envelope.producer.agency_id", refused.text
+
+
+def test_agencies_are_served_end_to_end_through_the_gateway(gateway: Served, secured: Secured) -> None:  # noqa: F811
+    secured.bus.wait_ready(timeout=180, runtime=secured.runtime_for("school-almaty"))
+    case = case_id("GWSEC")
+    with https(gateway, secured, "school-almaty") as school:
+        accepted = school.post("/v1/events", json=referral_json(case))
+    assert accepted.status_code == 200 and accepted.json()["status"] == "ACCEPTED", accepted.text
+    found: list[dict[str, Any]] = []
+    cursor: str | None = None
+    with https(gateway, secured, "cam-almaty") as cam:
+        deadline = time.monotonic() + 90
+        while not found and time.monotonic() < deadline:
+            page = cam.get("/v1/inbox", params={"wait": 2, **({"cursor": cursor} if cursor else {})})
+            assert page.status_code == 200, page.text
+            cursor = page.json()["cursor"]
+            found = [i for i in page.json()["items"]
+                     if (i["record"] or {}).get("envelope", {}).get("case_id") == case]
+    assert [i["paragraph"] for i in found] == ["4.5(b)(i), 4.6"]
