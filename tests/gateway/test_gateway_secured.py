@@ -16,7 +16,6 @@ import pytest
 
 from referral_bus.gateway import create_app
 from referral_bus.gateway.server import tls_certificate
-from referral_bus.infra.kafka.security import KafkaSecurity
 from referral_bus.infra.runtime import load_runtime
 from referral_bus.infra.settings import GatewaySettings, Settings
 from tests.builders import case_id
@@ -30,9 +29,11 @@ pytestmark = [pytest.mark.broker]
 def gateway(secured: Secured) -> Iterator[Served]:  # noqa: F811 - the imported fixture
     tls_dir = secured.cluster.data_dir / "secrets" / "tls"
     certificate = tls_certificate(tls_dir, ["127.0.0.1", "localhost"])
-    # the gateway's own settings carry no Kafka credentials: it connects as each caller
+    # the gateway's own principal only records audited reads (key service, console) and reads the
+    # case log; every request goes to the brokers under the caller's own credentials
     runtime = load_runtime(Settings(bootstrap_servers=secured.cluster.bootstrap_servers, topic_prefix=secured.prefix,
-                                    data_dir=secured.runtime.settings.data_dir, kafka_security=KafkaSecurity()))
+                                    data_dir=secured.runtime.settings.data_dir,
+                                    kafka_security=secured.cluster.security_for("rb-gateway")))
     config = GatewaySettings(address=("127.0.0.1", 0), kafka_ca_file=secured.cluster.credentials.ca_file,
                              tls_cert=certificate, tls_key=None,
                              signing_key_dir=secured.runtime.settings.signing_keys, receipt_wait_seconds=60)
@@ -83,8 +84,9 @@ def test_a_school_cannot_submit_as_the_police(gateway: Served, secured: Secured)
 def test_agencies_are_served_end_to_end_through_the_gateway(gateway: Served, secured: Secured) -> None:  # noqa: F811
     secured.bus.wait_ready(timeout=180, runtime=secured.runtime_for("school-almaty"))
     case = case_id("GWSEC")
+    name = "Invented Pupil Securedova"
     with https(gateway, secured, "school-almaty") as school:
-        accepted = school.post("/v1/events", json=referral_json(case))
+        accepted = school.post("/v1/events", json=referral_json(case, personal_data={"child_name": name}))
     assert accepted.status_code == 200 and accepted.json()["status"] == "ACCEPTED", accepted.text
     found: list[dict[str, Any]] = []
     cursor: str | None = None
@@ -97,3 +99,17 @@ def test_agencies_are_served_end_to_end_through_the_gateway(gateway: Served, sec
             found = [i for i in page.json()["items"]
                      if (i["record"] or {}).get("envelope", {}).get("case_id") == case]
     assert [i["paragraph"] for i in found] == ["4.5(b)(i), 4.6"]
+    # sealed for the CAM (a secured bus refuses personal data in clear); the CAM opens it through
+    # the key service, whose read is recorded under the gateway's own principal (rb-gateway)
+    [item] = found
+    assert name not in str(item) and item["record"]["sealed"]["recipient"] == "cam-almaty"
+    with https(gateway, secured, "cam-almaty") as cam:
+        unwrapped = cam.post("/v1/keys/unwrap", json={
+            "case_id": case, "event_id": item["record"]["envelope"]["event_id"], "recipient": "cam-almaty",
+            "wrapped_key": item["record"]["sealed"]["wrapped_key"], "purpose": "secured gateway test: open the copy"})
+    assert unwrapped.status_code == 200, unwrapped.text
+    with https(gateway, secured, "school-almaty") as school:   # not the recipient of that copy
+        refused = school.post("/v1/keys/unwrap", json={
+            "case_id": case, "event_id": item["record"]["envelope"]["event_id"], "recipient": "cam-almaty",
+            "wrapped_key": item["record"]["sealed"]["wrapped_key"], "purpose": "secured gateway test: not mine"})
+    assert refused.status_code == 403 and refused.json()["code"] == "NOT_ENTITLED"

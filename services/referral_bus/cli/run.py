@@ -167,12 +167,15 @@ def _secure(cluster: LocalKafkaCluster, runtime: Runtime) -> None:
 
 
 def _gateway_service(runtime: Runtime, secured: LocalKafkaCluster | None, logs: Path) -> Service:
-    """The HTTP gateway as a service of ``up``. It holds no Kafka credentials (it acts as each caller):
-    the admin's are taken out of its environment. On a secured bus it serves TLS with a certificate
-    from the local CA and checks callers against the brokers; it is given custody of the signing
+    """The HTTP gateway as a service of ``up``. It acts as each caller under the caller's credentials;
+    the admin's are taken out of its environment, and on a secured bus its own principal
+    (``rb-gateway``) may only record audited reads and read the case log for the console. It serves
+    TLS there with a certificate from the local CA and checks callers against the brokers; it is
+    given custody of the signing
     keys ``up`` made, as this one machine already speaks for every agency of the demonstration
     (docs/gateway.md: what custody means in production)."""
     from referral_bus.gateway.server import tls_certificate
+    from referral_bus.infra.kafka.acls import service_principal
     from referral_bus.infra.settings import gateway_settings
     from referral_bus.infra.supervisor import Service
     own = ("REFERRAL_BUS_KAFKA_USERNAME", "REFERRAL_BUS_KAFKA_PASSWORD", "REFERRAL_BUS_KAFKA_PASSWORD_FILE")
@@ -180,6 +183,9 @@ def _gateway_service(runtime: Runtime, secured: LocalKafkaCluster | None, logs: 
     env["REFERRAL_BUS_KAFKA_SECURITY"] = "plaintext"
     env.setdefault("REFERRAL_BUS_GATEWAY_SIGNING_KEY_DIR", str(runtime.settings.signing_keys))
     if secured is not None:
+        # its own principal only records audited reads (console, key service) and reads the case
+        # log for the console's explain (acl render); callers' requests go under their own credentials
+        env.update(_principal_env(secured, service_principal("gateway")))
         tls = secured.data_dir / "secrets" / "tls"
         env["REFERRAL_BUS_GATEWAY_KAFKA_CA_FILE"] = str(secured.credentials.ca_file)
         env.setdefault("REFERRAL_BUS_GATEWAY_TLS_CERT", str(tls_certificate(tls, ["127.0.0.1", "localhost"])))

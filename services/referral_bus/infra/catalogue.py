@@ -20,7 +20,7 @@ _CO_PARTITIONED = ("ingress", "case_log")
 STREAM_PROCESSORS = ("router", "sla")
 _PER = {"agency_kind": "{kind}", "agency": "{agency}", "stream_processor": "{processor}"}
 #: Who may write or read a topic (``producers``/``consumers``); the broker's ACLs come from them.
-SERVICES = ("router", "sla", "projections", "auditor", "operations")
+SERVICES = ("router", "sla", "projections", "auditor", "operations", "gateway")
 #: "admin" is the bus administrator, a broker super user: no ACL is generated for it.
 ROLES = (*SERVICES, "agency", "agencies", "processor", "admin")
 

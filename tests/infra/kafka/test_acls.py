@@ -76,10 +76,21 @@ def test_every_topic_has_a_reader_and_a_writer_and_every_principal_a_right(runti
         "police-juvenile-almaty"}
 
 
-def test_only_the_auditor_writes_and_reads_the_read_audit_trail(runtime: Runtime) -> None:
+def test_only_the_auditor_and_the_gateway_write_and_read_the_read_audit_trail(runtime: Runtime) -> None:
+    """The auditor's commands and the gateway (console case reads, key service unwraps) record reads;
+    no agency and no other service may read or write the trail."""
+    recorders = (service_principal("auditor"), service_principal("gateway"))
     trail = runtime.catalogue.name("read_audit")
     on_trail = {(g.principal, g.operation) for g in grants(runtime.catalogue, runtime.directory) if g.name == trail}
-    assert on_trail == {(service_principal("auditor"), op) for op in ("READ", "WRITE", "DESCRIBE")}
+    assert on_trail == {(who, op) for who in recorders for op in ("READ", "WRITE", "DESCRIBE")}
     writer = [g for g in grants(runtime.catalogue, runtime.directory) if g.resource == "TRANSACTIONAL_ID"]
     assert {(g.principal, g.name, g.operation) for g in writer} == {
-        (service_principal("auditor"), runtime.catalogue.read_audit_writer(), op) for op in ("WRITE", "DESCRIBE")}
+        (who, runtime.catalogue.read_audit_writer(), op) for who in recorders for op in ("WRITE", "DESCRIBE")}
+
+
+def test_the_gateways_own_principal_writes_nothing_but_the_trail(runtime: Runtime) -> None:
+    own = {(g.name, g.operation) for g in grants(runtime.catalogue, runtime.directory)
+           if g.principal == service_principal("gateway") and g.resource == "TOPIC"}
+    assert {name for name, op in own if op == "WRITE"} == {runtime.catalogue.name("read_audit")}
+    assert {name for name, op in own if op == "READ"} == {runtime.catalogue.name("read_audit"),
+                                                          runtime.catalogue.name("case_log")}

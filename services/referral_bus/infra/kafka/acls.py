@@ -73,8 +73,9 @@ def grants(catalogue: Catalogue, directory: Directory) -> list[Grant]:
     for processor in STREAM_PROCESSORS:  # the stream processors' consumer groups
         out.add(Grant(service_principal(processor), "GROUP", catalogue.group(processor), "READ"))
     # the read-audit trail's one writer identity (infra/read_audit.py): whoever records a read of a case
-    for operation in ("WRITE", "DESCRIBE"):
-        out.add(Grant(service_principal("auditor"), "TRANSACTIONAL_ID", catalogue.read_audit_writer(), operation))
+    for writer in ("auditor", "gateway"):   # the gateway: the console's and the key service's audited reads
+        for operation in ("WRITE", "DESCRIBE"):
+            out.add(Grant(service_principal(writer), "TRANSACTIONAL_ID", catalogue.read_audit_writer(), operation))
     for agency in directory.agencies:  # an agency's own inbox consumer groups: "<agency id>-…"
         out.add(Grant(agency, "GROUP", f"{agency}-", "READ", "PREFIXED"))
     return sorted(out)
