@@ -35,6 +35,9 @@ def main() -> None:
     print(f"  ratio referral-bus / raw fastavro = {codec['referral-bus codec'] / codec['raw fastavro']:.3f}")
     print(f"  ratio referral-bus / json         = {codec['referral-bus codec'] / codec['json']:.3f}")
     print(f"  size: framed Avro {codec['bytes avro (framed)']:.0f} bytes, JSON {codec['bytes json']:.0f} bytes")
+    print(f"  sealed (producer seals + router opens, re-wraps for 2) {codec['sealed round trip']:>10,.0f} round trips/s"
+          f" = {codec['sealed round trip'] / codec['referral-bus codec']:.3f} of the codec round trip without sealing;"
+          f" sealed frame {codec['bytes sealed (framed)']:.0f} bytes")
 
     for broker in args.brokers.split(","):
         pipe = pipeline_bench.run(args.events, broker)

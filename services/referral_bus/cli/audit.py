@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from referral_bus.cli.common import EXIT_FOUND, EXIT_UNREACHABLE, EXIT_USAGE, ZONED_EXAMPLE, zoned_time
+from referral_bus.cli.common import EXIT_FOUND, EXIT_USAGE, ZONED_EXAMPLE, recorded_or_refused, zoned_time
 from referral_bus.cli.common import runtime as _runtime
 from referral_bus.infra.local_time import iso_almaty, localized, shown
 
@@ -40,20 +40,8 @@ def _audited(args: argparse.Namespace, runtime: Runtime, tool: str, case_id: str
              query: str | None = None) -> int | None:
     """Record this read of ``case_id`` on the read-audit trail; ``None`` when recorded (go on and
     show it), else the exit status — nothing of the case is shown (fail closed)."""
-    import pydantic
-
-    from referral_bus.infra.read_audit import ReadNotRecorded, record_read
-    try:
-        record_read(runtime, case_id=case_id, tool=tool, purpose=args.purpose, query=query, reader=args.reader)
-    except ReadNotRecorded as exc:
-        print(f"refused: case {case_id} is not shown, because this read could not be recorded on the read-audit "
-              f"trail ({runtime.catalogue.name('read_audit')}): {exc}", file=sys.stderr)
-        return EXIT_UNREACHABLE
-    except pydantic.ValidationError as exc:
-        first = exc.errors()[0]
-        print(f"error: {'.'.join(map(str, first['loc']))}: {first['msg']}", file=sys.stderr)
-        return EXIT_USAGE
-    return None
+    return recorded_or_refused(runtime, case_id=case_id, tool=tool, purpose=args.purpose, reader=args.reader,
+                               query=query, refused=f"case {case_id} is not shown, because this read")
 
 
 def cmd_history(args: argparse.Namespace) -> int:

@@ -40,3 +40,26 @@ def zoned_time(text: str) -> datetime:
     if value.tzinfo is None:
         raise argparse.ArgumentTypeError(f"{text!r} has no time zone; e.g. {value.isoformat()}+05:00 (Almaty)")
     return value
+
+
+def recorded_or_refused(runtime: Runtime, *, case_id: str, tool: str, purpose: str, reader: str | None,
+                        query: str | None, refused: str) -> int | None:
+    """Record an access to ``case_id`` on the read-audit trail first; ``None`` when recorded (go on),
+    else the exit status after ``refused: <refused> could not be recorded …`` — fail closed: what
+    the command would have shown or done does not happen when it cannot be recorded."""
+    import sys
+
+    import pydantic
+
+    from referral_bus.infra.read_audit import ReadNotRecorded, record_read
+    try:
+        record_read(runtime, case_id=case_id, tool=tool, purpose=purpose, query=query, reader=reader)
+    except ReadNotRecorded as exc:
+        print(f"refused: {refused} could not be recorded on the read-audit trail "
+              f"({runtime.catalogue.name('read_audit')}): {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        print(f"error: {'.'.join(map(str, first['loc']))}: {first['msg']}", file=sys.stderr)
+        return EXIT_USAGE
+    return None

@@ -14,15 +14,13 @@ import argparse
 import sys
 from typing import Any
 
-from referral_bus.cli.common import EXIT_UNREACHABLE, EXIT_USAGE
+from referral_bus.cli.common import EXIT_USAGE, recorded_or_refused
 from referral_bus.cli.common import runtime as _runtime
 
 
 def cmd_erase(args: argparse.Namespace) -> int:
-    import pydantic
-
     from referral_bus.domain.read_audit import PurposeRefused, check_purpose
-    from referral_bus.infra.read_audit import ReadNotRecorded, reader_identity, record_read
+    from referral_bus.infra.read_audit import reader_identity
     from referral_bus.infra.vault import VAULT_FILE, Vault
     try:
         reason = check_purpose(args.reason)
@@ -41,17 +39,11 @@ def cmd_erase(args: argparse.Namespace) -> int:
         print(f"case {args.case_id} was already erased at {already}; nothing to do")
         return 0
     who, _ = reader_identity(runtime, args.reader)
-    try:
-        record_read(runtime, case_id=args.case_id, tool="erase", purpose=reason,
-                    query="case key destroyed (crypto-shredding)", reader=args.reader)
-    except ReadNotRecorded as exc:
-        print(f"refused: case {args.case_id} was not erased, because the erasure could not be recorded on the "
-              f"read-audit trail ({runtime.catalogue.name('read_audit')}): {exc}", file=sys.stderr)
-        return EXIT_UNREACHABLE
-    except pydantic.ValidationError as exc:
-        first = exc.errors()[0]
-        print(f"error: {'.'.join(map(str, first['loc']))}: {first['msg']}", file=sys.stderr)
-        return EXIT_USAGE
+    refused = recorded_or_refused(runtime, case_id=args.case_id, tool="erase", purpose=reason, reader=args.reader,
+                                  query="case key destroyed (crypto-shredding)",
+                                  refused=f"case {args.case_id} was not erased, because the erasure")
+    if refused is not None:
+        return refused
     erasure = vault.erase(args.case_id, by=who)
     if erasure.destroyed_now:
         print(f"case {args.case_id}: its key is destroyed ({erasure.erased_at}, by {who}); its sealed personal data "

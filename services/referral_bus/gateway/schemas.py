@@ -241,35 +241,37 @@ def registry_routes(catalogue: SchemaCatalogue) -> APIRouter:
     def types() -> list[str]:
         return ["AVRO"]
 
-    @router.post("/subjects/{subject}", response_model=RegistrySchema, responses=_ERR)
-    def lookup(subject: str, request: Annotated[SchemaRequest, Body()], normalize: bool = False,
-               deleted: bool = False) -> Any:
-        """Is this schema registered under the subject? (what AvroSerializer asks with auto-register off)"""
+    def released_as(subject: str, request: SchemaRequest) -> Any:
+        """The released version of ``subject`` whose canonical form is the request's schema, ``None``
+        when the bus released no such version, or the error response (unknown subject, bad schema)."""
         found = find_subject(subject)
         if isinstance(found, JSONResponse):
             return found
         canonical = parse(request)
         if isinstance(canonical, JSONResponse):
             return canonical
-        for released in reversed(found):
-            if released.canonical == canonical:
-                return body(released)
-        return _registry_error(404, 40403, f"Schema not found under {subject}: it is not a version the bus released")
+        return next((released for released in reversed(found) if released.canonical == canonical), None)
+
+    @router.post("/subjects/{subject}", response_model=RegistrySchema, responses=_ERR)
+    def lookup(subject: str, request: Annotated[SchemaRequest, Body()], normalize: bool = False,
+               deleted: bool = False) -> Any:
+        """Is this schema registered under the subject? (what AvroSerializer asks with auto-register off)"""
+        released = released_as(subject, request)
+        if released is None:
+            return _registry_error(404, 40403, f"Schema not found under {subject}: it is not a version the bus "
+                                               "released")
+        return released if isinstance(released, JSONResponse) else body(released)
 
     @router.post("/subjects/{subject}/versions", response_model=Registered, responses={
         **_ERR, 409: {"model": RegistryError, "description": "Not a released schema: the registry is read-only"}})
     def register(subject: str, request: Annotated[SchemaRequest, Body()], normalize: bool = False) -> Any:
         """Registration: only a schema the bus already released is "registered" (its id comes back);
         anything else is refused — the bus releases schemas (`referral-bus schemas freeze`)."""
-        found = find_subject(subject)
-        if isinstance(found, JSONResponse):
-            return found
-        canonical = parse(request)
-        if isinstance(canonical, JSONResponse):
-            return canonical
-        for released in reversed(found):
-            if released.canonical == canonical:
-                return {"id": released.schema_id}
+        released = released_as(subject, request)
+        if isinstance(released, JSONResponse):
+            return released
+        if released is not None:
+            return {"id": released.schema_id}
         return _registry_error(409, 40901, f"{subject}: this registry is read-only; the bus releases its schemas "
                                            f"({COMPATIBILITY}, `referral-bus schemas freeze`) and this schema is "
                                            "not one of them")
