@@ -115,3 +115,24 @@ def test_the_key_service_unwraps_for_the_recipient_after_recording_the_read(vaul
     assert caught.value.code == "AUDIT_UNAVAILABLE" and caught.value.http_status == 503
     vault.erase("C-1", by="operator-7")
     refused("CASE_ERASED")
+
+
+def test_a_batchs_case_keys_are_committed_together_at_its_end_and_not_at_all_if_it_fails(vault: Vault) -> None:
+    """The router makes the keys of a batch's new cases in one transaction (one sync to disk per
+    batch, not per case); another process sees them only once the batch committed, before anything
+    sealed under them is written, and a batch that fails leaves no key behind."""
+    other = Vault(vault.directory, vault.public_key_file)   # another process: the key service
+    with vault.batch():
+        first = vault.case_key("CASE-B1", create=True)
+        assert vault.case_key("CASE-B1") == first            # the batch sees its own key
+        with vault.batch():                                   # nested: joins the outer transaction
+            vault.case_key("CASE-B2", create=True)
+        assert other.case_key("CASE-B1") is None              # not committed yet
+    assert other.case_key("CASE-B1") == first and other.case_key("CASE-B2") is not None
+    with pytest.raises(RuntimeError), vault.batch():
+        vault.case_key("CASE-B3", create=True)
+        raise RuntimeError("the batch failed")
+    assert vault.case_key("CASE-B3") is None and other.case_key("CASE-B3") is None
+    vault.erase("CASE-B1", by="test")
+    with pytest.raises(CaseErased), vault.batch():
+        vault.case_key("CASE-B1", create=True)                # never made again for an erased case

@@ -114,6 +114,19 @@ def record_json(record: Any) -> dict[str, Any]:
     return encoded  # type: ignore[no-any-return]
 
 
+#: On every answer: nothing the gateway sends (inbox items, unwrapped data keys, the console's case
+#: reads) may be kept by a browser or a proxy cache; the console's page runs only its own script,
+#: cannot be framed by another site (clickjacking an Acknowledge button), and leaks no referrer.
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                               "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+}
+
+
 def create_app(runtime: Runtime, settings: GatewaySettings | None = None) -> FastAPI:
     """The gateway for ``runtime``'s bus. ``settings`` default: from the environment."""
     from referral_bus.infra.settings import gateway_settings
@@ -193,6 +206,7 @@ def create_app(runtime: Runtime, settings: GatewaySettings | None = None) -> Fas
         how = getattr(request.state, "authentication", None)
         if how is not None:
             response.headers[AUTH_HEADER] = "verified" if how == "verified" else CLAIMED
+        response.headers.update(SECURITY_HEADERS)
         return response
 
     # -- who is calling ---------------------------------------------------------------------

@@ -85,7 +85,9 @@ class Vault:
         self.directory = directory
         self.path = directory / VAULT_FILE
         self.public_key_file = public_key_file
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        #: inside ``batch()``: new case keys join its one transaction instead of committing each
+        self._batch_open = False
         self._conn: sqlite3.Connection | None = None
 
     @classmethod
@@ -152,12 +154,36 @@ class Vault:
             row = conn.execute("SELECT erased_at FROM erased_cases WHERE case_id = ?", (case_id,)).fetchone()
         return row[0] if row else None
 
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """One transaction for the case keys made while it is open (the router's batch): a key made
+        is committed — on disk, one sync for the whole batch instead of one per new case — when the
+        block ends, before the router writes any copy sealed under it; nothing is committed if the
+        block raises. Another process's erase or key waits for it (the file's write lock)."""
+        with self._db() as conn:
+            if self._batch_open:      # nested: the outer batch commits
+                yield
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            self._batch_open = True
+            try:
+                yield
+            except BaseException:
+                self._batch_open = False
+                conn.execute("ROLLBACK")
+                raise
+            self._batch_open = False
+            conn.execute("COMMIT")
+
     def case_key(self, case_id: str, *, create: bool = False) -> tuple[str, bytes] | None:
         """(key ref, key) of ``case_id``; made when ``create`` and there is none. ``CaseErased`` once
         the case was erased — a key is never made again for an erased case."""
         with self._db() as conn:
             row = self._case_row(conn, case_id)
-            if row is None and create:
+            if row is None and create and self._batch_open:   # committed with the batch
+                row = (f"case:{os.urandom(8).hex()}", os.urandom(KEY_BYTES))
+                conn.execute("INSERT INTO case_keys VALUES (?, ?, ?, ?)", (case_id, row[0], row[1], _now()))
+            elif row is None and create:
                 conn.execute("BEGIN IMMEDIATE")   # made once, even with two routers racing
                 try:
                     row = self._case_row(conn, case_id)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import Counter, OrderedDict
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid5
@@ -211,7 +212,13 @@ class SubmissionHandler:
     def handle_batch(self, submissions: list[Submission]) -> list[list[Outcome]]:
         """Outcomes in rounds with at most one case-log append per case: a later event of the same
         case goes to the next round, which is written only after the earlier round's appends are
-        acknowledged. So a failed write can never leave a gap in a case's sequence."""
+        acknowledged. So a failed write can never leave a gap in a case's sequence. The case keys
+        made for the batch's sealed events are committed to the vault, together, before it returns
+        (before anything sealed under them is written)."""
+        with self.vault.batch() if self.vault is not None else nullcontext():
+            return self._handle_batch(submissions)
+
+    def _handle_batch(self, submissions: list[Submission]) -> list[list[Outcome]]:
         rounds: list[list[Outcome]] = []
         pending = [sub for sub in submissions if sub.source not in self.answered]
         self.answered.difference_update(sub.source for sub in submissions)  # each comes round at most once
