@@ -124,6 +124,9 @@ def browser() -> Iterator[Any]:
 def signed_in(browser: Any, scenario: Scenario, principal: str) -> Any:
     """A fresh page signed in as ``principal`` (the plaintext bus: the name is a claim)."""
     page = browser.new_context(viewport={"width": 1500, "height": 1100}).new_page()
+    refused: list[str] = []   # the page runs under the gateway's Content-Security-Policy
+    page.on("console", lambda message: refused.append(message.text) if "Content Security Policy" in message.text
+            else None)
     page.goto(f"{scenario.url}/console/")
     page.fill("#principal", principal)
     page.fill("#password", "plaintext bus")
@@ -131,6 +134,7 @@ def signed_in(browser: Any, scenario: Scenario, principal: str) -> Any:
     page.click("#sign-in")
     page.wait_for_selector("#console", state="visible")
     page.wait_for_selector("#refreshed:text('live')")
+    assert refused == [], refused   # nothing the console needs is blocked by its own policy
     return page
 
 
@@ -172,7 +176,7 @@ def test_a_breach_appears_on_the_board_within_seconds(scenario: Scenario, browse
     page.wait_for_timeout(2000)
     assert row(page, a.case_id, 1).count() == 1
     page.select_option("#f-city", "SHYMKENT")                      # another city: gone
-    page.wait_for_function(f'!document.querySelector(\'tr.escalation[data-case="{a.case_id}"]\')', timeout=10_000)
+    sync_api.expect(page.locator(f'tr.escalation[data-case="{a.case_id}"]')).to_have_count(0, timeout=10_000)
     page.select_option("#f-city", "")
     page.select_option("#f-agency", "")
     row(page, a.case_id, 1).wait_for()
@@ -256,7 +260,7 @@ def test_a_timeline_read_needs_a_purpose_and_is_recorded_first(scenario: Scenari
     # what the police department knew an hour ago (before the removal was recorded): nothing
     page.fill("#c-asof", (datetime.now(UTC) + timedelta(hours=5) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S"))
     page.click("#c-timeline")
-    page.wait_for_function("document.querySelectorAll('#timeline-events tbody tr').length === 0")
+    sync_api.expect(page.locator("#timeline-events tbody tr")).to_have_count(0)
     assert page.locator("#timeline-told tbody tr").count() == 0
     assert len(console_reads()) == before + 2
 
