@@ -138,6 +138,29 @@ class Bus:
         proc.kill()
         proc.wait(10)
 
+    def discard_topics(self) -> None:
+        """Delete this bus's topics (its own prefix) from the shared session broker once its module is
+        done: otherwise the broker holds every module's topics (~300 partitions a bus) and, late in
+        a full run, leader elections for new topics slow past the tests' timeouts. Best effort: a
+        topic left behind only costs the broker memory."""
+        from kafka import KafkaAdminClient
+        from kafka.errors import KafkaError
+        prefix = self.runtime.settings.topic_prefix
+        if not prefix:
+            return
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=self.runtime.settings.bootstrap_servers)
+        except KafkaError:
+            return
+        try:
+            mine = [t for t in admin.list_topics() if t.startswith(prefix)]
+            if mine:
+                admin.delete_topics(mine, timeout_ms=30_000)
+        except KafkaError:
+            pass
+        finally:
+            admin.close()
+
     def stop(self) -> None:
         for proc in self.processes.values():
             if proc.poll() is None:
@@ -197,6 +220,7 @@ def bus(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         yield bus
     finally:
         bus.stop()
+        bus.discard_topics()
 
 
 @pytest.fixture

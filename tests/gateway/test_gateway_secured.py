@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import ssl
 import time
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -113,3 +115,42 @@ def test_agencies_are_served_end_to_end_through_the_gateway(gateway: Served, sec
             "case_id": case, "event_id": item["record"]["envelope"]["event_id"], "recipient": "cam-almaty",
             "wrapped_key": item["record"]["sealed"]["wrapped_key"], "purpose": "secured gateway test: not mine"})
     assert refused.status_code == 403 and refused.json()["code"] == "NOT_ENTITLED"
+
+
+def test_a_school_and_an_ngo_with_only_http_complete_a_referral(gateway: Served, secured: Secured) -> None:  # noqa: F811
+    """Issue 14's "done when": a school with only a browser-based system refers a child to the city's
+    NGO (5.2, 5.15) over HTTPS; the NGO, with nothing but HTTP, finds the referral in its inbox,
+    answers with its eligibility decision (5.18–5.20), and the school finds the decision in its own
+    inbox — every request under the agency's own password, every event signed and checked."""
+    secured.bus.wait_ready(timeout=180, runtime=secured.runtime_for("school-almaty"))
+    case = case_id("GWNGO")
+
+    def inbox_until(client: httpx.Client, event_type: str) -> dict[str, Any]:
+        cursor: str | None = None
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            page = client.get("/v1/inbox", params={"wait": 2, **({"cursor": cursor} if cursor else {})})
+            assert page.status_code == 200, page.text
+            cursor = page.json()["cursor"]
+            for item in page.json()["items"]:
+                envelope = (item["record"] or {}).get("envelope", {})
+                if envelope.get("case_id") == case and envelope.get("event_type") == event_type:
+                    return dict(item)
+        raise AssertionError(f"no {event_type} of {case} in the inbox within 90 s")
+
+    referral = referral_json(case, age=16, referral_kind="NGO_SUPPORT", services_requested=["LEGAL"],
+                             legal_matters=["SAFE_RETURN"], already_represented=True)
+    with https(gateway, secured, "school-almaty") as school:
+        sent = school.post("/v1/events", json=referral)
+        assert sent.status_code == 200 and sent.json()["status"] == "ACCEPTED", sent.text
+        with https(gateway, secured, "ngo-rodnik") as ngo:
+            received = inbox_until(ngo, "ReferralMade")
+            assert received["record"]["referral_kind"] == "NGO_SUPPORT"
+            decision = {"envelope": {"event_type": "NGODecision", "event_id": str(uuid.uuid4()), "case_id": case,
+                                     "occurred_at": datetime.now(UTC).isoformat(),
+                                     "producer": {"actor_id": "coordinator-1"}},
+                        "decision": "ACCEPTED"}
+            answered = ngo.post("/v1/events", json=decision)
+            assert answered.status_code == 200 and answered.json()["status"] == "ACCEPTED", answered.text
+        told = inbox_until(school, "NGODecision")
+    assert told["record"]["decision"] == "ACCEPTED"

@@ -207,7 +207,9 @@ def owed_deliveries(bus: Bus, events: list[Event], sla: dict[str, Record]) -> di
     """(inbox topic, delivery id) → the record owed there: the router's deliveries worked out again
     by its own handler folding the log (as it does on a restart), and the SLA records' notifications."""
     cat = bus.runtime.catalogue
-    handler = SubmissionHandler.from_runtime(bus.runtime)
+    from referral_bus.infra.vault import Vault
+    # with the router's vault: full copies carry the data key wrapped for their recipient
+    handler = SubmissionHandler.from_runtime(bus.runtime, vault=Vault.open(bus.runtime.settings))
     for event in events:
         handler.fold(event)
     owed: dict[tuple[str, str], Record] = {}

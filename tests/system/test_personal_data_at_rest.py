@@ -1,6 +1,7 @@
 """Issue 11, item 4, on a real broker: a distinctive (invented) name planted through the SDK is, at
-rest, only ciphertext — in the broker's log segment files, the read-model database, an archive, the
-services' logs and their metrics; the entitled agency opens it through the key service; after
+rest, only ciphertext — in the broker's log segment files, the read models' PostgreSQL files (heap
+and write-ahead log), an archive, the services' logs and their metrics; the entitled agency opens
+it through the key service; after
 ``referral-bus erase`` nothing opens it any more, the case key's bytes are gone from the vault file,
 the case takes no more events, and ``verify`` and ``history`` are as before."""
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -46,22 +48,42 @@ def holding(needle: bytes, paths: list[Path]) -> list[str]:
     return [str(p) for p in paths if needle in p.read_bytes()]
 
 
-def test_a_planted_name_is_only_ciphertext_at_rest_and_unrecoverable_after_erase(tmp_path: Path) -> None:
-    # a broker of its own, so that its log segment files are known and hold this test's records only
+def postgres_files(database_url: str) -> tuple[Callable[[], list[Path]], Callable[[], None]]:
+    """The files of the read models' PostgreSQL database on disk (its heap files and the server's
+    write-ahead log), and a CHECKPOINT that puts what was committed into them."""
+    import psycopg
+    url = database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, autocommit=True) as conn:
+        data = Path(str(conn.execute("SHOW data_directory").fetchone()[0]))  # type: ignore[index]
+        oid = conn.execute("SELECT oid FROM pg_database WHERE datname = current_database()").fetchone()[0]  # type: ignore[index]
+
+    def checkpoint() -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CHECKPOINT")
+    return (lambda: files_under(data / "base" / str(oid), data / "pg_wal")), checkpoint
+
+
+def test_a_planted_name_is_only_ciphertext_at_rest_and_unrecoverable_after_erase(
+        tmp_path: Path, postgres_database: Callable[[], str]) -> None:
+    # a broker of its own, so that its log segment files are known and hold this test's records only;
+    # the read models in PostgreSQL, as in production, so that its files on disk are searched too
+    database_url = postgres_database()
     broker = start_local_broker(tmp_path / "kafka")
     try:
         ports = {"router": free_port(), "sla": free_port(), "projector": free_port()}
         bus = start_bus(broker.bootstrap_servers, tmp_path / "bus", services=("router", "sla", "projector"),
-                        metrics_ports=ports)
+                        metrics_ports=ports, database_url=database_url)
         try:
-            run(bus, broker_dir=tmp_path / "kafka", ports=ports, out=tmp_path)
+            run(bus, broker_dir=tmp_path / "kafka", ports=ports, out=tmp_path, database_url=database_url)
         finally:
             bus.stop()
     finally:
         broker.stop()
 
 
-def run(bus, *, broker_dir: Path, ports: dict[str, int], out: Path) -> None:  # type: ignore[no-untyped-def]
+def run(bus, *, broker_dir: Path, ports: dict[str, int], out: Path,  # type: ignore[no-untyped-def]
+        database_url: str) -> None:
+    database_files, checkpoint = postgres_files(database_url)
     bus.wait_ready()
     runtime = bus.runtime
     settings = runtime.settings
@@ -90,8 +112,10 @@ def run(bus, *, broker_dir: Path, ports: dict[str, int], out: Path) -> None:  # 
         [logged] = of_case(read_topic(runtime, "case_log"), case)
         assert logged.sealed is not None and logged.sealed.recipient == CASE_LOG
         ciphertext = logged.sealed.ciphertext
-        wait_for(lambda: holding(case.encode(), list(settings.data_dir.glob("read-models.db*"))),
-                 what="the projector's read models")
+        def projected() -> bool:
+            checkpoint()
+            return bool(holding(case.encode(), database_files()))
+        wait_for(projected, what="the projector's read models, in PostgreSQL's files on disk")
         archived = out / "archive"
         archive(runtime, archived)
         _, partitions = read_archive(archived)
@@ -102,7 +126,8 @@ def run(bus, *, broker_dir: Path, ports: dict[str, int], out: Path) -> None:  # 
         segments = [p for p in files_under(broker_dir) if p.suffix == ".log"]
         assert holding(ciphertext, segments), "the case log's ciphertext is in the broker's segment files"
         assert ciphertext in archived_values
-        places = [*segments, *settings.data_dir.glob("read-models.db*"), *files_under(archived),
+        checkpoint()
+        places = [*segments, *database_files(), *files_under(archived),
                   *(bus.logs / f"{s}.log" for s in ("router", "sla", "projector"))]
         for needle in (NAME.encode(), b"Testova-Quill"):
             assert holding(needle, places) == []

@@ -24,6 +24,7 @@ Pure computation on bytes (``cryptography``); the keys live in ``infra/vault.py`
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 from typing import Any, TypeVar
@@ -47,6 +48,7 @@ NONCE_BYTES = 12
 _X25519_BYTES = 32
 _WRAP_LABEL = b"referral-bus sealed data key v1\n"
 _DATA_LABEL = b"referral-bus sealed personal data v1\n"
+_NONCE_LABEL = b"referral-bus wrap nonce v1\n"
 
 _E = TypeVar("_E", bound=Event)
 
@@ -139,9 +141,14 @@ def _kek(shared: bytes, ephemeral_public: bytes, recipient_public: bytes) -> byt
 
 def wrap_with_key(data_key: bytes, case_key: bytes, *, case_id: str, event_id: str, recipient: str,
                   key_ref: str) -> bytes:
-    """The data key wrapped under a case's key for one recipient: nonce (12) | AES-GCM."""
-    nonce = os.urandom(NONCE_BYTES)
-    return nonce + AESGCM(case_key).encrypt(nonce, data_key, _wrap_aad(case_id, event_id, recipient, key_ref))
+    """The data key wrapped under a case's key for one recipient: nonce (12) | AES-GCM. The nonce is
+    derived (HMAC-SHA256 of the case key over the wrap's AAD), not random: the same event's copy for
+    the same recipient is then byte-identical however often the router writes it (a re-send after a
+    crash, a rebuild), as every other delivery of the bus is. Safe for AES-GCM because a nonce repeats
+    only with the very same key, AAD and plaintext (one data key per event), i.e. the same message."""
+    aad = _wrap_aad(case_id, event_id, recipient, key_ref)
+    nonce = hmac.new(case_key, _NONCE_LABEL + aad, hashlib.sha256).digest()[:NONCE_BYTES]
+    return nonce + AESGCM(case_key).encrypt(nonce, data_key, aad)
 
 
 def unwrap_with_key(wrapped: bytes, case_key: bytes, *, case_id: str, event_id: str, recipient: str,

@@ -101,6 +101,7 @@ def scenario(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> 
             yield Scenario(bus, served.url)
     finally:
         bus.stop()
+        bus.discard_topics()
 
 
 @pytest.fixture(scope="module")
