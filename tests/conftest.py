@@ -93,8 +93,14 @@ def enrol_signing_keys(runtime: Runtime) -> None:
     as ``up`` does."""
     from referral_bus.domain.signatures import ROUTER
     from referral_bus.infra.signing_keys import SigningKeyStore, enrol_agencies
-    enrol_agencies(runtime, SigningKeyStore(runtime.settings.signing_keys),
-                   [*sorted(runtime.directory.agencies), ROUTER], by="tests")
+    for attempt in range(3):   # late in a full run the shared broker may take minutes to elect leaders
+        try:
+            enrol_agencies(runtime, SigningKeyStore(runtime.settings.signing_keys),
+                           [*sorted(runtime.directory.agencies), ROUTER], by="tests")   # idempotent
+            return
+        except TimeoutError:
+            if attempt == 2:
+                raise
 
 
 def make_runtime(bootstrap: str, prefix: str, data_dir: Path, database_url: str | None = None) -> Runtime:
