@@ -40,6 +40,7 @@ from referral_bus.gateway.kafka_side import (
     decode_cursor,
     encode_cursor,
     find_receipt,
+    raise_for_broker,
     refused_by_broker,
     stream,
 )
@@ -265,10 +266,7 @@ def create_app(runtime: Runtime, settings: GatewaySettings | None = None) -> Fas
             return Page(items=[Item(**i) for i in items], cursor=reader.cursor(), principal=session.principal,
                         authentication=session.authentication)
         except KafkaError as exc:
-            refused = refused_by_broker(exc, session.principal, f"READ on {topic}")
-            if refused is None:
-                raise
-            raise refused from None
+            raise_for_broker(exc, session.principal, f"READ on {topic}")
         finally:
             reader.close()
 

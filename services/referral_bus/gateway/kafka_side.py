@@ -20,7 +20,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import structlog
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -62,6 +62,15 @@ def refused_by_broker(exc: BaseException, principal: str, what: str) -> GatewayE
     if isinstance(exc, KafkaTimeoutError | KafkaConnectionError):
         return GatewayError(503, "BROKERS_UNAVAILABLE", "the Kafka brokers did not answer; try again")
     return None
+
+
+def raise_for_broker(exc: BaseException, principal: str, what: str) -> NoReturn:
+    """Raise the HTTP answer a Kafka error means while acting as ``principal`` (``refused_by_broker``),
+    or the error itself when it is no refusal."""
+    refused = refused_by_broker(exc, principal, what)
+    if refused is None:
+        raise exc
+    raise refused from None
 
 
 @dataclass
@@ -254,10 +263,7 @@ class TopicReader:
                 self.offsets[tp.partition] = start
         except KafkaError as exc:
             self.close()
-            refused = refused_by_broker(exc, session.principal, f"READ on {topic}")
-            if refused is None:
-                raise
-            raise refused from None
+            raise_for_broker(exc, session.principal, f"READ on {topic}")
 
     def cursor(self) -> str:
         return encode_cursor(self.topic, self.offsets)
@@ -270,10 +276,7 @@ class TopicReader:
         try:
             batch = self.consumer.poll(timeout_ms=int(timeout * 1000))
         except KafkaError as exc:
-            refused = refused_by_broker(exc, self.session.principal, f"READ on {self.topic}")
-            if refused is None:
-                raise
-            raise refused from None
+            raise_for_broker(exc, self.session.principal, f"READ on {self.topic}")
         for records in batch.values():
             for r in records:
                 out.append(Fetched(r.topic, r.partition, r.offset, r.key, r.value,
@@ -359,10 +362,7 @@ def find_receipt(session: Session, topic: str, partitions: int, key: str, since_
             if consumer.position(tp) >= end and time.monotonic() >= deadline:
                 return None
     except KafkaError as exc:
-        refused = refused_by_broker(exc, session.principal, f"READ on {topic}")
-        if refused is None:
-            raise
-        raise refused from None
+        raise_for_broker(exc, session.principal, f"READ on {topic}")
     finally:
         try:
             consumer.close(autocommit=False)

@@ -54,9 +54,9 @@ ALMATY_TIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \+05:00$")
 #: Anything in the page's text that looks like a time of day with a zone or offset
 ANY_ZONED_TIME = re.compile(r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s?(?:Z\b|UTC|GMT|[+-]\d{2}:?\d{2})")
 
-if not CHROMIUM.exists():   # scripts/test.sh installs it (scripts/ensure-chromium.sh)
-    pytest.skip("Debian's chromium is not installed: run scripts/ensure-chromium.sh", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[test]' brings playwright")
+if not CHROMIUM.exists():   # scripts/test.sh installs it; a missing browser fails, never skips the console
+    pytest.fail("Debian's chromium is not installed: run scripts/ensure-chromium.sh", pytrace=False)
+from playwright import sync_api  # noqa: E402 - after the browser check: the test extra brings playwright
 
 
 @dataclass
