@@ -8,6 +8,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+from kafka.errors import KafkaTimeoutError
+
 from referral_bus.auditor.verify import verify_topic_sync
 from referral_bus.contracts.base import Event
 from referral_bus.contracts.bus_records import Receipt, ReceiptStatus
@@ -85,8 +87,14 @@ class SteadyLoad:
 
     @staticmethod
     def _send(client: AgencyClient, event: Event, value: bytes) -> object:
-        return client.producer.send(client.runtime.catalogue.ingress(client.agency.id),
-                                    key=event.envelope.case_id.encode(), value=value)
+        """Hand the event to the client's producer. While the whole cluster is down (a restart),
+        a fresh producer cannot bootstrap and kafka-python raises after 30 s: the send counts as
+        failed and is made again on the next pass, as an agency system would retry."""
+        try:
+            return client.producer.send(client.runtime.catalogue.ingress(client.agency.id),
+                                        key=event.envelope.case_id.encode(), value=value)
+        except KafkaTimeoutError:
+            return NotSent()
 
     def _settle(self, pending: list[Pending]) -> list[Pending]:
         """Record acknowledged sends; send failed ones again; keep the rest pending. A client whose
@@ -107,6 +115,16 @@ class SteadyLoad:
             client.reset_producer()
             still = [i.again(self._send(i.client, i.event, i.value)) if i.client is client else i for i in still]
         return still
+
+
+class NotSent:
+    """A send that never reached a producer (no broker could be bootstrapped): done and failed."""
+
+    is_done = True
+
+    @staticmethod
+    def succeeded() -> bool:
+        return False
 
 
 @dataclass(frozen=True)
