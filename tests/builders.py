@@ -14,7 +14,12 @@ from referral_bus.contracts.events import (
     ReferralMade,
     RemovalOutcomeReported,
 )
+from referral_bus.infra.codec.schema_store import SchemaStore
+from referral_bus.infra.settings import Settings
 from referral_bus.sdk import AgencyClient
+
+#: The released schemas: a built event declares its type's current version, as an SDK does.
+SCHEMAS = SchemaStore(Settings().schemas_dir)
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 FICTIONAL = PersonalData(child_name="Test Child", narrative="fictional test data")
@@ -26,7 +31,8 @@ def case_id(prefix: str = "CASE") -> str:
 
 def envelope(event_type: type[Event], case: str, agency: str, *, at: datetime = T0, sequence: int | None = None,
              recorded_at: datetime | None = None, event_id: uuid.UUID | None = None) -> Envelope:
-    return Envelope(event_id=event_id or uuid.uuid4(), event_type=event_type.__name__, schema_version=1,
+    return Envelope(event_id=event_id or uuid.uuid4(), event_type=event_type.__name__,
+                    schema_version=SCHEMAS.version_of(event_type.__name__),
                     case_id=case, occurred_at=at, recorded_at=recorded_at, sequence=sequence,
                     producer=Producer(agency_id=agency, actor_id="staff-1"))
 

@@ -136,3 +136,23 @@ def test_a_batchs_case_keys_are_committed_together_at_its_end_and_not_at_all_if_
     vault.erase("CASE-B1", by="test")
     with pytest.raises(CaseErased), vault.batch():
         vault.case_key("CASE-B1", create=True)                # never made again for an erased case
+
+
+def test_rotation_publishes_a_new_ingress_key_and_the_superseded_one_opens_until_retired(vault: Vault) -> None:
+    from datetime import UTC, datetime, timedelta
+    t0 = datetime.now(UTC)
+    [first] = vault.ingress_keys()
+    old_public = load_public_key(vault.public_key_file)
+    second = vault.rotate_ingress(now=t0)
+    assert load_public_key(vault.public_key_file) != old_public          # producers now seal to the new key
+    assert set(vault.ingress_keys()) == {first, second}                   # and the old one still opens
+    reopened = Vault(vault.directory, vault.public_key_file)
+    reopened.ensure()                                                     # a restart keeps the newest published
+    assert load_public_key(vault.public_key_file) != old_public
+    keep = timedelta(days=30)
+    assert vault.retire_ingress(keep, now=t0 + timedelta(days=29)) == []  # copies wrapped to it may still exist
+    old_raw = bytes(vault.ingress_keys()[first].private_bytes_raw())
+    assert vault.retire_ingress(keep, now=t0 + timedelta(days=30)) == [first]
+    assert set(vault.ingress_keys()) == {second}
+    assert old_raw not in vault.path.read_bytes()                         # its bytes are gone from the file
+    assert vault.retire_ingress(keep, now=t0 + timedelta(days=3650)) == []  # the current key is never retired

@@ -176,3 +176,23 @@ def test_an_erased_case_takes_no_more_events(codec: Codec, directory: Directory,
     restarted = handler(codec, directory, vault)
     restarted.fold(first.appended)
     assert restarted.cases["C-S7"].last_sequence == 1
+
+
+def test_after_a_rotation_both_keys_open_and_a_retired_key_opens_nothing(codec: Codec, directory: Directory,
+                                                                         vault: Vault) -> None:
+    """Submissions sealed to the superseded ingress key (a producer that had not yet re-read the
+    public key) still open until the key is retired; then they are refused, naming the key."""
+    core = handler(codec, directory, vault)
+    before = sealed(referral("C-R1"), vault)                 # sealed to the first key
+    rotated_at = datetime.now(UTC)
+    vault.rotate_ingress(now=rotated_at)
+    after = sealed(referral("C-R2"), vault)                  # to the new one
+    assert before.sealed is not None and after.sealed is not None
+    assert before.sealed.key_ref != after.sealed.key_ref
+    assert submit(core, codec, before).receipt.status is ReceiptStatus.ACCEPTED
+    assert submit(core, codec, after, offset=1).receipt.status is ReceiptStatus.ACCEPTED
+    assert vault.retire_ingress(timedelta(days=30), now=rotated_at + timedelta(days=30)) == [before.sealed.key_ref]
+    late = sealed(referral("C-R3"), vault).model_copy(update={"sealed": before.sealed})
+    fresh = handler(codec, directory, vault)                 # (the running router re-reads within a minute)
+    out = submit(fresh, codec, late, offset=2)
+    assert (out.receipt.reason_code, out.receipt.field) == ("SEALED_DATA_INVALID", "sealed.key_ref")

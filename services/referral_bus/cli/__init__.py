@@ -3,7 +3,7 @@
 
 One module per group of commands: ``run`` (up, broker, the services), ``admin`` (topics, schemas,
 deploy), ``security`` (acl, credentials), ``audit`` (history, verify, told, archive, report, sla explain/report, tail),
-``erase`` (crypto-shredding of a case), ``scenarios`` (simulate)."""
+``erase`` (crypto-shredding of a case), ``vault`` (ingress keys), ``scenarios`` (simulate)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 
-from referral_bus.cli import admin, audit, erase, run, scenarios, security
+from referral_bus.cli import admin, audit, erase, run, scenarios, security, vault
 from referral_bus.cli.common import EXIT_UNREACHABLE, EXIT_USAGE
 from referral_bus.infra.logging import configure_logging
 
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--bootstrap", help="Kafka bootstrap servers (default: $KAFKA_BOOTSTRAP_SERVERS)")
     parser.add_argument("--log-level", default=os.environ.get("REFERRAL_BUS_LOG_LEVEL", "INFO"))
     sub = parser.add_subparsers(dest="command", required=True)
-    for group in (run, admin, security, audit, erase, scenarios):
+    for group in (run, admin, security, audit, erase, vault, scenarios):
         group.register(sub)
     return parser
 

@@ -1,29 +1,25 @@
 """Tamper evidence: every event on the case log carries the hash of the case's previous event.
 
 hash = SHA-256(previous_hash || canonical JSON of the event without its own hash). Canonical JSON
-is pydantic's JSON-mode dump (ISO-8601 times, bytes as base64) with sorted keys and no spaces; it
-does not depend on the Avro schema version, so a log re-encoded by a later schema still verifies.
+(``domain/canonical.py``) covers the fields of the schema version the event was written with, so
+the log still verifies after later releases add fields to its event types.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 
 from referral_bus.contracts.base import Event, Record
+from referral_bus.domain.canonical import as_written, canonical_json
 
 GENESIS = "0" * 64
 
 
-def _canonical(body: object) -> bytes:
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
 def canonical_bytes(event: Event) -> bytes:
     """Canonical form of an event with ``envelope.hash`` blanked."""
-    body = event.model_dump(mode="json")
+    body = as_written(event)
     body["envelope"] = {**body["envelope"], "hash": None}
-    return _canonical(body)
+    return canonical_json(body)
 
 
 def chain_hash(previous_hash: str, event: Event) -> str:
@@ -35,7 +31,7 @@ def record_chain_hash(previous_hash: str, record: Record) -> str:
     trail, ``domain/read_audit.py``): SHA-256(previous_hash || canonical JSON with ``hash`` blank)."""
     body = record.model_dump(mode="json")
     body["hash"] = None
-    return hashlib.sha256(previous_hash.encode() + _canonical(body)).hexdigest()
+    return hashlib.sha256(previous_hash.encode() + canonical_json(body)).hexdigest()
 
 
 def content_fingerprint(event: Event) -> str:
@@ -44,11 +40,12 @@ def content_fingerprint(event: Event) -> str:
     agency rotated its key is the same event (domain/signatures.py). Taken of the *opened* event
     (``domain/sealing.py``), ``sealed`` blank: the same event sealed again under a new data key is
     the same event."""
-    body = event.model_dump(mode="json")
-    body["sealed"] = None
+    body = as_written(event)
+    if "sealed" in body:
+        body["sealed"] = None
     body["envelope"] = {**body["envelope"], "hash": None, "previous_hash": None, "sequence": None,
                         "recorded_at": None, "signature": None}
-    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return hashlib.sha256(canonical_json(body, ascii_only=True)).hexdigest()
 
 
 class ChainFollower:

@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pydantic import ValidationError
 
 from referral_bus.contracts.base import SEALED, Event, SealedPersonalData, personal_text_fields, redact_personal
+from referral_bus.domain.canonical import canonical_json
 
 SCHEME = "rb-seal-v1"
 #: The recipient of a submission's wrapped key: the key vault's ingress key.
@@ -71,17 +72,13 @@ def public_bytes(public_key: X25519PublicKey) -> bytes:
     return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
-def _canonical(body: object) -> bytes:
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
 def _data_aad(event: Event) -> bytes:
     env = event.envelope
-    return _DATA_LABEL + _canonical([SCHEME, env.case_id, str(env.event_id), env.event_type])
+    return _DATA_LABEL + canonical_json([SCHEME, env.case_id, str(env.event_id), env.event_type])
 
 
 def _wrap_aad(case_id: str, event_id: str, recipient: str, key_ref: str) -> bytes:
-    return _WRAP_LABEL + _canonical([SCHEME, case_id, event_id, recipient, key_ref])
+    return _WRAP_LABEL + canonical_json([SCHEME, case_id, event_id, recipient, key_ref])
 
 
 def has_personal(event: Event) -> bool:
@@ -107,13 +104,15 @@ def personal_part(event: Event) -> dict[str, Any]:
 
 # -- wrapping the data key ---------------------------------------------------------------------------
 def wrap_to_public(data_key: bytes, public_key: bytes, *, case_id: str, event_id: str, recipient: str = VAULT,
-                   key_ref: str | None = None) -> bytes:
-    """The data key wrapped to an X25519 public key: ephemeral public key (32) | nonce (12) | AES-GCM."""
-    ephemeral = X25519PrivateKey.generate()
+                   key_ref: str | None = None, fixed: tuple[X25519PrivateKey, bytes] | None = None) -> bytes:
+    """The data key wrapped to an X25519 public key: ephemeral public key (32) | nonce (12) | AES-GCM.
+    ``fixed`` (ephemeral key, nonce) replaces the random ones: only for the SDKs' test vectors
+    (``interop/vectors.py``), which other languages must reproduce byte for byte."""
+    ephemeral = fixed[0] if fixed else X25519PrivateKey.generate()
     shared = ephemeral.exchange(X25519PublicKey.from_public_bytes(public_key))
     ephemeral_public = public_bytes(ephemeral.public_key())
     kek = _kek(shared, ephemeral_public, public_key)
-    nonce = os.urandom(NONCE_BYTES)
+    nonce = fixed[1] if fixed else os.urandom(NONCE_BYTES)
     aad = _wrap_aad(case_id, event_id, recipient, key_ref or key_ref_for_public(public_key))
     return ephemeral_public + nonce + AESGCM(kek).encrypt(nonce, data_key, aad)
 
@@ -162,10 +161,12 @@ def unwrap_with_key(wrapped: bytes, case_key: bytes, *, case_id: str, event_id: 
 
 
 # -- sealing and opening -----------------------------------------------------------------------------
-def seal(event: _E, data_key: bytes, *, wrapped_key: bytes, key_ref: str, recipient: str) -> _E:
-    """The sealed form of ``event``: its personal part encrypted under ``data_key`` (wrapped as given)."""
-    nonce = os.urandom(NONCE_BYTES)
-    ciphertext = AESGCM(data_key).encrypt(nonce, _canonical(personal_part(event)), _data_aad(event))
+def seal(event: _E, data_key: bytes, *, wrapped_key: bytes, key_ref: str, recipient: str,
+         fixed_nonce: bytes | None = None) -> _E:
+    """The sealed form of ``event``: its personal part encrypted under ``data_key`` (wrapped as given).
+    ``fixed_nonce`` replaces the random nonce: only for the SDKs' test vectors (``interop/vectors.py``)."""
+    nonce = fixed_nonce or os.urandom(NONCE_BYTES)
+    ciphertext = AESGCM(data_key).encrypt(nonce, canonical_json(personal_part(event)), _data_aad(event))
     sealed = SealedPersonalData(scheme=SCHEME, key_ref=key_ref, recipient=recipient, wrapped_key=wrapped_key,
                                 nonce=nonce, ciphertext=ciphertext)
     return redact_personal(event, SEALED).model_copy(update={"sealed": sealed})

@@ -2,7 +2,8 @@
 public keys can prove, long after the event left Kafka, which agency said it — and that nobody
 (not the router, not a broker administrator) changed a word since.
 
-What is signed: the event's canonical JSON (``domain/chain.py``) with the fields the router fills
+What is signed: the event's canonical JSON (``domain/canonical.py``: the fields of the schema
+version it was written with) with the fields the router fills
 (recorded_at, sequence, previous_hash, hash) and the signature itself blank, after a fixed domain
 label, so a signature over an event can never be replayed as a signature over something else.
 
@@ -21,7 +22,6 @@ no longer matches what the router signed. No I/O here; the crypto is ``cryptogra
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from referral_bus.contracts.base import Event
 from referral_bus.contracts.bus_records import ChainCheckpoint, SigningKeyEnrolled, SigningKeyRevoked
+from referral_bus.domain.canonical import as_written, canonical_json
 from referral_bus.domain.rejections import Code, Rejection
 
 FORMAT_VERSION = 1
@@ -49,19 +50,19 @@ def signing_bytes(event: Event) -> bytes:
     sealed personal data (``domain/sealing.py``) the scheme, nonce and ciphertext are signed, not the
     wrapping of the data key, which the router changes for each copy — so every copy's signature,
     on the log and in archives, still checks after the case's key is destroyed."""
-    body = event.model_dump(mode="json")
+    body = as_written(event)
     body["envelope"] = {**body["envelope"], "recorded_at": None, "sequence": None, "previous_hash": None,
                         "hash": None, "signature": None}
     if body.get("sealed") is not None:
         body["sealed"] = {**body["sealed"], "wrapped_key": None, "key_ref": None, "recipient": None}
-    return LABEL + json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return LABEL + canonical_json(body)
 
 
 def checkpoint_bytes(checkpoint: ChainCheckpoint) -> bytes:
     """What the router signs: the checkpoint's canonical JSON, signature blank."""
     body = checkpoint.model_dump(mode="json")
     body["signature"] = None
-    return CHECKPOINT_LABEL + json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return CHECKPOINT_LABEL + canonical_json(body)
 
 
 def sign_checkpoint(checkpoint: ChainCheckpoint, key_id: str, private_key: Ed25519PrivateKey) -> ChainCheckpoint:

@@ -352,6 +352,8 @@ def create_app(runtime: Runtime, settings: GatewaySettings | None = None) -> Fas
     def encode(event: Event) -> bytes:
         try:
             value = runtime.codec.encode(event)
+        except DecodeError as exc:   # a value in a field the declared envelope.schema_version lacks
+            raise GatewayError(422, exc.code, str(exc), field=exc.field) from None
         except (ValueError, TypeError, OverflowError) as exc:   # fastavro: a value outside the Avro type's range
             raise GatewayError(422, "SCHEMA_INVALID", f"{type(event).__name__}: a value does not fit its Avro type "
                                f"({type(exc).__name__}; GET /v1/schemas/{type(event).__name__})",

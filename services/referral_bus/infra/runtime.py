@@ -57,7 +57,8 @@ class Runtime:
 
     @cached_property
     def codec(self) -> Codec:
-        return Codec(self.registry)
+        """Knows every released schema version, and tells the canonical form of events too."""
+        return Codec(self.registry, versions=self.schema_store.install_canonical_versions())
 
     def deadline_engine(self, *, keep_reasoning: bool = False) -> DeadlineEngine:
         """The deadline engine as every part of the bus runs it: all rules, this directory, the

@@ -5,8 +5,11 @@ leaves that case's personal data as ciphertext nobody can open, wherever copies 
 One SQLite file (``<data dir>/secrets/vault/vault.db``, directory 0700, file 0600, ``secure_delete``
 on, so a deleted key's bytes are overwritten in the file, and ``VACUUM`` after an erase) holds:
 
-- the vault's X25519 *ingress* key pair: producers wrap each event's data key to its public half,
-  published as a PEM file (``REFERRAL_BUS_VAULT_PUBLIC_KEY_FILE``) the SDK reads;
+- the vault's X25519 *ingress* key pairs: producers wrap each event's data key to the newest one's
+  public half, published as a PEM file (``REFERRAL_BUS_VAULT_PUBLIC_KEY_FILE``) the SDK re-reads
+  when it changes. ``rotate_ingress`` adds a key; ``retire_ingress`` destroys a superseded one once
+  every copy wrapped to it has expired from Kafka (ingress 7 days, dead letters 30 days), which is
+  also what bounds how long an erased case's ingress copies and dead letters stay openable;
 - one random 256-bit key per case, made when the router first needs it, under which the router
   re-wraps each event's data key for the case log and for each entitled inbox copy;
 - a tombstone per erased case: when and by whom (the reason goes on the read-audit trail).
@@ -24,7 +27,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +79,14 @@ class Erasure:
     destroyed_now: bool
 
 
+@dataclass(frozen=True)
+class IngressKey:
+    key_ref: str
+    created_at: datetime
+    #: when a newer ingress key was made (None: this is the current one)
+    superseded_at: datetime | None
+
+
 class Vault:
     """The vault file, shared by separate processes (the router, the gateway, ``erase``): one
     connection per instance in autocommit mode, so every statement sees what another process
@@ -123,29 +134,67 @@ class Vault:
         os.chmod(self.path, 0o600)
         with self._db() as conn:
             conn.executescript(_SCHEMA)
-            row = conn.execute("SELECT private_key FROM ingress_keys ORDER BY created_at LIMIT 1").fetchone()
-            if row is None:
-                private = X25519PrivateKey.generate()
-                raw = private.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
-                                            serialization.NoEncryption())
-                conn.execute("INSERT INTO ingress_keys VALUES (?, ?, ?)",
-                             (key_ref_for_public(public_bytes(private.public_key())), raw, _now()))
-            else:
-                private = X25519PrivateKey.from_private_bytes(row[0])
-        pem = private.public_key().public_bytes(serialization.Encoding.PEM,
-                                                serialization.PublicFormat.SubjectPublicKeyInfo)
+            if conn.execute("SELECT 1 FROM ingress_keys LIMIT 1").fetchone() is None:
+                self._new_ingress_key(conn)
+        self._publish_current()
+
+    # -- ingress keys -----------------------------------------------------------------------------
+    @staticmethod
+    def _new_ingress_key(conn: sqlite3.Connection, now: datetime | None = None) -> str:
+        private = X25519PrivateKey.generate()
+        raw = private.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                                    serialization.NoEncryption())
+        ref = key_ref_for_public(public_bytes(private.public_key()))
+        conn.execute("INSERT INTO ingress_keys VALUES (?, ?, ?)", (ref, raw, (now or datetime.now(UTC)).isoformat()))
+        return ref
+
+    def _publish_current(self) -> None:
+        """Write the newest ingress key's public half to the public key file (atomically), if it differs."""
+        with self._db() as conn:
+            row = conn.execute("SELECT private_key FROM ingress_keys ORDER BY created_at DESC LIMIT 1").fetchone()
+        pem = X25519PrivateKey.from_private_bytes(row[0]).public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         if not self.public_key_file.is_file() or self.public_key_file.read_bytes() != pem:
             self.public_key_file.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.public_key_file.with_suffix(".tmp")
             tmp.write_bytes(pem)
             tmp.replace(self.public_key_file)
 
-    # -- the ingress key ------------------------------------------------------------------------
     def ingress_keys(self) -> dict[str, X25519PrivateKey]:
-        """key ref → private key of every ingress key (one today; a rotation would add one)."""
+        """key ref → private key of every ingress key not yet retired (the newest and those it superseded)."""
         with self._db() as conn:
             rows = conn.execute("SELECT key_ref, private_key FROM ingress_keys").fetchall()
         return {ref: X25519PrivateKey.from_private_bytes(raw) for ref, raw in rows}
+
+    def ingress_key_ages(self) -> list[IngressKey]:
+        """Every ingress key still held, oldest first, with when a newer key superseded it."""
+        with self._db() as conn:
+            rows = conn.execute("SELECT key_ref, created_at FROM ingress_keys ORDER BY created_at").fetchall()
+        made = [(ref, datetime.fromisoformat(at)) for ref, at in rows]
+        return [IngressKey(ref, at, made[i + 1][1] if i + 1 < len(made) else None) for i, (ref, at) in enumerate(made)]
+
+    def rotate_ingress(self, now: datetime | None = None) -> str:
+        """Make a new ingress key and publish its public half; the superseded keys still open what
+        was wrapped to them until ``retire_ingress``. Returns the new key's ref."""
+        with self._db() as conn:
+            ref = self._new_ingress_key(conn, now)
+        self._publish_current()
+        log.info("vault.ingress_key_rotated", key_ref=ref)
+        return ref
+
+    def retire_ingress(self, keep_for: timedelta, now: datetime | None = None) -> list[str]:
+        """Destroy every ingress key superseded more than ``keep_for`` ago — by then every copy
+        wrapped to it (ingress, dead letters) has expired from Kafka, so nothing is lost and
+        nothing of an erased case opens any more. The newest key is never retired. Returns the refs."""
+        now = now or datetime.now(UTC)
+        due = [k.key_ref for k in self.ingress_key_ages()
+               if k.superseded_at is not None and k.superseded_at + keep_for <= now]
+        if due:
+            with self._db() as conn:
+                conn.executemany("DELETE FROM ingress_keys WHERE key_ref = ?", [(ref,) for ref in due])
+                conn.execute("VACUUM")
+            log.info("vault.ingress_keys_retired", key_refs=due)
+        return due
 
     # -- case keys ------------------------------------------------------------------------------
     def erased(self, case_id: str) -> str | None:

@@ -31,6 +31,11 @@ MEANINGS: dict[Code, Meaning] = {
                                  "framing (magic byte 0, 4-byte big-endian schema id, Avro binary body)."),
     Code.UNKNOWN_SCHEMA_ID: Meaning("frame", "Bytes 1-4 of the value name a schema id the bus does not know "
                                     "(docs/contract.md says how ids are derived from the schema files)."),
+    Code.SCHEMA_VERSION_MISMATCH: Meaning("frame", "The event's envelope.schema_version is not a released "
+                                          "version of its type, or the frame is written with another version's "
+                                          "schema than the one it names: write each event with the schema of the "
+                                          "version it declares (its hash and signature cover exactly that "
+                                          "version's fields).", field="envelope.schema_version"),
     Code.UNDECODABLE: Meaning("frame", "The value is shorter than the 5-byte frame header, or its Avro body "
                               "does not decode with the schema its id names."),
     Code.UNKNOWN_RECORD_TYPE: Meaning("frame", "The schema id names a schema the registry holds whose record "

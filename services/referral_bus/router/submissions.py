@@ -16,6 +16,7 @@ is rebuilt from the log and nothing is appended twice (docs/design.md: exactly-o
 
 from __future__ import annotations
 
+import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -56,6 +57,8 @@ from referral_bus.infra.vault import CaseErased, Vault
 log = structlog.get_logger(__name__)
 _RECEIPT_NS = UUID("0c0f6f2e-8d55-4d38-b6f5-7c1de0f1a2b3")
 _ROUTER_SET = ("recorded_at", "sequence", "previous_hash", "hash")
+#: Seconds between re-reads of the vault's ingress keys (a rotation is seen at once, by its new key ref).
+INGRESS_KEYS_EVERY = 60.0
 
 
 #: (key ref, key) of a case, from the vault
@@ -124,6 +127,9 @@ class SubmissionHandler:
         self.require_sealed = require_sealed
         #: The vault's ingress private keys by key ref (read once; again when a ref is not known)
         self._ingress: dict[str, X25519PrivateKey] = {}
+        #: when ``_ingress`` was read from the vault (monotonic): re-read after INGRESS_KEYS_EVERY
+        #: seconds, so a retired ingress key is forgotten here too, not only in the vault file
+        self._ingress_read = -INGRESS_KEYS_EVERY
         self.codec = codec
         #: The enrolled signing keys (the router follows rb.signing-keys); ``None`` only where no
         #: agency signs — the simulator, which runs the protocol's decisions without transport.
@@ -261,6 +267,8 @@ class SubmissionHandler:
         if not isinstance(record, Event):
             raise Rejection(Code.UNKNOWN_EVENT_TYPE,
                             f"{type(record).__name__} is not a case event; agencies publish case events only")
+        if (problem := self.codec.declared_version_problem(sub.value or b"", record)) is not None:
+            raise Rejection(Code(problem.code), problem.message, field=problem.field)
         return record
 
     def _check_envelope(self, sub: Submission, event: Event) -> None:
@@ -300,8 +308,8 @@ class SubmissionHandler:
             return event, None
         if self.vault is None:
             raise Rejection(Code.SEALED_DATA_INVALID, "this bus holds no key vault to open sealed data", field="sealed")
-        if sealed.key_ref not in self._ingress:
-            self._ingress = self.vault.ingress_keys()
+        if sealed.key_ref not in self._ingress or time.monotonic() - self._ingress_read > INGRESS_KEYS_EVERY:
+            self._ingress, self._ingress_read = self.vault.ingress_keys(), time.monotonic()
         private = self._ingress.get(sealed.key_ref)
         if sealed.recipient != VAULT or private is None:
             raise Rejection(Code.SEALED_DATA_INVALID, f"a submission's data key must be wrapped for {VAULT} to the "

@@ -72,7 +72,8 @@ class Simulation:
         self.schema_store = runtime.schema_store
         # the embedded registry always: a simulation talks to no service, not even a schema registry
         self.codec = (runtime.codec if settings.schema_registry_url is None
-                      else Codec(EmbeddedRegistry.from_directory(settings.schemas_dir)))
+                      else Codec(EmbeddedRegistry.from_directory(settings.schemas_dir),
+                                 versions=runtime.schema_store.install_canonical_versions()))
         self.now = scenario.start
         # as router/app.py builds it, with the simulated clock
         self.router = SubmissionHandler.from_runtime(runtime, codec=self.codec, clock=lambda: self.now)

@@ -12,6 +12,8 @@ import avro.schema
 from avro.compatibility import ReaderWriterCompatibilityChecker, SchemaCompatibilityType
 
 from referral_bus.contracts import ALL_RECORDS, Record
+from referral_bus.contracts.base import Event
+from referral_bus.domain.canonical import ListShape, MapShape, RecordShape, Shape, install_versions, shape_of
 from referral_bus.infra.codec.schema_export import avro_schema
 
 
@@ -45,6 +47,31 @@ class SchemaStore:
         """The released version number of the current schema (1 when never frozen)."""
         return max(1, len(self.version_paths(name)))
 
+    def released(self) -> dict[str, list[dict[str, Any]]]:
+        """Every record's released versions, oldest first (``[v1, v2, …]``)."""
+        return {name: [json.loads(p.read_text()) for p in self.version_paths(name)] for name in self.records}
+
+    def install_canonical_versions(self) -> dict[str, list[dict[str, Any]]]:
+        """Tell ``domain/canonical.py`` the fields of every released version, so that hashes,
+        signatures and fingerprints of an event cover the fields of the version it was written with;
+        returns what it read (the codec encodes with the same versions)."""
+        released = self.released()
+        install_versions({(name, number): shape for name, versions in released.items()
+                          for number, schema in enumerate(versions, start=1)
+                          if isinstance(shape := shape_of(schema), RecordShape)})
+        return released
+
+    def removed_fields(self, schema: dict[str, Any], name: str) -> list[str]:
+        """Fields of a released version of a case event that ``schema`` no longer has: allowed by
+        Avro, refused here — an event written with that version could not be verified any more (its
+        hash and signature cover that field, ``domain/canonical.py``, and decoding drops it)."""
+        if not issubclass(self.records[name], Event):
+            return []
+        now = _field_paths(shape_of(schema))
+        return [f"{path.stem} has {field!r}, which this schema removes; older events could no longer be verified"
+                for path in self.version_paths(name)
+                for field in sorted(_field_paths(shape_of(json.loads(path.read_text()))) - now)]
+
     def incompatibilities(self, reader: dict[str, Any], name: str) -> list[str]:
         """Reasons ``reader`` cannot read data written with any released version (BACKWARD_TRANSITIVE)."""
         new = avro.schema.parse(json.dumps(reader))
@@ -72,6 +99,7 @@ class SchemaStore:
                 problems.append(SchemaProblem(name, "current schema is not a released version "
                                                     "(run `referral-bus schemas freeze`)"))
             problems += [SchemaProblem(name, m) for m in self.incompatibilities(schema, name)]
+            problems += [SchemaProblem(name, m) for m in self.removed_fields(schema, name)]
         return problems
 
     def freeze(self) -> list[str]:
@@ -79,7 +107,7 @@ class SchemaStore:
         changes = []
         for name, model in self.records.items():
             schema = avro_schema(model)
-            reasons = self.incompatibilities(schema, name)
+            reasons = self.incompatibilities(schema, name) + self.removed_fields(schema, name)
             if reasons:
                 raise ValueError(f"{name} is not BACKWARD_TRANSITIVE compatible: " + " | ".join(reasons))
             versions = self.version_paths(name)
@@ -93,3 +121,16 @@ class SchemaStore:
                 path.write_text(render(schema))
                 changes.append(f"wrote {path.name}")
         return changes
+
+
+def _field_paths(shape: Shape, prefix: str = "") -> set[str]:
+    """Dotted paths of every field in ``shape`` (``envelope.case_id``, ``sealed.nonce``, …)."""
+    if isinstance(shape, RecordShape):
+        paths = set()
+        for name, inner in shape.fields.items():
+            paths.add(prefix + name)
+            paths |= _field_paths(inner, f"{prefix}{name}.")
+        return paths
+    if isinstance(shape, (ListShape, MapShape)):
+        return _field_paths(shape.items if isinstance(shape, ListShape) else shape.values, prefix)
+    return set()
