@@ -173,8 +173,11 @@ class Codec:
         writer, name = self._writer_schema(schema_id)
         if name not in self._reader:
             raise DecodeError("UNKNOWN_RECORD_TYPE", f"record {name!r} (schema id {schema_id}) is not a known contract")
+        # written with the current schema: read with it alone — handing fastavro the reader schema too
+        # costs a deep comparison of the two parsed schemas on every record (the hot path, issue 13)
+        reader = None if schema_id == self._writer[name][0] else self._reader[name]
         try:
-            datum = schemaless_reader(io.BytesIO(data[_HEADER.size:]), writer, self._reader[name])
+            datum = schemaless_reader(io.BytesIO(data[_HEADER.size:]), writer, reader)
         except Exception as exc:  # fastavro raises many types for corrupt input
             raise DecodeError("UNDECODABLE", f"payload does not decode with schema {schema_id} ({name}): "
                                              f"{type(exc).__name__}") from None
