@@ -139,6 +139,11 @@ def test_invalid_submissions_name_the_field_and_the_paragraph(gateway: Gateway) 
         assert unknown.status_code == 422 and unknown.json()["field"] == "favourite_colour", unknown.text
         not_json = http.post("/v1/events", content=b"{not json", headers={"Content-Type": "application/json"})
         assert not_json.status_code == 422 and not_json.json()["field"].startswith("body"), not_json.text
+        # declares ReferralMade v4, yet fills home_city (added in v5): refused, not silently dropped
+        old = referral_json("GW-3", home_city="SHYMKENT")
+        old_version = http.post("/v1/events", json={**old, "envelope": {**old["envelope"], "schema_version": 4}})
+        assert old_version.status_code == 422, old_version.text
+        assert (old_version.json()["code"], old_version.json()["field"]) == ("SCHEMA_VERSION_MISMATCH", "home_city")
         removal = http.post("/v1/events", json={**referral_json("GW-2"), "envelope": {
             **referral_json("GW-2")["envelope"], "event_type": "EmergencyRemoval"}})
         assert removal.status_code in (403, 422)
