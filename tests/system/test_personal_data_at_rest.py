@@ -145,6 +145,10 @@ def run(bus, *, broker_dir: Path, ports: dict[str, int], out: Path,  # type: ign
                                text=True, timeout=120)
         assert erase.returncode == 0, erase.stderr
         assert found[1] not in b"".join(p.read_bytes() for p in files_under(settings.vault_dir))
+        # the school's own submission (its sealed form, wrapped to the vault's ingress key) is deleted
+        # from its ingress topic: the partition now begins after everything the router had processed
+        assert "deleted the submissions the router had processed" in erase.stdout, erase.stdout
+        assert ingress_begins_at(runtime, "school-almaty", case) > 0
         again = subprocess.run([sys.executable, "-m", "referral_bus.cli", "erase", case, "--reason",
                                 "erasure request 2026-77"], env=bus.env, capture_output=True, text=True, timeout=120)
         assert again.returncode == 0 and "already erased" in again.stdout
@@ -168,3 +172,17 @@ def run(bus, *, broker_dir: Path, ports: dict[str, int], out: Path,  # type: ign
     assert len(history.events) == 1
     reads = [r.record for r in read_topic(runtime, "read_audit") if getattr(r.record, "case_id", None) == case]
     assert [r.tool for r in reads] == ["unwrap", "erase"]   # type: ignore[attr-defined]
+
+
+def ingress_begins_at(runtime, agency: str, case: str) -> int:  # type: ignore[no-untyped-def]
+    """The first offset still held on the case's partition of ``agency``'s ingress topic."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    from referral_bus.infra.kafka.log_reader import partition_for_key
+    tp = TopicPartition(runtime.catalogue.ingress(agency),
+                        partition_for_key(case.encode(), runtime.catalogue.partitions("ingress")))
+    consumer = KafkaConsumer(**runtime.settings.kafka_python())
+    try:
+        return int(consumer.beginning_offsets([tp])[tp])
+    finally:
+        consumer.close()

@@ -6,6 +6,15 @@ nobody can open, while the rest of the case's history, its hash chain and its si
 they were (``verify`` still passes). The erasure is first recorded on the read-audit trail (tool
 ``erase``, who and why; fail closed: nothing is destroyed when it cannot be recorded), and the vault
 keeps a tombstone, so the router refuses any later event of the case (``CASE_ERASED``). Idempotent.
+
+Then the producers' own copies go too: on the case's partition of every ingress topic, the records
+the router has already processed (before its group's committed offset) are deleted (Kafka's
+DeleteRecords) — they hold the submission's sealed form wrapped to the vault's *ingress* key, not
+the case key, so destroying the case key alone would leave them openable until they expire. Other
+cases' processed submissions on those partitions go with them: the case log is the durable record,
+and nothing reads an ingress record after the router has. Dead letters (refused submissions) and
+submissions not yet processed stay until their ingress key is retired (``referral-bus vault``).
+Needs the ``admin`` principal on a secured bus (DeleteRecords).
 """
 
 from __future__ import annotations
@@ -14,8 +23,13 @@ import argparse
 import sys
 from typing import Any
 
-from referral_bus.cli.common import EXIT_USAGE, recorded_or_refused
+import structlog
+
+from referral_bus.cli.common import EXIT_UNREACHABLE, EXIT_USAGE, recorded_or_refused
 from referral_bus.cli.common import runtime as _runtime
+from referral_bus.infra.runtime import Runtime
+
+log = structlog.get_logger(__name__)
 
 
 def cmd_erase(args: argparse.Namespace) -> int:
@@ -36,8 +50,8 @@ def cmd_erase(args: argparse.Namespace) -> int:
     vault = Vault(settings.vault_dir, settings.vault_public_key_file)
     already = vault.erased(args.case_id)
     if already is not None:
-        print(f"case {args.case_id} was already erased at {already}; nothing to do")
-        return 0
+        print(f"case {args.case_id} was already erased at {already}; its key is gone")
+        return _purge(runtime, args.case_id)
     who, _ = reader_identity(runtime, args.reader)
     refused = recorded_or_refused(runtime, case_id=args.case_id, tool="erase", purpose=reason, reader=args.reader,
                                   query="case key destroyed (crypto-shredding)",
@@ -54,7 +68,42 @@ def cmd_erase(args: argparse.Namespace) -> int:
         print(f"case {args.case_id}: the vault held no key for it (nothing of it was ever sealed); it is marked "
               "erased, so the router refuses further events of the case. Personal data sent in clear on a "
               "development bus is NOT made unreadable by this.")
+    return _purge(runtime, args.case_id)
+
+
+def _purge(runtime: Runtime, case_id: str) -> int:
+    """Delete the case's processed submissions from the ingress topics; say what was done."""
+    from kafka.errors import KafkaError
+    try:
+        purged = purge_processed_submissions(runtime, case_id)
+    except KafkaError as exc:
+        print(f"error: the case's submissions on the ingress topics were not deleted ({type(exc).__name__}: {exc}); "
+              "they stay openable with the vault's ingress key until it is retired (`referral-bus vault`). Run "
+              "`erase` again as the admin principal to retry.", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    print(f"deleted the submissions the router had processed on the case's partition of {purged} ingress topic(s)")
     return 0
+
+
+def purge_processed_submissions(runtime: Runtime, case_id: str) -> int:
+    """DeleteRecords, on the case's partition of every ingress topic, up to the router's committed
+    offset; returns how many topics had something to delete."""
+    from kafka import KafkaAdminClient, TopicPartition
+
+    from referral_bus.infra.kafka.log_reader import partition_for_key
+    partition = partition_for_key(case_id.encode(), runtime.catalogue.partitions("ingress"))
+    wanted = [TopicPartition(topic, partition) for topic in runtime.catalogue.ingress_topics()]
+    group = runtime.catalogue.group("router")
+    admin = KafkaAdminClient(**runtime.settings.kafka_python(), client_id="referral-bus-erase")
+    try:
+        committed = admin.list_group_offsets({group: wanted}).get(group, {})
+        processed = {tp: meta.offset for tp, meta in committed.items() if meta is not None and meta.offset > 0}
+        if processed:
+            admin.delete_records(processed)
+        log.info("erase.ingress_purged", case_id=case_id, topics=len(processed))
+        return len(processed)
+    finally:
+        admin.close()
 
 
 def register(sub: Any) -> None:
