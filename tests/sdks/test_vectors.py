@@ -12,10 +12,19 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from referral_bus.contracts import ALL_RECORDS
 from referral_bus.contracts.base import Event
 from referral_bus.domain.chain import chain_hash
+from referral_bus.domain.sealing import (
+    SealingError,
+    key_ref_for_public,
+    open_sealed,
+    public_bytes,
+    unwrap_with_key,
+    unwrap_with_private,
+)
 from referral_bus.domain.signatures import LABEL, signing_bytes, unpack
 from referral_bus.infra.kafka.log_reader import partition_for_key
 from referral_bus.infra.runtime import Runtime, load_runtime
@@ -104,3 +113,47 @@ def test_the_rendering_rules_the_contract_states(document: dict[str, Any]) -> No
     assert isinstance(event, Event) and signing_bytes(event).hex() == first["signing_bytes_hex"]
     raw = base64.urlsafe_b64decode("-__-AD4_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
     assert raw[:6] == bytes([0xFB, 0xFF, 0xFE, 0x00, 0x3E, 0x3F])
+
+
+def test_each_sealing_vector_opens_at_the_router_and_its_copy_with_the_key_service(
+        runtime: Runtime, document: dict[str, Any]) -> None:
+    """What an SDK seals from the vectors' fixed inputs is what the bus opens: the vault's ingress key
+    unwraps the data key (as the router does), the personal part comes back whole, the signature
+    covers the sealed form; and the inbox copy's key, wrapped under the case key, is that data key."""
+    sealing_doc = document["sealing"]
+    vault = X25519PrivateKey.from_private_bytes(bytes.fromhex(sealing_doc["test_vault_key"]["private_key_hex"]))
+    public = Ed25519PublicKey.from_public_bytes(bytes.fromhex(document["test_key"]["public_key_hex"]))
+    assert sealing_doc["test_vault_key"]["key_ref"] == key_ref_for_public(public_bytes(vault.public_key()))
+    assert sealing_doc["personal_text_fields"]["ReferralMade"] == ["referring_body"]
+    seen_keys = set()
+    for v, opened in zip(sealing_doc["seal"], sealing_doc["open"], strict=True):
+        signed = runtime.codec.decode(bytes.fromhex(v["signed"]["framed_hex"]))
+        assert isinstance(signed, Event) and signed.sealed is not None
+        assert signed.personal_data is None
+        for field in sealing_doc["personal_text_fields"][v["record"]]:   # the texts are left as the marker
+            assert getattr(signed, field) in (None, sealing_doc["sealed_marker"])
+        env = signed.envelope
+        data_key = unwrap_with_private(signed.sealed.wrapped_key, vault, case_id=env.case_id,
+                                       event_id=str(env.event_id))
+        assert data_key.hex() == v["inputs"]["data_key_hex"] and data_key not in seen_keys
+        seen_keys.add(data_key)
+        clear = open_sealed(signed, data_key)
+        assert clear.model_dump(mode="json") == {**v["event"], "envelope": clear.model_dump(mode="json")["envelope"]}
+        assert json.loads(v["personal_part_json"])["personal_data"] == v["event"]["personal_data"]
+        assert "[sealed]" in json.dumps(v["sealed_event"]) and "Aigerim" not in json.dumps(v["sealed_event"])
+        key_id, signature = unpack(env.signature or b"")
+        public.verify(signature, signing_bytes(signed))
+        assert signing_bytes(signed).hex() == v["signed"]["signing_bytes_hex"]
+        # the inbox copy: re-wrapped for the agency under the case key, the signature still checks
+        copy = ALL_RECORDS[opened["record"]].model_validate_json(json.dumps(opened["inbox_copy"]))
+        assert isinstance(copy, Event) and copy.sealed is not None and copy.sealed.recipient == opened["agency"]
+        public.verify(unpack(copy.envelope.signature or b"")[1], signing_bytes(copy))
+        case_key = bytes.fromhex(sealing_doc["test_case_key"]["key_hex"])
+        assert unwrap_with_key(base64.b64decode(opened["unwrap_request"]["wrapped_key"]), case_key,
+                               case_id=env.case_id, event_id=str(env.event_id), recipient=opened["agency"],
+                               key_ref=sealing_doc["test_case_key"]["key_ref"]) == data_key
+        assert open_sealed(copy, data_key).model_dump(mode="json") == opened["opened_event"]
+        with pytest.raises(SealingError):
+            unwrap_with_private(signed.sealed.wrapped_key, vault, case_id=env.case_id, event_id=str(env.event_id),
+                                recipient=opened["agency"])
+    assert "Aigerim Testova" in json.dumps(sealing_doc["open"][0]["opened_event"], ensure_ascii=False)

@@ -330,9 +330,17 @@ function withEnvelope(event: JsonObject, blank: string[]): JsonObject {
   return { ...event, envelope };
 }
 
-/** What a producer signs: the label, then the canonical JSON with the router's fields and the signature blank. */
+/**
+ * What a producer signs: the label, then the canonical JSON with the router's fields and the
+ * signature blank — and, in sealed personal data, the wrapping blank (`wrapped_key`, `key_ref`,
+ * `recipient`), which the router changes for every copy; scheme, nonce and ciphertext are signed.
+ */
 export function signingBytes(event: JsonObject): Buffer {
-  return Buffer.from(SIGNATURE_LABEL + canonicalJson(withEnvelope(event, ROUTER_FIELDS)), "utf8");
+  const body = withEnvelope(event, ROUTER_FIELDS);
+  if (body.sealed !== null && body.sealed !== undefined) {
+    body.sealed = { ...(body.sealed as JsonObject), wrapped_key: null, key_ref: null, recipient: null };
+  }
+  return Buffer.from(SIGNATURE_LABEL + canonicalJson(body), "utf8");
 }
 
 /** The chain hash: SHA-256 hex of previous hash (hex text) then the canonical JSON with `hash` blank. */

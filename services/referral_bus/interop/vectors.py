@@ -7,11 +7,16 @@ reproduces them byte for byte agrees with the router. ``interop check`` fails wh
 (a schema, the canonical form or the signature rule changed), ``interop write`` regenerates them.
 
 The Ed25519 key is derived from a fixed, published seed: TEST ONLY, never enrolled on a real bus.
-Vectors for sealed personal data are not here yet (``domain/sealing.py`` is still being designed).
+Sealed personal data (``domain/sealing.py``) is computed from fixed, published inputs too — an
+ingress key pair of the "vault", a data key, nonces, an ephemeral X25519 key and a case key, all TEST
+ONLY — with invented personal data ("Aigerim Testova"): what a producer seals and signs, and an inbox
+copy the router re-wrapped for an agency that the SDK must open with the data key the key service
+gives it.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from collections.abc import Callable
@@ -21,8 +26,11 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from referral_bus.contracts import ALL_RECORDS
 from referral_bus.contracts.base import (
+    SEALED,
     City,
     Envelope,
     Event,
@@ -30,11 +38,20 @@ from referral_bus.contracts.base import (
     PersonalData,
     Producer,
     Record,
+    personal_text_fields,
     submitted_envelope,
 )
 from referral_bus.contracts.bus_records import SigningKeyEnrolled
 from referral_bus.contracts.care_events import CarePlacement, CarePlanAgreed
-from referral_bus.contracts.events import ReferralKind, ReferralMade, SupportService
+from referral_bus.contracts.events import (
+    NGODecision,
+    NGODecisionKind,
+    NotifyingParty,
+    ReferralKind,
+    ReferralMade,
+    SupportService,
+)
+from referral_bus.domain import sealing
 from referral_bus.domain.chain import GENESIS, canonical_bytes, chain_hash
 from referral_bus.domain.signatures import key_id_for, sign, signing_bytes, unpack
 from referral_bus.infra.codec.framing import Codec
@@ -50,6 +67,15 @@ PREVIOUS_HASH = "9f" * 32
 PARTITION_COUNTS = (3, 12)
 #: When the router "recorded" the stamped copy of each event.
 RECORDED_AT = datetime(2026, 3, 2, 9, 15, 0, 250000, tzinfo=UTC)
+#: TEST ONLY: the sealing vectors' fixed inputs (never a real vault's or case's key). Each sealing
+#: vector ``i`` uses its own data key, nonces and ephemeral key: these with ``i`` added to the last byte.
+VAULT_PRIVATE = bytes(range(0x40, 0x60))
+DATA_KEY = bytes(range(0x80, 0xA0))
+SEAL_NONCE = bytes(range(0xA0, 0xAC))
+EPHEMERAL_PRIVATE = bytes(range(0x60, 0x80))
+WRAP_NONCE = bytes(range(0xB0, 0xBC))
+CASE_KEY = bytes(range(0xC0, 0xE0))
+CASE_KEY_REF = "case:00c0ffee00c0ffee"
 
 
 def test_key() -> Ed25519PrivateKey:
@@ -104,6 +130,124 @@ def _events(store: SchemaStore) -> list[tuple[str, str, Event]]:
                         commences_on=date(2026, 3, 1), ends_on=date(2027, 2, 28), first_review_by=date(2026, 3, 29),
                         transition_arrangements=True, member_agency_ids=["school-almaty", "health-almaty"])),
     ]
+
+
+def _sealing_events(store: SchemaStore) -> list[tuple[str, str, Event, str]]:
+    """(name, what it exercises, unsigned event with a personal part in clear, the agency whose inbox
+    copy the open vector is). Every name and address is invented."""
+    return [
+        ("referral-sealed", "a referral with personal data and a personal text (referring_body): both sealed, the "
+         "text left as [sealed]",
+         ReferralMade(envelope=_envelope(ReferralMade, store, agency="polyclinic-almaty-no-9", case="KZ-ALA-000125",
+                                         event_id="5ea1ed00-0000-4000-8000-00000000a001",
+                                         occurred_at=datetime(2026, 3, 3, 10, 0, 0, 500000, tzinfo=UTC)),
+                      personal_data=PersonalData(
+                          child_name="Aigerim Testova", child_date_of_birth=date(2019, 5, 17),
+                          child_languages=["kk", "ru"], child_address="Invented avenue 7, Almaty",
+                          parents=[ParentOrRepresentative(name="Test Parent Testov", languages=["ru"])],
+                          narrative="Invented test narrative — ә і ң 🙂"),
+                      referring_body="Invented Polyclinic No. 0 (test)",
+                      referral_kind=ReferralKind.CHILD_PROTECTION, city=City.ALMATY, child_age_years=6),
+         "cam-almaty"),
+        ("ngo-decision-text-only", "no personal_data, one personal text (reasons): the sealed part is "
+         '{"personal_data":null,"texts":{"reasons":…}}',
+         NGODecision(envelope=_envelope(NGODecision, store, agency="ngo-almaty", case="KZ-ALA-000126",
+                                        event_id="5ea1ed00-0000-4000-8000-00000000a002",
+                                        occurred_at=datetime(2026, 3, 4, 6, 45, 0, tzinfo=UTC)),
+                     decision=NGODecisionKind.DECLINED_NO_SPACE, reasons="Invented reason: no space (test)",
+                     beneficiaries_notified_by=NotifyingParty.NGO),
+         "cam-almaty"),
+    ]
+
+
+def _nth(value: bytes, index: int) -> bytes:
+    return value[:-1] + bytes([value[-1] + index])
+
+
+def _seal_vector(index: int, name: str, about: str, event: Event, reader: str, codec: Codec,
+                 key: Ed25519PrivateKey) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What a producer seals (every intermediate value too), and the inbox copy for ``reader``."""
+    data_key, nonce, wrap_nonce = _nth(DATA_KEY, index), _nth(SEAL_NONCE, index), _nth(WRAP_NONCE, index)
+    ephemeral_private = _nth(EPHEMERAL_PRIVATE, index)
+    vault_public = sealing.public_bytes(X25519PrivateKey.from_private_bytes(VAULT_PRIVATE).public_key())
+    ephemeral = X25519PrivateKey.from_private_bytes(ephemeral_private)
+    ephemeral_public = sealing.public_bytes(ephemeral.public_key())
+    env = event.envelope
+    case, event_id = env.case_id, str(env.event_id)
+    key_ref = sealing.key_ref_for_public(vault_public)
+    wrapped = sealing.wrap_to_public(data_key, vault_public, case_id=case, event_id=event_id, key_ref=key_ref,
+                                     fixed=(ephemeral, wrap_nonce))
+    sealed = sealing.seal(event, data_key, wrapped_key=wrapped, key_ref=key_ref, recipient=sealing.VAULT,
+                          fixed_nonce=nonce)
+    assert sealed.sealed is not None
+    shared = ephemeral.exchange(X25519PrivateKey.from_private_bytes(VAULT_PRIVATE).public_key())
+    signed_vector = _event_vector(name, about, sealed, codec, key)
+    seal_vector = {
+        "name": name, "about": about, "record": type(event).__name__,
+        "event": event.model_dump(mode="json"),
+        "inputs": {"data_key_hex": data_key.hex(), "nonce_hex": nonce.hex(),
+                   "ephemeral_private_key_hex": ephemeral_private.hex(), "wrap_nonce_hex": wrap_nonce.hex()},
+        "personal_part_json": _canonical_text(sealing.personal_part(event)),
+        "data_aad_hex": sealing._data_aad(event).hex(),
+        "ciphertext_hex": sealed.sealed.ciphertext.hex(),
+        "key_ref": key_ref,
+        "ephemeral_public_key_hex": ephemeral_public.hex(),
+        "shared_secret_hex": shared.hex(),
+        "kek_hex": sealing._kek(shared, ephemeral_public, vault_public).hex(),
+        "wrap_aad_hex": sealing._wrap_aad(case, event_id, sealing.VAULT, key_ref).hex(),
+        "wrapped_key_hex": wrapped.hex(),
+        "sealed_event": sealed.model_dump(mode="json"),
+        "signed": {k: signed_vector[k] for k in ("signing_bytes_hex", "key_id", "signature_hex", "signed_event",
+                                                 "framed_hex")},
+    }
+    # the router's inbox copy for ``reader``: the same nonce and ciphertext, the data key re-wrapped under the case key
+    copy_wrapped = sealing.wrap_with_key(data_key, CASE_KEY, case_id=case, event_id=event_id, recipient=reader,
+                                         key_ref=CASE_KEY_REF)
+    copy = sealing.rewrap(signed_vector_event(sealed, key), copy_wrapped, key_ref=CASE_KEY_REF, recipient=reader)
+    open_vector = {
+        "name": name, "about": f"the inbox copy of {name} for {reader}: what the SDK opens with the data key the "
+                                "key service (POST /v1/keys/unwrap) returns",
+        "record": type(event).__name__, "agency": reader,
+        "inbox_copy": copy.model_dump(mode="json"),
+        "unwrap_request": {"case_id": case, "event_id": event_id, "recipient": reader,
+                           "wrapped_key": base64.b64encode(copy_wrapped).decode()},
+        "data_key_hex": data_key.hex(),
+        "opened_event": sealing.open_sealed(copy, data_key).model_dump(mode="json"),
+    }
+    return seal_vector, open_vector
+
+
+def signed_vector_event(event: Event, key: Ed25519PrivateKey) -> Event:
+    """``event`` signed with the test key (as the router keeps it on the case log and in inbox copies)."""
+    return sign(event, key_id_for(event.envelope.producer.agency_id, _public(key)), key)
+
+
+def _personal_text_fields() -> dict[str, list[str]]:
+    """Which fields of each event type are personal free text (sealed with ``personal_data``; the
+    Avro schemas do not say): an SDK that seals must know them."""
+    events = {name: model for name, model in sorted(ALL_RECORDS.items())
+              if isinstance(model, type) and issubclass(model, Event)}
+    return {name: sorted(personal_text_fields(model)) for name, model in events.items() if personal_text_fields(model)}
+
+
+def _sealing_vectors(codec: Codec, store: SchemaStore, key: Ed25519PrivateKey) -> dict[str, Any]:
+    vault = X25519PrivateKey.from_private_bytes(VAULT_PRIVATE)
+    vault_public = sealing.public_bytes(vault.public_key())
+    pairs = [_seal_vector(index, name, about, event, reader, codec, key)
+             for index, (name, about, event, reader) in enumerate(_sealing_events(store))]
+    return {
+        "scheme": sealing.SCHEME, "vault_recipient": sealing.VAULT, "sealed_marker": SEALED,
+        "wrap_label": sealing._WRAP_LABEL.decode(), "data_label": sealing._DATA_LABEL.decode(),
+        "test_vault_key": {
+            "private_key_hex": VAULT_PRIVATE.hex(), "public_key_hex": vault_public.hex(),
+            "public_key_pem": vault.public_key().public_bytes(serialization.Encoding.PEM,
+                                                              serialization.PublicFormat.SubjectPublicKeyInfo).decode(),
+            "key_ref": sealing.key_ref_for_public(vault_public)},
+        "test_case_key": {"key_hex": CASE_KEY.hex(), "key_ref": CASE_KEY_REF},
+        "personal_text_fields": _personal_text_fields(),
+        "seal": [seal for seal, _ in pairs],
+        "open": [opened for _, opened in pairs],
+    }
 
 
 def _record_vectors(codec: Codec) -> list[dict[str, Any]]:
@@ -174,7 +318,7 @@ def vectors(codec: Codec, store: SchemaStore) -> dict[str, Any]:
                                                     serialization.NoEncryption()).decode()},
         "events": [_event_vector(name, about, event, codec, key) for name, about, event in _events(store)],
         "records": _record_vectors(codec),
-        "not_yet": ["sealed (encrypted) personal data: domain/sealing.py is being designed; vectors follow it"],
+        "sealing": _sealing_vectors(codec, store, key),
     }
 
 

@@ -3,11 +3,18 @@ package kz.referralbus.sdk;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
+import java.security.KeyStore;
 import java.security.PrivateKey;
+import java.security.cert.CertificateFactory;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
@@ -21,6 +28,8 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Predicate;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -42,12 +51,19 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * bus requires), wait for its receipt on {@code rb.receipts.<agency>} (keyed
  * {@code <topic>:<partition>:<offset>}), and read {@code rb.inbox.<agency>}, dropping repeats by
  * the {@code rb-delivery-id} header.
+ *
+ * <p>Personal data (docs/security.md): when the key vault's ingress public key is known
+ * (REFERRAL_BUS_VAULT_PUBLIC_KEY_FILE), an event's personal part is sealed to it before signing
+ * ({@link Sealing}), as the Python SDK does; a secured bus refuses it in clear. An inbox copy sealed
+ * for this agency is opened with {@link #openPersonalData}: the gateway's key service unwraps the
+ * copy's data key (REFERRAL_BUS_GATEWAY_URL, {@code POST /v1/keys/unwrap} as this agency; an audited
+ * read) and the SDK decrypts here.
  */
 public final class AgencyClient implements AutoCloseable {
     /** Connection, identity and signing key; {@link #fromEnv} reads the Python SDK's environment variables. */
     public record Options(String agencyId, String actorId, String bootstrapServers, String securityMode, String username,
                           String password, Path caFile, Path schemasDir, String topicPrefix, String keyId,
-                          PrivateKey signingKey) {
+                          PrivateKey signingKey, Path vaultPublicKeyFile, String gatewayUrl) {
         public static Options fromEnv(String agencyId, String actorId, Path schemasDir) throws IOException,
                 GeneralSecurityException {
             Map<String, String> env = System.getenv();
@@ -66,7 +82,51 @@ public final class AgencyClient implements AutoCloseable {
             return new Options(agencyId, actorId, env.getOrDefault("KAFKA_BOOTSTRAP_SERVERS", "localhost:9092"),
                     env.getOrDefault("REFERRAL_BUS_KAFKA_SECURITY", "plaintext"), env.get("REFERRAL_BUS_KAFKA_USERNAME"),
                     password, ca == null ? null : Path.of(ca), schemasDir, env.getOrDefault("REFERRAL_BUS_TOPIC_PREFIX", ""),
-                    keyId, key);
+                    keyId, key, vaultPublicKeyFile(env), blankToNull(env.get("REFERRAL_BUS_GATEWAY_URL")));
+        }
+
+        /** This agency without sealing (personal data sent in clear: what a secured bus refuses; for tests). */
+        public Options withoutVaultKey() {
+            return new Options(agencyId, actorId, bootstrapServers, securityMode, username, password, caFile, schemasDir,
+                    topicPrefix, keyId, signingKey, null, gatewayUrl);
+        }
+
+        private static Path vaultPublicKeyFile(Map<String, String> env) {
+            String file = blankToNull(env.get("REFERRAL_BUS_VAULT_PUBLIC_KEY_FILE"));
+            if (file != null) {
+                return Path.of(file);
+            }
+            String dataDir = blankToNull(env.get("REFERRAL_BUS_DATA_DIR"));
+            return Path.of(dataDir != null ? dataDir : ".referral-bus", "vault-public-key.pem");
+        }
+
+        private static String blankToNull(String value) {
+            return value == null || value.isBlank() ? null : value;
+        }
+    }
+
+    /** Unwraps a copy's data key: the gateway's {@code POST /v1/keys/unwrap} unless given. */
+    @FunctionalInterface
+    public interface Unwrap {
+        byte[] unwrap(String caseId, String eventId, String recipient, byte[] wrappedKey, String purpose)
+                throws PersonalDataUnavailable;
+    }
+
+    /**
+     * An inbox copy's personal data could not be opened: {@link #code()} is the key service's
+     * (NOT_ENTITLED, CASE_ERASED, UNKNOWN_CASE_KEY, BAD_WRAPPED_KEY, AUDIT_UNAVAILABLE, PURPOSE_REFUSED, …)
+     * or NOT_SEALED_FOR_US / SEALED_DATA_INVALID / GATEWAY_UNREACHABLE from the SDK itself.
+     */
+    public static final class PersonalDataUnavailable extends Exception {
+        private final String code;
+
+        public PersonalDataUnavailable(String code, String message) {
+            super(code + ": " + message);
+            this.code = code;
+        }
+
+        public String code() {
+            return code;
         }
     }
 
@@ -87,10 +147,20 @@ public final class AgencyClient implements AutoCloseable {
     private KafkaProducer<String, byte[]> producer;
     private final LinkedHashSet<String> seen = new LinkedHashSet<>();
     private final java.util.ArrayDeque<String> unreadable = new java.util.ArrayDeque<>();
+    private final Unwrap unwrap;
+    /** The vault's public key file's modification time and raw key, read again when it changes (a rotated key). */
+    private long vaultKeyModified = Long.MIN_VALUE;
+    private byte[] vaultKey;
 
     public AgencyClient(Options options) throws IOException {
+        this(options, null);
+    }
+
+    /** {@code unwrap}: how sealed inbox copies get their data key (null: the gateway at {@code gatewayUrl}). */
+    public AgencyClient(Options options, Unwrap unwrap) throws IOException {
         this.options = options;
         this.schemas = new Contract.Schemas(options.schemasDir());
+        this.unwrap = unwrap != null ? unwrap : this::unwrapAtGateway;
     }
 
     public Contract.Schemas schemas() {
@@ -135,7 +205,45 @@ public final class AgencyClient implements AutoCloseable {
         return event;
     }
 
-    /** Normalise, sign and frame {@code event}: the bytes to send. */
+    /** The vault's ingress public key (raw 32 bytes), or null when its file is absent. */
+    public byte[] vaultPublicKey() throws PublishException {
+        Path file = options.vaultPublicKeyFile();
+        if (file == null || !Files.isRegularFile(file)) {
+            return null;
+        }
+        try {
+            long modified = Files.getLastModifiedTime(file).toMillis();
+            if (vaultKey == null || modified != vaultKeyModified) {
+                vaultKey = Sealing.vaultPublicKeyFromPem(Files.readString(file));
+                vaultKeyModified = modified;
+            }
+            return vaultKey;
+        } catch (IOException | GeneralSecurityException | IllegalArgumentException e) {
+            throw new PublishException(file + ": not the vault's X25519 public key (REFERRAL_BUS_VAULT_PUBLIC_KEY_FILE): "
+                    + e.getMessage());
+        }
+    }
+
+    /**
+     * {@code event} (normalised) with its personal part sealed to the key vault when its public key is
+     * known; as it is otherwise (nothing personal, or no vault key: the bus decides whether clear is allowed).
+     */
+    public ObjectNode seal(String record, ObjectNode event) throws PublishException {
+        if (!Sealing.hasPersonal(record, event)) {
+            return event;
+        }
+        byte[] key = vaultPublicKey();
+        if (key == null) {
+            return event;
+        }
+        try {
+            return schemas.normalise(record, Sealing.seal(record, event, key, null));
+        } catch (GeneralSecurityException e) {
+            throw new PublishException("sealing the personal data failed: " + e.getClass().getSimpleName());
+        }
+    }
+
+    /** Normalise, seal, sign and frame {@code event}: the bytes to send. */
     public byte[] prepare(JsonNode event) throws PublishException {
         String record = event.path("envelope").path("event_type").asText();
         if (options.signingKey() == null) {
@@ -145,7 +253,8 @@ public final class AgencyClient implements AutoCloseable {
             throw new PublishException("envelope.producer.agency_id must be " + options.agencyId());
         }
         try {
-            ObjectNode signed = Contract.sign(schemas.normalise(record, event), options.keyId(), options.signingKey());
+            ObjectNode sealed = seal(record, schemas.normalise(record, event));
+            ObjectNode signed = Contract.sign(sealed, options.keyId(), options.signingKey());
             return schemas.encode(record, signed);
         } catch (Contract.ContractException e) {
             throw new PublishException(record + ": " + e.getMessage());
@@ -244,6 +353,103 @@ public final class AgencyClient implements AutoCloseable {
             }
         }
         throw new PublishException("the awaited delivery did not arrive within " + timeout);
+    }
+
+    /**
+     * The inbox copy with its personal data opened: the key service unwraps the copy's data key (an
+     * audited read, with {@code purpose}), then it is decrypted here. A copy without a sealed part is
+     * returned as it is.
+     */
+    public ObjectNode openPersonalData(String record, ObjectNode value, String purpose) throws PersonalDataUnavailable {
+        JsonNode sealed = value.get("sealed");
+        if (sealed == null || sealed.isNull()) {
+            return value;
+        }
+        String recipient = sealed.path("recipient").asText();
+        if (!options.agencyId().equals(recipient)) {
+            throw new PersonalDataUnavailable("NOT_SEALED_FOR_US", "this copy is sealed for " + recipient + ", not for "
+                    + options.agencyId());
+        }
+        JsonNode env = value.path("envelope");
+        byte[] wrapped;
+        try {
+            wrapped = java.util.Base64.getUrlDecoder().decode(sealed.path("wrapped_key").asText());
+        } catch (IllegalArgumentException e) {
+            throw new PersonalDataUnavailable("SEALED_DATA_INVALID", "sealed.wrapped_key: not base64");
+        }
+        byte[] dataKey = unwrap.unwrap(env.path("case_id").asText(), env.path("event_id").asText(), recipient, wrapped,
+                purpose);
+        try {
+            return schemas.normalise(record, Sealing.open(record, value, dataKey));
+        } catch (Sealing.SealingException | Contract.ContractException e) {
+            throw new PersonalDataUnavailable("SEALED_DATA_INVALID", e.getMessage());
+        }
+    }
+
+    public ObjectNode openPersonalData(Delivery delivery, String purpose) throws PersonalDataUnavailable {
+        return openPersonalData(delivery.record(), delivery.value(), purpose);
+    }
+
+    /** {@code POST {gateway}/v1/keys/unwrap} as this agency (HTTP Basic: its Kafka user name and password; the bus's CA). */
+    private byte[] unwrapAtGateway(String caseId, String eventId, String recipient, byte[] wrappedKey, String purpose)
+            throws PersonalDataUnavailable {
+        String base = options.gatewayUrl();
+        if (base == null) {
+            throw new PersonalDataUnavailable("GATEWAY_UNREACHABLE", "no gateway to unwrap with: set REFERRAL_BUS_GATEWAY_URL");
+        }
+        ObjectNode body = Contract.json().createObjectNode();
+        body.put("case_id", caseId).put("event_id", eventId).put("recipient", recipient)
+                .put("wrapped_key", java.util.Base64.getEncoder().encodeToString(wrappedKey)).put("purpose", purpose);
+        String user = options.username() != null ? options.username() : options.agencyId();
+        String token = java.util.Base64.getEncoder().encodeToString(
+                (user + ":" + (options.password() != null ? options.password() : "")).getBytes(StandardCharsets.UTF_8));
+        HttpResponse<byte[]> response;
+        try {
+            HttpClient.Builder http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(30));
+            if (options.caFile() != null) {
+                http.sslContext(trusting(options.caFile()));
+            }
+            HttpRequest request = HttpRequest.newBuilder(URI.create(base.replaceAll("/+$", "") + "/v1/keys/unwrap"))
+                    .timeout(Duration.ofSeconds(30)).header("Content-Type", "application/json")
+                    .header("Authorization", "Basic " + token)
+                    .POST(HttpRequest.BodyPublishers.ofString(body.toString(), StandardCharsets.UTF_8)).build();
+            response = http.build().send(request, HttpResponse.BodyHandlers.ofByteArray());
+        } catch (IOException | GeneralSecurityException | IllegalArgumentException e) {
+            throw new PersonalDataUnavailable("GATEWAY_UNREACHABLE", base + ": " + e.getClass().getSimpleName());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new PersonalDataUnavailable("GATEWAY_UNREACHABLE", base + ": interrupted");
+        }
+        JsonNode answer;
+        try {
+            answer = Contract.json().readTree(response.body());
+        } catch (IOException e) {
+            answer = null;
+        }
+        if (response.statusCode() == 200 && answer != null && answer.path("data_key").isTextual()) {
+            return java.util.Base64.getDecoder().decode(answer.path("data_key").asText());
+        }
+        if (answer != null && answer.path("code").isTextual()) {
+            throw new PersonalDataUnavailable(answer.path("code").asText(), answer.path("message").asText(""));
+        }
+        throw new PersonalDataUnavailable("HTTP_" + response.statusCode(), "the gateway refused");
+    }
+
+    /** TLS that trusts the bus's CA (the PEM file the agency was given with its Kafka credentials). */
+    private static SSLContext trusting(Path caFile) throws IOException, GeneralSecurityException {
+        KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
+        store.load(null, null);
+        try (InputStream in = Files.newInputStream(caFile)) {
+            int i = 0;
+            for (var certificate : CertificateFactory.getInstance("X.509").generateCertificates(in)) {
+                store.setCertificateEntry("ca-" + i++, certificate);
+            }
+        }
+        TrustManagerFactory trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+        trust.init(store);
+        SSLContext context = SSLContext.getInstance("TLS");
+        context.init(null, trust.getTrustManagers(), null);
+        return context;
     }
 
     /** A record that does not decode is set aside (coordinates kept, never its bytes) and reading goes on. */

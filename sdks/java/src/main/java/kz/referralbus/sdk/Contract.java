@@ -448,9 +448,18 @@ public final class Contract {
         return copy;
     }
 
-    /** What a producer signs: the label, then the canonical JSON with the router's fields and the signature blank. */
+    /**
+     * What a producer signs: the label, then the canonical JSON with the router's fields and the
+     * signature blank — and, in sealed personal data, the wrapping blank ({@code wrapped_key},
+     * {@code key_ref}, {@code recipient}), which the router changes for every copy; scheme, nonce and
+     * ciphertext are signed.
+     */
     public static byte[] signingBytes(JsonNode event) {
-        return (SIGNATURE_LABEL + canonicalJson(blanked(event, ROUTER_FIELDS))).getBytes(StandardCharsets.UTF_8);
+        ObjectNode body = blanked(event, ROUTER_FIELDS);
+        if (body.get("sealed") instanceof ObjectNode sealed) {
+            sealed.putNull("wrapped_key").putNull("key_ref").putNull("recipient");
+        }
+        return (SIGNATURE_LABEL + canonicalJson(body)).getBytes(StandardCharsets.UTF_8);
     }
 
     /** SHA-256 hex of the previous hash (hex text) then the canonical JSON with {@code hash} blank. */
