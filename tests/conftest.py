@@ -128,15 +128,17 @@ class Bus:
             env["REFERRAL_BUS_DATABASE_URL"] = s.database_url
         return env
 
-    def start(self, service: str, **extra_env: str) -> subprocess.Popen[bytes]:
-        log = open(self.logs / f"{service}.log", "ab")
+    def start(self, service: str, instance: str | None = None, **extra_env: str) -> subprocess.Popen[bytes]:
+        """Start ``service``; ``instance`` names a further process of it (e.g. ``router-2``, scale-out)."""
+        name = instance or service
+        log = open(self.logs / f"{name}.log", "ab")
         env = {**self.env, **extra_env}
-        if service in self.metrics_ports:   # each service its own address (infra/settings.py)
-            env[f"REFERRAL_BUS_{service.upper()}_METRICS_ADDR"] = f"127.0.0.1:{self.metrics_ports[service]}"
+        if name in self.metrics_ports:   # each service its own address (infra/settings.py)
+            env[f"REFERRAL_BUS_{service.upper()}_METRICS_ADDR"] = f"127.0.0.1:{self.metrics_ports[name]}"
         command = "projections" if service == "projector" else service
         proc = subprocess.Popen([sys.executable, "-m", "referral_bus.cli", command, "run"], env=env,
                                 stdout=log, stderr=subprocess.STDOUT)
-        self.processes[service] = proc
+        self.processes[name] = proc
         return proc
 
     def kill9(self, service: str) -> None:
