@@ -20,18 +20,37 @@ def available() -> list[str]:
 
 
 @contextmanager
-def local_broker(kind: str) -> Iterator[str]:
-    """A fresh broker of ``kind``; yields its bootstrap servers. The environment is restored
-    afterwards (the Tansu adapter sets settings for the processes it serves)."""
+def local_broker_at(kind: str) -> Iterator[tuple[str, Path]]:
+    """A fresh broker of ``kind``; yields its bootstrap servers and its data directory (where the
+    Apache Kafka node keeps its log segments: the storage figures are read from there). The
+    environment is restored afterwards (the Tansu adapter sets settings for the processes it serves)."""
     saved = dict(os.environ)
     os.environ["REFERRAL_BUS_BROKER"] = kind
     try:
         with tempfile.TemporaryDirectory() as tmp:
             broker = start_local_broker(Path(tmp) / "broker")
             try:
-                yield broker.bootstrap_servers
+                yield broker.bootstrap_servers, Path(tmp) / "broker"
             finally:
                 broker.stop()
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+@contextmanager
+def local_broker(kind: str) -> Iterator[str]:
+    """A fresh broker of ``kind``; yields its bootstrap servers."""
+    with local_broker_at(kind) as (servers, _):
+        yield servers
+
+
+def segment_bytes(data_dir: Path, topic_prefix: str) -> int:
+    """Bytes in the log segment files (``*.log``) of the topics whose names start with
+    ``topic_prefix``, one replica: what the broker stores for them, record batches with their
+    headers, before replication. 0 for a broker that keeps nothing on disk (Tansu)."""
+    total = 0
+    for segment in data_dir.rglob("*.log"):
+        if segment.parent.name.startswith(topic_prefix):
+            total += segment.stat().st_size
+    return total

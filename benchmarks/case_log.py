@@ -1,0 +1,67 @@
+"""A case log of any size written straight to the broker, as the router would have appended it:
+chained, stamped events, built without going through the router (which would take an hour per
+million). Each case is an emergency removal without the CAM/CSC present (the SLA processor opens the
+4.8 deadline) followed by outcome reports (the first meets it; no child removed, so nothing else is
+opened and nothing falls due while a benchmark runs): ``events_per_case`` events in all, ~30 by
+default as in a national year (~50k referrals, ~30 events each). No personal data: the bytes per
+event are those of small events; the storage figures come from the live pipeline instead
+(``pipeline_bench``)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from kafka import KafkaProducer
+
+from referral_bus.contracts.base import City, Envelope, Event, Producer
+from referral_bus.contracts.events import EmergencyRemoval, RemovalOutcomeReported
+from referral_bus.domain.chain import GENESIS, chain_hash
+from referral_bus.infra.runtime import Runtime
+from tests.builders import T0
+
+POLICE = Producer(agency_id="police-juvenile-almaty", actor_id="bench")
+
+
+def case_events(runtime: Runtime, case: str, count: int, start: datetime = T0) -> list[Event]:
+    """One case's chain of ``count`` events, stamped (sequence, recording time, hashes), each
+    with its type's current schema version (the one the codec writes); the removal occurred at
+    ``start``, each later event a minute after the one before."""
+    versions = {kind: runtime.schema_store.version_of(kind) for kind in ("EmergencyRemoval", "RemovalOutcomeReported")}
+    events: list[Event] = []
+    previous = GENESIS
+    for sequence in range(1, count + 1):
+        at = start + timedelta(minutes=sequence - 1)
+        kind = "EmergencyRemoval" if sequence == 1 else "RemovalOutcomeReported"
+        env = Envelope(event_id=uuid.uuid4(), event_type=kind, schema_version=versions[kind], case_id=case,
+                       occurred_at=at, recorded_at=at, sequence=sequence, previous_hash=previous, producer=POLICE)
+        event: Event
+        if sequence == 1:
+            event = EmergencyRemoval(envelope=env, city=City.ALMATY, child_age_years=9, child_removed=False,
+                                     cam_social_worker_present=False)
+        else:
+            event = RemovalOutcomeReported(envelope=env, child_removed=False, placed_in_temporary_care=False,
+                                           referred_to_cam=True)
+        stamped = chain_hash(previous, event)
+        event = event.model_copy(update={"envelope": event.envelope.model_copy(update={"hash": stamped})})
+        events.append(event)
+        previous = stamped
+    return events
+
+
+def fill(runtime: Runtime, events: int, events_per_case: int = 30, prefix: str = "LOG") -> int:
+    """Write ``events`` events (whole cases of ``events_per_case``, the last one shorter) to the
+    case log; returns the number of cases."""
+    producer = KafkaProducer(bootstrap_servers=runtime.settings.bootstrap_servers, linger_ms=20,
+                             batch_size=512 * 1024, acks="all")
+    topic = runtime.catalogue.name("case_log")
+    written, cases = 0, 0
+    while written < events:
+        case = f"{prefix}-{cases}"
+        for event in case_events(runtime, case, min(events_per_case, events - written)):
+            producer.send(topic, key=case.encode(), value=runtime.codec.encode(event))
+            written += 1
+        cases += 1
+    producer.flush()
+    producer.close()
+    return cases
