@@ -173,22 +173,24 @@ class SlaService:
         #: deadlines the bus learns of only now, already past due (5.2, 7.10: the trigger completes them late):
         #: their escalations could not have fired earlier, so they are not the processor's lateness
         opened_now = {r.deadline_id for r in fresh if isinstance(r, DeadlineOpened)}
+        escalations: list[tuple[EscalationRaised, float]] = []
+        now = self.clock()
         for record in fresh:
             key = record.case_id.encode()  # type: ignore[attr-defined]
+            value = codec.encode(record)   # once: the inbox copies and the topic's record are the same bytes
             for delivery in sla_deliveries(record):
                 headers = to_headers({"rb-delivery-id": delivery.delivery_id, "rb-paragraph": delivery.paragraph,
                                       "rb-purpose": delivery.purpose, "rb-redacted": "true"})
-                inbox.append(Outgoing(cat.inbox(delivery.agency_id), key, codec.encode(record), headers))
+                inbox.append(Outgoing(cat.inbox(delivery.agency_id), key, value, headers))
             if isinstance(record, EscalationRaised):
-                final.append(Outgoing(self.escalations, key, codec.encode(record)))
-                fired_late = (self.clock() - record.raised_for).total_seconds()
+                final.append(Outgoing(self.escalations, key, value))
+                fired_late = (now - record.raised_for).total_seconds()
                 if record.deadline_id not in opened_now:
                     metrics.ESCALATION_FIRING_LATENESS.observe(max(0.0, fired_late))
-                log.warning("sla.escalation", escalation_id=str(record.escalation_id), case_id=record.case_id,
-                            rule_id=record.rule_id, paragraph=record.paragraph,
-                            escalated_to=record.escalated_to_agency_id, fired_late_seconds=round(fired_late, 3))
+                escalations.append((record, fired_late))
             else:
-                final.append(Outgoing(self.sla_topic, key, codec.encode(record)))
+                final.append(Outgoing(self.sla_topic, key, value))
+        log_escalations(escalations)
         await self.publisher.publish(inbox)
         failpoints.hit("sla.after_inbox")  # fault tests: a crash between the inbox copies and rb.sla / rb.escalations
         await self.publisher.publish(final)
@@ -196,6 +198,24 @@ class SlaService:
         self.emitted.update(record_id(r) for r in fresh)
         for record in fresh:
             metrics.SLA_RECORDS.labels(type(record).__name__, getattr(record, "rule_id", "")).inc()
+
+
+#: Escalations of one emit logged one line each up to this many; beyond it (an end-of-day burst,
+#: when thousands of working-day deadlines fall due together) one summary line, so that logging
+#: does not delay the escalations themselves (issue 13); each is on rb.escalations and the console.
+ESCALATION_LINES = 20
+
+
+def log_escalations(escalations: list[tuple[EscalationRaised, float]]) -> None:
+    if len(escalations) > ESCALATION_LINES:
+        log.warning("sla.escalations", count=len(escalations),
+                    rules=sorted({r.rule_id for r, _ in escalations}),
+                    max_fired_late_seconds=round(max(late for _, late in escalations), 3))
+        return
+    for record, fired_late in escalations:
+        log.warning("sla.escalation", escalation_id=str(record.escalation_id), case_id=record.case_id,
+                    rule_id=record.rule_id, paragraph=record.paragraph,
+                    escalated_to=record.escalated_to_agency_id, fired_late_seconds=round(fired_late, 3))
 
 
 def create_app(runtime: Runtime) -> faust.App:
