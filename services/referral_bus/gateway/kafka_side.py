@@ -9,6 +9,7 @@ the plaintext development bus the caller's name is a claim (docs/gateway.md).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -123,8 +124,10 @@ class Sessions:
 
     def authenticate(self, username: str, password: str) -> Session:
         if self.runtime.directory.get(username) is None:
-            raise _unauthorized(f"{username!r} is not an agency of the directory (agencies.yaml); the gateway "
-                                "serves agencies, each with its own Kafka principal")
+            refusal = _unauthorized(f"{username!r} is not an agency of the directory (agencies.yaml); the gateway "
+                                    "serves agencies, each with its own Kafka principal")
+            # on a secured bus held as long as a refused password (the plaintext bus has no secret)
+            raise refuse_after(time.monotonic(), refusal) if self.secured else refusal
         key = (username, hashlib.sha256(self._salt + password.encode()).digest())
         with self._lock:
             known = self._sessions.get(key)
@@ -132,7 +135,17 @@ class Sessions:
                 self._sessions.move_to_end(key)
                 return known
         if known is not None:
-            self._drop(key)
+            # asked again; the session, whose producer may be mid-send for another request, is kept
+            # while the password still holds, and closed when it no longer does
+            if known.authentication == "verified":
+                try:
+                    verify_password(known.kafka, username)
+                except GatewayError as exc:
+                    if exc.status == 401:
+                        self._drop(key)
+                    raise
+            known.verified_at = time.monotonic()
+            return known
         session = self._connect(username, password)
         with self._lock:
             self._sessions[key] = session
@@ -163,41 +176,72 @@ class Sessions:
             session.close()
 
 
-#: How long the SCRAM handshake may take. kafka-python retries a refused handshake until its bootstrap
-#: times out, so this is also how long a wrong password waits for its 401.
-VERIFY_TIMEOUT_MS = 5_000
+#: Every refused sign-in is answered this long after the check began (or as soon as the brokers
+#: answered, if that took longer): a wrong password, a principal the brokers do not know and a name
+#: the directory does not know all take the same time, so the timing of a 401 tells nothing its
+#: body does not — and guessing passwords through the gateway costs a second a guess.
+REFUSAL_SECONDS = 1.0
+#: How long the check keeps trying brokers that do not answer (connection refused, TLS or SASL
+#: exchange cut off) before it answers 503.
+VERIFY_TIMEOUT_SECONDS = 5.0
+
+
+def refuse_after(started: float, error: GatewayError) -> GatewayError:
+    """``error`` once ``REFUSAL_SECONDS`` have passed since ``started`` (``time.monotonic``)."""
+    time.sleep(max(0.0, started + REFUSAL_SECONDS - time.monotonic()))
+    return error
 
 
 def verify_password(settings: dict[str, Any], principal: str) -> None:
-    """A short SASL/SCRAM handshake with the brokers as ``principal``: 401 when they refuse it, 503
-    when none answers. kafka-python reports a refused handshake as a bootstrap that timed out, so
-    the cause is told apart by a second, credential-free look at the brokers (TLS completes: the
-    brokers are there, and refused the credentials)."""
-    from kafka import KafkaAdminClient
+    """One SASL/SCRAM handshake with the brokers as ``principal`` (kafka-python ``settings``): returns
+    when they accept it, 401 when they refuse it, 503 when none answers within the timeout.
+
+    Why not a kafka-python client: its bootstrap takes a refused handshake for a broker not ready and
+    retries with backoff until its timeout, so every wrong password waited the whole timeout (5 s)
+    for its 401. aiokafka's connection (the library of the bus's own services) does exactly one
+    handshake and raises the broker's answer, ``SaslAuthenticationFailed``; only a connection that
+    ends without an answer is tried again. The refusal is then held to ``REFUSAL_SECONDS`` (no
+    timing oracle, see there). The SCRAM exchange checks the broker too (its server signature),
+    over TLS verified with the configured CA."""
+    started = time.monotonic()
     try:
-        KafkaAdminClient(**settings, request_timeout_ms=10_000, bootstrap_timeout_ms=VERIFY_TIMEOUT_MS,
-                         client_id="gateway-auth").close()
-    except SaslAuthenticationFailedError:
-        raise _unauthorized(f"the brokers refused the credentials of {principal}") from None
-    except KafkaError:
-        if _brokers_answer(settings):
-            raise _unauthorized(f"the brokers refused the credentials of {principal}") from None
+        accepted = asyncio.run(_scram_handshake(settings, started + VERIFY_TIMEOUT_SECONDS))
+    except TimeoutError:
         raise GatewayError(503, "BROKERS_UNAVAILABLE", "the Kafka brokers did not answer; try again") from None
+    if not accepted:
+        raise refuse_after(started, _unauthorized(f"the brokers refused the credentials of {principal}"))
 
 
-def _brokers_answer(settings: dict[str, Any]) -> bool:
-    """Whether a TLS connection to the first bootstrap server completes (no credentials sent)."""
-    import socket
-    host, _, port = str(settings["bootstrap_servers"]).split(",")[0].rpartition(":")
-    context = settings.get("ssl_context")
-    try:
-        with socket.create_connection((host, int(port)), timeout=5) as raw:
-            if context is not None:
-                with context.wrap_socket(raw, server_hostname=host):
-                    return True
-            return True
-    except (OSError, ValueError):
-        return False
+async def _scram_handshake(settings: dict[str, Any], deadline: float) -> bool:
+    """True: a broker accepted the credentials; False: a broker refused them; ``TimeoutError``: no
+    broker gave an answer before ``deadline`` (each bootstrap server tried in turn)."""
+    from aiokafka.conn import create_conn
+    from aiokafka.errors import KafkaError as AioKafkaError
+    from aiokafka.errors import SaslAuthenticationFailed
+    servers = [s.strip() for s in str(settings["bootstrap_servers"]).split(",") if s.strip()]
+    attempt = 0
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        host, _, port = servers[attempt % len(servers)].rpartition(":")
+        port_number = int(port)   # a malformed address is a configuration error, not a refused password
+        attempt += 1
+        try:
+            connection = await asyncio.wait_for(create_conn(
+                host.strip("[]"), port_number, client_id="gateway-auth", request_timeout_ms=int(remaining * 1000),
+                ssl_context=settings.get("ssl_context"), security_protocol=settings["security_protocol"],
+                sasl_mechanism=settings["sasl_mechanism"], sasl_plain_username=settings["sasl_plain_username"],
+                sasl_plain_password=settings["sasl_plain_password"]), timeout=remaining)
+        except SaslAuthenticationFailed:
+            return False
+        except (AioKafkaError, OSError, TimeoutError):   # no answer from this one (down, starting, cut off;
+            await asyncio.sleep(min(0.2, max(0.0, deadline - time.monotonic())))   # a TLS certificate refused)
+            continue
+        except ValueError:   # the SCRAM exchange did not verify (the server's signature): not accepted
+            return False
+        connection.close()
+        return True
 
 
 # -- cursors ----------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ const REFRESH_MS = 1500;
 const ZONE = "Asia/Almaty";
 const ISO = /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})/g;
 const $ = (id) => document.getElementById(id);
+// The date pickers: each shows the Almaty moment its value means (#<id>-moment) and sends that moment.
+const PICKERS = ["c-asof", "k-from", "k-to"];
 
 const clock = new Intl.DateTimeFormat("en-CA", {
   timeZone: ZONE, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
@@ -17,6 +19,7 @@ const clock = new Intl.DateTimeFormat("en-CA", {
 /** An ISO-8601 instant as Almaty wall time with the offset of that moment (the zone database's). */
 export function shown(iso) {
   if (!iso) return "-";
+  if (Number.isNaN(new Date(iso).getTime())) return String(iso);   // not a time: as it is
   const p = Object.fromEntries(clock.formatToParts(new Date(iso)).map((x) => [x.type, x.value]));
   const offset = p.timeZoneName.replace("GMT", "") || "+00:00";
   return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second} ${offset}`;
@@ -30,6 +33,49 @@ export function localizeText(text) {
 /** The value of a datetime-local input for an instant, in Almaty wall time. */
 function localInput(iso) {
   return shown(iso).slice(0, 19).replace(" ", "T");
+}
+
+/** Almaty's offset from UTC, in seconds, at an instant (ms since the epoch): the zone database's, via Intl. */
+function offsetAt(ms) {
+  const p = Object.fromEntries(clock.formatToParts(new Date(ms)).map((x) => [x.type, Number(x.value)]));
+  const wall = new Date(0);
+  wall.setUTCFullYear(p.year, p.month - 1, p.day);
+  wall.setUTCHours(p.hour, p.minute, p.second);
+  return Math.round((wall.getTime() - Math.floor(ms / 1000) * 1000) / 1000);
+}
+
+function offsetText(seconds) {
+  const a = Math.abs(seconds);
+  const two = (n) => String(n).padStart(2, "0");
+  const hhmm = `${seconds < 0 ? "-" : "+"}${two(Math.floor(a / 3600))}:${two(Math.floor(a / 60) % 60)}`;
+  return a % 60 ? `${hhmm}:${two(a % 60)}` : hhmm;
+}
+
+/**
+ * A date picker's value (datetime-local: a wall time without a zone) read as Almaty time, whatever
+ * the browser's own time zone: ISO-8601 with the offset Almaty had at that wall time (+06:00 before
+ * 2024-03-01). Of an hour Almaty's clocks went through twice, the first — as the gateway reads a time
+ * without an offset (Python's fold 0). Not a date and time: returned as it is, for the gateway's 422.
+ */
+export function almatyMoment(value) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?$/.exec(String(value ?? "").trim());
+  if (!m) return String(value ?? "").trim();
+  const wall = new Date(0);
+  wall.setUTCFullYear(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
+  wall.setUTCHours(Number(m[4]), Number(m[5]), Number(m[6] || 0));
+  const at = wall.getTime();
+  const before = offsetAt(at - 86400e3), after = offsetAt(at + 86400e3);   // a day either side of a change
+  const holds = (offset) => offsetAt(at - offset * 1000) === offset;
+  const offset = holds(before) ? before : holds(after) ? after : before;
+  return `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6] || "00"}${offsetText(offset)}`;
+}
+
+/** Under a date picker: the moment its value means, as every time in the console (Almaty, offset). */
+function showPicked(input) {
+  const out = $(`${input.id}-moment`);
+  if (!out) return;
+  const moment = almatyMoment(input.value);
+  out.replaceChildren(...(input.value ? ["= ", time(moment)] : ["now"]));
 }
 
 const state = { auth: null, principal: null, staff: false, actor: "console-1", timer: null, busy: false, me: null };
@@ -51,8 +97,11 @@ function time(iso) {
 }
 
 async function api(path, options = {}) {
+  // credentials "omit": the page sends its own Authorization header and uses no cookies; with a
+  // browser's own credentials left out, a 401 (wrong password) comes back to the page, which says
+  // why — instead of the browser's login dialog popping up over it (or, headless, the request hanging)
   const response = await fetch(path, {
-    ...options, headers: { Authorization: state.auth, Accept: "application/json", ...(options.headers || {}) },
+    ...options, credentials: "omit", headers: { Authorization: state.auth, Accept: "application/json", ...(options.headers || {}) },
   });
   let body = null;
   try { body = await response.json(); } catch { body = null; }
@@ -94,6 +143,7 @@ async function signIn(event) {
   const now = new Date(me.now);
   $("k-from").value = localInput(new Date(now.getTime() - 30 * 86400e3).toISOString());
   $("k-to").value = localInput(new Date(now.getTime() + 30 * 86400e3).toISOString());
+  for (const id of PICKERS) showPicked($(id));
   await refresh();
   state.timer = setInterval(refresh, REFRESH_MS);
   await compliance();
@@ -207,7 +257,7 @@ async function caseRead(kind) {
   $("case-error").textContent = "";
   if (!caseId) { $("case-error").textContent = "case: which case?"; return; }
   const params = { purpose: $("c-purpose").value };
-  if (kind === "timeline") Object.assign(params, { as_of: $("c-asof").value, agency: $("c-agency").value });
+  if (kind === "timeline") Object.assign(params, { as_of: almatyMoment($("c-asof").value), agency: $("c-agency").value });
   const answer = await api(`/v1/ops/cases/${encodeURIComponent(caseId)}/${kind}?` + query(params));
   const out = $("case-out");
   out.replaceChildren();
@@ -258,8 +308,8 @@ const SEGMENTS = [
 
 async function compliance(event) {
   if (event) event.preventDefault();
-  const answer = await api("/v1/ops/compliance?" + query({ from: $("k-from").value, to: $("k-to").value,
-    city: $("f-city").value }));
+  const answer = await api("/v1/ops/compliance?" + query({
+    from: almatyMoment($("k-from").value), to: almatyMoment($("k-to").value), city: $("f-city").value }));
   const chart = $("chart");
   if (answer.status !== 200) { chart.textContent = problem(answer); return; }
   $("k-window").replaceChildren("due ", time(answer.body.from), " – ", time(answer.body.to));
@@ -311,3 +361,4 @@ for (const id of ["f-city", "f-agency", "f-rule", "f-state", "f-overdue"]) $(id)
 $("case-form").addEventListener("submit", (e) => { e.preventDefault(); caseRead("timeline"); });
 $("c-explain").addEventListener("click", () => caseRead("explain"));
 $("compliance-form").addEventListener("submit", compliance);
+for (const id of PICKERS) $(id).addEventListener("input", (e) => showPicked(e.target));
