@@ -61,7 +61,7 @@ def test_every_read_of_a_case_is_recorded_first_and_audit_reads_lists_them(bus: 
         ("history", "inspector-7", "complaint 2026-114 review"),
         ("told", reads[-2]["reader"], "supervision of CAM Almaty"),
         ("sla explain", "sup-3", "deadline query 55")]
-    assert reads[-2]["query"] == "agency=cam-almaty source=log"
+    assert reads[-2]["query"] == "agency=cam-almaty source=read-models"   # the default (issue 13 item 4)
     assert all(r["principal"] is None for r in reads)   # a plaintext bus: nobody authenticated
     assert [r["sequence"] for r in data["reads"]] == sorted(r["sequence"] for r in data["reads"])
     assert "Test Child" not in listed.stdout   # what was shown is never on the trail

@@ -45,15 +45,19 @@ def _audited(args: argparse.Namespace, runtime: Runtime, tool: str, case_id: str
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from referral_bus.auditor.history import rebuild_case_sync
+    from referral_bus.auditor.history import read_case_sync
     as_of: datetime | None = args.as_of
     if (refused := _purpose_missing(args)) is not None:
         return refused
     runtime = _runtime()
-    if (refused := _audited(args, runtime, "history", args.case_id,
-                            f"as_of={as_of.isoformat()}" if as_of else None)) is not None:
+    query = " ".join([*([f"as_of={as_of.isoformat()}"] if as_of else []), *(["source=log"] if args.from_log else [])])
+    if (refused := _audited(args, runtime, "history", args.case_id, query or None)) is not None:
         return refused
-    history = rebuild_case_sync(runtime, args.case_id, as_of)
+    # issue 13 item 4: from the case index (the log after the projector's position read too), or a
+    # full scan on request or when the index cannot answer completely — said on stderr either way
+    history = read_case_sync(runtime, args.case_id, as_of, from_log=args.from_log)
+    for note in history.notes:
+        print(f"source: {note}", file=sys.stderr)
     if not history.events:
         print(f"no events for case {args.case_id}" + (f" as of {shown(as_of)}" if as_of else ""), file=sys.stderr)
         for problem in history.chain_problems:   # records of the case set aside (unreadable, chain broken)
@@ -65,7 +69,7 @@ def cmd_history(args: argparse.Namespace) -> int:
                "home_city": state.home_city.value if state and state.home_city else None,   # issue 15
                "referred_to_cam": state.referred_to_cam if state else None,
                "initial_assessment": state.initial_assessment.value if state and state.initial_assessment else None,
-               "chain": "ok" if not history.chain_problems else history.chain_problems}
+               "chain": "ok" if not history.chain_problems else history.chain_problems, "source": history.source}
     if args.json:
         print(json.dumps({"summary": summary, "timeline": history.timeline()}, ensure_ascii=False, indent=2))
         return 0
@@ -239,7 +243,7 @@ def _sla_report(args: argparse.Namespace) -> int:
 
 def cmd_told(args: argparse.Namespace) -> int:
     """What AGENCY had been told about CASE by --as-of, from the log or from the read models."""
-    from referral_bus.auditor.point_in_time import told_from_log, told_from_read_models
+    from referral_bus.auditor.point_in_time import told_current, told_from_log
     runtime = _runtime()
     as_of: datetime = args.as_of or datetime.now(UTC)
     if args.agency_id not in runtime.directory.agencies:
@@ -250,11 +254,21 @@ def cmd_told(args: argparse.Namespace) -> int:
     query = f"agency={args.agency_id} source={args.source}" + (f" as_of={args.as_of.isoformat()}" if args.as_of else "")
     if (refused := _audited(args, runtime, "told", args.case_id, query)) is not None:
         return refused
-    if args.source == "log":
+    told: list[Any] | None = None
+    if args.source == "read-models":   # issue 13 item 4: projected deliveries + the inbox after the projector
+        from referral_bus.projections.case_index import REBUILD_HINT, IndexUnavailable, open_engine
+        try:
+            engine = open_engine(runtime.settings)
+            try:
+                told, note = told_current(runtime, engine, args.agency_id, args.case_id, as_of)
+            finally:
+                engine.dispose()
+            print(f"source: {note}", file=sys.stderr)
+        except IndexUnavailable as exc:
+            print(f"source: read models not used: {exc}; answered from a full scan of the inbox ({REBUILD_HINT})",
+                  file=sys.stderr)
+    if told is None:
         told = told_from_log(runtime, args.agency_id, args.case_id, as_of)
-    else:
-        from referral_bus.projections.service import make_engine
-        told = told_from_read_models(make_engine(runtime), args.agency_id, args.case_id, as_of)
     for t in told:
         print(json.dumps({"delivered_at": iso_almaty(t.delivered_at), "delivery_id": t.delivery_id,
                           "record_type": t.record_type, "event_id": t.event_id, "paragraph": t.paragraph,
@@ -318,9 +332,12 @@ def register(sub: Any) -> None:
     _read_arguments(p, "explain: ")
     p.add_argument("--faust-log-level", default="warn", choices=["crit", "error", "warn", "info", "debug"])
     p.set_defaults(func=cmd_sla)
-    p = sub.add_parser("history", help="rebuild a case's timeline and state from the case log")
+    p = sub.add_parser("history", help="rebuild a case's timeline and state from the case log (by its index)")
     p.add_argument("case_id")
     p.add_argument("--as-of", type=zoned_time, help="ISO-8601 time with zone; events recorded later are left out")
+    p.add_argument("--from-log", "--full-scan", dest="from_log", action="store_true",
+                   help="read the case's partitions from their start instead of fetching the indexed records "
+                        "(the verifiable source; slower as the log grows)")
     p.add_argument("--json", action="store_true")
     _read_arguments(p)
     p.set_defaults(func=cmd_history)
@@ -335,7 +352,9 @@ def register(sub: Any) -> None:
     p.add_argument("agency_id")
     p.add_argument("case_id")
     p.add_argument("--as-of", type=zoned_time, help="ISO-8601 time with zone (default: now)")
-    p.add_argument("--source", choices=["log", "read-models"], default="log")
+    p.add_argument("--source", choices=["log", "read-models"], default="read-models",
+                   help="read-models (default): the projected deliveries plus the inbox after the projector's "
+                        "position; log: a full scan of the agency's inbox partition (the evidence)")
     _read_arguments(p)
     p.set_defaults(func=cmd_told)
     p = sub.add_parser("audit", help="the audit trail of reads: who read a case, when, with which command and why "

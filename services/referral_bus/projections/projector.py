@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, insert, select
 from sqlalchemy.orm import Session
 
 from referral_bus.contracts.base import Event, Record
@@ -34,6 +34,8 @@ from referral_bus.domain.case_state import CaseState
 from referral_bus.domain.decisions import fold
 from referral_bus.infra import failpoints
 from referral_bus.projections.tables import (
+    CaseIndexRow,
+    CaseIndexStart,
     CaseRow,
     ConsumerOffset,
     DeadlineRow,
@@ -82,6 +84,8 @@ class Projector:
         self.inbox_agency = inbox_agency  # inbox topic name → agency id
         #: rows of the current batch, found without a flush
         self._rows: dict[tuple[type, str | tuple[str, str]], object] = {}
+        #: partitions whose case-index start (CaseIndexStart) is known to be recorded
+        self._index_started: set[tuple[str, int]] = set()
 
     def offsets(self) -> dict[tuple[str, int], int]:
         with Session(self.engine) as session:
@@ -107,11 +111,45 @@ class Projector:
             for item in items:
                 if item.offset > getattr(last.get((item.topic, item.partition)), "offset", -1):
                     last[(item.topic, item.partition)] = item
+            self._index(session, items, list(last))
             for (topic, partition), item in last.items():
                 session.merge(ConsumerOffset(topic=topic, partition=partition, next_offset=item.offset + 1))
                 session.merge(ProjectedRecord(topic=topic, partition=partition, offset=item.offset,
                                               sha256=item.sha256))
             failpoints.hit("projector.before_commit")  # fault tests: a crash loses this uncommitted transaction
+
+    # -- case index (issue 13 item 4) ------------------------------------------------------------
+    def _index(self, session: Session, items: list[Item], partitions: list[tuple[str, int]]) -> None:
+        """Index every keyed record of the case log, rb.sla and rb.escalations in this batch — set-aside
+        ones too (``history`` names them as a full scan does) — in the batch's transaction, so the
+        index covers exactly what the stored offsets say was read."""
+        indexed = (self.case_log, self.sla, self.escalations)
+        for tp in partitions:
+            if tp[0] not in indexed or tp in self._index_started:
+                continue
+            if session.get(CaseIndexStart, tp) is None:
+                # before this batch the projector was at the stored offset: a database made before the
+                # index lacks everything below it (and says so); a new one starts at 0
+                stored = session.get(ConsumerOffset, tp)
+                session.add(CaseIndexStart(topic=tp[0], partition=tp[1],
+                                           from_offset=stored.next_offset if stored is not None else 0))
+            self._index_started.add(tp)
+        rows = []
+        for item in items:
+            if item.topic not in indexed or not item.key:
+                continue
+            try:
+                case_id = item.key.decode()
+            except UnicodeDecodeError:
+                continue   # not a case id: no case's reader would look for it (verify lists such records)
+            if len(case_id) > 255:
+                continue
+            env = item.record.envelope if isinstance(item.record, Event) else None
+            rows.append({"topic": item.topic, "partition": item.partition, "offset": item.offset,
+                         "case_id": case_id, "sequence": env.sequence if env else None,
+                         "hash": env.hash if env else None, "sha256": item.sha256})
+        if rows:
+            session.execute(insert(CaseIndexRow), rows)
 
     def _get(self, session: Session, table: type, key: str | tuple[str, str]) -> Any:
         """A row by primary key: from this batch if it was added or loaded here, else the database."""

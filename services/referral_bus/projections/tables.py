@@ -128,6 +128,34 @@ class DeliveryRow(Base):
     delivered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
+class CaseIndexRow(Base):
+    """Where each record of a case lies on the log (issue 13 item 4): one row per keyed record of the
+    case log, rb.sla and rb.escalations — set-aside ones too, so a reader meets them as a full scan
+    does — with the SHA-256 of its bytes. ``history`` fetches exactly these offsets and checks bytes
+    and hash chain, so a missing, altered or reordered record is reported, not skipped."""
+
+    __tablename__ = "case_index"
+    topic: Mapped[str] = mapped_column(String(255), primary_key=True)
+    partition: Mapped[int] = mapped_column(Integer, primary_key=True)
+    offset: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    case_id: Mapped[str] = mapped_column(String(255), index=True)
+    #: a case-log event's per-case sequence and chain hash (none for SLA and set-aside records)
+    sequence: Mapped[int | None] = mapped_column(Integer)
+    hash: Mapped[str | None] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(String(64))
+
+
+class CaseIndexStart(Base):
+    """The offset from which the case index covers a partition: 0 when the index was built with the
+    read models, the projector's position then when a database made before the index gained it —
+    such an index lacks the records below and is not used (``projections rebuild`` fills it)."""
+
+    __tablename__ = "case_index_start"
+    topic: Mapped[str] = mapped_column(String(255), primary_key=True)
+    partition: Mapped[int] = mapped_column(Integer, primary_key=True)
+    from_offset: Mapped[int] = mapped_column(BigInteger)
+
+
 #: Nullable columns added to an existing table after databases were made with it: ``create_all`` adds
 #: tables, never columns, and the project has no migration tool, so ``add_missing_columns`` adds them
 #: (empty until the rows are next written; ``projections rebuild`` fills them for every case at once).
