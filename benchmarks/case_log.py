@@ -9,44 +9,22 @@ event are those of small events; the storage figures come from the live pipeline
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from kafka import KafkaProducer
 
-from referral_bus.contracts.base import City, Envelope, Event, Producer
-from referral_bus.contracts.events import EmergencyRemoval, RemovalOutcomeReported
-from referral_bus.domain.chain import GENESIS, chain_hash
+from referral_bus.contracts.base import Event, Producer
 from referral_bus.infra.runtime import Runtime
-from tests.builders import T0
+from tests.builders import T0, chained_removal_case
 
 POLICE = Producer(agency_id="police-juvenile-almaty", actor_id="bench")
 
 
 def case_events(runtime: Runtime, case: str, count: int, start: datetime = T0) -> list[Event]:
     """One case's chain of ``count`` events, stamped (sequence, recording time, hashes), each
-    with its type's current schema version (the one the codec writes); the removal occurred at
-    ``start``, each later event a minute after the one before."""
-    versions = {kind: runtime.schema_store.version_of(kind) for kind in ("EmergencyRemoval", "RemovalOutcomeReported")}
-    events: list[Event] = []
-    previous = GENESIS
-    for sequence in range(1, count + 1):
-        at = start + timedelta(minutes=sequence - 1)
-        kind = "EmergencyRemoval" if sequence == 1 else "RemovalOutcomeReported"
-        env = Envelope(event_id=uuid.uuid4(), event_type=kind, schema_version=versions[kind], case_id=case,
-                       occurred_at=at, recorded_at=at, sequence=sequence, previous_hash=previous, producer=POLICE)
-        event: Event
-        if sequence == 1:
-            event = EmergencyRemoval(envelope=env, city=City.ALMATY, child_age_years=9, child_removed=False,
-                                     cam_social_worker_present=False)
-        else:
-            event = RemovalOutcomeReported(envelope=env, child_removed=False, placed_in_temporary_care=False,
-                                           referred_to_cam=True)
-        stamped = chain_hash(previous, event)
-        event = event.model_copy(update={"envelope": event.envelope.model_copy(update={"hash": stamped})})
-        events.append(event)
-        previous = stamped
-    return events
+    with its type's current schema version (the one the codec writes), all occurred at ``start``
+    and recorded a minute apart (``tests/builders.py``)."""
+    return chained_removal_case(case, count, start=start, child_removed=False)
 
 
 def fill(runtime: Runtime, events: int, events_per_case: int = 30, prefix: str = "LOG") -> int:

@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 
 from benchmarks.brokers import local_broker
 from referral_bus.auditor.history import rebuild_case, rebuild_case_indexed
-from referral_bus.contracts.base import City, Envelope, Event, Producer
-from referral_bus.contracts.events import EmergencyRemoval, RemovalOutcomeReported
+from referral_bus.contracts.base import City, Envelope, Producer
+from referral_bus.contracts.events import EmergencyRemoval
 from referral_bus.contracts.sla_records import DeadlineOpened
 from referral_bus.domain.case_state import CaseState
 from referral_bus.domain.chain import GENESIS, chain_hash
@@ -35,7 +35,7 @@ from referral_bus.infra.kafka.log_reader import read_to_end
 from referral_bus.projections.divergence import digest
 from referral_bus.projections.service import project
 from referral_bus.projections.tables import Base, TimelineRow
-from tests.builders import T0
+from tests.builders import T0, chained_removal_case
 from tests.conftest import apply_test_topics, make_runtime
 
 ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -143,19 +143,7 @@ MEASURED_EVENTS = 5   # events per measured case, spread through the whole log
 
 def _event(runtime, case: str, sequence: int, previous: str):  # type: ignore[no-untyped-def]
     """One event of ``case`` stamped and chained as the router does (fictional content)."""
-    kind = EmergencyRemoval if sequence == 1 else RemovalOutcomeReported
-    env = Envelope(event_id=uuid.uuid4(), event_type=kind.__name__,
-                   schema_version=runtime.schema_store.version_of(kind.__name__), case_id=case, occurred_at=T0,
-                   recorded_at=T0 + timedelta(minutes=sequence), sequence=sequence, previous_hash=previous,
-                   producer=Producer(agency_id="police-juvenile-almaty", actor_id="b"))
-    event: Event
-    if sequence == 1:
-        event = EmergencyRemoval(envelope=env, city=City.ALMATY, child_age_years=9, child_removed=True,
-                                 cam_social_worker_present=False)
-    else:
-        event = RemovalOutcomeReported(envelope=env, child_removed=True, placed_in_temporary_care=True,
-                                       referred_to_cam=True)
-    return event.model_copy(update={"envelope": env.model_copy(update={"hash": chain_hash(previous, event)})})
+    return chained_removal_case(case, 1, first=sequence, previous=previous)[0]
 
 
 def _build_indexed_log(runtime, engine_url: str, events: int, measured: int) -> list[str]:  # type: ignore[no-untyped-def]

@@ -14,6 +14,7 @@ from referral_bus.contracts.events import (
     ReferralMade,
     RemovalOutcomeReported,
 )
+from referral_bus.domain.chain import GENESIS, chain_hash
 from referral_bus.infra.codec.schema_store import SchemaStore
 from referral_bus.infra.settings import Settings
 from referral_bus.sdk import AgencyClient
@@ -95,3 +96,29 @@ class CaseFold:
         except Rejection as rejection:
             return rejection
         raise AssertionError(f"{event.event_type()} was accepted")
+
+
+def chained_removal_case(case: str, count: int, *, first: int = 1, previous: str = GENESIS, start: datetime = T0,
+                         child_removed: bool = True) -> list[Event]:
+    """Events ``first`` … ``first + count - 1`` of ``case`` — an emergency removal at sequence 1,
+    then outcome reports — stamped and linked as the router stamps them (occurred at ``start``,
+    recorded a minute apart; fictional content): case logs written without the router, for tests
+    and benchmarks. ``child_removed=False`` opens the 4.8 deadline and nothing after it."""
+    police = Producer(agency_id="police-juvenile-almaty", actor_id="builder")
+    out: list[Event] = []
+    for sequence in range(first, first + count):
+        kind: type[Event] = EmergencyRemoval if sequence == 1 else RemovalOutcomeReported
+        env = Envelope(event_id=uuid.uuid4(), event_type=kind.__name__,
+                       schema_version=SCHEMAS.version_of(kind.__name__), case_id=case, occurred_at=start,
+                       recorded_at=start + timedelta(minutes=sequence), sequence=sequence, previous_hash=previous,
+                       producer=police)
+        event: Event
+        if sequence == 1:
+            event = EmergencyRemoval(envelope=env, city=City.ALMATY, child_age_years=9, child_removed=child_removed,
+                                     cam_social_worker_present=False)
+        else:
+            event = RemovalOutcomeReported(envelope=env, child_removed=child_removed,
+                                           placed_in_temporary_care=child_removed, referred_to_cam=True)
+        previous = chain_hash(previous, event)
+        out.append(event.model_copy(update={"envelope": event.envelope.model_copy(update={"hash": previous})}))
+    return out

@@ -19,16 +19,15 @@ from sqlalchemy.orm import Session
 
 from referral_bus.auditor.history import CaseHistory, read_case, rebuild_case, rebuild_case_indexed
 from referral_bus.auditor.point_in_time import told_current, told_from_log
-from referral_bus.contracts.base import City, Envelope, Event, Producer
-from referral_bus.contracts.events import EmergencyRemoval, RemovalOutcomeReported
+from referral_bus.contracts.base import Event
 from referral_bus.contracts.sla_records import DeadlineOpened
-from referral_bus.domain.chain import GENESIS, chain_hash
+from referral_bus.domain.chain import GENESIS
 from referral_bus.infra.kafka.log_reader import partition_for_key
 from referral_bus.infra.runtime import Runtime
 from referral_bus.projections.case_index import IndexUnavailable
 from referral_bus.projections.service import project
 from referral_bus.projections.tables import CaseIndexRow, CaseIndexStart
-from tests.builders import T0, case_id
+from tests.builders import T0, case_id, chained_removal_case
 from tests.conftest import apply_test_topics, make_runtime
 
 pytestmark = pytest.mark.broker
@@ -36,23 +35,7 @@ pytestmark = pytest.mark.broker
 
 def chained(runtime: Runtime, case: str, count: int, start: int = 1, previous: str = GENESIS) -> list[Event]:
     """``count`` events of ``case`` stamped and linked as the router stamps them (fictional content)."""
-    out: list[Event] = []
-    for sequence in range(start, start + count):
-        kind: type[Event] = EmergencyRemoval if sequence == 1 else RemovalOutcomeReported
-        env = Envelope(event_id=uuid.uuid4(), event_type=kind.__name__,
-                       schema_version=runtime.schema_store.version_of(kind.__name__), case_id=case,
-                       occurred_at=T0, recorded_at=T0 + timedelta(minutes=sequence), sequence=sequence,
-                       previous_hash=previous, producer=Producer(agency_id="police-juvenile-almaty", actor_id="i-idx"))
-        event: Event
-        if sequence == 1:
-            event = EmergencyRemoval(envelope=env, city=City.ALMATY, child_age_years=9, child_removed=True,
-                                     cam_social_worker_present=False)
-        else:
-            event = RemovalOutcomeReported(envelope=env, child_removed=True, placed_in_temporary_care=True,
-                                           referred_to_cam=True)
-        previous = chain_hash(previous, event)
-        out.append(event.model_copy(update={"envelope": event.envelope.model_copy(update={"hash": previous})}))
-    return out
+    return chained_removal_case(case, count, first=start, previous=previous)
 
 
 @dataclass
