@@ -12,11 +12,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import uvicorn
 from fastapi import FastAPI
+
+if TYPE_CHECKING:
+    from tests.infra.kafka.test_security_on_broker import Secured
 
 
 def free_port() -> int:
@@ -50,6 +53,26 @@ def serve(app: FastAPI, *, tls_cert: Path | None = None) -> Iterator[Served]:
     finally:
         server.should_exit = True
         thread.join(15)
+
+
+@contextmanager
+def serve_on_secured(secured: Secured) -> Iterator[Served]:
+    """The gateway over HTTPS (a certificate from the secured cluster's CA) under its own principal
+    ``rb-gateway``, which only records audited reads and reads the case log: every request goes to
+    the brokers under the caller's own credentials; it holds the agencies' signing keys (custody)."""
+    from referral_bus.gateway import create_app
+    from referral_bus.gateway.server import tls_certificate
+    from referral_bus.infra.runtime import load_runtime
+    from referral_bus.infra.settings import GatewaySettings, Settings
+    certificate = tls_certificate(secured.cluster.data_dir / "secrets" / "tls", ["127.0.0.1", "localhost"])
+    runtime = load_runtime(Settings(bootstrap_servers=secured.cluster.bootstrap_servers, topic_prefix=secured.prefix,
+                                    data_dir=secured.runtime.settings.data_dir,
+                                    kafka_security=secured.cluster.security_for("rb-gateway")))
+    config = GatewaySettings(address=("127.0.0.1", 0), kafka_ca_file=secured.cluster.credentials.ca_file,
+                             tls_cert=certificate, tls_key=None,
+                             signing_key_dir=secured.runtime.settings.signing_keys, receipt_wait_seconds=60)
+    with serve(create_app(runtime, config), tls_cert=certificate) as served:
+        yield served
 
 
 def referral_json(case: str, *, event_id: str | None = None, age: int = 7, agency: str | None = None,

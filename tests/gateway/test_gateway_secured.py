@@ -16,12 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from referral_bus.gateway import create_app
-from referral_bus.gateway.server import tls_certificate
-from referral_bus.infra.runtime import load_runtime
-from referral_bus.infra.settings import GatewaySettings, Settings
 from tests.builders import case_id
-from tests.gateway.conftest import Served, referral_json, serve
+from tests.gateway.conftest import Served, referral_json, serve_on_secured
 from tests.infra.kafka.test_security_on_broker import Secured, secured  # noqa: F401 - the module's cluster fixture
 
 pytestmark = [pytest.mark.broker]
@@ -29,17 +25,7 @@ pytestmark = [pytest.mark.broker]
 
 @pytest.fixture(scope="module")
 def gateway(secured: Secured) -> Iterator[Served]:  # noqa: F811 - the imported fixture
-    tls_dir = secured.cluster.data_dir / "secrets" / "tls"
-    certificate = tls_certificate(tls_dir, ["127.0.0.1", "localhost"])
-    # the gateway's own principal only records audited reads (key service, console) and reads the
-    # case log; every request goes to the brokers under the caller's own credentials
-    runtime = load_runtime(Settings(bootstrap_servers=secured.cluster.bootstrap_servers, topic_prefix=secured.prefix,
-                                    data_dir=secured.runtime.settings.data_dir,
-                                    kafka_security=secured.cluster.security_for("rb-gateway")))
-    config = GatewaySettings(address=("127.0.0.1", 0), kafka_ca_file=secured.cluster.credentials.ca_file,
-                             tls_cert=certificate, tls_key=None,
-                             signing_key_dir=secured.runtime.settings.signing_keys, receipt_wait_seconds=60)
-    with serve(create_app(runtime, config), tls_cert=certificate) as served:
+    with serve_on_secured(secured) as served:
         yield served
 
 

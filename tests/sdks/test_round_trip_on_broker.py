@@ -25,12 +25,8 @@ from typing import Any
 
 import pytest
 
-from referral_bus.gateway import create_app
-from referral_bus.gateway.server import tls_certificate
-from referral_bus.infra.runtime import load_runtime
-from referral_bus.infra.settings import GatewaySettings, Settings
 from referral_bus.infra.signing_keys import SigningKeyStore
-from tests.gateway.conftest import Served, serve
+from tests.gateway.conftest import Served, serve_on_secured
 from tests.infra.kafka.test_security_on_broker import Secured, secured  # noqa: F401  (the secured cluster fixture)
 
 pytestmark = [pytest.mark.broker]
@@ -141,15 +137,7 @@ def ready(secured: Secured) -> Secured:  # noqa: F811
 def gateway(ready: Secured) -> Iterator[Served]:
     """The gateway over HTTPS (a certificate from the cluster's CA) under its own principal, as in
     tests/gateway/test_gateway_secured.py: its key service unwraps inbox copies for their agency."""
-    tls_dir = ready.cluster.data_dir / "secrets" / "tls"
-    certificate = tls_certificate(tls_dir, ["127.0.0.1", "localhost"])
-    runtime = load_runtime(Settings(bootstrap_servers=ready.cluster.bootstrap_servers, topic_prefix=ready.prefix,
-                                    data_dir=ready.runtime.settings.data_dir,
-                                    kafka_security=ready.cluster.security_for("rb-gateway")))
-    config = GatewaySettings(address=("127.0.0.1", 0), kafka_ca_file=ready.cluster.credentials.ca_file,
-                             tls_cert=certificate, tls_key=None,
-                             signing_key_dir=ready.runtime.settings.signing_keys, receipt_wait_seconds=60)
-    with serve(create_app(runtime, config), tls_cert=certificate) as served:
+    with serve_on_secured(ready) as served:
         yield served
 
 

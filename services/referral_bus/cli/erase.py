@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -29,25 +29,24 @@ from referral_bus.cli.common import EXIT_UNREACHABLE, EXIT_USAGE, recorded_or_re
 from referral_bus.cli.common import runtime as _runtime
 from referral_bus.infra.runtime import Runtime
 
+if TYPE_CHECKING:
+    from referral_bus.infra.vault import Vault
+
 log = structlog.get_logger(__name__)
 
 
 def cmd_erase(args: argparse.Namespace) -> int:
     from referral_bus.domain.read_audit import PurposeRefused, check_purpose
     from referral_bus.infra.read_audit import reader_identity
-    from referral_bus.infra.vault import VAULT_FILE, Vault
     try:
         reason = check_purpose(args.reason)
     except PurposeRefused as exc:
         print(f"error: --reason: {str(exc).replace('--purpose', '--reason')}", file=sys.stderr)
         return EXIT_USAGE
     runtime = _runtime()
-    settings = runtime.settings
-    if not (settings.vault_dir / VAULT_FILE).is_file():
-        print(f"error: no key vault at {settings.vault_dir} (REFERRAL_BUS_VAULT_DIR, default <data dir>/secrets/vault):"
-              " run erase where the router's vault is", file=sys.stderr)
+    vault = existing_vault(runtime, "erase")
+    if vault is None:
         return EXIT_USAGE
-    vault = Vault(settings.vault_dir, settings.vault_public_key_file)
     already = vault.erased(args.case_id)
     if already is not None:
         print(f"case {args.case_id} was already erased at {already}; its key is gone")
@@ -69,6 +68,18 @@ def cmd_erase(args: argparse.Namespace) -> int:
               "erased, so the router refuses further events of the case. Personal data sent in clear on a "
               "development bus is NOT made unreadable by this.")
     return _purge(runtime, args.case_id)
+
+
+def existing_vault(runtime: Runtime, command: str) -> Vault | None:
+    """The router's key vault, or None (said on stderr) when there is none here: these commands
+    never make one — a new, empty vault would hold no key to destroy or rotate."""
+    from referral_bus.infra.vault import VAULT_FILE, Vault
+    settings = runtime.settings
+    if not (settings.vault_dir / VAULT_FILE).is_file():
+        print(f"error: no key vault at {settings.vault_dir} (REFERRAL_BUS_VAULT_DIR, default <data dir>/secrets/vault):"
+              f" run {command} where the router's vault is", file=sys.stderr)
+        return None
+    return Vault(settings.vault_dir, settings.vault_public_key_file)
 
 
 def _purge(runtime: Runtime, case_id: str) -> int:

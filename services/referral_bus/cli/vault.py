@@ -36,14 +36,11 @@ def keep_superseded_for(retentions_ms: dict[str, int]) -> timedelta:
 
 
 def cmd_vault(args: argparse.Namespace) -> int:
-    from referral_bus.infra.vault import VAULT_FILE, Vault
+    from referral_bus.cli.erase import existing_vault
     runtime = _runtime()
-    settings = runtime.settings
-    if not (settings.vault_dir / VAULT_FILE).is_file():
-        print(f"error: no key vault at {settings.vault_dir} (REFERRAL_BUS_VAULT_DIR, default <data dir>/secrets/vault):"
-              " run this where the router's vault is", file=sys.stderr)
+    vault = existing_vault(runtime, "vault")
+    if vault is None:
         return EXIT_USAGE
-    vault = Vault(settings.vault_dir, settings.vault_public_key_file)
     try:
         keep = keep_superseded_for({t: int(runtime.catalogue.entries[t]["retention_ms"]) for t in SEALED_AS_SUBMITTED})
     except ValueError as exc:
