@@ -30,11 +30,10 @@ import base64
 import hashlib
 import ssl
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -52,12 +51,20 @@ from referral_bus.sdk import AgencyClient
 from tests.broker_helpers import of_case, read_topic
 from tests.builders import case_id, removal
 from tests.gateway.conftest import Served
-from tests.gateway.console.test_console_in_chromium import CHROMIUM, CHROMIUM_ARGS, RULE, sync_api
+from tests.gateway.console.test_console_in_chromium import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    RULE,
+    acknowledge_refused,
+    escalation_levels,
+    off_loop,
+    row,
+    sync_api,
+)
 from tests.gateway.test_gateway_secured import gateway  # noqa: F401 - the HTTPS gateway on the secured cluster
 from tests.infra.kafka.test_security_on_broker import Secured, secured  # noqa: F401 - the module's cluster
 
 pytestmark = [pytest.mark.broker]
-T = TypeVar("T")
 SUPERVISOR = "police-department-almaty"   # level 1 of the 4.8 ladder
 DEFAULTING = "police-juvenile-almaty"     # responsible for the 4.8 outcome report
 
@@ -83,13 +90,6 @@ class Case:
     case_id: str
     #: when its moment of interest falls due (A: the deadline, B: level 2)
     due: datetime
-
-
-def off_loop(function: Callable[[], T]) -> T:
-    """Playwright's sync API keeps an asyncio loop in this thread; the SDK's and the log readers'
-    own loops run in a thread of their own."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(function).result()
 
 
 def spki_pin(url: str) -> str:
@@ -177,15 +177,6 @@ def signed_in(browser: Any, console: Console, principal: str, **context: Any) ->
     return page
 
 
-def row(page: Any, case: str, level: int) -> Any:
-    return page.locator(f'tr.escalation[data-case="{case}"][data-rule="{RULE}"][data-level="{level}"]')
-
-
-def escalation_levels(console: Console, case: str) -> list[int]:
-    return off_loop(lambda: sorted(e.level for e in of_case(read_topic(console.secured.runtime, "escalations"), case)
-                                   if e.rule_id == RULE))
-
-
 def acknowledgements_on_the_case_log(console: Console, case: str) -> list[Any]:
     return off_loop(lambda: [e for e in of_case(read_topic(console.secured.runtime, "case_log"), case)
                              if type(e).__name__ == "EscalationAcknowledged"])
@@ -266,7 +257,7 @@ def test_the_operator_acknowledges_and_the_ladder_stops(console: Console, browse
     settle = (case_b.due - datetime.now(UTC)).total_seconds() + settings.sla_grace_seconds \
         + 4 * settings.sla_tick_seconds + 5
     page.wait_for_timeout(max(0.0, settle) * 1000)   # past level 2's time: nothing more raised
-    assert escalation_levels(console, case_b.case_id) == [1]
+    assert escalation_levels(console.secured.runtime, case_b.case_id) == [1]
     assert row(page, case_b.case_id, 2).count() == 0
     assert row(page, case_b.case_id, 1).get_attribute("data-state") == "acknowledged"
 
@@ -278,13 +269,9 @@ def test_the_operator_acknowledges_and_the_ladder_stops(console: Console, browse
 def test_an_agency_not_authorised_cannot_acknowledge(console: Console, browser: Any, case_c: Case, agency: str,
                                                      why: str) -> None:
     page = signed_in(browser, console, agency)
-    row(page, case_c.case_id, 1).wait_for(timeout=60_000)
-    row(page, case_c.case_id, 1).locator("button.ack").click()
-    page.wait_for_selector("#receipt[data-status]", timeout=60_000)
-    text = page.inner_text("#receipt")
-    assert page.get_attribute("#receipt", "data-status") == "AGENCY_NOT_ALLOWED", text
+    text = acknowledge_refused(page, case_c.case_id)
     assert page.inner_text("#receipt .status").startswith("REFUSED")
-    assert page.inner_text("#receipt .paragraph").strip() == "¶ 4.8" and why in text, text
+    assert why in text, text
     # the router answered (a rejection receipt) and wrote nothing on the case: the ladder stays open
     assert acknowledgements_on_the_case_log(console, case_c.case_id) == []
     page.wait_for_timeout(2000)

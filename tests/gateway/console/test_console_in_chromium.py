@@ -35,6 +35,7 @@ import pytest
 
 from referral_bus.gateway import create_app
 from referral_bus.infra.read_audit import read_trail
+from referral_bus.infra.runtime import Runtime
 from referral_bus.infra.settings import gateway_settings
 from referral_bus.sdk import AgencyClient
 from tests.broker_helpers import of_case, read_topic
@@ -157,9 +158,21 @@ def off_loop(function: Callable[[], T]) -> T:
         return pool.submit(function).result()
 
 
-def escalation_levels(bus: Bus, case: str) -> list[int]:
-    return off_loop(lambda: sorted(e.level for e in of_case(read_topic(bus.runtime, "escalations"), case)
+def escalation_levels(runtime: Runtime, case: str) -> list[int]:
+    return off_loop(lambda: sorted(e.level for e in of_case(read_topic(runtime, "escalations"), case)
                                    if e.rule_id == RULE))
+
+
+def acknowledge_refused(page: Any, case: str) -> str:
+    """Click Acknowledge on the case's level-1 row as a refused agency; the receipt box's text once
+    it holds a receipt, checked to be the 4.8 refusal (``AGENCY_NOT_ALLOWED``, ¶ 4.8)."""
+    row(page, case, 1).wait_for(timeout=60_000)
+    row(page, case, 1).locator("button.ack").click()
+    page.wait_for_selector("#receipt[data-status]", timeout=60_000)
+    text: str = page.inner_text("#receipt")
+    assert page.get_attribute("#receipt", "data-status") == "AGENCY_NOT_ALLOWED", text
+    assert page.inner_text("#receipt .paragraph").strip() == "¶ 4.8", text
+    return text
 
 
 def test_a_breach_appears_on_the_board_within_seconds(scenario: Scenario, browser: Any) -> None:
@@ -201,7 +214,7 @@ def test_the_supervisor_acknowledges_from_the_page_and_the_ladder_stops(scenario
     settle = (b.due - datetime.now(UTC)).total_seconds() + \
         scenario.bus.runtime.settings.sla_grace_seconds + 4 * scenario.bus.runtime.settings.sla_tick_seconds
     time.sleep(max(0.0, settle))
-    assert escalation_levels(scenario.bus, b.case_id) == [1]
+    assert escalation_levels(scenario.bus.runtime, b.case_id) == [1]
     page.wait_for_timeout(2000)
     assert row(page, b.case_id, 2).count() == 0
     assert row(page, b.case_id, 1).get_attribute("data-state") == \
@@ -215,12 +228,8 @@ def test_the_supervisor_acknowledges_from_the_page_and_the_ladder_stops(scenario
 def test_an_unauthorised_agency_is_refused_with_the_paragraph(scenario: Scenario, case_c: Case, browser: Any,
                                                               agency: str, why: str) -> None:
     page = signed_in(browser, scenario, agency)
-    row(page, case_c.case_id, 1).wait_for(timeout=60_000)
-    row(page, case_c.case_id, 1).locator("button.ack").click()
-    page.wait_for_selector("#receipt[data-status]", timeout=60_000)
-    text = page.inner_text("#receipt")
-    assert page.get_attribute("#receipt", "data-status") == "AGENCY_NOT_ALLOWED", text
-    assert page.inner_text("#receipt .paragraph").strip() == "¶ 4.8" and why in text, text
+    text = acknowledge_refused(page, case_c.case_id)
+    assert why in text, text
     assert "the router refused it" in text
     if agency == "commission-almaty":
         shot(page, "refused")
@@ -233,7 +242,7 @@ def test_the_ladder_goes_on_after_the_refusals(scenario: Scenario, case_c: Case,
     wait = (case_c.due - datetime.now(UTC)).total_seconds() + 60
     row(page, case_c.case_id, 3).wait_for(timeout=max(wait, 5) * 1000)
     assert "3 → steering-committee" in row(page, case_c.case_id, 3).inner_text()
-    assert escalation_levels(scenario.bus, case_c.case_id) == [1, 2, 3]
+    assert escalation_levels(scenario.bus.runtime, case_c.case_id) == [1, 2, 3]
 
 
 def test_a_timeline_read_needs_a_purpose_and_is_recorded_first(scenario: Scenario, case_c: Case,
