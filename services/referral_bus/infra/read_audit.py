@@ -113,6 +113,14 @@ def read_trail(runtime: Runtime, on_undecodable: Callable[[int, str], None] | No
 
 
 def _head(runtime: Runtime) -> ChainHead:
+    found = _tail(runtime, lambda reads: bool(reads))
+    last = found[-1].record if found else None
+    return ChainHead(last.sequence, last.hash or "") if last else ChainHead()
+
+
+def _tail(runtime: Runtime, enough: Callable[[list[LoggedRead]], bool]) -> list[LoggedRead]:
+    """The committed records from some offset to the end: the last ``_TAIL`` offsets, doubled until
+    ``enough`` says so or the partition's start is reached."""
     consumer = _consumer(runtime)
     try:
         tp = _partition(runtime)
@@ -123,14 +131,26 @@ def _head(runtime: Runtime) -> ChainHead:
         while True:
             start = max(first, end - span)
             found = _read(runtime, consumer, start, end)
-            if found:
-                last = found[-1].record
-                return ChainHead(last.sequence, last.hash or "")
-            if start == first:
-                return ChainHead()
+            if enough(found) or start == first:
+                return found
             span *= 2
     finally:
         consumer.close()
+
+
+def _committed(runtime: Runtime, record: CaseRead) -> bool:
+    """Whether ``record`` was committed: the chain is linear, so the one committed record with its
+    sequence is either this one or another writer's."""
+    try:
+        found = _tail(runtime, lambda reads: bool(reads) and reads[0].record.sequence <= record.sequence)
+    except kafka_errors.KafkaError:
+        return False
+    return any(item.record.read_id == record.read_id for item in found)
+
+
+#: Errors that mean another writer fenced this one: its transaction is aborted, start again.
+_FENCED = (kafka_errors.ProducerFencedError, kafka_errors.InvalidProducerEpochError,
+           kafka_errors.ConcurrentTransactionsError)
 
 
 def record_read(runtime: Runtime, *, case_id: str, tool: str, purpose: str, query: str | None = None,
@@ -138,34 +158,55 @@ def record_read(runtime: Runtime, *, case_id: str, tool: str, purpose: str, quer
     """Append one read of ``case_id`` to the trail and return it once the brokers have committed it.
     ``ReadNotRecorded`` when that cannot be done; ``PurposeRefused`` for a purpose that says nothing."""
     who, principal = reader_identity(runtime, reader)
-    topic = runtime.catalogue.name("read_audit")
     last_error: Exception | None = None
     for attempt in range(_ATTEMPTS):
         if attempt:
             time.sleep(random.uniform(0.05, min(2.0, 0.2 * attempt)))
-        producer: KafkaProducer | None = None
         try:
-            producer = KafkaProducer(**runtime.settings.kafka_python(), acks="all", enable_idempotence=True,
-                                     transactional_id=runtime.catalogue.read_audit_writer(),
-                                     max_block_ms=_TIMEOUT_MS, request_timeout_ms=_TIMEOUT_MS)
-            producer.init_transactions()       # fences any writer that started before this one
-            record = next_read(_head(runtime), read_id=uuid.uuid4(), case_id=case_id, reader=who,
-                               principal=principal, tool=tool, query=query, purpose=purpose,
-                               read_at=datetime.now(UTC))
-            producer.begin_transaction()
-            producer.send(topic, key=case_id.encode(), value=runtime.codec.encode(record)).get(
-                timeout=_TIMEOUT_MS / 1000)
-            producer.commit_transaction()
-            return record
-        except (kafka_errors.ProducerFencedError, kafka_errors.InvalidProducerEpochError,
-                kafka_errors.ConcurrentTransactionsError) as exc:
+            return _append(runtime, case_id=case_id, reader=who, principal=principal, tool=tool,
+                           query=query, purpose=purpose)
+        except _FENCED as exc:
             last_error = exc                    # another reader got in first: start again from its record
+        except _CommitUncertain as exc:
+            last_error = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc
         except kafka_errors.KafkaError as exc:
             raise ReadNotRecorded(_why(runtime, exc)) from exc
-        finally:
-            if producer is not None:
-                producer.close(timeout=5)
     raise ReadNotRecorded(f"other readers kept the read-audit trail busy ({type(last_error).__name__})")
+
+
+class _CommitUncertain(Exception):
+    """The record reached the partition but the commit failed with an error that does not say
+    whether it happened, and the trail says it did not: try again."""
+
+
+def _append(runtime: Runtime, *, case_id: str, reader: str, principal: str | None, tool: str,
+            query: str | None, purpose: str) -> CaseRead:
+    """One try: fence earlier writers, read the head, append the next record, commit."""
+    producer = KafkaProducer(**runtime.settings.kafka_python(), acks="all", enable_idempotence=True,
+                             transactional_id=runtime.catalogue.read_audit_writer(),
+                             max_block_ms=_TIMEOUT_MS, request_timeout_ms=_TIMEOUT_MS)
+    try:
+        producer.init_transactions()       # fences any writer that started before this one
+        record = next_read(_head(runtime), read_id=uuid.uuid4(), case_id=case_id, reader=reader,
+                           principal=principal, tool=tool, query=query, purpose=purpose,
+                           read_at=datetime.now(UTC))
+        producer.begin_transaction()
+        producer.send(runtime.catalogue.name("read_audit"), key=case_id.encode(),
+                      value=runtime.codec.encode(record)).get(timeout=_TIMEOUT_MS / 1000)
+        try:
+            producer.commit_transaction()
+        except _FENCED:
+            raise
+        except kafka_errors.KafkaError as exc:
+            # The brokers answered the send, but a commit racing a new writer's fence can fail with a
+            # code the client does not map (UNKNOWN_SERVER_ERROR, seen in CI) whether or not it
+            # happened. The trail says which.
+            if _committed(runtime, record):
+                return record
+            raise _CommitUncertain(str(exc)) from exc
+        return record
+    finally:
+        producer.close(timeout=5)
 
 
 def _why(runtime: Runtime, exc: Exception) -> str:
