@@ -1,0 +1,155 @@
+"""State snapshots of the stream processors, so a restart folds only what the log gained since
+(issue 13 item 1).
+
+A snapshot is the service's in-memory state together with the log positions it was folded to; the
+service validates those positions against the log before trusting it, then reads on from them.
+Anything wrong — no file, another code version, a digest or HMAC that does not match, a log that no
+longer holds what was folded — means a full rebuild from the beginning, which is always correct:
+a snapshot only saves time, it is never the source of truth.
+
+Files live in ``<data_dir>/state/``, written atomically (temporary file, fsync, rename). Each
+running process takes a slot of its own (``router-0``, ``router-1`` …) by an exclusive lock on
+the slot's lock file, so two processes of one service on one machine never write the same file and
+a restarted process takes the lowest free slot again. The body is a pickle, so it is loaded only
+after its HMAC-SHA256 matches a key kept beside it (``state/snapshot.key``, mode 0600): a file
+planted or altered by anyone without that key is refused, not unpickled. The key protects the
+integrity of the file, not secrecy: what the state holds is the case state of the protocol (ids,
+flags, sequence numbers, chain hashes) and sealed copies — never personal data in clear.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import hmac
+import os
+import pickle
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import structlog
+
+import referral_bus
+
+log = structlog.get_logger(__name__)
+_MAGIC = b"RBSNAP1\n"
+_KEY_BYTES = 32
+_DIGEST = hashlib.sha256().digest_size
+
+
+def code_version() -> str:
+    """A digest of the package's Python sources: a snapshot written by other code is not loaded
+    (its classes or folds may differ), so an upgrade costs one full rebuild, never a wrong state."""
+    root = Path(referral_bus.__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A snapshot read back: the state as saved, and when."""
+
+    state: Any
+    path: Path
+
+
+class SnapshotStore:
+    """The snapshot slot of one process of ``service`` under ``<data_dir>/state``."""
+
+    def __init__(self, data_dir: Path, service: str, configuration: bytes = b"") -> None:
+        """``configuration``: the configuration the state was folded under (the directory, the
+        calendar, the rules …), as bytes; a snapshot folded under another one is not loaded."""
+        self.dir = data_dir / "state"
+        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.service = service
+        self._version = f"{code_version()}-{hashlib.sha256(configuration).hexdigest()}"
+        self._key = self._read_key()
+        self._lock: IO[bytes] | None = None
+        self.slot = self._take_slot()
+        self.path = self.dir / f"{service}-{self.slot}.snapshot"
+
+    def _read_key(self) -> bytes:
+        path = self.dir / "snapshot.key"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            key = path.read_bytes()
+            if len(key) != _KEY_BYTES:
+                raise SystemExit(f"{path}: not a snapshot key ({len(key)} bytes); delete it and the "
+                                 "snapshots beside it to start again") from None
+            return key
+        key = secrets.token_bytes(_KEY_BYTES)
+        with os.fdopen(fd, "wb") as out:
+            out.write(key)
+            out.flush()
+            os.fsync(out.fileno())
+        return key
+
+    def _take_slot(self) -> int:
+        slot = 0
+        while True:
+            handle = open(self.dir / f"{self.service}-{slot}.lock", "ab")  # noqa: SIM115 - held for the process
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                slot += 1
+                continue
+            self._lock = handle
+            return slot
+
+    def close(self) -> None:
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    def save(self, state: Any) -> int:
+        """Write ``state`` atomically; returns the file's size in bytes."""
+        body = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+        header = _MAGIC + self._version.encode() + b"\n"
+        mac = hmac.new(self._key, header + body, hashlib.sha256).digest()
+        temporary = self.path.with_suffix(".tmp")
+        with open(temporary, "wb") as out:
+            out.write(header)
+            out.write(mac)
+            out.write(body)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, self.path)
+        directory = os.open(self.dir, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+        return len(header) + len(mac) + len(body)
+
+    def load(self) -> Loaded | None:
+        """This slot's snapshot, or ``None`` (logged with the reason) when there is none or it may
+        not be used."""
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        header_end = data.find(b"\n", len(_MAGIC)) + 1
+        header, mac, body = data[:header_end], data[header_end:header_end + _DIGEST], data[header_end + _DIGEST:]
+        if not header.startswith(_MAGIC) or header_end == 0:
+            return self._refused("not a snapshot file")
+        if header[len(_MAGIC):-1].decode(errors="replace") != self._version:
+            return self._refused("written by another version of the code or under another configuration")
+        if not hmac.compare_digest(mac, hmac.new(self._key, header + body, hashlib.sha256).digest()):
+            return self._refused("its HMAC does not match (altered, or written with another key)")
+        try:
+            state = pickle.loads(body)  # noqa: S301 - authenticated by the HMAC above
+        except Exception as exc:  # noqa: BLE001 - any failure means: rebuild from the log
+            return self._refused(f"does not load ({type(exc).__name__})")
+        return Loaded(state, self.path)
+
+    def _refused(self, why: str) -> Loaded | None:
+        log.warning("snapshot.not_used", service=self.service, file=str(self.path), reason=why,
+                    then="a full rebuild from the log")
+        return None
