@@ -233,28 +233,27 @@ def start_bus(bootstrap: str, tmp: Path, services: tuple[str, ...] = ("router", 
     return bus
 
 
-@pytest.fixture(scope="module")
-def bus(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bus]:
-    """Router and SLA processor on their own topics, ready once a warm-up referral is answered."""
-    bus = start_bus(kafka_bootstrap, tmp_path_factory.mktemp("bus"))
+def ready_bus(bootstrap: str, tmp: Path) -> Iterator[Bus]:
+    """A started bus once a warm-up referral is answered; stopped and its topics discarded after."""
+    bus = start_bus(bootstrap, tmp)
     try:
         bus.wait_ready()
         yield bus
     finally:
         bus.stop()
         bus.discard_topics()
+
+
+@pytest.fixture(scope="module")
+def bus(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bus]:
+    """Router and SLA processor on their own topics, shared by a test module."""
+    yield from ready_bus(kafka_bootstrap, tmp_path_factory.mktemp("bus"))
 
 
 @pytest.fixture
 def own_bus(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Bus]:
     """A router and SLA processor of this test's own, for tests that kill and restart them."""
-    bus = start_bus(kafka_bootstrap, tmp_path)
-    try:
-        bus.wait_ready()
-        yield bus
-    finally:
-        bus.stop()
-        bus.discard_topics()
+    yield from ready_bus(kafka_bootstrap, tmp_path)
 
 
 @pytest.fixture

@@ -87,3 +87,23 @@ def test_a_file_folded_under_another_configuration_is_refused(tmp_path: Path) ->
     before.close()
     after = SnapshotStore(tmp_path, "sla", b"calendar: 2026 with a transferred day off")
     assert after.load() is None
+
+
+def test_restore_takes_a_snapshot_only_of_the_kind_asked_and_only_when_the_log_holds_it(tmp_path: Path) -> None:
+    import asyncio
+
+    from referral_bus.infra.snapshots import restore
+
+    store = SnapshotStore(tmp_path, "router")
+    store.save({"positions": {0: 5}})
+
+    async def holds(state: dict[str, object]) -> bool:
+        return state["positions"] == {0: 5}
+
+    async def lost(state: dict[str, object]) -> bool:
+        return False
+
+    assert asyncio.run(restore(store, dict, holds)) == ({"positions": {0: 5}}, store.path)
+    assert asyncio.run(restore(store, dict, lost)) is None
+    assert asyncio.run(restore(store, list, holds)) is None
+    assert asyncio.run(restore(None, dict, holds)) is None

@@ -19,21 +19,24 @@ flags, sequence numbers, chain hashes) and sealed copies — never personal data
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import hashlib
 import hmac
 import os
 import pickle
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import structlog
 
 import referral_bus
 
 log = structlog.get_logger(__name__)
+State = TypeVar("State")
 _MAGIC = b"RBSNAP1\n"
 _KEY_BYTES = 32
 _DIGEST = hashlib.sha256().digest_size
@@ -153,3 +156,24 @@ class SnapshotStore:
         log.warning("snapshot.not_used", service=self.service, file=str(self.path), reason=why,
                     then="a full rebuild from the log")
         return None
+
+
+async def save_when_due(service: str, between_batches: asyncio.Lock, take: Callable[[], Awaitable[None]]) -> None:
+    """A service's snapshot timer: ``take`` a snapshot while holding the lock its batches hold (so
+    never in the middle of one). A failure is logged and the next turn tries again: a snapshot only
+    saves time, the service goes on without it."""
+    try:
+        async with between_batches:
+            await take()
+    except Exception as exc:  # noqa: BLE001 - see above
+        log.warning("snapshot.failed", service=service, error=type(exc).__name__, detail=str(exc)[:200])
+
+
+async def restore(store: SnapshotStore | None, kind: type[State],
+                  holds: Callable[[State], Awaitable[bool]]) -> tuple[State, Path] | None:
+    """The snapshot of ``store`` (its state and file) when there is one, of the ``kind`` expected,
+    and the log ``holds`` what it was folded from; else ``None``: rebuild from the beginning."""
+    loaded = store.load() if store is not None else None
+    if loaded is None or not isinstance(loaded.state, kind) or not await holds(loaded.state):
+        return None
+    return loaded.state, loaded.path

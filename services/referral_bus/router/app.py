@@ -49,7 +49,7 @@ from referral_bus.infra.kafka.log_reader import TopicFollower, log_holds, read_t
 from referral_bus.infra.quarantine import Quarantine
 from referral_bus.infra.runtime import Runtime
 from referral_bus.infra.signing_keys import SigningKeyError, SigningKeyStore
-from referral_bus.infra.snapshots import SnapshotStore
+from referral_bus.infra.snapshots import SnapshotStore, restore, save_when_due
 from referral_bus.infra.vault import Vault
 from referral_bus.router.submissions import Outcome, Recent, Source, Submission, SubmissionHandler
 
@@ -209,15 +209,12 @@ class RouterService:
     async def _restore(self) -> RouterSnapshot | None:
         """This process's snapshot, loaded into the handler when the case log still holds the
         records it was folded from; ``None`` (then a full rebuild) otherwise."""
-        if self.snapshots is None:
+        restored = await restore(self.snapshots, RouterSnapshot, lambda snapshot: log_holds(
+            self.runtime.settings, self.case_log, {p: offset - 1 for p, offset in snapshot.positions.items()},
+            snapshot.digests, "router"))
+        if restored is None:
             return None
-        loaded = self.snapshots.load()
-        if loaded is None or not isinstance(loaded.state, RouterSnapshot):
-            return None
-        snapshot: RouterSnapshot = loaded.state
-        if not await log_holds(self.runtime.settings, self.case_log,
-                               {p: offset - 1 for p, offset in snapshot.positions.items()}, snapshot.digests, "router"):
-            return None
+        snapshot, path = restored
         handler = self.handler
         handler.reset()
         handler.cases, handler.event_cases = snapshot.cases, snapshot.event_cases
@@ -228,24 +225,20 @@ class RouterService:
         self.positions, self.digests, self.tail = dict(snapshot.positions), dict(snapshot.digests), snapshot.tail
         self.escalations.start = dict(snapshot.escalation_positions)
         self.receipts_since = snapshot.taken_at
-        log.info("router.snapshot_loaded", file=str(loaded.path), cases=len(snapshot.cases),
+        log.info("router.snapshot_loaded", file=str(path), cases=len(snapshot.cases),
                  taken_at=datetime.fromtimestamp(snapshot.taken_at, UTC).isoformat(),
                  positions=sum(snapshot.positions.values()))
         return snapshot
 
     async def _snapshot_when_due(self) -> None:
-        """The timer's turn (every REFERRAL_BUS_STATE_SNAPSHOT_SECONDS): a snapshot between two batches,
-        unless nothing was folded since the last one. A failure is logged; the next turn tries again."""
-        try:
-            async with self._between_batches:
-                await self.take_snapshot()
-        except Exception as exc:  # noqa: BLE001 - a snapshot only saves time; routing goes on without it
-            log.warning("router.snapshot_failed", error=type(exc).__name__, detail=str(exc)[:200])
+        """The timer's turn (every REFERRAL_BUS_STATE_SNAPSHOT_SECONDS)."""
+        await save_when_due("router", self._between_batches, self.take_snapshot)
 
     async def take_snapshot(self) -> None:
-        """Catch up with the case log (this process's own appends, and others') and the escalations, then save the state
-        with the positions it was folded to. Between batches only: every submission handled so far
-        has its receipt, so the snapshot never holds an append that still owes one of this process."""
+        """Catch up with the case log (this process's own appends, and others') and the escalations,
+        then save the state with the positions it was folded to. Between batches only: every
+        submission handled so far has its receipt, so the snapshot never holds an append that still
+        owes one of this process."""
         if self.snapshots is None or self.positions is None or self.stale:
             return
         started = time.monotonic()

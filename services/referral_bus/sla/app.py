@@ -39,7 +39,7 @@ from referral_bus.infra.kafka.faust_app import (
 from referral_bus.infra.kafka.log_reader import log_holds, read_to_end
 from referral_bus.infra.quarantine import Quarantine
 from referral_bus.infra.runtime import Runtime
-from referral_bus.infra.snapshots import SnapshotStore
+from referral_bus.infra.snapshots import SnapshotStore, restore, save_when_due
 from referral_bus.router.submissions import utc_now
 
 log = structlog.get_logger(__name__)
@@ -216,30 +216,23 @@ class SlaService:
     async def _restore(self) -> bool:
         """This process's snapshot, when there is one and the case log still holds, at each
         partition's last folded offset, the very record the snapshot was folded from."""
-        if self.snapshots is None:
+        restored = await restore(self.snapshots, SlaSnapshot, lambda snapshot: log_holds(
+            self.runtime.settings, self.case_log, snapshot.folded, snapshot.digests, "sla"))
+        if restored is None:
             return False
-        loaded = self.snapshots.load()
-        if loaded is None or not isinstance(loaded.state, SlaSnapshot):
-            return False
-        snapshot: SlaSnapshot = loaded.state
-        if not await log_holds(self.runtime.settings, self.case_log, snapshot.folded, snapshot.digests, "sla"):
-            return False
+        snapshot, path = restored
         self.engine = snapshot.engine   # with its rules, directory and calendar: this process's (its configuration)
         self.chains = ChainFollower()
         self.chains.heads = snapshot.chain_heads
         self.folded, self.digests = dict(snapshot.folded), dict(snapshot.digests)
         self.emitted, self.emitted_positions = snapshot.emitted, dict(snapshot.emitted_positions)
-        log.info("sla.snapshot_loaded", file=str(loaded.path), open_deadlines=len(self.engine.open),
+        log.info("sla.snapshot_loaded", file=str(path), open_deadlines=len(self.engine.open),
                  taken_at=datetime.fromtimestamp(snapshot.taken_at, UTC).isoformat())
         return True
 
     async def _snapshot_when_due(self) -> None:
-        """The timer's turn: a snapshot between two batches, unless nothing changed since the last."""
-        try:
-            async with self._busy:
-                await self.take_snapshot()
-        except Exception as exc:  # noqa: BLE001 - a snapshot only saves time; deadlines go on without it
-            log.warning("sla.snapshot_failed", error=type(exc).__name__, detail=str(exc)[:200])
+        """The timer's turn (every REFERRAL_BUS_STATE_SNAPSHOT_SECONDS)."""
+        await save_when_due("sla", self._busy, self.take_snapshot)
 
     async def take_snapshot(self) -> None:
         """Save the engine with the positions it was folded to (after reading what others emitted)."""
