@@ -100,12 +100,17 @@ def _start_and_time(bus: Bus, timeout: float) -> dict[str, float]:
 
 
 def _wait_for_snapshots(bus: Bus, timeout: float) -> None:
-    """Until both services have saved a snapshot after the last line of their log so far."""
-    marks = {s: len(bus.log_text(s)) for s in ("router", "sla")}
+    """Until both services have saved a snapshot and then had nothing new to save for a while (they
+    save every 2 s when something changed): their last snapshot holds everything so far."""
     deadline = time.monotonic() + timeout
-    while any(f'"{s}.snapshot_saved"' not in bus.log_text(s)[marks[s]:] for s in marks):
+    quiet_since = time.monotonic()
+    seen = {s: 0 for s in ("router", "sla")}
+    while time.monotonic() - quiet_since < 10:
         if time.monotonic() > deadline:
             raise TimeoutError("no snapshot saved")
+        saved = {s: len(bus.log_events(s, f"{s}.snapshot_saved")) for s in seen}
+        if saved != seen or not all(saved.values()):
+            seen, quiet_since = saved, time.monotonic()
         time.sleep(1)
 
 
