@@ -107,3 +107,32 @@ def test_restore_takes_a_snapshot_only_of_the_kind_asked_and_only_when_the_log_h
     assert asyncio.run(restore(store, dict, lost)) is None
     assert asyncio.run(restore(store, list, holds)) is None
     assert asyncio.run(restore(None, dict, holds)) is None
+
+
+def test_snapshots_space_out_so_they_never_take_more_than_their_share_of_the_time(tmp_path: Path) -> None:
+    import asyncio
+    import time
+
+    from referral_bus.infra.snapshots import PAUSE_SHARE, save_when_due
+
+    store = SnapshotStore(tmp_path, "router")
+    taken: list[float] = []
+
+    async def take() -> None:
+        taken.append(time.monotonic())
+        await asyncio.sleep(0.05)
+
+    async def broken() -> None:
+        raise OSError("disk full")
+
+    async def scenario() -> None:
+        lock = asyncio.Lock()
+        await save_when_due(store, lock, take)
+        await save_when_due(store, lock, take)           # too soon after a 50 ms snapshot: skipped
+        assert len(taken) == 1
+        assert store.next_due - time.monotonic() >= 0.05 * (1 - PAUSE_SHARE) / PAUSE_SHARE - 0.1
+        store.next_due = 0.0
+        await save_when_due(store, lock, broken)          # logged, not raised: the service goes on
+        assert not lock.locked()
+
+    asyncio.run(scenario())

@@ -232,7 +232,8 @@ class RouterService:
 
     async def _snapshot_when_due(self) -> None:
         """The timer's turn (every REFERRAL_BUS_STATE_SNAPSHOT_SECONDS)."""
-        await save_when_due("router", self._between_batches, self.take_snapshot)
+        if self.snapshots is not None:
+            await save_when_due(self.snapshots, self._between_batches, self.take_snapshot)
 
     async def take_snapshot(self) -> None:
         """Catch up with the case log (this process's own appends, and others') and the escalations,

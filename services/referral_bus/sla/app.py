@@ -232,7 +232,8 @@ class SlaService:
 
     async def _snapshot_when_due(self) -> None:
         """The timer's turn (every REFERRAL_BUS_STATE_SNAPSHOT_SECONDS)."""
-        await save_when_due("sla", self._busy, self.take_snapshot)
+        if self.snapshots is not None:
+            await save_when_due(self.snapshots, self._busy, self.take_snapshot)
 
     async def take_snapshot(self) -> None:
         """Save the engine with the positions it was folded to (after reading what others emitted)."""
