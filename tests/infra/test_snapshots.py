@@ -136,3 +136,13 @@ def test_snapshots_space_out_so_they_never_take_more_than_their_share_of_the_tim
         assert not lock.locked()
 
     asyncio.run(scenario())
+
+
+def test_processes_starting_together_share_one_whole_key(tmp_path: Path) -> None:
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        stores = list(pool.map(lambda _: SnapshotStore(tmp_path, "router"), range(8)))
+    keys = {store._key for store in stores}  # noqa: SLF001 - the key is what must agree
+    assert len(keys) == 1 and len(next(iter(keys))) == 32
+    assert sorted(p.name for p in (tmp_path / "state").glob("snapshot.key*")) == ["snapshot.key"]

@@ -59,7 +59,7 @@ def code_version() -> str:
 
 @dataclass(frozen=True)
 class Loaded:
-    """A snapshot read back: the state as saved, and when."""
+    """A snapshot read back: the state as saved, and its file."""
 
     state: Any
     path: Path
@@ -83,20 +83,27 @@ class SnapshotStore:
         self.path = self.dir / f"{service}-{self.slot}.snapshot"
 
     def _read_key(self) -> bytes:
+        """The key, made on first use. Services starting together share a data directory: the key
+        is written to a file of this process's own and linked into place, so another process
+        finds either no key or a whole one, and the first link wins."""
         path = self.dir / "snapshot.key"
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            key = path.read_bytes()
-            if len(key) != _KEY_BYTES:
-                raise SystemExit(f"{path}: not a snapshot key ({len(key)} bytes); delete it and the "
-                                 "snapshots beside it to start again") from None
-            return key
-        key = secrets.token_bytes(_KEY_BYTES)
-        with os.fdopen(fd, "wb") as out:
-            out.write(key)
-            out.flush()
-            os.fsync(out.fileno())
+        if not path.exists():
+            own = self.dir / f"snapshot.key.{os.getpid()}.{secrets.token_hex(4)}"
+            fd = os.open(own, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(secrets.token_bytes(_KEY_BYTES))
+                out.flush()
+                os.fsync(out.fileno())
+            try:
+                os.link(own, path)
+            except FileExistsError:
+                pass   # another process linked its key first: use that one
+            finally:
+                own.unlink()
+        key = path.read_bytes()
+        if len(key) != _KEY_BYTES:
+            raise SystemExit(f"{path}: not a snapshot key ({len(key)} bytes); delete it and the "
+                             "snapshots beside it to start again")
         return key
 
     def _take_slot(self) -> int:
