@@ -104,13 +104,19 @@ def restart(sizes: tuple[int, ...]) -> None:
     print("\n== restart of router and SLA processor (processes) with the case log written straight to the broker ==")
     for row in restart_bench.run(sizes):
         print(f"  {row['log events']:>10,.0f} log events ({row['cases']:,.0f} cases; written in {row['fill s']:.0f} s)")
-        for when, prefix in (("first start (rb.sla empty)", "first start: "), ("restart", "")):
+        for when, prefix in (("first start (full rebuild)", "first start: "), ("restart from snapshot", "")):
             if prefix + "router first receipt s" not in row:
                 continue
             print(f"    {when:<28} router first receipt {row[prefix + 'router first receipt s']:6.1f} s, "
                   f"RSS {row[prefix + 'router RSS MB']:6.0f} MB (peak {row[prefix + 'router peak RSS MB']:.0f}); "
                   f"SLA first DeadlineOpened {row[prefix + 'SLA first DeadlineOpened s']:6.1f} s, "
                   f"RSS {row[prefix + 'SLA RSS MB']:6.0f} MB (peak {row[prefix + 'SLA peak RSS MB']:.0f})")
+        if "router restarted from snapshot" in row:
+            sizes_mb = ", ".join(f"{k.removesuffix(' snapshot MB')} {v:.0f} MB"
+                                 for k, v in row.items() if k.endswith("snapshot MB"))
+            print(f"    restart: router from snapshot {row['router restarted from snapshot'] == 1.0}, folded "
+                  f"{row['router events folded at restart']:,.0f} records; SLA from snapshot "
+                  f"{row['sla restarted from snapshot'] == 1.0}; snapshots {sizes_mb}")
 
 
 def burst(sizes: tuple[int, ...]) -> None:

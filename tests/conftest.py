@@ -8,6 +8,7 @@ Docker engine answers; otherwise a local Apache Kafka broker (KRaft, fetched onc
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -123,7 +124,9 @@ class Bus:
         s = self.runtime.settings
         env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": s.bootstrap_servers,
                "REFERRAL_BUS_TOPIC_PREFIX": s.topic_prefix, "REFERRAL_BUS_DATA_DIR": str(s.data_dir),
-               "REFERRAL_BUS_SLA_GRACE": str(s.sla_grace_seconds)}
+               "REFERRAL_BUS_SLA_GRACE": str(s.sla_grace_seconds),
+               # a snapshot every 2 s: each restart and kill -9 in the tests resumes from one
+               "REFERRAL_BUS_STATE_SNAPSHOT_SECONDS": os.environ.get("REFERRAL_BUS_STATE_SNAPSHOT_SECONDS", "2")}
         if s.database_url:
             env["REFERRAL_BUS_DATABASE_URL"] = s.database_url
         return env
@@ -206,6 +209,17 @@ class Bus:
     def log_text(self, service: str) -> str:
         return (self.logs / f"{service}.log").read_text(errors="replace")
 
+    def log_events(self, service: str, event: str) -> list[dict[str, object]]:
+        """The service's structured log lines of ``event``, parsed (JSON after any terminal codes)."""
+        out: list[dict[str, object]] = []
+        for line in self.log_text(service).splitlines():
+            if f'"event": "{event}"' in line:
+                try:
+                    out.append(json.loads(line[line.index("{"):]))
+                except ValueError:
+                    continue
+        return out
+
 
 def start_bus(bootstrap: str, tmp: Path, services: tuple[str, ...] = ("router", "sla"),
               metrics_ports: dict[str, int] | None = None, database_url: str | None = None) -> Bus:
@@ -219,16 +233,27 @@ def start_bus(bootstrap: str, tmp: Path, services: tuple[str, ...] = ("router", 
     return bus
 
 
-@pytest.fixture(scope="module")
-def bus(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bus]:
-    """Router and SLA processor on their own topics, ready once a warm-up referral is answered."""
-    bus = start_bus(kafka_bootstrap, tmp_path_factory.mktemp("bus"))
+def ready_bus(bootstrap: str, tmp: Path) -> Iterator[Bus]:
+    """A started bus once a warm-up referral is answered; stopped and its topics discarded after."""
+    bus = start_bus(bootstrap, tmp)
     try:
         bus.wait_ready()
         yield bus
     finally:
         bus.stop()
         bus.discard_topics()
+
+
+@pytest.fixture(scope="module")
+def bus(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bus]:
+    """Router and SLA processor on their own topics, shared by a test module."""
+    yield from ready_bus(kafka_bootstrap, tmp_path_factory.mktemp("bus"))
+
+
+@pytest.fixture
+def own_bus(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Bus]:
+    """A router and SLA processor of this test's own, for tests that kill and restart them."""
+    yield from ready_bus(kafka_bootstrap, tmp_path)
 
 
 @pytest.fixture

@@ -127,7 +127,11 @@ def run(bus, *, broker_dir: Path, ports: dict[str, int], out: Path,  # type: ign
         assert holding(ciphertext, segments), "the case log's ciphertext is in the broker's segment files"
         assert ciphertext in archived_values
         checkpoint()
-        places = [*segments, *database_files(), *files_under(archived),
+        # the router's and SLA processor's state snapshots, once they hold the case (its sealed copies too)
+        state = settings.data_dir / "state"
+        wait_for(lambda: len(holding(case.encode(), list(state.glob("*.snapshot")))) == 2,
+                 what="both services' snapshots holding the case")
+        places = [*segments, *database_files(), *files_under(archived), *state.glob("*.snapshot"),
                   *(bus.logs / f"{s}.log" for s in ("router", "sla", "projector"))]
         for needle in (NAME.encode(), b"Testova-Quill"):
             assert holding(needle, places) == []

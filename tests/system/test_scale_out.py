@@ -4,8 +4,9 @@ the first of each is killed with -9 (another rebalance, the survivors take every
 Afterwards: no acknowledged submission lost, none duplicated on the case log, every submission
 answered exactly once, ``verify`` clean, and every removal's 4.8 deadline opened — the SLA
 records are deduplicated by their deterministic ``sla_event_id``, so a repeat after a rebalance is
-allowed, a gap is not. Each router rebuilds the state of every case when partitions are assigned
-to it (``router/app.py``): correct, but start-up is not yet bounded (docs/capacity.md)."""
+allowed, a gap is not. A process that joins folds the whole log once (it has no snapshot yet,
+and appends of the running one go on meanwhile); at each rebalance after that, every process
+catches up from where it is (docs/decisions.md 73)."""
 
 from __future__ import annotations
 

@@ -214,6 +214,10 @@ class Settings:
     #: Longest a stream processor may go between polls before the group drops it (Kafka's 300 s):
     #: rebuilding state from the case log happens between polls, so it must fit in here.
     max_poll_interval_seconds: float = field(default_factory=lambda: _seconds("REFERRAL_BUS_MAX_POLL_INTERVAL", 300))
+    #: How often a stream processor saves a snapshot of its state (infra/snapshots.py), so that a
+    #: restart folds only what the log gained since; 0: never (every start folds the whole log).
+    state_snapshot_seconds: float = field(default_factory=lambda: _seconds("REFERRAL_BUS_STATE_SNAPSHOT_SECONDS",
+                                                                           60, zero_allowed=True))
     #: Producers of the services use Kafka's idempotence (a retried send is never written twice).
     #: Only the opt-in Tansu broker, which cannot grant producer ids, turns it off (tansu_broker.py).
     producer_idempotence: bool = field(default_factory=lambda: _flag("REFERRAL_BUS_PRODUCER_IDEMPOTENCE", True))

@@ -9,8 +9,13 @@ batch costs two broker round trips instead of two per event.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import time
 import uuid
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -28,6 +33,7 @@ from referral_bus.contracts.bus_records import (
 )
 from referral_bus.contracts.events import EscalationAcknowledged
 from referral_bus.contracts.sla_records import EscalationRaised
+from referral_bus.domain.case_state import CaseState
 from referral_bus.domain.chain import ChainFollower
 from referral_bus.domain.signatures import ROUTER, KeyDirectory, sign_checkpoint
 from referral_bus.infra import failpoints, metrics
@@ -39,12 +45,13 @@ from referral_bus.infra.kafka.faust_app import (
     make_app,
     to_headers,
 )
-from referral_bus.infra.kafka.log_reader import TopicFollower, read_to_end
+from referral_bus.infra.kafka.log_reader import TopicFollower, log_holds, read_to_end
 from referral_bus.infra.quarantine import Quarantine
 from referral_bus.infra.runtime import Runtime
 from referral_bus.infra.signing_keys import SigningKeyError, SigningKeyStore
+from referral_bus.infra.snapshots import SnapshotStore, restore, save_when_due
 from referral_bus.infra.vault import Vault
-from referral_bus.router.submissions import Outcome, Source, Submission, SubmissionHandler
+from referral_bus.router.submissions import Outcome, Recent, Source, Submission, SubmissionHandler
 
 log = structlog.get_logger(__name__)
 APP_ID = "referral-bus-router"
@@ -55,6 +62,27 @@ ACKNOWLEDGEMENT = EscalationAcknowledged.__name__
 #: How often the router catches up with the signing keys: a revocation applies, and a new key is
 #: known, within this many seconds (``keys rotate`` waits ROUTERS_LEARN before switching).
 KEYS_EVERY = 0.2
+#: Per case-log partition, the appends whose deliveries a snapshot keeps (``recent``): at most one
+#: round of one batch per partition can be appended and still owe its receipt when a router dies.
+RECENT_KEPT = BATCH_MAX
+
+
+@dataclass
+class RouterSnapshot:
+    """What a restarted router needs so as not to fold the case log from the beginning
+    (infra/snapshots.py): the handler's per-case state, the chain heads and the positions they were
+    folded to, with the digest of each partition's last folded record to check the log against."""
+
+    taken_at: float
+    cases: dict[str, CaseState]
+    event_cases: dict[uuid.UUID, str]
+    escalations_waiting: dict[str, list[EscalationRaised]]
+    recent: dict[uuid.UUID, Recent]
+    chain_heads: dict[str, tuple[int, str]]
+    positions: dict[int, int]
+    digests: dict[int, str]
+    escalation_positions: dict[tuple[str, int], int]
+    tail: dict[int, deque[uuid.UUID]]
 
 
 class RouterService:
@@ -87,8 +115,27 @@ class RouterService:
             log.critical("router.no_checkpoint_key", error=str(exc))
             raise SystemExit(f"router: {exc}") from None
         self.stale = True
+        #: The case log as folded so far: chain heads, next offset and last record's digest per
+        #: partition (``None`` until the first reload), the last RECENT_KEPT event ids per partition
+        self.chains = ChainFollower()
+        self.positions: dict[int, int] | None = None
+        self.digests: dict[int, str] = {}
+        self.tail: dict[int, deque[uuid.UUID]] = {}
+        #: when receipts were last read (epoch s; ``None``: never, read them all). A later reload reads
+        #: from a lookback before it: a submission handled but not committed by a process that died is
+        #: answered within a session timeout, a rebalance and a poll interval of its death.
+        self.receipts_since: float | None = None
+        self.receipts_lookback = 2 * (settings.session_timeout_seconds + settings.rebalance_timeout_seconds
+                                      + settings.max_poll_interval_seconds)
+        self.snapshots = SnapshotStore(settings.data_dir, "router", settings.agencies_file.read_bytes()) \
+            if settings.state_snapshot_seconds else None
+        #: held while a batch is handled: a snapshot is taken between batches only
+        self._between_batches = asyncio.Lock()
+        self._saved: tuple[dict[int, int], dict[tuple[str, int], int]] | None = None
         self.app = make_app(settings.topic_prefix + APP_ID, settings, cat.partitions("case_log"))
         self.app.timer(KEYS_EVERY)(self._follow_keys)
+        if self.snapshots is not None:
+            self.app.timer(settings.state_snapshot_seconds)(self._snapshot_when_due)
         self.publisher = AckedPublisher(runtime.settings, APP_ID, "router")
         self.app.on_before_shutdown.connect(self._stop_publisher)
         ingress = self.app.topic(*cat.ingress_topics(), key_serializer="raw", value_serializer="raw")
@@ -99,39 +146,120 @@ class RouterService:
         await self.publisher.stop()
         await self.escalations.stop()
         await self.key_records.stop()
+        if self.snapshots is not None:
+            self.snapshots.close()
 
     async def _on_assigned(self, *args: object, **kwargs: object) -> None:
         self.stale = True  # another instance may have appended to cases we now own
 
     async def reload(self) -> None:
-        """Rebuild per-case state from the case log, read to its true end, and learn which
-        submissions were already answered (their receipts are on the agencies' receipts topics)."""
-        self.handler.reset()
-        servers = self.runtime.settings
-        count = 0
-        chains = ChainFollower()
-        async for record in read_to_end(servers, [self.case_log], progress="rebuilding router state"):
-            headers = dict(record.headers or ())
-            event = self.quarantine.decode(record, Event, chains)   # a poison record is set aside, not fatal
-            if isinstance(event, Event):
-                self.handler.fold(event, source=parse_source(headers.get(SOURCE_HEADER)))
-            count += 1
+        """Bring per-case state up to the case log's true end, and learn which submissions were
+        already answered (their receipts are on the agencies' receipts topics).
+
+        The first time, from this process's snapshot when it is valid (``_restore``), else from the
+        beginning; after that (a rebalance) from where the last reload or snapshot left off. So a
+        restart or a rebalance folds only what was appended since (issue 13 item 1)."""
+        started = time.monotonic()
+        restored = await self._restore() if self.positions is None else None
+        if restored is None and self.positions is None:
+            self.handler.reset()
+            self.chains, self.positions, self.digests, self.tail = ChainFollower(), {}, {}, {}
+            await self.escalations.stop()
+            self.escalations.start = {}
+        count = await self._fold_case_log(progress="rebuilding router state" if restored is None else None)
         ingress = self.runtime.catalogue.ingress_topics()
         accepted: dict[str, int] = {}   # case → the highest sequence a receipt says was appended
-        async for record in read_to_end(servers, sorted(set(self.receipts.values()))):
+        since = None if self.receipts_since is None else self.receipts_since - self.receipts_lookback
+        self.receipts_since = time.time()
+        self.handler.answered.clear()
+        async for record in read_to_end(self.runtime.settings, sorted(set(self.receipts.values())), since=since):
             receipt = self.quarantine.decode(record, Receipt)
             if isinstance(receipt, Receipt) and receipt.source_topic in ingress:
                 self.handler.answered.add((receipt.source_topic, receipt.source_partition, receipt.source_offset))
                 if receipt.status is ReceiptStatus.ACCEPTED and receipt.case_id and receipt.sequence:
                     accepted[receipt.case_id] = max(accepted.get(receipt.case_id, 0), receipt.sequence)
+        # another process may have appended and answered while the receipts were read: its receipts
+        # come after its appends, so catching up once more holds every append a receipt read promises
+        count += await self._fold_case_log()
         self._check_log_holds(accepted)
         await self.publisher.publish([Outgoing(*held) for held in self.quarantine.take()])
-        await self.escalations.stop()  # from the beginning again, for the cases now held
         escalations = await self._catch_up_escalations()
         self.stale = False
         self.publisher.health.set(OK)   # rebuilt, and the log holds what the receipts promise
         log.info("router.state_rebuilt", escalations=escalations, events=count, cases=len(self.handler.cases),
-                 answered=len(self.handler.answered))
+                 answered=len(self.handler.answered), from_snapshot=restored is not None,
+                 seconds=round(time.monotonic() - started, 3))
+
+    async def _fold_case_log(self, progress: str | None = None) -> int:
+        """Fold the case log from ``positions`` to its true end; returns the records read."""
+        assert self.positions is not None
+        count = 0
+        start = {(self.case_log, p): offset for p, offset in self.positions.items()}
+        async for record in read_to_end(self.runtime.settings, [self.case_log], progress=progress, start=start):
+            headers = dict(record.headers or ())
+            event = self.quarantine.decode(record, Event, self.chains)   # a poison record is set aside, not fatal
+            if isinstance(event, Event):
+                self.handler.fold(event, source=parse_source(headers.get(SOURCE_HEADER)))
+                self.tail.setdefault(record.partition, deque(maxlen=RECENT_KEPT)).append(event.envelope.event_id)
+            self.positions[record.partition] = record.offset + 1
+            self.digests[record.partition] = hashlib.sha256(record.value or b"").hexdigest()
+            count += 1
+        return count
+
+    async def _restore(self) -> RouterSnapshot | None:
+        """This process's snapshot, loaded into the handler when the case log still holds the
+        records it was folded from; ``None`` (then a full rebuild) otherwise."""
+        restored = await restore(self.snapshots, RouterSnapshot, lambda snapshot: log_holds(
+            self.runtime.settings, self.case_log, {p: offset - 1 for p, offset in snapshot.positions.items()},
+            snapshot.digests, "router"))
+        if restored is None:
+            return None
+        snapshot, path = restored
+        handler = self.handler
+        handler.reset()
+        handler.cases, handler.event_cases = snapshot.cases, snapshot.event_cases
+        handler.escalations_waiting = snapshot.escalations_waiting
+        handler.recent.update(snapshot.recent)
+        self.chains = ChainFollower()
+        self.chains.heads = snapshot.chain_heads
+        self.positions, self.digests, self.tail = dict(snapshot.positions), dict(snapshot.digests), snapshot.tail
+        self.escalations.start = dict(snapshot.escalation_positions)
+        self.receipts_since = snapshot.taken_at
+        log.info("router.snapshot_loaded", file=str(path), cases=len(snapshot.cases),
+                 taken_at=datetime.fromtimestamp(snapshot.taken_at, UTC).isoformat(),
+                 positions=sum(snapshot.positions.values()))
+        return snapshot
+
+    async def _snapshot_when_due(self) -> None:
+        """The timer's turn (every REFERRAL_BUS_STATE_SNAPSHOT_SECONDS)."""
+        if self.snapshots is not None:
+            await save_when_due(self.snapshots, self._between_batches, self.take_snapshot)
+
+    async def take_snapshot(self) -> None:
+        """Catch up with the case log (this process's own appends, and others') and the escalations,
+        then save the state with the positions it was folded to. Between batches only: every
+        submission handled so far has its receipt, so the snapshot never holds an append that still
+        owes one of this process."""
+        if self.snapshots is None or self.positions is None or self.stale:
+            return
+        started = time.monotonic()
+        await self._fold_case_log()
+        await self.publisher.publish([Outgoing(*held) for held in self.quarantine.take()])
+        await self._catch_up_escalations()
+        saving = (dict(self.positions), await self.escalations.positions())
+        if saving == self._saved:
+            return
+        kept = {event_id for ids in self.tail.values() for event_id in ids}
+        snapshot = RouterSnapshot(
+            taken_at=time.time(), cases=self.handler.cases, event_cases=self.handler.event_cases,
+            escalations_waiting=self.handler.escalations_waiting,
+            recent={k: v for k, v in self.handler.recent.items() if k in kept},
+            chain_heads=self.chains.heads, positions=dict(self.positions), digests=dict(self.digests),
+            escalation_positions=saving[1], tail=self.tail)
+        size = self.snapshots.save(snapshot)
+        self.receipts_since, self._saved = snapshot.taken_at, saving
+        log.info("router.snapshot_saved", bytes=size, cases=len(snapshot.cases),
+                 seconds=round(time.monotonic() - started, 3))
 
     def _check_log_holds(self, accepted: dict[str, int]) -> None:
         """Divergence (issue 12): receipts promise agencies that their events were appended; a case
@@ -151,16 +279,21 @@ class RouterService:
     async def _route(self, stream: faust.StreamT[Any]) -> None:
         # take_events acks a batch only after this loop body has finished with it (faust streams.py)
         async for events in cast(faust.Stream[Any], stream).take_events(BATCH_MAX, within=BATCH_WITHIN_SECONDS):
-            if not self._keys_ready:
-                await self._catch_up_keys()   # the first batch waits for the whole key directory
-            if self.stale:
-                await self.reload()
-            elif any(self.runtime.codec.record_name(e.message.value or b"") == ACKNOWLEDGEMENT for e in events):
-                await self._catch_up_escalations()  # an acknowledgement is checked against every escalation so far
-            for outcomes in self.handler.handle_batch([
-                    Submission(e.message.topic, e.message.partition, e.message.offset, e.message.key, e.message.value)
-                    for e in events]):
-                await self.publish(outcomes)
+            async with self._between_batches:
+                await self._handle(events)
+
+    async def _handle(self, events: Sequence[faust.EventT[Any]]) -> None:
+        """One batch: state fresh, then its outcomes written round by round."""
+        if not self._keys_ready:
+            await self._catch_up_keys()   # the first batch waits for the whole key directory
+        if self.stale:
+            await self.reload()
+        elif any(self.runtime.codec.record_name(e.message.value or b"") == ACKNOWLEDGEMENT for e in events):
+            await self._catch_up_escalations()  # an acknowledgement is checked against every escalation so far
+        for outcomes in self.handler.handle_batch([
+                Submission(e.message.topic, e.message.partition, e.message.offset, e.message.key, e.message.value)
+                for e in events]):
+            await self.publish(outcomes)
 
     def _checkpoint(self, outcomes: list[Outcome]) -> list[Outgoing]:
         """The signed chain heads of the cases just appended to (none when nothing was): written with

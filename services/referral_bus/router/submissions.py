@@ -153,6 +153,9 @@ class SubmissionHandler:
         #: are skipped — one receipt per submission. Receipts are written last, after the case log
         #: and the deliveries, so a receipt on the log means the submission was fully handled.
         self.answered: set[Source] = set()
+        #: Escalations of cases this router has not folded yet (another process appends them): kept
+        #: until the case is, since the escalations topic is read once, not again per rebalance.
+        self.escalations_waiting: dict[str, list[EscalationRaised]] = {}
 
     @classmethod
     def from_runtime(cls, runtime: Runtime, *, codec: Codec | None = None, clock: Callable[[], datetime] = utc_now,
@@ -173,19 +176,24 @@ class SubmissionHandler:
         self.event_cases.clear()
         self.recent.clear()
         self.answered.clear()
+        self.escalations_waiting.clear()
 
     def case(self, case_id: str) -> CaseState:
         state = self.cases.get(case_id)
         if state is None:
             state = self.cases[case_id] = CaseState(case_id)
+            for record in self.escalations_waiting.pop(case_id, []):
+                note_escalation(state, record)
         return state
 
     def note_escalation(self, record: EscalationRaised) -> None:
         """An escalation the SLA processor raised (from rb.escalations): who may acknowledge it.
-        Escalations of cases this router does not hold are none of its business."""
+        One of a case not folded yet waits for it (``escalations_waiting``)."""
         state = self.cases.get(record.case_id)
         if state is not None:
             note_escalation(state, record)
+        else:
+            self.escalations_waiting.setdefault(record.case_id, []).append(record)
 
     def fold(self, event: Event, source: Source | None = None) -> None:
         """Apply an event read back from the case log (at start-up or after a rebalance);

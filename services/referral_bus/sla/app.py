@@ -11,8 +11,11 @@ a crash in between re-delivers (consumers dedupe by rb-delivery-id) rather than 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import time
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import faust
@@ -33,9 +36,10 @@ from referral_bus.infra.kafka.faust_app import (
     make_app,
     to_headers,
 )
-from referral_bus.infra.kafka.log_reader import read_to_end
+from referral_bus.infra.kafka.log_reader import log_holds, read_to_end
 from referral_bus.infra.quarantine import Quarantine
 from referral_bus.infra.runtime import Runtime
+from referral_bus.infra.snapshots import SnapshotStore, restore, save_when_due
 from referral_bus.router.submissions import utc_now
 
 log = structlog.get_logger(__name__)
@@ -64,6 +68,20 @@ def report_unconfigured_years(calendar: WorkingCalendar, reported: dict[int, int
     return new
 
 
+@dataclass
+class SlaSnapshot:
+    """What a restarted SLA processor needs so as not to fold the case log from the beginning
+    (infra/snapshots.py): the engine's open deadlines, what was emitted, and the positions of both."""
+
+    taken_at: float
+    engine: DeadlineEngine
+    chain_heads: dict[str, tuple[int, str]]
+    folded: dict[int, int]
+    digests: dict[int, str]
+    emitted: set[str]
+    emitted_positions: dict[tuple[str, int], int]
+
+
 def record_id(record: Record) -> str:
     """The deterministic id of an SLA record (escalations have their own)."""
     return str(getattr(record, "escalation_id", None) or getattr(record, "sla_event_id", None))
@@ -81,11 +99,26 @@ class SlaService:
         self.emitted: set[str] = set()
         #: year → working-day due times counted through it without its transfers, already reported
         self.calendar_reported: dict[int, int] = {}
-        #: each case's chain head, and the last case-log offset per partition folded by the rebuild
+        #: each case's chain head, and the last case-log offset per partition folded (by a catch-up
+        #: or by this process's stream), with the SHA-256 of that record (a snapshot's check)
         self.chains = ChainFollower()
         self.folded: dict[int, int] = {}
+        self.digests: dict[int, str] = {}
+        #: the next offset per partition of rb.sla and rb.escalations read into ``emitted``
+        self.emitted_positions: dict[tuple[str, int], int] = {}
         self.stale = True
+        self._first = True
         self._lock = asyncio.Lock()
+        #: held while events are folded and what they owe is emitted, and by a snapshot: a snapshot
+        #: never holds a folded event whose records were not emitted yet
+        self._busy = asyncio.Lock()
+        settings = runtime.settings
+        configuration = b"\0".join([*(f.read_bytes() for f in (settings.agencies_file, settings.calendar_file,
+                                                                settings.policy_file)),
+                                     repr(settings.sla_grace_seconds).encode()])
+        self.snapshots = SnapshotStore(settings.data_dir, "sla", configuration) \
+            if settings.state_snapshot_seconds else None
+        self._saved: tuple[dict[int, int], dict[tuple[str, int], int]] | None = None
         self.app = make_app(runtime.settings.topic_prefix + APP_ID, runtime.settings, cat.partitions("case_log"))
         self.publisher = AckedPublisher(runtime.settings, APP_ID, "sla")
         self.quarantine = Quarantine(runtime, "sla")
@@ -94,71 +127,149 @@ class SlaService:
         self.app.agent(case_log, name="deadlines", concurrency=1)(self._consume)
         self.app.timer(interval=runtime.settings.sla_tick_seconds)(self._tick)
         self.app.on_partitions_assigned.connect(self._on_assigned)
+        if self.snapshots is not None:
+            self.app.timer(runtime.settings.state_snapshot_seconds)(self._snapshot_when_due)
 
     def _new_engine(self) -> DeadlineEngine:
         return self.runtime.deadline_engine()
 
     async def _stop_publisher(self, *args: object, **kwargs: object) -> None:
         await self.publisher.stop()
+        if self.snapshots is not None:
+            self.snapshots.close()
 
     async def _on_assigned(self, *args: object, **kwargs: object) -> None:
         self.stale = True
 
     async def ensure_fresh(self) -> None:
+        """Bring the engine up to the case log's true end and learn what was already emitted; emit
+        what is owed and not there. The first time from this process's snapshot when it is valid
+        (``_restore``), else from the beginning; after a rebalance from where it left off. So a
+        restart or a rebalance folds only what the log gained since (issue 13 item 1)."""
         async with self._lock:
             if not self.stale:
                 return
-            servers = self.runtime.settings
-            engine, chains, folded = self._new_engine(), ChainFollower(), {}
-            owed: list[Record] = []
-            async for record in read_to_end(servers, [self.case_log], progress="rebuilding deadlines"):
-                folded[record.partition] = record.offset
-                event = self.quarantine.decode(record, Event, chains)   # a poison record is set aside, not fatal
-                if isinstance(event, Event):
-                    owed += engine.on_event(event)
-            owed += engine.advance(self.clock())
-            emitted: set[str] = set()
-            unknown_cases: set[str] = set()
-            async for record in read_to_end(servers, [self.sla_topic, self.escalations]):
-                sla_record = self.quarantine.decode(record, tuple(SLA_RECORD_TYPES.values()))
-                if sla_record is not None:
-                    emitted.add(record_id(sla_record))
-                    if sla_record.case_id not in chains.heads:  # type: ignore[attr-defined]
-                        unknown_cases.add(sla_record.case_id)  # type: ignore[attr-defined]
+            started = time.monotonic()
+            restored = False
+            if self._first:
+                restored = await self._restore()
+                if not restored:
+                    self.engine, self.chains, self.folded, self.digests = self._new_engine(), ChainFollower(), {}, {}
+                    self.emitted, self.emitted_positions = set(), {}
+                self._first = False
+            owed = await self._fold_case_log(progress=None if restored else "rebuilding deadlines")
+            owed += self.engine.advance(self.clock())
+            unknown_cases = await self._catch_up_emitted()
             if unknown_cases:
-                # Divergence (issue 12): deadlines were timed on events the case log no longer holds
-                stop_for_operator(self.runtime.settings.data_dir, "sla", (
-                    f"the SLA and escalation topics hold records of {len(unknown_cases):,} case(s) the case log "
-                    f"does not hold: the case log lost data. Restore it from the latest archive (`referral-bus "
-                    f"restore <archive>`) before starting the SLA processor again (docs/reliability.md, "
-                    f"\"Divergence\")"))
+                # another process may have emitted for cases appended after the fold: catch up once more
+                owed += await self._fold_case_log()
+                owed += self.engine.advance(self.clock())
+                self._stop_if_unknown(unknown_cases - self.chains.heads.keys())
             await self.publisher.publish([Outgoing(*held) for held in self.quarantine.take()])
-            self.engine, self.emitted, self.chains, self.folded = engine, emitted, chains, folded
             self.stale = False
             self.publisher.health.set(OK)   # rebuilt, and the log holds every case the SLA topics know
-            missing = [r for r in owed if record_id(r) not in emitted]
-            report_unconfigured_years(engine.context.calendar, self.calendar_reported)
-            log.info("sla.state_rebuilt", open_deadlines=len(engine.open), emitted=len(emitted), missing=len(missing))
+            missing = [r for r in owed if record_id(r) not in self.emitted]
+            report_unconfigured_years(self.engine.context.calendar, self.calendar_reported)
+            log.info("sla.state_rebuilt", open_deadlines=len(self.engine.open), emitted=len(self.emitted),
+                     missing=len(missing), from_snapshot=restored, seconds=round(time.monotonic() - started, 3))
             await self.emit(missing)
+
+    async def _fold_case_log(self, progress: str | None = None) -> list[Record]:
+        """Fold the case log from the positions folded so far to its true end; returns what it owes."""
+        owed: list[Record] = []
+        start = {(self.case_log, p): offset + 1 for p, offset in self.folded.items()}
+        async for record in read_to_end(self.runtime.settings, [self.case_log], progress=progress, start=start):
+            owed += self._fold(record)
+        return owed
+
+    def _fold(self, record: Any) -> list[Record]:
+        """One case-log record (from a catch-up or the stream): folded once, a poison record set aside."""
+        self.folded[record.partition] = record.offset
+        self.digests[record.partition] = hashlib.sha256(record.value or b"").hexdigest()
+        event = self.quarantine.decode(record, Event, self.chains)   # a poison record is set aside, not fatal
+        return self.engine.on_event(event) if isinstance(event, Event) else []
+
+    async def _catch_up_emitted(self) -> set[str]:
+        """Read rb.sla and rb.escalations on from ``emitted_positions`` into ``emitted``; returns the
+        cases they name that the case log, as folded so far, does not hold."""
+        unknown_cases: set[str] = set()
+        async for record in read_to_end(self.runtime.settings, [self.sla_topic, self.escalations],
+                                        start=self.emitted_positions):
+            self.emitted_positions[(record.topic, record.partition)] = record.offset + 1
+            sla_record = self.quarantine.decode(record, tuple(SLA_RECORD_TYPES.values()))
+            if sla_record is not None:
+                self.emitted.add(record_id(sla_record))
+                if sla_record.case_id not in self.chains.heads:  # type: ignore[attr-defined]
+                    unknown_cases.add(sla_record.case_id)  # type: ignore[attr-defined]
+        return unknown_cases
+
+    def _stop_if_unknown(self, unknown_cases: set[str]) -> None:
+        """A record of a case the case log does not hold means the case log lost data: stop for the operator."""
+        if unknown_cases:
+            # Divergence (issue 12): deadlines were timed on events the case log no longer holds
+            stop_for_operator(self.runtime.settings.data_dir, "sla", (
+                f"the SLA and escalation topics hold records of {len(unknown_cases):,} case(s) the case log "
+                f"does not hold: the case log lost data. Restore it from the latest archive (`referral-bus "
+                f"restore <archive>`) before starting the SLA processor again (docs/reliability.md, "
+                f"\"Divergence\")"))
+
+    async def _restore(self) -> bool:
+        """This process's snapshot, when there is one and the case log still holds, at each
+        partition's last folded offset, the very record the snapshot was folded from."""
+        restored = await restore(self.snapshots, SlaSnapshot, lambda snapshot: log_holds(
+            self.runtime.settings, self.case_log, snapshot.folded, snapshot.digests, "sla"))
+        if restored is None:
+            return False
+        snapshot, path = restored
+        self.engine = snapshot.engine   # with its rules, directory and calendar: this process's (its configuration)
+        self.chains = ChainFollower()
+        self.chains.heads = snapshot.chain_heads
+        self.folded, self.digests = dict(snapshot.folded), dict(snapshot.digests)
+        self.emitted, self.emitted_positions = snapshot.emitted, dict(snapshot.emitted_positions)
+        log.info("sla.snapshot_loaded", file=str(path), open_deadlines=len(self.engine.open),
+                 taken_at=datetime.fromtimestamp(snapshot.taken_at, UTC).isoformat())
+        return True
+
+    async def _snapshot_when_due(self) -> None:
+        """The timer's turn (every REFERRAL_BUS_STATE_SNAPSHOT_SECONDS)."""
+        if self.snapshots is not None:
+            await save_when_due(self.snapshots, self._busy, self.take_snapshot)
+
+    async def take_snapshot(self) -> None:
+        """Save the engine with the positions it was folded to (after reading what others emitted)."""
+        if self.snapshots is None or self.stale or self._first:
+            return
+        started = time.monotonic()
+        await self._catch_up_emitted()
+        saving = (dict(self.folded), dict(self.emitted_positions))
+        if saving == self._saved:
+            return
+        snapshot = SlaSnapshot(taken_at=time.time(), engine=self.engine, chain_heads=self.chains.heads,
+                               folded=saving[0], digests=dict(self.digests), emitted=self.emitted,
+                               emitted_positions=saving[1])
+        size = self.snapshots.save(snapshot)
+        self._saved = saving
+        log.info("sla.snapshot_saved", bytes=size, open_deadlines=len(self.engine.open),
+                 seconds=round(time.monotonic() - started, 3))
 
     async def _consume(self, stream: faust.StreamT[Any]) -> None:
         # take_events acks a batch only after emit() below has been acknowledged by the broker
         async for events in cast(faust.Stream[Any], stream).take_events(500, within=0.02):
-            await self.ensure_fresh()
-            owed: list[Record] = []
-            for event in events:
-                if event.message.offset <= self.folded.get(event.message.partition, -1):
-                    continue   # folded by the rebuild already
-                decoded = self.quarantine.decode(event.message, Event, self.chains)
-                if isinstance(decoded, Event):
-                    owed += self.engine.on_event(decoded)
-            await self.publisher.publish([Outgoing(*held) for held in self.quarantine.take()])
-            report_unconfigured_years(self.engine.context.calendar, self.calendar_reported)
-            await self.emit(owed)
+            async with self._busy:
+                await self.ensure_fresh()
+                owed: list[Record] = []
+                for event in events:
+                    if event.message.offset <= self.folded.get(event.message.partition, -1):
+                        continue   # folded by a catch-up already
+                    owed += self._fold(event.message)
+                await self.publisher.publish([Outgoing(*held) for held in self.quarantine.take()])
+                report_unconfigured_years(self.engine.context.calendar, self.calendar_reported)
+                await self.emit(owed)
 
     async def _tick(self) -> None:
-        await self.ensure_fresh()
-        await self.emit(self.engine.advance(self.clock()))
+        async with self._busy:
+            await self.ensure_fresh()
+            await self.emit(self.engine.advance(self.clock()))
         report_unconfigured_years(self.engine.context.calendar, self.calendar_reported)
         for rule in RULES:
             metrics.OPEN_DEADLINES.labels(rule.rule_id).set(self.engine.open_by_rule[rule.rule_id])

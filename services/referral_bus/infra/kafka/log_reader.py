@@ -8,11 +8,13 @@ Fetch high watermark is the same number, so this is correct on both.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import nullcontext
 from typing import Any
 
+import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 from kafka.partitioner.default import murmur2
@@ -20,6 +22,7 @@ from kafka.partitioner.default import murmur2
 from referral_bus.infra.progress import ReplayProgress
 from referral_bus.infra.settings import Settings
 
+log = structlog.get_logger(__name__)
 #: How old a client's view of partition leaders may get (Kafka's default: 5 minutes). aiokafka's
 #: consumer, when resetting the offsets of a partition with nothing committed yet, does not refresh
 #: its metadata on NotLeaderForPartition: after a broker failover it asked the old leader again and
@@ -57,10 +60,13 @@ async def started(consumer: AIOKafkaConsumer) -> AIOKafkaConsumer:
 
 async def read_to_end(source: str | Settings, topics: Iterable[str], *,
                       partitions: dict[str, list[int]] | None = None, timeout: float = 60.0,
-                      progress: str | None = None) -> AsyncIterator[ConsumerRecord[Any, Any]]:
+                      progress: str | None = None, start: dict[tuple[str, int], int] | None = None,
+                      since: float | None = None) -> AsyncIterator[ConsumerRecord[Any, Any]]:
     """Yield every record of ``topics`` (or the given partitions) in per-partition order, then stop.
     ``source`` is the settings (servers and credentials) or, on an unsecured broker, the bootstrap
-    servers alone. ``progress`` names the replay for a progress bar (terminal) or progress log lines."""
+    servers alone. ``progress`` names the replay for a progress bar (terminal) or progress log lines.
+    ``start`` ((topic, partition) → offset) resumes those partitions at a snapshot's positions;
+    ``since`` (epoch seconds) begins every partition at its first record written at or after then."""
     consumer = AIOKafkaConsumer(**connection(source), group_id=None, enable_auto_commit=False,
                                 auto_offset_reset="earliest", fetch_max_bytes=16 * 1024 * 1024,
                                 max_partition_fetch_bytes=4 * 1024 * 1024)
@@ -77,7 +83,7 @@ async def read_to_end(source: str | Settings, topics: Iterable[str], *,
         if not tps:
             return
         consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
+        await _seek(consumer, tps, start or {}, since)
         remaining = set(tps)
         deadline = time.monotonic() + timeout
         done = 0
@@ -107,6 +113,22 @@ async def read_to_end(source: str | Settings, topics: Iterable[str], *,
         await consumer.stop()
 
 
+async def _seek(consumer: AIOKafkaConsumer, tps: list[TopicPartition], start: dict[tuple[str, int], int],
+                since: float | None) -> None:
+    """Place each partition at its ``start`` offset, else at its first record since ``since``, else
+    at its beginning (a start below the partition's first offset is its first offset)."""
+    await consumer.seek_to_beginning(*tps)
+    if since is not None:
+        found = await consumer.offsets_for_times({tp: int(since * 1000) for tp in tps})
+        ends = await consumer.end_offsets(tps)
+        for tp in tps:
+            at = found.get(tp)
+            consumer.seek(tp, at.offset if at is not None else ends[tp])
+    firsts = await consumer.beginning_offsets([tp for tp in tps if (tp.topic, tp.partition) in start])
+    for tp, first in firsts.items():
+        consumer.seek(tp, max(first, start[(tp.topic, tp.partition)]))
+
+
 class TopicFollower:
     """Every record of ``topics`` from the beginning, then — on each ``catch_up()`` — only what was
     appended since, up to the end at that moment. For a service that must have seen another
@@ -116,6 +138,15 @@ class TopicFollower:
         self.source, self.topics = source, list(topics)
         self._consumer: AIOKafkaConsumer | None = None
         self._tps: list[TopicPartition] = []
+        #: where the next fresh consumer begins: (topic, partition) → offset (a snapshot's positions);
+        #: partitions not named begin at their first record
+        self.start: dict[tuple[str, int], int] = {}
+
+    async def positions(self) -> dict[tuple[str, int], int]:
+        """The next offset ``catch_up`` reads from, per partition (for a snapshot)."""
+        if self._consumer is None:
+            return dict(self.start)
+        return {(tp.topic, tp.partition): await self._consumer.position(tp) for tp in self._tps}
 
     async def catch_up(self, timeout: float = 30.0) -> list[ConsumerRecord[Any, Any]]:
         if self._consumer is None:
@@ -129,7 +160,7 @@ class TopicFollower:
                 await consumer.stop()
                 raise TimeoutError(f"no partitions found for {self.topics} (created? readable by this principal?)")
             consumer.assign(self._tps)
-            await consumer.seek_to_beginning(*self._tps)
+            await _seek(consumer, self._tps, self.start, None)
             self._consumer = consumer
         consumer = self._consumer
         ends = await consumer.end_offsets(self._tps)   # exact on Apache Kafka (docs/brokers.md)
@@ -156,3 +187,55 @@ def read_to_end_sync(source: str | Settings, topics: Iterable[str], **kwargs: An
     async def collect() -> list[ConsumerRecord[Any, Any]]:
         return [r async for r in read_to_end(source, list(topics), **kwargs)]
     return asyncio.run(collect())
+
+
+async def values_at(source: str | Settings, offsets: dict[tuple[str, int], int],
+                    timeout: float = 30.0) -> dict[tuple[str, int], bytes | None]:
+    """The value of the record at each (topic, partition) → offset; ``None`` where the partition
+    no longer holds that offset (deleted, truncated, or not yet written). For a snapshot's check
+    that the log still holds the records it was folded from."""
+    wanted = {TopicPartition(t, p): offset for (t, p), offset in offsets.items() if offset >= 0}
+    out: dict[tuple[str, int], bytes | None] = {key: None for key in offsets}
+    if not wanted:
+        return out
+    consumer = AIOKafkaConsumer(**connection(source), group_id=None, enable_auto_commit=False,
+                                auto_offset_reset="none")
+    await started(consumer)
+    try:
+        await consumer._client.force_metadata_update()  # noqa: SLF001 - a fresh client knows no topics yet
+        known = {tp for tp in wanted if tp.partition in (consumer.partitions_for_topic(tp.topic) or ())}
+        if not known:
+            return out
+        consumer.assign(list(known))
+        firsts = await consumer.beginning_offsets(list(known))
+        ends = await consumer.end_offsets(list(known))
+        pending = {tp for tp in known if firsts[tp] <= wanted[tp] < ends[tp]}
+        for tp in pending:
+            consumer.seek(tp, wanted[tp])
+        deadline = time.monotonic() + timeout
+        while pending:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"did not read {sorted(map(str, pending))} within {timeout}s")
+            batches = await consumer.getmany(*pending, timeout_ms=200, max_records=1)
+            for tp, records in batches.items():
+                for record in records:
+                    if record.offset == wanted[tp]:
+                        out[(tp.topic, tp.partition)] = record.value
+                    pending.discard(tp)   # a compacted or aborted offset: the next record is past it
+        return out
+    finally:
+        await consumer.stop()
+
+
+async def log_holds(source: str | Settings, topic: str, last: dict[int, int], digests: dict[int, str],
+                    service: str) -> bool:
+    """Whether ``topic`` still holds, at each partition's ``last`` folded offset, the record whose
+    SHA-256 is in ``digests`` — a snapshot's check that the log is the one it was folded from (not
+    so after a restore from an archive, or a topic made anew). Logged with the partitions when not."""
+    found = await values_at(source, {(topic, p): offset for p, offset in last.items()})
+    changed = sorted(p for (_, p), value in found.items()
+                     if value is None or hashlib.sha256(value).hexdigest() != digests.get(p))
+    if changed:
+        log.warning("snapshot.not_used", service=service, then="a full rebuild from the log",
+                    reason=f"the case log no longer holds the records it was folded from (partitions {changed})")
+    return not changed
