@@ -11,9 +11,8 @@ inbox deliveries for the scenario's cases are exactly what the deadline engine a
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,37 +27,16 @@ from referral_bus.infra.runtime import Runtime
 from referral_bus.infra.signing_keys import SigningKeyStore
 from referral_bus.simulate import load_scenario
 from referral_bus.simulate.runner import Simulation
-from referral_bus.simulate.scenario import Scenario
 from referral_bus.sla.app import record_id
 from tests.broker_helpers import ReceiptWatcher, read_topic
 from tests.conftest import Bus, wait_for
 from tests.simulate.conftest import EXAMPLES
+from tests.simulate.shifting import into_the_past
 
 pytestmark = pytest.mark.broker
 
 #: Acknowledgements name escalations the wall-clock SLA processor raises at other times.
 REPLAYABLE = [p for p in EXAMPLES if "acknowledge:" not in p.read_text()]
-
-
-def _shift(value: Any, delta: timedelta) -> Any:
-    if isinstance(value, datetime):
-        return value + delta
-    if isinstance(value, date):
-        return value + timedelta(days=delta.days)
-    if isinstance(value, dict):
-        return {k: _shift(v, delta) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_shift(v, delta) for v in value]
-    return value
-
-
-def into_the_past(scenario: Scenario) -> Scenario:
-    """The same story, ending ten minutes ago."""
-    delta = datetime.now(UTC) - timedelta(minutes=10) - max(step.at for step in scenario.steps)
-    steps = tuple(dataclasses.replace(step, at=step.at + delta, payload=_shift(step.payload, delta),
-                                      occurred_at=_shift(step.occurred_at, delta)) for step in scenario.steps)
-    return dataclasses.replace(scenario, start=scenario.start + delta, steps=steps,
-                               until=scenario.until + delta if scenario.until else None)
 
 
 def signed(runtime: Runtime, value: bytes) -> bytes:

@@ -350,13 +350,19 @@ class DeadlineEngine:
         return sorted(self.open_by_case.get(case_id, {}).values(), key=lambda d: (d.due_at, str(d.deadline_id)))
 
     def _meeting_moved(self, event: ChildProtectionMeetingScheduled) -> list[Record]:
-        """A (re)scheduled meeting: every open, unbreached deadline counted from it gets a new due time."""
+        """A (re)scheduled meeting: every open, unbreached deadline counted from it gets a new due time.
+        Steps that fell due before the event was recorded fire first, as the live timer fired them
+        (so a replay that folds the move without a tick in between owes the same records); a
+        deadline breached by then keeps its time."""
         env = event.envelope
         key = (env.case_id, event.meeting_id)
         self.meetings[key] = event.scheduled_for
         out: list[Record] = []
         for d in self._of_case(env.case_id):
-            if d.meeting != key or d.breached:
+            if d.meeting != key:
+                continue
+            out += self._fire_before(d, env.recorded_at or env.occurred_at)
+            if d.breached:
                 continue
             try:
                 due = d.rule.clock.due(event.scheduled_for, self.context)
@@ -378,16 +384,17 @@ class DeadlineEngine:
         calendar = self.context.calendar
         for d in self._of_case(env.case_id):
             recurrence = d.rule.recurrence
-            if recurrence is None or d.breached or d.stopped:
+            if recurrence is None or d.stopped:
                 continue
             for event_type, field_name in recurrence.next_due_from:
                 day = getattr(event, field_name, None) if event.event_type() == event_type else None
                 if day is None or d.rule.match_key(event) != d.match_key:
                     continue
-                at = datetime.combine(day, calendar.end_of_day, tzinfo=calendar.timezone)
-                if at >= d.due_at:
-                    continue
                 noticed = env.recorded_at or env.occurred_at
+                out += self._fire_before(d, noticed)   # as in _meeting_moved: a breach by then stays
+                at = datetime.combine(day, calendar.end_of_day, tzinfo=calendar.timezone)
+                if d.breached or at >= d.due_at:
+                    continue
                 d.opened_at, d.noticed_at, d.due_at, d.warned = noticed, None, at, False
                 self._schedule(d)
                 out.append(self._opened_record(d, env.event_id, Due(at, (
@@ -542,6 +549,14 @@ class DeadlineEngine:
                 self._close(d)  # withdrawn after its breach and the ladder has run out
             else:
                 self._schedule(d)
+        return out
+
+    def _fire_before(self, d: OpenDeadline, at: datetime) -> list[Record]:
+        """The ladder steps of ``d`` that fell due before ``at``, fired now, with its next step
+        scheduled: what the live timer had fired by the time an event that re-times ``d`` came."""
+        out = self._fire(d, at, inclusive=False)
+        if out:
+            self._schedule(d)
         return out
 
     def _schedule(self, d: OpenDeadline) -> None:
