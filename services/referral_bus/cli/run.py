@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from referral_bus.infra.kafka.kafka_cluster import LocalKafkaCluster
     from referral_bus.infra.runtime import Runtime
     from referral_bus.infra.supervisor import Service
+    from referral_bus.router.app import RouterService
+    from referral_bus.sla.app import SlaService
 
 
 def _data_dir() -> Path:
@@ -46,12 +48,15 @@ def cmd_service(args: argparse.Namespace) -> int:
     runtime = _runtime()
     if not _serve_metrics(runtime, "router" if args.command == "router" else "sla"):
         return EXIT_USAGE
+    service: RouterService | SlaService
     if args.command == "router":
-        from referral_bus.router.app import create_app
+        from referral_bus.router.app import RouterService
+        service = RouterService(runtime)
     else:
-        from referral_bus.sla.app import create_app
+        from referral_bus.sla.app import SlaService
+        service = SlaService(runtime)
     sys.argv = [sys.argv[0], "worker"]
-    run_worker(create_app(runtime), loglevel=args.faust_log_level)
+    run_worker(service.app, loglevel=args.faust_log_level, prepare=service.prepare)
     return 0
 
 

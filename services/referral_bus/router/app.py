@@ -119,6 +119,8 @@ class RouterService:
         #: partition (``None`` until the first reload), the last RECENT_KEPT event ids per partition
         self.chains = ChainFollower()
         self.positions: dict[int, int] | None = None
+        #: the first fold's (``prepare``): whether it came from a snapshot, and the records it read
+        self._prepared: tuple[bool, int] = (False, 0)
         self.digests: dict[int, str] = {}
         self.tail: dict[int, deque[uuid.UUID]] = {}
         #: when receipts were last read (epoch s; ``None``: never, read them all). A later reload reads
@@ -160,13 +162,11 @@ class RouterService:
         beginning; after that (a rebalance) from where the last reload or snapshot left off. So a
         restart or a rebalance folds only what was appended since (issue 13 item 1)."""
         started = time.monotonic()
-        restored = await self._restore() if self.positions is None else None
-        if restored is None and self.positions is None:
-            self.handler.reset()
-            self.chains, self.positions, self.digests, self.tail = ChainFollower(), {}, {}, {}
-            await self.escalations.stop()
-            self.escalations.start = {}
-        count = await self._fold_case_log(progress="rebuilding router state" if restored is None else None)
+        if self.positions is None:
+            await self.prepare()
+        restored, count = self._prepared
+        self._prepared = (False, 0)
+        count += await self._fold_case_log()
         ingress = self.runtime.catalogue.ingress_topics()
         accepted: dict[str, int] = {}   # case → the highest sequence a receipt says was appended
         since = None if self.receipts_since is None else self.receipts_since - self.receipts_lookback
@@ -187,7 +187,26 @@ class RouterService:
         self.stale = False
         self.publisher.health.set(OK)   # rebuilt, and the log holds what the receipts promise
         log.info("router.state_rebuilt", escalations=escalations, events=count, cases=len(self.handler.cases),
-                 answered=len(self.handler.answered), from_snapshot=restored is not None,
+                 answered=len(self.handler.answered), from_snapshot=restored,
+                 seconds=round(time.monotonic() - started, 3))
+
+    async def prepare(self) -> None:
+        """The first fold — this process's snapshot when it is valid (``_restore``), else the whole
+        case log — run by ``run_worker`` before the process joins its consumer group: a full rebuild
+        can outlast the poll interval (613 s at 1M log events against REFERRAL_BUS_MAX_POLL_INTERVAL's
+        300 s), and a member that long inside a batch is dropped by the group. The first ``reload``
+        then folds only what came meanwhile, and reads the receipts."""
+        if self.positions is not None:
+            return
+        started = time.monotonic()
+        restored = await self._restore() is not None
+        if not restored:
+            self.handler.reset()
+            self.chains, self.positions, self.digests, self.tail = ChainFollower(), {}, {}, {}
+            await self.escalations.stop()
+            self.escalations.start = {}
+        self._prepared = (restored, await self._fold_case_log(progress=None if restored else "rebuilding router state"))
+        log.info("router.first_fold", from_snapshot=restored, events=self._prepared[1], cases=len(self.handler.cases),
                  seconds=round(time.monotonic() - started, 3))
 
     async def _fold_case_log(self, progress: str | None = None) -> int:
@@ -393,7 +412,3 @@ def parse_source(value: bytes | None) -> Source | None:
         return None
     topic, partition, offset = value.decode().rsplit(":", 2)
     return (topic, int(partition), int(offset))
-
-
-def create_app(runtime: Runtime) -> faust.App:
-    return RouterService(runtime).app

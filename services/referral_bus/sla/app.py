@@ -108,6 +108,11 @@ class SlaService:
         self.emitted_positions: dict[tuple[str, int], int] = {}
         self.stale = True
         self._first = True
+        #: the first fold's (``prepare``): whether it came from a snapshot, what it owes and the
+        #: cases the SLA topics name that it did not hold, for the first ``ensure_fresh``
+        self._restored = False
+        self._owed: list[Record] = []
+        self._unknown: set[str] = set()
         self._lock = asyncio.Lock()
         #: held while events are folded and what they owe is emitted, and by a snapshot: a snapshot
         #: never holds a folded event whose records were not emitted yet
@@ -150,16 +155,14 @@ class SlaService:
             if not self.stale:
                 return
             started = time.monotonic()
-            restored = False
             if self._first:
-                restored = await self._restore()
-                if not restored:
-                    self.engine, self.chains, self.folded, self.digests = self._new_engine(), ChainFollower(), {}, {}
-                    self.emitted, self.emitted_positions = set(), {}
-                self._first = False
-            owed = await self._fold_case_log(progress=None if restored else "rebuilding deadlines")
+                await self._first_fold()
+            owed, self._owed = self._owed, []
+            restored, self._restored = self._restored, False
+            owed += await self._fold_case_log()
             owed += self.engine.advance(self.clock())
-            unknown_cases = await self._catch_up_emitted()
+            unknown_cases = self._unknown | await self._catch_up_emitted()
+            self._unknown = set()
             if unknown_cases:
                 # another process may have emitted for cases appended after the fold: catch up once more
                 owed += await self._fold_case_log()
@@ -173,6 +176,29 @@ class SlaService:
             log.info("sla.state_rebuilt", open_deadlines=len(self.engine.open), emitted=len(self.emitted),
                      missing=len(missing), from_snapshot=restored, seconds=round(time.monotonic() - started, 3))
             await self.emit(missing)
+
+    async def prepare(self) -> None:
+        """The first fold, run by ``run_worker`` before the process joins its consumer group: a full
+        rebuild can outlast the poll interval (REFERRAL_BUS_MAX_POLL_INTERVAL, 300 s; 315 s at 1M log
+        events), and a member that long inside ``ensure_fresh`` was dropped by the group and its
+        stream never resumed. The first ``ensure_fresh`` then folds only what came meanwhile."""
+        async with self._lock:
+            if self._first:
+                await self._first_fold()
+
+    async def _first_fold(self) -> None:
+        """This process's snapshot when it is valid (``_restore``), else the whole case log; then
+        what was emitted. What it owes is kept for the first ``ensure_fresh`` to emit."""
+        started = time.monotonic()
+        self._restored = await self._restore()
+        if not self._restored:
+            self.engine, self.chains, self.folded, self.digests = self._new_engine(), ChainFollower(), {}, {}
+            self.emitted, self.emitted_positions = set(), {}
+            self._owed = await self._fold_case_log(progress="rebuilding deadlines")
+        self._unknown = await self._catch_up_emitted()
+        self._first = False
+        log.info("sla.first_fold", from_snapshot=self._restored, open_deadlines=len(self.engine.open),
+                 emitted=len(self.emitted), seconds=round(time.monotonic() - started, 3))
 
     async def _fold_case_log(self, progress: str | None = None) -> list[Record]:
         """Fold the case log from the positions folded so far to its true end; returns what it owes."""
@@ -327,7 +353,3 @@ def log_escalations(escalations: list[tuple[EscalationRaised, float]]) -> None:
         log.warning("sla.escalation", escalation_id=str(record.escalation_id), case_id=record.case_id,
                     rule_id=record.rule_id, paragraph=record.paragraph,
                     escalated_to=record.escalated_to_agency_id, fired_late_seconds=round(fired_late, 3))
-
-
-def create_app(runtime: Runtime) -> faust.App:
-    return SlaService(runtime).app

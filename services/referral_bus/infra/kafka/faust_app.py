@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,8 +129,19 @@ class AckedPublisher:
             self._producer = None
 
 
-def run_worker(app: faust.App, loglevel: str = "warn") -> None:
-    """Run a Faust worker until SIGTERM/SIGINT (Faust installs the signal handlers)."""
+def run_worker(app: faust.App, loglevel: str = "warn",
+               prepare: Callable[[], Coroutine[Any, Any, None]] | None = None) -> None:
+    """Run a Faust worker until SIGTERM/SIGINT (Faust installs the signal handlers). ``prepare``:
+    the service's first fold, run to its end before the worker joins the consumer group, on an
+    event loop of its own (closed after; Faust's stays untouched): a fold inside the group that
+    outlasts the poll interval would have the member dropped (docs/decisions.md 75)."""
+    if prepare is not None:
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(prepare())
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
     # redirect_stdouts=False: our structlog JSON lines go to stderr as they are, not wrapped by
     # Faust's logger as "[WARNING] {...}"
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
