@@ -1,9 +1,11 @@
 """The SLA processor as a Faust app around the pure ``DeadlineEngine``.
 
 Exactly-once effects without transactions: the engine's output is a deterministic function of the
-case log and the clock, and every record has a deterministic id. On start (and after a rebalance)
-the service folds the whole case log and reads what it already emitted (rb.sla, rb.escalations);
-anything the engine owes that is not there yet is emitted, nothing already there is emitted again.
+case log and the clock, and every record has a deterministic id. Before joining its group the
+service folds the case log (from its snapshot, or the whole log) and reads what was already emitted
+(rb.sla, rb.escalations); after each rebalance it catches up from where it is. Anything the engine
+owes that is not there yet is emitted, nothing already there is emitted again. Its timer fires only
+for the cases of its own partitions (decision 76).
 Warnings and escalations go to the agencies' inboxes first and to rb.sla / rb.escalations last, so
 a crash in between re-delivers (consumers dedupe by rb-delivery-id) rather than loses.
 """
@@ -20,6 +22,7 @@ from typing import Any, cast
 
 import faust
 import structlog
+from faust.types import TP
 
 from referral_bus.contracts.base import Event, Record
 from referral_bus.contracts.sla_records import SLA_RECORD_TYPES, DeadlineOpened, EscalationRaised
@@ -36,7 +39,7 @@ from referral_bus.infra.kafka.faust_app import (
     make_app,
     to_headers,
 )
-from referral_bus.infra.kafka.log_reader import log_holds, read_to_end
+from referral_bus.infra.kafka.log_reader import log_holds, partition_for_key, read_to_end
 from referral_bus.infra.quarantine import Quarantine
 from referral_bus.infra.runtime import Runtime
 from referral_bus.infra.snapshots import SnapshotStore, restore, save_when_due
@@ -108,6 +111,9 @@ class SlaService:
         self.emitted_positions: dict[tuple[str, int], int] = {}
         self.stale = True
         self._first = True
+        #: the case-log partitions assigned to this process (``_on_assigned``), and how many there are
+        self.owned: set[int] = set()
+        self.partitions = cat.partitions("case_log")
         #: the first fold's (``prepare``): whether it came from a snapshot, what it owes and the
         #: cases the SLA topics name that it did not hold, for the first ``ensure_fresh``
         self._restored = False
@@ -132,6 +138,7 @@ class SlaService:
         self.app.agent(case_log, name="deadlines", concurrency=1)(self._consume)
         self.app.timer(interval=runtime.settings.sla_tick_seconds)(self._tick)
         self.app.on_partitions_assigned.connect(self._on_assigned)
+        self.app.on_partitions_revoked.connect(self._on_revoked)
         if self.snapshots is not None:
             self.app.timer(runtime.settings.state_snapshot_seconds)(self._snapshot_when_due)
 
@@ -143,8 +150,19 @@ class SlaService:
         if self.snapshots is not None:
             self.snapshots.close()
 
-    async def _on_assigned(self, *args: object, **kwargs: object) -> None:
+    async def _on_assigned(self, *args: Any, **kwargs: Any) -> None:
+        """Faust's whole new assignment: the case-log partitions whose events this process folds
+        as they come; the rest of its engine is current only as of its last catch-up."""
+        assigned: set[TP] = args[1]   # (sender, assigned)
+        self.owned = {tp.partition for tp in assigned if tp.topic == self.case_log}
         self.stale = True
+
+    async def _on_revoked(self, *args: object, **kwargs: object) -> None:
+        self.owned = set()   # until the next assignment, another process may fold any partition
+
+    def owns(self, case_id: str) -> bool:
+        """Whether this process folds ``case_id``'s events as they come (its case-log partition is ours)."""
+        return partition_for_key(case_id.encode(), self.partitions) in self.owned
 
     async def ensure_fresh(self) -> None:
         """Bring the engine up to the case log's true end and learn what was already emitted; emit
@@ -295,7 +313,9 @@ class SlaService:
     async def _tick(self) -> None:
         async with self._busy:
             await self.ensure_fresh()
-            await self.emit(self.engine.advance(self.clock()))
+            # only this process's partitions: another process may have folded the event that met a
+            # deadline of its own cases since this one caught up (a false escalation otherwise)
+            await self.emit(self.engine.advance(self.clock(), owns=self.owns))
         report_unconfigured_years(self.engine.context.calendar, self.calendar_reported)
         for rule in RULES:
             metrics.OPEN_DEADLINES.labels(rule.rule_id).set(self.engine.open_by_rule[rule.rule_id])

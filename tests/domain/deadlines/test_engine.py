@@ -374,3 +374,22 @@ def test_retimed_deadline_reports_its_new_start(engine: DeadlineEngine) -> None:
     later = removal(at=T0 + timedelta(hours=30), seq=2)
     [retimed] = [r for r in engine.on_event(later) if isinstance(r, DeadlineOpened) and r.rule_id.startswith("6.3")]
     assert retimed.opened_at == T0 + timedelta(hours=30)
+
+
+def test_a_tick_for_some_cases_sets_the_others_aside_until_a_tick_for_all(engine: DeadlineEngine) -> None:
+    """Several SLA processes share the partitions: each ticks only for the cases it folds as they
+    come. Another's case may have been met by an event this engine has not seen: its steps wait,
+    untouched, for the catch-up that precedes a tick for every case."""
+    for case in ("MINE", "THEIRS"):
+        engine.on_event(removal(case))
+    after_due = T0 + timedelta(hours=3) + GRACE + timedelta(seconds=1)
+    mine = engine.advance(after_due, owns=lambda case: case == "MINE")
+    assert {r.case_id for r in only(mine, EscalationRaised)} == {"MINE"}
+    assert engine.advance(after_due + timedelta(minutes=5), owns=lambda case: case == "MINE") == []
+    # the catch-up folds the other process's event: the deadline was met, nothing is owed for it
+    assert kinds(only(engine.on_event(report(T0 + timedelta(hours=1), case="THEIRS")), DeadlineMet)) == ["DeadlineMet"]
+    assert only(engine.advance(after_due + timedelta(minutes=6)), EscalationRaised) == []
+    # had it not been met, the tick for every case raises it then
+    engine.on_event(removal("LATER"))
+    assert engine.advance(after_due, owns=lambda case: False) == []
+    assert {r.case_id for r in only(engine.advance(after_due), EscalationRaised)} == {"LATER"}

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from uuid import UUID, uuid5
@@ -147,6 +148,9 @@ class DeadlineEngine:
         #: (time of the next ladder step, deadline id) per deadline; entries of closed, acknowledged
         #: or re-timed deadlines are skipped when they surface (lazy deletion): a tick costs O(k log n)
         self._due_heap: list[tuple[datetime, str, UUID]] = []
+        #: due entries of cases another process folds (``advance(owns=…)``), kept for the next
+        #: ``advance`` of every case: after a catch-up, when this engine's view of them is current
+        self._set_aside: list[tuple[datetime, str, UUID]] = []
         self.case_city: dict[str, City] = {}
         self.last_sequence: dict[str, int] = {}
         #: rule id → open deadlines, kept as they open and close (read by the metrics)
@@ -533,14 +537,25 @@ class DeadlineEngine:
             self._close(d)
         return out
 
-    def advance(self, now: datetime) -> list[Record]:
+    def advance(self, now: datetime, owns: Callable[[str], bool] | None = None) -> list[Record]:
         """Every ladder step (warning, breach, further escalation) whose time plus grace has passed
-        by ``now``, in time order."""
+        by ``now``, in time order. ``owns``: only the cases it says this process folds as they come
+        (its partitions, when several processes share them); the others' steps are set aside
+        untouched — this engine may not have seen the event that met them — until an ``advance``
+        without ``owns``, which a process makes only after catching up with the whole log."""
         out: list[Record] = []
         heap = self._due_heap
+        if owns is None and self._set_aside:
+            for entry in self._set_aside:
+                heapq.heappush(heap, entry)
+            self._set_aside = []
         while heap and heap[0][0] + self.grace <= now:
-            at, _, deadline_id = heapq.heappop(heap)
+            entry = heapq.heappop(heap)
+            at, _, deadline_id = entry
             d = self.open.get(deadline_id)
+            if d is not None and owns is not None and not owns(d.case_id):
+                self._set_aside.append(entry)
+                continue
             step = d.next_step() if d else None
             if d is None or step is None or step[0] != at:
                 continue  # closed, acknowledged or re-timed: a newer entry (if any) is in the heap
