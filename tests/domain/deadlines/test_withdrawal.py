@@ -141,6 +141,21 @@ def test_a_breach_before_the_withdrawal_stands(engine: DeadlineEngine) -> None:
     assert not log.of(DeadlineWithdrawn)   # a breach stays a breach; its ladder runs until acknowledged
 
 
+
+@pytest.mark.parametrize("ticked", [True, False], ids=["ticked-before", "no-tick-before"])
+def test_a_withdrawal_that_fires_the_breach_itself_leaves_its_ladder_running(engine: DeadlineEngine,
+                                                                              ticked: bool) -> None:
+    """Withdrawn three days on, past the 2-working-day due time: whether the timer breached it first
+    (live) or the withdrawal fires the breach itself (a rebuild folding both events, then one tick),
+    the later levels still come. Before, the second way lost levels 2 and 3."""
+    made = referral(kind=ReferralKind.NGO_SUPPORT)
+    records = engine.on_event(on_log(made, 1, recorded_at=T0))
+    if ticked:
+        records += engine.advance(T0 + timedelta(days=3) - timedelta(seconds=1))
+    records += engine.on_event(on_log(withdrawal(made), 2, recorded_at=T0 + timedelta(days=3)))
+    records += engine.advance(LATER + timedelta(days=60))
+    assert [r.level for r in records if isinstance(r, EscalationRaised)] == [1, 2, 3]
+
 def test_replay_gives_the_same_records(directory: Directory) -> None:
     made = referral()
     gone = withdrawal(made)

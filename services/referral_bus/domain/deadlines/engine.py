@@ -438,7 +438,7 @@ class DeadlineEngine:
             if key in closed_groups:
                 continue  # one completing event closes the oldest deadline of each rule (FIFO)
             closed_groups.add(key)
-            out += self._fire(d, completed_at, inclusive=False)  # steps that fell due before it came
+            out += self._fire_before(d, completed_at)  # steps that fell due before it came
             self._close(d)
             if completed_at <= d.due_at:
                 out.append(DeadlineMet(
@@ -511,7 +511,7 @@ class DeadlineEngine:
         live and on replay); a breached deadline keeps its ladder until acknowledged, then goes."""
         env = event.envelope
         at = env.recorded_at or env.occurred_at
-        out = self._fire(d, at, inclusive=False)
+        out = self._fire_before(d, at)
         if d.breached:
             d.stopped = True
             self._unlive(d)
@@ -531,7 +531,7 @@ class DeadlineEngine:
         if d is None:
             return []
         acknowledged_at = event.envelope.recorded_at or event.envelope.occurred_at
-        out = self._fire(d, acknowledged_at, inclusive=False)  # levels that fell due before it came
+        out = self._fire_before(d, acknowledged_at)  # levels that fell due before it came
         d.acknowledged = True
         if d.stopped:
             self._close(d)
@@ -568,7 +568,9 @@ class DeadlineEngine:
 
     def _fire_before(self, d: OpenDeadline, at: datetime) -> list[Record]:
         """The ladder steps of ``d`` that fell due before ``at``, fired now, with its next step
-        scheduled: what the live timer had fired by the time an event that re-times ``d`` came."""
+        scheduled: what the live timer had fired by the time an event touching ``d`` (completing,
+        withdrawing, acknowledging, re-timing it) came. Every firing outside ``advance`` goes
+        through here, so the ladder goes on after it whether or not a tick came first."""
         out = self._fire(d, at, inclusive=False)
         if out:
             self._schedule(d)
