@@ -314,8 +314,10 @@ class SlaService:
         async with self._busy:
             await self.ensure_fresh()
             # only this process's partitions: another process may have folded the event that met a
-            # deadline of its own cases since this one caught up (a false escalation otherwise)
-            await self.emit(self.engine.advance(self.clock(), owns=self.owns))
+            # deadline of its own cases since this one caught up (a false escalation otherwise); a
+            # process holding every partition asks nothing per case (an end-of-day burst's hot path)
+            owns = None if len(self.owned) == self.partitions else self.owns
+            await self.emit(self.engine.advance(self.clock(), owns=owns))
         report_unconfigured_years(self.engine.context.calendar, self.calendar_reported)
         for rule in RULES:
             metrics.OPEN_DEADLINES.labels(rule.rule_id).set(self.engine.open_by_rule[rule.rule_id])
