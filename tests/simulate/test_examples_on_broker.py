@@ -30,13 +30,9 @@ from referral_bus.simulate.runner import Simulation
 from referral_bus.sla.app import record_id
 from tests.broker_helpers import ReceiptWatcher, read_topic
 from tests.conftest import Bus, wait_for
-from tests.simulate.conftest import EXAMPLES
-from tests.simulate.shifting import into_the_past
+from tests.simulate.shifting import REPLAYABLE, into_the_past
 
 pytestmark = pytest.mark.broker
-
-#: Acknowledgements name escalations the wall-clock SLA processor raises at other times.
-REPLAYABLE = [p for p in EXAMPLES if "acknowledge:" not in p.read_text()]
 
 
 def signed(runtime: Runtime, value: bytes) -> bytes:

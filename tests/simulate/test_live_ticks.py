@@ -20,8 +20,7 @@ from referral_bus.infra.runtime import Runtime, load_runtime
 from referral_bus.simulate import load_scenario
 from referral_bus.simulate.runner import Simulation
 from referral_bus.sla.app import record_id
-from tests.simulate.conftest import EXAMPLES
-from tests.simulate.shifting import into_the_past
+from tests.simulate.shifting import REPLAYABLE, into_the_past
 
 #: a week of moments, 7 hours apart: the replay lands on every weekday and time of day
 MOMENTS = [datetime(2026, 11, 23, tzinfo=UTC) + timedelta(hours=7 * i) for i in range(24)]
@@ -43,7 +42,7 @@ def recorded_now(path: Path, runtime: Runtime, now: datetime) -> list[Event]:
     return simulation.appended
 
 
-@pytest.mark.parametrize("path", [p for p in EXAMPLES if "acknowledge:" not in p.read_text()], ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", REPLAYABLE, ids=lambda p: p.stem)
 def test_ticks_between_events_owe_what_one_fold_owes(path: Path, runtime: Runtime) -> None:
     for now in MOMENTS:
         events = recorded_now(path, runtime, now)
