@@ -20,12 +20,17 @@ def available() -> list[str]:
 
 
 @contextmanager
-def local_broker_at(kind: str) -> Iterator[tuple[str, Path]]:
+def local_broker_at(kind: str, snapshot_seconds: float = 60) -> Iterator[tuple[str, Path]]:
     """A fresh broker of ``kind``; yields its bootstrap servers and its data directory (where the
     Apache Kafka node keeps its log segments: the storage figures are read from there). The
-    environment is restored afterwards (the Tansu adapter sets settings for the processes it serves)."""
+    environment is restored afterwards (the Tansu adapter sets settings for the processes it serves).
+
+    Services started meanwhile save their state snapshot every ``snapshot_seconds``: by default the
+    deployed interval (60 s), not the tests' 2 s, whose snapshots took a quarter of the SLA
+    processor's CPU in the pipeline benchmark; the restart benchmark asks for 2 s to time restarts."""
     saved = dict(os.environ)
     os.environ["REFERRAL_BUS_BROKER"] = kind
+    os.environ["REFERRAL_BUS_STATE_SNAPSHOT_SECONDS"] = str(snapshot_seconds)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             broker = start_local_broker(Path(tmp) / "broker")

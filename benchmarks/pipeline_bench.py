@@ -22,6 +22,11 @@ the subject wrote to (same partition counts, same key); the clock stops when a f
 last of them. Two baselines: the router's writes alone, and the router's plus the SLA processor's.
 The pass-through does no decoding, validation, signature check, hashing, sealing, routing or
 deadline evaluation: the ratio says what all of that costs against moving the same bytes.
+
+Also, per round, the CPU time (user + system, from ``/proc``) the router and the SLA processor
+spent from the clock's start until the round's records had all been seen, per input event: a
+figure of the services' own work that the broker's, the producer's and the machine's other load
+do not blur as they blur the rates (what issue 13 item 3's hot-path changes are judged by).
 """
 
 from __future__ import annotations
@@ -207,6 +212,12 @@ async def passthrough(servers: str, police, keys: list[bytes], values: list[byte
     return n / (finished - start)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (``/proc/<pid>/stat``, Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def sla_records_owed(runtime, events) -> int:  # type: ignore[no-untyped-def]
     """How many records the SLA processor writes to ``rb.sla`` for ``events`` (the pure engine, same rules)."""
     engine = runtime.deadline_engine()
@@ -258,8 +269,12 @@ def run(n: int = 2000, broker: str = "kafka",
                 keys = [e.envelope.case_id.encode() for e in events]
                 owed = sla_records_owed(runtime, events)
                 before = end_offsets(servers, bus_topics)
+                pids = {service: bus.processes[service].pid for service in ("router", "sla")}
+                cpu_before = {service: cpu_seconds(pid) for service, pid in pids.items()}
                 start, router_end, sla_end = asyncio.run(_subject(
                     servers, police, ingress, keys, values, {receipts: n}, {sla_topic: owed}, before))
+                for service, pid in pids.items():
+                    out[f"{service} CPU ms per event"].append((cpu_seconds(pid) - cpu_before[service]) * 1000 / n)
                 out["router (to last receipt) events/s"].append(n / (router_end - start))
                 out["router + SLA (to last SLA record) events/s"].append(n / (sla_end - start))
                 time.sleep(3)  # let stragglers (checkpoints, inbox copies) land before counting

@@ -119,7 +119,7 @@ def run(sizes: tuple[int, ...] = (100_000,), events_per_case: int = 30,
     """Above ``again_up_to`` events only the first start (a full rebuild) is timed."""
     results = []
     for n in sizes:
-        with local_broker_at("kafka") as (servers, _), tempfile.TemporaryDirectory() as tmp:
+        with local_broker_at("kafka", snapshot_seconds=2) as (servers, _), tempfile.TemporaryDirectory() as tmp:
             bus = start_bus(servers, Path(tmp), services=())
             try:
                 began = time.monotonic()

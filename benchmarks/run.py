@@ -73,6 +73,8 @@ def pipeline(events: int, rounds: int, broker_list: list[str]) -> None:
         for label, subject, base, ratio in rows:
             print(f"  {label:<46} {p[subject]:>8,.0f} events/s; same-writes pass-through {p[base]:>8,.0f} /s; "
                   f"ratio {p[ratio]:.3f} (range {p[ratio + ' min']:.3f}–{p[ratio + ' max']:.3f})")
+        print(f"  CPU per input event (median of rounds): router {p['router CPU ms per event']:.2f} ms, "
+              f"SLA processor {p['sla CPU ms per event']:.2f} ms")
 
 
 def replay(events: int, rounds: int, broker_list: list[str]) -> None:

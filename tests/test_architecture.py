@@ -10,8 +10,9 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "services" / "referral_bus"
 PURE = ("contracts", "domain")
 #: What pure code may import besides the standard library and itself.
-#: (cryptography: signatures are computation on bytes, no I/O — domain/signatures.py)
-ALLOWED_THIRD_PARTY = {"pydantic", "holidays", "dateutil", "cryptography"}
+#: (cryptography: signatures are computation on bytes, no I/O — domain/signatures.py; orjson:
+#: canonical JSON, a pure encoder — domain/canonical.py)
+ALLOWED_THIRD_PARTY = {"pydantic", "holidays", "dateutil", "cryptography", "orjson"}
 FORBIDDEN_OWN = ("referral_bus.infra", "referral_bus.router", "referral_bus.sla", "referral_bus.projections",
                  "referral_bus.sdk", "referral_bus.auditor", "referral_bus.simulate", "referral_bus.cli",
                  "referral_bus.demo", "referral_bus.deployment", "referral_bus.interop")

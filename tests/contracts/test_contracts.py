@@ -42,3 +42,18 @@ def test_event_type_must_match_record() -> None:
     env = envelope(NGODecision, "C-1", "x")
     with pytest.raises(ValidationError, match="envelope.event_type is 'NGODecision'"):
         ReferralMade(envelope=env, referral_kind=ReferralKind.CHILD_PROTECTION, city=City.ALMATY, child_age_years=3)
+
+
+def test_no_contract_holds_a_float_where_the_canonical_json_makers_would_differ() -> None:
+    """orjson writes ``1.5e-7`` where the standard library (the canonical form's definition) writes
+    ``1.5e-07``: the one difference over what contracts could hold (domain/canonical.py). A float
+    added to a contract must first come with a canonical form of its own."""
+    import json
+    import re
+
+    from referral_bus.contracts import ALL_RECORDS
+    from referral_bus.domain.canonical import canonical_json, stdlib_canonical_json
+    from referral_bus.infra.codec.schema_export import avro_schema
+    for name, model in ALL_RECORDS.items():
+        assert not re.search(r'"(float|double)"', json.dumps(avro_schema(model))), f"{name} holds a float"
+    assert stdlib_canonical_json(1.5e-7) != canonical_json(1.5e-7)   # why it matters
