@@ -113,6 +113,23 @@ def test_a_submission_appended_before_a_crash_is_answered_accepted_when_it_comes
     assert resent.receipt.status is ReceiptStatus.DUPLICATE and resent.receipt.sequence == 1
 
 
+
+def test_a_fold_before_the_tail_keeps_idempotency_without_routing_again(
+        core: SubmissionHandler, codec: Codec, directory: Directory) -> None:
+    """A rebuild folds the appends before each partition's tail with ``remember=False``: the case's
+    sequence, chain and duplicate fingerprints are the same, but no deliveries are worked out or
+    kept (only the tail's appends can still owe a receipt). Its resubmission is still a DUPLICATE,
+    with nothing re-sent; one before a crash is not the case here (it would be in the tail)."""
+    event = removal()
+    appended = submit(core, codec, event, offset=3).appended
+    fresh = SubmissionHandler(codec, directory, INGRESS, max_event_bytes=4096, max_clock_skew=timedelta(minutes=5),
+                              clock=lambda: NOW)
+    fresh.fold(codec.decode(codec.encode(appended)), source=(POLICE, 0, 3), remember=False)  # type: ignore[arg-type]
+    assert not fresh.recent
+    assert fresh.cases["C-1"] == core.cases["C-1"] and fresh.event_cases == core.event_cases
+    again = submit(fresh, codec, event, offset=4)
+    assert (again.receipt.status, again.receipt.sequence, again.deliveries) == (ReceiptStatus.DUPLICATE, 1, [])
+
 def test_submissions_already_answered_are_skipped_once(core: SubmissionHandler, codec: Codec) -> None:
     """A receipt on a receipts topic means the submission was fully handled: coming round again after a
     crash (offsets not yet committed), it gets no second receipt."""

@@ -45,7 +45,7 @@ from referral_bus.infra.kafka.faust_app import (
     make_app,
     to_headers,
 )
-from referral_bus.infra.kafka.log_reader import TopicFollower, log_holds, read_to_end
+from referral_bus.infra.kafka.log_reader import TopicFollower, end_offsets, log_holds, read_to_end
 from referral_bus.infra.quarantine import Quarantine
 from referral_bus.infra.runtime import Runtime
 from referral_bus.infra.signing_keys import SigningKeyError, SigningKeyStore
@@ -214,11 +214,16 @@ class RouterService:
         assert self.positions is not None
         count = 0
         start = {(self.case_log, p): offset for p, offset in self.positions.items()}
+        # the deliveries of each partition's last RECENT_KEPT appends are remembered (one of them may
+        # still owe its receipt: ``recent``); those before are folded without routing them again
+        ends = await end_offsets(self.runtime.settings, self.case_log)
+        tail_from = {p: end - RECENT_KEPT for p, end in ends.items()}
         async for record in read_to_end(self.runtime.settings, [self.case_log], progress=progress, start=start):
             headers = dict(record.headers or ())
             event = self.quarantine.decode(record, Event, self.chains)   # a poison record is set aside, not fatal
             if isinstance(event, Event):
-                self.handler.fold(event, source=parse_source(headers.get(SOURCE_HEADER)))
+                self.handler.fold(event, source=parse_source(headers.get(SOURCE_HEADER)),
+                                  remember=record.offset >= tail_from.get(record.partition, 0))
                 self.tail.setdefault(record.partition, deque(maxlen=RECENT_KEPT)).append(event.envelope.event_id)
             self.positions[record.partition] = record.offset + 1
             self.digests[record.partition] = hashlib.sha256(record.value or b"").hexdigest()

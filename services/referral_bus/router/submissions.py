@@ -195,20 +195,26 @@ class SubmissionHandler:
         else:
             self.escalations_waiting.setdefault(record.case_id, []).append(record)
 
-    def fold(self, event: Event, source: Source | None = None) -> None:
+    def fold(self, event: Event, source: Source | None = None, *, remember: bool = True) -> None:
         """Apply an event read back from the case log (at start-up or after a rebalance);
-        ``source`` is the submission it was appended from (the record's ``rb-source`` header)."""
+        ``source`` is the submission it was appended from (the record's ``rb-source`` header).
+        ``remember``: work out the deliveries it was owed and keep them in ``recent`` — needed only
+        for the last appends of each partition (one of them may still owe its receipt); routing and
+        the copies were ~40 % of a fold's cost, so the router's rebuild leaves it to the tail."""
         state = self.case(event.envelope.case_id)
         if (event.envelope.sequence or 0) <= state.last_sequence:
             return
         opened, data_key, case_key = self._open_logged(event)
-        try:
-            deliveries = route(opened, state, self.directory)
-        except Rejection:  # the directory changed since: nothing to re-send
-            deliveries = []
+        deliveries: list[Delivery] = []
+        if remember:
+            try:
+                deliveries = route(opened, state, self.directory)
+            except Rejection:  # the directory changed since: nothing to re-send
+                pass
         fold(state, opened, self.directory)
         self.event_cases[event.envelope.event_id] = state.case_id
-        self._remember(event, deliveries, source, data_key, case_key)
+        if remember:
+            self._remember(event, deliveries, source, data_key, case_key)
 
     def _remember(self, event: Event, deliveries: list[Delivery], source: Source | None,
                   data_key: bytes | None = None, case_key: CaseKey | None = None) -> list[tuple[Delivery, Event]]:

@@ -227,6 +227,20 @@ async def values_at(source: str | Settings, offsets: dict[tuple[str, int], int],
         await consumer.stop()
 
 
+async def end_offsets(source: str | Settings, topic: str) -> dict[int, int]:
+    """Each partition of ``topic`` → the offset its next record will get (its end, now)."""
+    consumer = await started(AIOKafkaConsumer(**connection(source), group_id=None, enable_auto_commit=False))
+    try:
+        found = consumer.partitions_for_topic(topic)
+        if found is None:
+            await consumer._client.force_metadata_update()  # noqa: SLF001 - topic may be brand new
+            found = consumer.partitions_for_topic(topic) or set()
+        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in sorted(found)])
+        return {tp.partition: offset for tp, offset in ends.items()}
+    finally:
+        await consumer.stop()
+
+
 async def log_holds(source: str | Settings, topic: str, last: dict[int, int], digests: dict[int, str],
                     service: str) -> bool:
     """Whether ``topic`` still holds, at each partition's ``last`` folded offset, the record whose
