@@ -163,7 +163,7 @@ class CaseState:
     last_hash: str = GENESIS
     last_recorded_at: datetime | None = None
     #: event id → (sequence, content fingerprint): idempotency by event id.
-    events: dict[UUID, tuple[int, str]] = field(default_factory=dict)
+    events: dict[UUID, tuple[int, bytes]] = field(default_factory=dict)
     event_types: list[str] = field(default_factory=list)
     #: escalation id → the escalation (from the SLA processor's records, not the case log): who may
     #: acknowledge it

@@ -34,18 +34,19 @@ def record_chain_hash(previous_hash: str, record: Record) -> str:
     return hashlib.sha256(previous_hash.encode() + canonical_json(body)).hexdigest()
 
 
-def content_fingerprint(event: Event) -> str:
+def content_fingerprint(event: Event) -> bytes:
     """Hash of what the producer submitted (router-set fields and the signature blanked): detects an
     event id reused for different content. Not the signature: the same event re-sent after its
     agency rotated its key is the same event (domain/signatures.py). Taken of the *opened* event
     (``domain/sealing.py``), ``sealed`` blank: the same event sealed again under a new data key is
-    the same event."""
+    the same event. The 32-byte digest, not its hex text: one is kept per event on the log, in the
+    router's state (65 bytes of memory against 113)."""
     body = as_written(event)
     if "sealed" in body:
         body["sealed"] = None
     body["envelope"] = {**body["envelope"], "hash": None, "previous_hash": None, "sequence": None,
                         "recorded_at": None, "signature": None}
-    return hashlib.sha256(canonical_json(body, ascii_only=True)).hexdigest()
+    return hashlib.sha256(canonical_json(body, ascii_only=True)).digest()
 
 
 class ChainFollower:
