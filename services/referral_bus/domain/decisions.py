@@ -80,7 +80,7 @@ def fold(state: CaseState, event: Event, directory: Directory | None = None) -> 
     """Apply one event that is on the case log (sequence and hash set) to its case's state."""
     env = event.envelope
     step = step_of(event)
-    state.events[env.event_id] = (env.sequence or state.last_sequence + 1, content_fingerprint(event))
+    state.note_logged(env.event_id, env.sequence or state.last_sequence + 1, content_fingerprint(event))
     state.last_sequence = env.sequence or state.last_sequence + 1
     state.last_hash = env.hash or state.last_hash
     state.last_recorded_at = env.recorded_at or state.last_recorded_at

@@ -394,8 +394,9 @@ class SubmissionHandler:
                             field="envelope.event_id")
         # not stored until accepted: rejected submissions must not grow state for made-up case ids
         state = self.cases.get(env.case_id) or CaseState(env.case_id)
-        if env.event_id in state.events:
-            sequence, fingerprint = state.events[env.event_id]
+        on_log = state.logged(env.event_id)
+        if on_log is not None:
+            sequence, fingerprint = on_log
             if fingerprint != content_fingerprint(opened):
                 raise Rejection(Code.EVENT_ID_CONFLICT, "event id already on the case log with different content",
                                 field="envelope.event_id")
