@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
+from uuid import UUID
 
 import faust
 import structlog
@@ -81,13 +82,16 @@ class SlaSnapshot:
     chain_heads: dict[str, tuple[int, str]]
     folded: dict[int, int]
     digests: dict[int, str]
-    emitted: set[str]
+    emitted: set[bytes]
     emitted_positions: dict[tuple[str, int], int]
 
 
-def record_id(record: Record) -> str:
-    """The deterministic id of an SLA record (escalations have their own)."""
-    return str(getattr(record, "escalation_id", None) or getattr(record, "sla_event_id", None))
+def record_id(record: Record) -> bytes:
+    """The deterministic id of an SLA record (escalations have their own), as its 16 bytes: one is
+    kept per record ever emitted (``emitted``), 49 bytes of memory against 85 for its text."""
+    found = getattr(record, "escalation_id", None) or getattr(record, "sla_event_id", None)
+    assert isinstance(found, UUID), f"{type(record).__name__} has no SLA record id"
+    return found.bytes
 
 
 class SlaService:
@@ -99,7 +103,7 @@ class SlaService:
         self.sla_topic = cat.name("sla")
         self.escalations = cat.name("escalations")
         self.engine = self._new_engine()
-        self.emitted: set[str] = set()
+        self.emitted: set[bytes] = set()
         #: year → working-day due times counted through it without its transfers, already reported
         self.calendar_reported: dict[int, int] = {}
         #: each case's chain head, and the last case-log offset per partition folded (by a catch-up
