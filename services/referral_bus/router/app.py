@@ -75,7 +75,7 @@ class RouterSnapshot:
 
     taken_at: float
     cases: dict[str, CaseState]
-    event_cases: dict[uuid.UUID, str]
+    event_cases: dict[bytes, str]
     escalations_waiting: dict[str, list[EscalationRaised]]
     recent: dict[uuid.UUID, Recent]
     chain_heads: dict[str, tuple[int, str]]

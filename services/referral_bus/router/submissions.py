@@ -142,7 +142,7 @@ class SubmissionHandler:
         self.clock = clock
         self.cases: dict[str, CaseState] = {}
         #: event id → case id, so an id reused on another case is caught too.
-        self.event_cases: dict[UUID, str] = {}
+        self.event_cases: dict[bytes, str] = {}
         #: The most recent appends. A crash between appending and answering means the submission
         #: comes round again: recognised by its source, it is answered ACCEPTED and its deliveries
         #: are sent again (with the same delivery ids).
@@ -212,7 +212,7 @@ class SubmissionHandler:
             except Rejection:  # the directory changed since: nothing to re-send
                 pass
         fold(state, opened, self.directory)
-        self.event_cases[event.envelope.event_id] = state.case_id
+        self.event_cases[event.envelope.event_id.bytes] = state.case_id
         if remember:
             self._remember(event, deliveries, source, data_key, case_key)
 
@@ -388,7 +388,7 @@ class SubmissionHandler:
             self.signing_keys.check(event, at=self.clock())
         opened, data_key = self._open_submission(event)
         env = event.envelope
-        known_case = self.event_cases.get(env.event_id)
+        known_case = self.event_cases.get(env.event_id.bytes)
         if known_case is not None and known_case != env.case_id:
             raise Rejection(Code.EVENT_ID_CONFLICT, "event id already used on another case",
                             field="envelope.event_id")
@@ -426,7 +426,7 @@ class SubmissionHandler:
             update={"hash": chain_hash(state.last_hash, stamped)})})
         fold(state, opened.model_copy(update={"envelope": final.envelope}), self.directory)
         self.cases[env.case_id] = state
-        self.event_cases[env.event_id] = env.case_id
+        self.event_cases[env.event_id.bytes] = env.case_id
         pairs = self._remember(final, deliveries, sub.source, data_key, case_key)
         log.debug("router.accepted", event_id=str(env.event_id), case_id=env.case_id,
                  event_type=event.event_type(), sequence=final.envelope.sequence,
