@@ -38,7 +38,8 @@ import statistics
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,7 +60,7 @@ from referral_bus.contracts.sla_records import (
 )
 from referral_bus.sdk import AgencyClient
 from tests.builders import case_id, on_log, referral, removal
-from tests.conftest import start_bus
+from tests.conftest import Bus, start_bus
 
 SLA_RECORDS = (DeadlineOpened, DeadlineWarning, DeadlineMet, DeadlineBreached, DeadlineCompletedLate,
                DeadlineWithdrawn, EscalationRaised)
@@ -239,62 +240,72 @@ async def _subject(servers: str, police: AgencyClient, ingress: str, keys: list[
     return start, await router_done, await sla_done
 
 
+@contextmanager
+def police_bus(broker: str = "kafka") -> Iterator[tuple[str, Path, Bus, AgencyClient]]:
+    """A fresh broker and bus, answering (a school's referral made it through); yields the
+    bootstrap servers, the broker's data directory, the bus and the police's client."""
+    with local_broker_at(broker) as (servers, data_dir), tempfile.TemporaryDirectory() as tmp:
+        bus = start_bus(servers, Path(tmp))
+        try:
+            bus.wait_ready()
+            police = AgencyClient("police-juvenile-almaty", actor_id="bench", runtime=bus.runtime)
+            school = AgencyClient("school-almaty", actor_id="bench", runtime=bus.runtime)
+            school.publish(referral(school, case_id("WARM")), wait_for_receipt=True, timeout=120)
+            school.close()
+            try:
+                yield servers, data_dir, bus, police
+            finally:
+                police.close()
+        finally:
+            bus.stop()
+
+
 def run(n: int = 2000, broker: str = "kafka",
         rounds: int = 3) -> tuple[dict[str, float], dict[str, tuple[float, float]]]:
     """``rounds`` rounds, each: subject, then both baselines. Figures are medians over the rounds;
     ratios are taken round by round (same minute) and their median reported. Also returns, by topic
     (prefix left off), the records and bytes written per input event."""
     out: dict[str, list[float]] = defaultdict(list)
-    with local_broker_at(broker) as (servers, data_dir), tempfile.TemporaryDirectory() as tmp:
-        bus = start_bus(servers, Path(tmp))
-        try:
-            bus.wait_ready()
-            runtime, cat = bus.runtime, bus.runtime.catalogue
-            police = AgencyClient("police-juvenile-almaty", actor_id="bench", runtime=runtime)
-            school = AgencyClient("school-almaty", actor_id="bench", runtime=runtime)
-            school.publish(referral(school, case_id("WARM")), wait_for_receipt=True, timeout=120)
-            ingress, receipts = cat.ingress(police.agency.id), cat.receipts(police.agency.id)
-            sla_topic = cat.name("sla")
-            prefix = runtime.settings.topic_prefix
-            admin = KafkaAdminClient(bootstrap_servers=servers)
-            bus_topics = [t for t in admin.list_topics() if t.startswith(prefix)]
-            admin.close()
-            sla_frames = {b"\x00" + runtime.codec.schema_id(c).to_bytes(4, "big") for c in SLA_RECORDS}
-            ingress_partitions = len(end_offsets(servers, [ingress])[ingress])
-            router_writes = sla_writes = None
-            stored_before = segment_bytes(data_dir, prefix)
-            for _ in range(rounds):
-                events = [removal(police, case_id("BENCH"), hours_ago=1) for _ in range(n)]
-                values = [police.validate(e) for e in events]
-                keys = [e.envelope.case_id.encode() for e in events]
-                owed = sla_records_owed(runtime, events)
-                before = end_offsets(servers, bus_topics)
-                pids = {service: bus.processes[service].pid for service in ("router", "sla")}
-                cpu_before = {service: cpu_seconds(pid) for service, pid in pids.items()}
-                start, router_end, sla_end = asyncio.run(_subject(
-                    servers, police, ingress, keys, values, {receipts: n}, {sla_topic: owed}, before))
-                for service, pid in pids.items():
-                    out[f"{service} CPU ms per event"].append((cpu_seconds(pid) - cpu_before[service]) * 1000 / n)
-                out["router (to last receipt) events/s"].append(n / (router_end - start))
-                out["router + SLA (to last SLA record) events/s"].append(n / (sla_end - start))
-                time.sleep(3)  # let stragglers (checkpoints, inbox copies) land before counting
-                if router_writes is None:
-                    written = {t: o for t, o in end_offsets(servers, bus_topics).items() if t != ingress}
-                    router_writes, sla_writes = measure_writes(servers, before, written, sla_frames)
-                assert sla_writes is not None
-                both = router_writes.plus(sla_writes)
-                raw_router = asyncio.run(passthrough(servers, police, keys, values, ingress_partitions,
-                                                     router_writes, n))
-                raw_both = asyncio.run(passthrough(servers, police, keys, values, ingress_partitions, both, n))
-                out["raw pass-through, router's writes events/s"].append(raw_router)
-                out["raw pass-through, router + SLA writes events/s"].append(raw_both)
-                out["ratio router"].append(out["router (to last receipt) events/s"][-1] / raw_router)
-                out["ratio router + SLA"].append(out["router + SLA (to last SLA record) events/s"][-1] / raw_both)
-            stored = segment_bytes(data_dir, prefix) - stored_before
-            police.close()
-            school.close()
-        finally:
-            bus.stop()
+    with police_bus(broker) as (servers, data_dir, bus, police):
+        runtime, cat = bus.runtime, bus.runtime.catalogue
+        ingress, receipts = cat.ingress(police.agency.id), cat.receipts(police.agency.id)
+        sla_topic = cat.name("sla")
+        prefix = runtime.settings.topic_prefix
+        admin = KafkaAdminClient(bootstrap_servers=servers)
+        bus_topics = [t for t in admin.list_topics() if t.startswith(prefix)]
+        admin.close()
+        sla_frames = {b"\x00" + runtime.codec.schema_id(c).to_bytes(4, "big") for c in SLA_RECORDS}
+        ingress_partitions = len(end_offsets(servers, [ingress])[ingress])
+        router_writes = sla_writes = None
+        stored_before = segment_bytes(data_dir, prefix)
+        for _ in range(rounds):
+            events = [removal(police, case_id("BENCH"), hours_ago=1) for _ in range(n)]
+            values = [police.validate(e) for e in events]
+            keys = [e.envelope.case_id.encode() for e in events]
+            owed = sla_records_owed(runtime, events)
+            before = end_offsets(servers, bus_topics)
+            pids = {service: bus.processes[service].pid for service in ("router", "sla")}
+            cpu_before = {service: cpu_seconds(pid) for service, pid in pids.items()}
+            start, router_end, sla_end = asyncio.run(_subject(
+                servers, police, ingress, keys, values, {receipts: n}, {sla_topic: owed}, before))
+            for service, pid in pids.items():
+                out[f"{service} CPU ms per event"].append((cpu_seconds(pid) - cpu_before[service]) * 1000 / n)
+            out["router (to last receipt) events/s"].append(n / (router_end - start))
+            out["router + SLA (to last SLA record) events/s"].append(n / (sla_end - start))
+            time.sleep(3)  # let stragglers (checkpoints, inbox copies) land before counting
+            if router_writes is None:
+                written = {t: o for t, o in end_offsets(servers, bus_topics).items() if t != ingress}
+                router_writes, sla_writes = measure_writes(servers, before, written, sla_frames)
+            assert sla_writes is not None
+            both = router_writes.plus(sla_writes)
+            raw_router = asyncio.run(passthrough(servers, police, keys, values, ingress_partitions,
+                                                 router_writes, n))
+            raw_both = asyncio.run(passthrough(servers, police, keys, values, ingress_partitions, both, n))
+            out["raw pass-through, router's writes events/s"].append(raw_router)
+            out["raw pass-through, router + SLA writes events/s"].append(raw_both)
+            out["ratio router"].append(out["router (to last receipt) events/s"][-1] / raw_router)
+            out["ratio router + SLA"].append(out["router + SLA (to last SLA record) events/s"][-1] / raw_both)
+        stored = segment_bytes(data_dir, prefix) - stored_before
     assert router_writes is not None and sla_writes is not None
     result = {name: statistics.median(values) for name, values in out.items()}
     result.update({

@@ -28,11 +28,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from benchmarks.brokers import local_broker_at
-from benchmarks.pipeline_bench import _subject, end_offsets, sla_records_owed
-from referral_bus.sdk import AgencyClient
-from tests.builders import case_id, referral, removal
-from tests.conftest import start_bus
+from benchmarks.pipeline_bench import _subject, end_offsets, police_bus, sla_records_owed
+from tests.builders import case_id, removal
 
 #: Named groups, in order: a sample counts for the first whose marker appears anywhere in its stack
 #: (so ``model_dump`` inside an encode counts as encoding); a sample in none of them counts for the
@@ -100,38 +97,28 @@ def main() -> None:
     if not Path(spy).exists():
         raise SystemExit("py-spy is not installed: .venv/bin/pip install py-spy")
     args.out.mkdir(parents=True, exist_ok=True)
-    with local_broker_at("kafka") as (servers, _), tempfile.TemporaryDirectory() as tmp:
-        bus = start_bus(servers, Path(tmp))
-        try:
-            bus.wait_ready()
-            runtime, cat = bus.runtime, bus.runtime.catalogue
-            police = AgencyClient("police-juvenile-almaty", actor_id="bench", runtime=runtime)
-            school = AgencyClient("school-almaty", actor_id="bench", runtime=runtime)
-            school.publish(referral(school, case_id("WARM")), wait_for_receipt=True, timeout=120)
-            ingress, receipts = cat.ingress(police.agency.id), cat.receipts(police.agency.id)
-            sla_topic = cat.name("sla")
-            spies = {service: subprocess.Popen(
-                [spy, "record", "--format", "raw", "--rate", "200", "--nonblocking",
-                 "--pid", str(bus.processes[service].pid), "--output", str(args.out / f"{service}.txt")],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for service in ("router", "sla")}
-            time.sleep(1)
-            for _ in range(args.rounds):
-                events = [removal(police, case_id("PROF"), hours_ago=1) for _ in range(args.events)]
-                values = [police.validate(e) for e in events]
-                keys = [e.envelope.case_id.encode() for e in events]
-                before = end_offsets(servers, [receipts, sla_topic])
-                start, router_end, sla_end = asyncio.run(_subject(
-                    servers, police, ingress, keys, values, {receipts: args.events},
-                    {sla_topic: sla_records_owed(runtime, events)}, before))
-                print(f"round: router {args.events / (router_end - start):,.0f} events/s, "
-                      f"router + SLA {args.events / (sla_end - start):,.0f} events/s", flush=True)
-            for spy_process in spies.values():
-                spy_process.send_signal(2)   # SIGINT: py-spy writes its file and exits
-                spy_process.wait(timeout=60)
-            police.close()
-            school.close()
-        finally:
-            bus.stop()
+    with police_bus() as (servers, _, bus, police):
+        runtime, cat = bus.runtime, bus.runtime.catalogue
+        ingress, receipts = cat.ingress(police.agency.id), cat.receipts(police.agency.id)
+        sla_topic = cat.name("sla")
+        spies = {service: subprocess.Popen(
+            [spy, "record", "--format", "raw", "--rate", "200", "--nonblocking",
+             "--pid", str(bus.processes[service].pid), "--output", str(args.out / f"{service}.txt")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for service in ("router", "sla")}
+        time.sleep(1)
+        for _ in range(args.rounds):
+            events = [removal(police, case_id("PROF"), hours_ago=1) for _ in range(args.events)]
+            values = [police.validate(e) for e in events]
+            keys = [e.envelope.case_id.encode() for e in events]
+            before = end_offsets(servers, [receipts, sla_topic])
+            start, router_end, sla_end = asyncio.run(_subject(
+                servers, police, ingress, keys, values, {receipts: args.events},
+                {sla_topic: sla_records_owed(runtime, events)}, before))
+            print(f"round: router {args.events / (router_end - start):,.0f} events/s, "
+                  f"router + SLA {args.events / (sla_end - start):,.0f} events/s", flush=True)
+        for spy_process in spies.values():
+            spy_process.send_signal(2)   # SIGINT: py-spy writes its file and exits
+            spy_process.wait(timeout=60)
     for service in ("router", "sla"):
         print(f"\n== {service} ({args.out / (service + '.txt')}) ==")
         print(summarise(args.out / f"{service}.txt"))
