@@ -393,3 +393,15 @@ def test_a_tick_for_some_cases_sets_the_others_aside_until_a_tick_for_all(engine
     engine.on_event(removal("LATER"))
     assert engine.advance(after_due, owns=lambda case: False) == []
     assert {r.case_id for r in only(engine.advance(after_due), EscalationRaised)} == {"LATER"}
+
+
+def test_open_counts_are_of_every_case_or_of_the_cases_this_process_owns(engine: DeadlineEngine) -> None:
+    """Each SLA process holds every case; the open-deadlines gauge counts only its own partitions'
+    (``owns``), so the sum over processes counts each deadline once."""
+    engine.on_event(removal("C-1"))
+    engine.on_event(removal("C-2"))
+    rule_id = next(iter(engine.open.values())).rule.rule_id
+    assert engine.open_counts()[rule_id] == 2
+    assert engine.open_counts(lambda case: case == "C-1")[rule_id] == 1
+    assert engine.open_counts(lambda case: False)[rule_id] == 0
+    assert engine.open_counts() == engine.open_counts(lambda case: True)

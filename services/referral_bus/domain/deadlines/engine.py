@@ -537,6 +537,15 @@ class DeadlineEngine:
             self._close(d)
         return out
 
+    def open_counts(self, owns: Callable[[str], bool] | None = None) -> Counter[str]:
+        """Open deadlines by rule id: of every case, or of the cases ``owns`` says this process
+        folds as they come. Several SLA processes each hold every case; each reports its own
+        partitions' only, so that the sum across them (a dashboard's) counts each deadline once."""
+        if owns is None:
+            return Counter(self.open_by_rule)
+        return Counter(d.rule.rule_id for case_id, deadlines in self.open_by_case.items() if owns(case_id)
+                       for d in deadlines.values())
+
     def advance(self, now: datetime, owns: Callable[[str], bool] | None = None) -> list[Record]:
         """Every ladder step (warning, breach, further escalation) whose time plus grace has passed
         by ``now``, in time order. ``owns``: only the cases it says this process folds as they come
