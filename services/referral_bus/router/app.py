@@ -205,19 +205,24 @@ class RouterService:
             self.chains, self.positions, self.digests, self.tail = ChainFollower(), {}, {}, {}
             await self.escalations.stop()
             self.escalations.start = {}
-        self._prepared = (restored, await self._fold_case_log(progress=None if restored else "rebuilding router state"))
+        folded = await self._fold_case_log(progress=None if restored else "rebuilding router state",
+                                           rebuild=not restored)
+        self._prepared = (restored, folded)
         log.info("router.first_fold", from_snapshot=restored, events=self._prepared[1], cases=len(self.handler.cases),
                  seconds=round(time.monotonic() - started, 3))
 
-    async def _fold_case_log(self, progress: str | None = None) -> int:
-        """Fold the case log from ``positions`` to its true end; returns the records read."""
+    async def _fold_case_log(self, progress: str | None = None, *, rebuild: bool = False) -> int:
+        """Fold the case log from ``positions`` to its true end; returns the records read. A
+        ``rebuild`` (the whole log) remembers the deliveries of each partition's last RECENT_KEPT
+        appends only (one of them may still owe its receipt: ``recent``) and folds those before
+        without routing them again; a catch-up, short, remembers all it reads."""
         assert self.positions is not None
         count = 0
         start = {(self.case_log, p): offset for p, offset in self.positions.items()}
-        # the deliveries of each partition's last RECENT_KEPT appends are remembered (one of them may
-        # still owe its receipt: ``recent``); those before are folded without routing them again
-        ends = await end_offsets(self.runtime.settings, self.case_log)
-        tail_from = {p: end - RECENT_KEPT for p, end in ends.items()}
+        tail_from: dict[int, int] = {}
+        if rebuild:
+            ends = await end_offsets(self.runtime.settings, self.case_log)
+            tail_from = {p: end - RECENT_KEPT for p, end in ends.items()}
         async for record in read_to_end(self.runtime.settings, [self.case_log], progress=progress, start=start):
             headers = dict(record.headers or ())
             event = self.quarantine.decode(record, Event, self.chains)   # a poison record is set aside, not fatal

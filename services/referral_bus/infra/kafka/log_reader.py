@@ -75,11 +75,8 @@ async def read_to_end(source: str | Settings, topics: Iterable[str], *,
         tps: list[TopicPartition] = []
         for topic in topics:
             wanted = (partitions or {}).get(topic)
-            found = consumer.partitions_for_topic(topic)
-            if found is None:
-                await consumer._client.force_metadata_update()  # noqa: SLF001 - topic may be brand new
-                found = consumer.partitions_for_topic(topic) or set()
-            tps += [TopicPartition(topic, p) for p in sorted(found) if wanted is None or p in wanted]
+            tps += [TopicPartition(topic, p) for p in await _partitions(consumer, topic)
+                    if wanted is None or p in wanted]
         if not tps:
             return
         consumer.assign(tps)
@@ -111,6 +108,15 @@ async def read_to_end(source: str | Settings, topics: Iterable[str], *,
                     bar.update(done, sum(consumer.highwater(tp) or 0 for tp in tps))
     finally:
         await consumer.stop()
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[int]:
+    """The partitions of ``topic``, in order; metadata fetched again once if it is not known yet."""
+    found = consumer.partitions_for_topic(topic)
+    if found is None:
+        await consumer._client.force_metadata_update()  # noqa: SLF001 - topic may be brand new
+        found = consumer.partitions_for_topic(topic) or set()
+    return sorted(found)
 
 
 async def _seek(consumer: AIOKafkaConsumer, tps: list[TopicPartition], start: dict[tuple[str, int], int],
@@ -231,11 +237,7 @@ async def end_offsets(source: str | Settings, topic: str) -> dict[int, int]:
     """Each partition of ``topic`` → the offset its next record will get (its end, now)."""
     consumer = await started(AIOKafkaConsumer(**connection(source), group_id=None, enable_auto_commit=False))
     try:
-        found = consumer.partitions_for_topic(topic)
-        if found is None:
-            await consumer._client.force_metadata_update()  # noqa: SLF001 - topic may be brand new
-            found = consumer.partitions_for_topic(topic) or set()
-        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in sorted(found)])
+        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in await _partitions(consumer, topic)])
         return {tp.partition: offset for tp, offset in ends.items()}
     finally:
         await consumer.stop()
