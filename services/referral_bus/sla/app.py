@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -86,6 +87,16 @@ class SlaSnapshot:
     emitted_positions: dict[tuple[str, int], int]
 
 
+#: Seconds between the timer's looks at whether a ladder step fell due (plus the grace): an
+#: end-of-day burst is raised within this of its instant, not within a whole tick (issue 13).
+WAKE_SECONDS = 0.1
+#: An emit's records go out this many at a time, each lot's inbox copies acknowledged before its
+#: rb.sla / rb.escalations records are sent: a burst's first escalations need not wait for its last.
+EMIT_LOT = 2500
+#: Deadlines the engine drafts, and their records encoded, per turn of the timer during the grace
+#: (``_prepare``): ~0.05 s of work a turn, so events go on being folded meanwhile.
+PREPARE_LOT = 1000
+
 #: Seconds between counts of the open deadlines of this process's own cases, when it shares the
 #: partitions with others (a pass over every case; a process holding them all reads its counter).
 OPEN_COUNT_EVERY = 15.0
@@ -94,7 +105,7 @@ OPEN_COUNT_EVERY = 15.0
 def record_id(record: Record) -> bytes:
     """The deterministic id of an SLA record (escalations have their own), as its 16 bytes: one is
     kept per record ever emitted (``emitted``), 49 bytes of memory against 85 for its text."""
-    found = getattr(record, "escalation_id", None) or getattr(record, "sla_event_id", None)
+    found = record.escalation_id if isinstance(record, EscalationRaised) else getattr(record, "sla_event_id", None)
     assert isinstance(found, UUID), f"{type(record).__name__} has no SLA record id"
     return found.bytes
 
@@ -109,6 +120,9 @@ class SlaService:
         self.escalations = cat.name("escalations")
         self.engine = self._new_engine()
         self.emitted: set[bytes] = set()
+        #: id() of a record the engine drafted during the grace → (it, its encoded messages): kept
+        #: with the record itself, so the id cannot be another object's
+        self._ready: dict[int, tuple[Record, tuple[list[Outgoing], Outgoing]]] = {}
         #: year → working-day due times counted through it without its transfers, already reported
         self.calendar_reported: dict[int, int] = {}
         #: each case's chain head, and the last case-log offset per partition folded (by a catch-up
@@ -147,7 +161,8 @@ class SlaService:
         self.app.on_before_shutdown.connect(self._stop_publisher)
         case_log = self.app.topic(self.case_log, key_serializer="raw", value_serializer="raw")
         self.app.agent(case_log, name="deadlines", concurrency=1)(self._consume)
-        self.app.timer(interval=runtime.settings.sla_tick_seconds)(self._tick)
+        self._ticked_at = -runtime.settings.sla_tick_seconds
+        self.app.timer(interval=min(WAKE_SECONDS, runtime.settings.sla_tick_seconds))(self._tick)
         self.app.on_partitions_assigned.connect(self._on_assigned)
         self.app.on_partitions_revoked.connect(self._on_revoked)
         if self.snapshots is not None:
@@ -322,6 +337,14 @@ class SlaService:
                 await self.emit(owed)
 
     async def _tick(self) -> None:
+        """Every REFERRAL_BUS_SLA_TICK, and as soon as a ladder step's time plus the grace has come
+        (the timer looks every WAKE_SECONDS): the steps due, then the gauges."""
+        due, now = self.engine.next_step_at(), self.clock()
+        if time.monotonic() - self._ticked_at < self.runtime.settings.sla_tick_seconds and (due is None or due > now):
+            if due is not None and due - self.engine.grace <= now:
+                await self._prepare()   # a step's time has come, its grace not yet
+            return
+        self._ticked_at = time.monotonic()
         async with self._busy:
             await self.ensure_fresh()
             # only this process's partitions: another process may have folded the event that met a
@@ -330,6 +353,8 @@ class SlaService:
             owns = None if len(self.owned) == self.partitions else self.owns
             await self.emit(self.engine.advance(self.clock(), owns=owns))
         report_unconfigured_years(self.engine.context.calendar, self.calendar_reported)
+        # encodings of drafts that no longer hold (the deadline changed, or was closed, meanwhile)
+        self._ready = {k: v for k, v in self._ready.items() if v[0].deadline_id in self.engine.drafts}  # type: ignore[attr-defined]
         if owns is None or time.monotonic() - self._counted_at >= OPEN_COUNT_EVERY:
             self._counted_at = time.monotonic()
             counts = self.engine.open_counts(owns)
@@ -337,40 +362,74 @@ class SlaService:
                 metrics.OPEN_DEADLINES.labels(rule.rule_id).set(counts[rule.rule_id])
 
     async def emit(self, records: list[Record]) -> None:
+        """Send what the engine owes and is not on the log yet, EMIT_LOT records at a time: a lot's
+        inbox copies first, its rb.sla / rb.escalations records once they are acknowledged, and it is
+        remembered as emitted once those are. Lots overlap by one: a lot's inbox copies go out while
+        the lot before's records are on their way; each topic's messages still go in order."""
         fresh = [r for r in records if record_id(r) not in self.emitted]
-        if not fresh:
-            return
-        codec, cat = self.runtime.codec, self.runtime.catalogue
-        inbox: list[Outgoing] = []
-        final: list[Outgoing] = []
         #: deadlines the bus learns of only now, already past due (5.2, 7.10: the trigger completes them late):
         #: their escalations could not have fired earlier, so they are not the processor's lateness
         opened_now = {r.deadline_id for r in fresh if isinstance(r, DeadlineOpened)}
+        before: tuple[list[Record], Awaitable[None]] | None = None
+        for start in range(0, len(fresh), EMIT_LOT):
+            lot = fresh[start:start + EMIT_LOT]
+            inbox, final = self._outgoing(lot, opened_now)
+            copies_acknowledged = await self.publisher.send(inbox)
+            if before is not None:
+                await self._remember(*before)
+            await copies_acknowledged
+            # fault tests: a crash between the inbox copies and rb.sla / rb.escalations
+            failpoints.hit("sla.after_inbox")
+            before = (lot, await self.publisher.send(final))
+        if before is not None:
+            await self._remember(*before)
+
+    async def _remember(self, lot: list[Record], acknowledged: Awaitable[None]) -> None:
+        await acknowledged
+        failpoints.hit("sla.after_emit")  # fault tests: a crash after both, before they are remembered as emitted
+        self.emitted.update(record_id(r) for r in lot)
+        for (kind, rule_id), count in Counter((type(r).__name__, getattr(r, "rule_id", "")) for r in lot).items():
+            metrics.SLA_RECORDS.labels(kind, rule_id).inc(count)
+
+    def _outgoing(self, lot: list[Record], opened_now: set[UUID]) -> tuple[list[Outgoing], list[Outgoing]]:
+        """A lot's inbox copies and its rb.sla / rb.escalations records (encoded ahead when they were
+        drafted during the grace, ``_prepare``)."""
+        inbox: list[Outgoing] = []
+        final: list[Outgoing] = []
         escalations: list[tuple[EscalationRaised, float]] = []
         now = self.clock()
-        for record in fresh:
-            key = record.case_id.encode()  # type: ignore[attr-defined]
-            value = codec.encode(record)   # once: the inbox copies and the topic's record are the same bytes
-            for delivery in sla_deliveries(record):
-                headers = to_headers({"rb-delivery-id": delivery.delivery_id, "rb-paragraph": delivery.paragraph,
-                                      "rb-purpose": delivery.purpose, "rb-redacted": "true"})
-                inbox.append(Outgoing(cat.inbox(delivery.agency_id), key, value, headers))
+        for record in lot:
+            ready = self._ready.pop(id(record), None)
+            copies, last = ready[1] if ready is not None and ready[0] is record else self._encode(record)
+            inbox += copies
+            final.append(last)
             if isinstance(record, EscalationRaised):
-                final.append(Outgoing(self.escalations, key, value))
                 fired_late = (now - record.raised_for).total_seconds()
                 if record.deadline_id not in opened_now:
                     metrics.ESCALATION_FIRING_LATENESS.observe(max(0.0, fired_late))
                 escalations.append((record, fired_late))
-            else:
-                final.append(Outgoing(self.sla_topic, key, value))
         log_escalations(escalations)
-        await self.publisher.publish(inbox)
-        failpoints.hit("sla.after_inbox")  # fault tests: a crash between the inbox copies and rb.sla / rb.escalations
-        await self.publisher.publish(final)
-        failpoints.hit("sla.after_emit")  # fault tests: a crash after both, before they are remembered as emitted
-        self.emitted.update(record_id(r) for r in fresh)
-        for record in fresh:
-            metrics.SLA_RECORDS.labels(type(record).__name__, getattr(record, "rule_id", "")).inc()
+        return inbox, final
+
+    def _encode(self, record: Record) -> tuple[list[Outgoing], Outgoing]:
+        """A record's inbox copies and its rb.sla / rb.escalations record: the same bytes, encoded once."""
+        key = record.case_id.encode()  # type: ignore[attr-defined]
+        value = self.runtime.codec.encode(record)
+        copies = [Outgoing(self.runtime.catalogue.inbox(delivery.agency_id), key, value, to_headers({
+            "rb-delivery-id": delivery.delivery_id, "rb-paragraph": delivery.paragraph,
+            "rb-purpose": delivery.purpose, "rb-redacted": "true"})) for delivery in sla_deliveries(record)]
+        return copies, Outgoing(self.escalations if isinstance(record, EscalationRaised) else self.sla_topic,
+                                key, value)
+
+    async def _prepare(self) -> None:
+        """During the grace: the steps whose time has come drafted by the engine (``prepare``) and
+        encoded, PREPARE_LOT deadlines a turn, so that when the grace has passed ``emit`` only sends."""
+        async with self._busy:
+            if self.stale:
+                return
+            owns = None if len(self.owned) == self.partitions else self.owns
+            for record in self.engine.prepare(self.clock(), owns=owns, limit=PREPARE_LOT):
+                self._ready[id(record)] = (record, self._encode(record))
 
 
 #: Escalations of one emit logged one line each up to this many; beyond it (an end-of-day burst,

@@ -17,6 +17,7 @@ never counted as met. One that was already breached keeps its ladder until ackno
 
 from __future__ import annotations
 
+import copy
 import heapq
 from collections import Counter
 from collections.abc import Callable
@@ -132,6 +133,17 @@ class OpenDeadline:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """What ``DeadlineEngine.advance`` will fire for one deadline at ``at`` plus the grace: its
+    records, and the deadline as it will be after them; valid while the deadline's ``state`` holds."""
+
+    at: datetime
+    state: tuple[object, ...]
+    records: list[Record]
+    after: OpenDeadline
+
+
 class DeadlineEngine:
     def __init__(self, rules: tuple[DeadlineRule, ...], directory: Directory, grace: timedelta = timedelta(0),
                  calendar: WorkingCalendar | None = None, context: ClockContext | None = None,
@@ -147,10 +159,17 @@ class DeadlineEngine:
         self.open_by_case: dict[str, dict[UUID, OpenDeadline]] = {}
         #: (time of the next ladder step, deadline id) per deadline; entries of closed, acknowledged
         #: or re-timed deadlines are skipped when they surface (lazy deletion): a tick costs O(k log n)
-        self._due_heap: list[tuple[datetime, str, UUID]] = []
+        #: (the id as an int, the UUID's own: no text per entry, the same order as the id's text)
+        self._due_heap: list[tuple[datetime, int, UUID]] = []
         #: due entries of cases another process folds (``advance(owns=…)``), kept for the next
         #: ``advance`` of every case: after a catch-up, when this engine's view of them is current
-        self._set_aside: list[tuple[datetime, str, UUID]] = []
+        self._set_aside: list[tuple[datetime, int, UUID]] = []
+        #: deadline id → what ``advance`` will fire for it once the grace has passed, worked out
+        #: during the grace (``prepare``); used only while the deadline is as it was then
+        self.drafts: dict[UUID, Draft] = {}
+        #: the entries of ``_due_heap`` whose time has come, looked at by ``prepare``: ``advance``
+        #: takes from both heaps in time order
+        self._grace_heap: list[tuple[datetime, int, UUID]] = []
         self.case_city: dict[str, City] = {}
         self.last_sequence: dict[str, int] = {}
         #: rule id → open deadlines, kept as they open and close (read by the metrics)
@@ -558,8 +577,11 @@ class DeadlineEngine:
             for entry in self._set_aside:
                 heapq.heappush(heap, entry)
             self._set_aside = []
-        while heap and heap[0][0] + self.grace <= now:
-            entry = heapq.heappop(heap)
+        while True:
+            source = heap if not self._grace_heap or (heap and heap[0] < self._grace_heap[0]) else self._grace_heap
+            if not source or source[0][0] + self.grace > now:
+                break
+            entry = heapq.heappop(source)
             at, _, deadline_id = entry
             d = self.open.get(deadline_id)
             if d is not None and owns is not None and not owns(d.case_id):
@@ -568,12 +590,57 @@ class DeadlineEngine:
             step = d.next_step() if d else None
             if d is None or step is None or step[0] != at:
                 continue  # closed, acknowledged or re-timed: a newer entry (if any) is in the heap
-            out += self._fire(d, now - self.grace, inclusive=True)
+            draft = self.drafts.pop(deadline_id, None)
+            if draft is not None and draft.at == at and draft.state == self._state(d):
+                d.warned, d.breached, d.level = draft.after.warned, draft.after.breached, draft.after.level
+                out += draft.records   # the very records ``_fire`` makes, made during the grace
+            out += self._fire(d, now - self.grace, inclusive=True)   # (the rest, when the tick came late)
             if d.stopped and d.next_step() is None:
                 self._close(d)  # withdrawn after its breach and the ladder has run out
             else:
                 self._schedule(d)
         return out
+
+    def prepare(self, now: datetime, owns: Callable[[str], bool] | None = None, limit: int = 1000) -> list[Record]:
+        """Work out, during the grace, what ``advance`` will fire once it has passed: for each step
+        whose time has come by ``now`` (plus the grace not yet), the records ``_fire`` makes, on a
+        copy of the deadline. ``advance`` uses them only if the deadline is then still as it was
+        (``_state``): an event folded meanwhile (a completion recorded in time, an acknowledgement,
+        a re-timing) changes it, and its steps are worked out afresh. So an end-of-day burst of
+        thousands of breaches is made, and encoded by the caller, ahead of its instant (issue 13).
+        Each step is looked at once (its entry moves to ``_grace_heap``), at most ``limit`` a call.
+        Returns the records drafted (never to be emitted as such)."""
+        out: list[Record] = []
+        heap = self._due_heap
+        for _ in range(limit):
+            if not heap or heap[0][0] > now:
+                break
+            entry = heapq.heappop(heap)
+            heapq.heappush(self._grace_heap, entry)
+            at, _, deadline_id = entry
+            d = self.open.get(deadline_id)
+            if at + self.grace <= now or d is None or (owns is not None and not owns(d.case_id)):
+                continue   # ``advance`` fires it now; closed; another process's case
+            step, draft = d.next_step(), self.drafts.get(deadline_id)
+            if step is None or step[0] != at or (draft is not None and draft.at == at):
+                continue   # re-timed since (a newer entry is in the heap), or drafted already
+            after = copy.copy(d)
+            records = self._fire(after, at, inclusive=True)
+            self.drafts[deadline_id] = Draft(at, self._state(d), records, after)
+            out += records
+        return out
+
+    def _state(self, d: OpenDeadline) -> tuple[object, ...]:
+        """Everything ``_fire`` reads of a deadline (and of its case: the city names the escalation's
+        target), to tell whether a draft still holds."""
+        return (d.due_at, d.warned, d.breached, d.level, d.acknowledged, d.stopped, d.responsible_agency_id,
+                d.opened_at, d.noticed_at, d.trigger_event_id, d.rule, self.case_city.get(d.case_id))
+
+    def next_step_at(self) -> datetime | None:
+        """When ``advance`` may next have something to fire (a step's time plus the grace), or None.
+        Early at worst: the entry may be of a deadline closed or re-timed since."""
+        tops = [h[0][0] for h in (self._due_heap, self._grace_heap) if h]
+        return min(tops) + self.grace if tops else None
 
     def _fire_before(self, d: OpenDeadline, at: datetime) -> list[Record]:
         """The ladder steps of ``d`` that fell due before ``at``, fired now, with its next step
@@ -588,7 +655,7 @@ class DeadlineEngine:
     def _schedule(self, d: OpenDeadline) -> None:
         step = d.next_step()
         if step is not None:
-            heapq.heappush(self._due_heap, (step[0], str(d.deadline_id), d.deadline_id))
+            heapq.heappush(self._due_heap, (step[0], d.deadline_id.int, d.deadline_id))
 
     def _fire(self, d: OpenDeadline, until: datetime, *, inclusive: bool) -> list[Record]:
         """Run the deadline's ladder up to ``until``. Deterministic: depends only on the times."""
@@ -619,6 +686,7 @@ class DeadlineEngine:
 
     def _close(self, d: OpenDeadline) -> None:
         del self.open[d.deadline_id]
+        self.drafts.pop(d.deadline_id, None)
         self._group_triggers.pop(d.deadline_id, None)
         self.open_by_rule[d.rule.rule_id] -= 1
         self._unlive(d)
