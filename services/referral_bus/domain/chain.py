@@ -13,6 +13,7 @@ from referral_bus.contracts.base import Event, Record
 from referral_bus.domain.canonical import as_written, canonical_json
 
 GENESIS = "0" * 64
+_GENESIS_DIGEST = bytes.fromhex(GENESIS)
 
 
 def canonical_bytes(event: Event) -> bytes:
@@ -58,7 +59,9 @@ class ChainFollower:
     ``verify`` reports the same records (domain/verification.py). Keeps one head per case."""
 
     def __init__(self) -> None:
-        self.heads: dict[str, tuple[int, str]] = {}
+        #: case id → (sequence, hash) of its last event; the hash as its 32 bytes (65 bytes of memory
+        #: a case against 113 for its text: a process holds every case's, issue 13)
+        self.heads: dict[str, tuple[int, bytes]] = {}
 
     def refuse(self, event: Event) -> tuple[str, str] | None:
         """``None`` when ``event`` extends its case's chain (and the head moves on), else
@@ -66,12 +69,13 @@ class ChainFollower:
         env = event.envelope
         if env.sequence is None or env.hash is None or env.recorded_at is None:
             return "NOT_STAMPED", "not stamped by the router (no sequence, hash or recording time)"
-        last_sequence, last_hash = self.heads.get(env.case_id, (0, GENESIS))
+        last_sequence, last_digest = self.heads.get(env.case_id, (0, _GENESIS_DIGEST))
+        last_hash = last_digest.hex()
         if env.sequence != last_sequence + 1:
             return "CHAIN_BROKEN", f"sequence {env.sequence} where the case's chain continues at {last_sequence + 1}"
         if env.previous_hash != last_hash:
             return "CHAIN_BROKEN", f"sequence {env.sequence}: previous_hash is not the hash of the case's last event"
         if env.hash != chain_hash(last_hash, event):
             return "CHAIN_BROKEN", f"sequence {env.sequence}: the event's hash does not match its content"
-        self.heads[env.case_id] = (env.sequence, env.hash)
+        self.heads[env.case_id] = (env.sequence, bytes.fromhex(env.hash))
         return None

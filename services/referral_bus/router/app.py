@@ -78,7 +78,7 @@ class RouterSnapshot:
     event_cases: dict[bytes, str]
     escalations_waiting: dict[str, list[EscalationRaised]]
     recent: dict[uuid.UUID, Recent]
-    chain_heads: dict[str, tuple[int, str]]
+    chain_heads: dict[str, tuple[int, bytes]]
     positions: dict[int, int]
     digests: dict[int, str]
     escalation_positions: dict[tuple[str, int], int]

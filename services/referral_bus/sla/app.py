@@ -80,7 +80,7 @@ class SlaSnapshot:
 
     taken_at: float
     engine: DeadlineEngine
-    chain_heads: dict[str, tuple[int, str]]
+    chain_heads: dict[str, tuple[int, bytes]]
     folded: dict[int, int]
     digests: dict[int, str]
     emitted: set[bytes]

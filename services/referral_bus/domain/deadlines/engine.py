@@ -156,7 +156,8 @@ class DeadlineEngine:
         self.case_closing = case_closing
         self.open: dict[UUID, OpenDeadline] = {}
         #: case id → its open deadlines, so an event touches only its own case's deadlines
-        self.open_by_case: dict[str, dict[UUID, OpenDeadline]] = {}
+        #: (a list: most cases have one or two, and a dict per case cost ~230 bytes against ~70)
+        self.open_by_case: dict[str, list[OpenDeadline]] = {}
         #: (time of the next ladder step, deadline id) per deadline; entries of closed, acknowledged
         #: or re-timed deadlines are skipped when they surface (lazy deletion): a tick costs O(k log n)
         #: (the id as an int, the UUID's own: no text per entry, the same order as the id's text)
@@ -363,14 +364,18 @@ class DeadlineEngine:
     def _register(self, d: OpenDeadline) -> None:
         self.open[d.deadline_id] = d
         self.open_by_rule[d.rule.rule_id] += 1
-        self.open_by_case.setdefault(d.case_id, {})[d.deadline_id] = d
+        case = self.open_by_case.get(d.case_id)
+        if case is None:
+            self.open_by_case[d.case_id] = [d]   # no room for more yet: 64 bytes
+        else:
+            case.append(d)
         if d.rule.single == "open":
             self._live[(d.rule.rule_id, d.case_id, d.match_key)] = d.deadline_id
         self._schedule(d)
 
     def _of_case(self, case_id: str) -> list[OpenDeadline]:
         """The case's open deadlines in a deterministic order (due time, then id)."""
-        return sorted(self.open_by_case.get(case_id, {}).values(), key=lambda d: (d.due_at, str(d.deadline_id)))
+        return sorted(self.open_by_case.get(case_id, ()), key=lambda d: (d.due_at, str(d.deadline_id)))
 
     def _meeting_moved(self, event: ChildProtectionMeetingScheduled) -> list[Record]:
         """A (re)scheduled meeting: every open, unbreached deadline counted from it gets a new due time.
@@ -546,8 +551,8 @@ class DeadlineEngine:
 
     # -- the clock ------------------------------------------------------------------------------
     def _acknowledge(self, event: EscalationAcknowledged) -> list[Record]:
-        d = self.open_by_case.get(event.envelope.case_id, {}).get(event.deadline_id)
-        if d is None:
+        d = self.open.get(event.deadline_id)
+        if d is None or d.case_id != event.envelope.case_id:
             return []
         acknowledged_at = event.envelope.recorded_at or event.envelope.occurred_at
         out = self._fire_before(d, acknowledged_at)  # levels that fell due before it came
@@ -563,7 +568,7 @@ class DeadlineEngine:
         if owns is None:
             return Counter(self.open_by_rule)
         return Counter(d.rule.rule_id for case_id, deadlines in self.open_by_case.items() if owns(case_id)
-                       for d in deadlines.values())
+                       for d in deadlines)
 
     def advance(self, now: datetime, owns: Callable[[str], bool] | None = None) -> list[Record]:
         """Every ladder step (warning, breach, further escalation) whose time plus grace has passed
@@ -691,7 +696,7 @@ class DeadlineEngine:
         self.open_by_rule[d.rule.rule_id] -= 1
         self._unlive(d)
         case = self.open_by_case[d.case_id]
-        del case[d.deadline_id]
+        del case[next(i for i, other in enumerate(case) if other is d)]   # by identity, not field by field
         if not case:
             del self.open_by_case[d.case_id]
 
