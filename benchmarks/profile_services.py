@@ -12,6 +12,9 @@ are left out, so the shares are of CPU in use.
 
     .venv/bin/python -m benchmarks.profile_services --events 3000 --rounds 3
 
+``--burst N`` profiles the SLA processor instead over an end-of-day burst (``burst_bench``: N
+deadlines due at one instant), from a second before the grace ends to 8 s after.
+
 py-spy is a development tool, not a dependency of the bus: ``pip install py-spy`` first (it needs
 ptrace, which containers sometimes forbid).
 """
@@ -24,12 +27,16 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from pathlib import Path
 
+from benchmarks import burst_bench
+from benchmarks.brokers import local_broker_at
 from benchmarks.pipeline_bench import _subject, end_offsets, police_bus, sla_records_owed
 from tests.builders import case_id, removal
+from tests.conftest import start_bus
 
 #: Named groups, in order: a sample counts for the first whose marker appears anywhere in its stack
 #: (so ``model_dump`` inside an encode counts as encoding); a sample in none of them counts for the
@@ -92,11 +99,15 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "referral-bus-profile")
+    parser.add_argument("--burst", type=int, default=0, help="profile the SLA processor over a burst of N deadlines")
     args = parser.parse_args()
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if not Path(spy).exists():
         raise SystemExit("py-spy is not installed: .venv/bin/pip install py-spy")
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.burst:
+        _profile_burst(spy, args.burst, args.out / "sla-burst.txt")
+        return
     with police_bus() as (servers, _, bus, police):
         runtime, cat = bus.runtime, bus.runtime.catalogue
         ingress, receipts = cat.ingress(police.agency.id), cat.receipts(police.agency.id)
@@ -122,6 +133,32 @@ def main() -> None:
     for service in ("router", "sla"):
         print(f"\n== {service} ({args.out / (service + '.txt')}) ==")
         print(summarise(args.out / f"{service}.txt"))
+
+
+def _profile_burst(spy: str, n: int, out: Path) -> None:
+    """The SLA processor sampled over a burst of ``n`` deadlines due at one instant (``burst_bench``)."""
+    with local_broker_at("kafka") as (servers, _), tempfile.TemporaryDirectory() as tmp:
+        bus = start_bus(servers, Path(tmp))
+        try:
+            bus.wait_ready()
+            pid = bus.processes["sla"].pid
+
+            def sample() -> None:   # burst_bench puts the instant 30 + n / 200 s from its start
+                time.sleep(30 + n / 200 + bus.runtime.settings.sla_grace_seconds - 1)
+                spy_process = subprocess.Popen([spy, "record", "--format", "raw", "--rate", "250", "--nonblocking",
+                                                "--pid", str(pid), "--output", str(out)],
+                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                time.sleep(9)
+                spy_process.send_signal(2)
+                spy_process.wait(timeout=60)
+            sampler = threading.Thread(target=sample)
+            sampler.start()
+            print(burst_bench._burst(bus, n), flush=True)
+            sampler.join()
+        finally:
+            bus.stop()
+    print(f"\n== SLA processor over a burst of {n:,} ({out}) ==")
+    print(summarise(out))
 
 
 if __name__ == "__main__":
