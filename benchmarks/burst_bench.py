@@ -23,6 +23,8 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -50,16 +52,23 @@ def _follower(bus: Bus, topic_id: str) -> KafkaConsumer:
     return consumer
 
 
+@contextmanager
+def live_bus() -> Iterator[Bus]:
+    """A local Apache Kafka node with the router and the SLA processor running, ready."""
+    with local_broker_at("kafka") as (servers, _), tempfile.TemporaryDirectory() as tmp:
+        bus = start_bus(servers, Path(tmp))
+        try:
+            bus.wait_ready()
+            yield bus
+        finally:
+            bus.stop()
+
+
 def run(sizes: tuple[int, ...] = (10_000,)) -> list[dict[str, float]]:
     results = []
     for n in sizes:
-        with local_broker_at("kafka") as (servers, _), tempfile.TemporaryDirectory() as tmp:
-            bus = start_bus(servers, Path(tmp))
-            try:
-                bus.wait_ready()
-                results.append(_burst(bus, n))
-            finally:
-                bus.stop()
+        with live_bus() as bus:
+            results.append(_burst(bus, n))
     return results
 
 

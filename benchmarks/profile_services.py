@@ -33,10 +33,8 @@ from collections import Counter
 from pathlib import Path
 
 from benchmarks import burst_bench
-from benchmarks.brokers import local_broker_at
 from benchmarks.pipeline_bench import _subject, end_offsets, police_bus, sla_records_owed
 from tests.builders import case_id, removal
-from tests.conftest import start_bus
 
 #: Named groups, in order: a sample counts for the first whose marker appears anywhere in its stack
 #: (so ``model_dump`` inside an encode counts as encoding); a sample in none of them counts for the
@@ -137,26 +135,21 @@ def main() -> None:
 
 def _profile_burst(spy: str, n: int, out: Path) -> None:
     """The SLA processor sampled over a burst of ``n`` deadlines due at one instant (``burst_bench``)."""
-    with local_broker_at("kafka") as (servers, _), tempfile.TemporaryDirectory() as tmp:
-        bus = start_bus(servers, Path(tmp))
-        try:
-            bus.wait_ready()
-            pid = bus.processes["sla"].pid
+    with burst_bench.live_bus() as bus:
+        pid, grace = bus.processes["sla"].pid, bus.runtime.settings.sla_grace_seconds
 
-            def sample() -> None:   # burst_bench puts the instant 30 + n / 200 s from its start
-                time.sleep(30 + n / 200 + bus.runtime.settings.sla_grace_seconds - 1)
-                spy_process = subprocess.Popen([spy, "record", "--format", "raw", "--rate", "250", "--nonblocking",
-                                                "--pid", str(pid), "--output", str(out)],
-                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                time.sleep(9)
-                spy_process.send_signal(2)
-                spy_process.wait(timeout=60)
-            sampler = threading.Thread(target=sample)
-            sampler.start()
-            print(burst_bench._burst(bus, n), flush=True)
-            sampler.join()
-        finally:
-            bus.stop()
+        def sample() -> None:   # burst_bench puts the instant 30 + n / 200 s from its start
+            time.sleep(30 + n / 200 + grace - 1)
+            spy_process = subprocess.Popen([spy, "record", "--format", "raw", "--rate", "250", "--nonblocking",
+                                            "--pid", str(pid), "--output", str(out)],
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(9)
+            spy_process.send_signal(2)
+            spy_process.wait(timeout=60)
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        print(burst_bench._burst(bus, n), flush=True)
+        sampler.join()
     print(f"\n== SLA processor over a burst of {n:,} ({out}) ==")
     print(summarise(out))
 

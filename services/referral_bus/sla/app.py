@@ -192,6 +192,11 @@ class SlaService:
         """Whether this process folds ``case_id``'s events as they come (its case-log partition is ours)."""
         return partition_for_key(case_id.encode(), self.partitions) in self.owned
 
+    def _owns_some(self) -> Callable[[str], bool] | None:
+        """``owns`` when this process shares the partitions with others, else None (it holds them
+        all: nothing to ask per case, an end-of-day burst's hot path)."""
+        return None if len(self.owned) == self.partitions else self.owns
+
     async def ensure_fresh(self) -> None:
         """Bring the engine up to the case log's true end and learn what was already emitted; emit
         what is owed and not there. The first time from this process's snapshot when it is valid
@@ -352,7 +357,7 @@ class SlaService:
             # only this process's partitions: another process may have folded the event that met a
             # deadline of its own cases since this one caught up (a false escalation otherwise); a
             # process holding every partition asks nothing per case (an end-of-day burst's hot path)
-            owns = None if len(self.owned) == self.partitions else self.owns
+            owns = self._owns_some()
             await self.emit(self.engine.advance(self.clock(), owns=owns))
         report_unconfigured_years(self.engine.context.calendar, self.calendar_reported)
         # encodings of drafts that no longer hold (the deadline changed, or was closed, meanwhile)
@@ -432,7 +437,7 @@ class SlaService:
             async with self._busy:
                 if self.stale:
                     return
-                owns = None if len(self.owned) == self.partitions else self.owns
+                owns = self._owns_some()
                 drafted = self.engine.prepare(self.clock(), owns=owns, limit=PREPARE_LOT)
                 for record in drafted:
                     self._ready[id(record)] = (record, self._encode(record))

@@ -17,10 +17,10 @@ import faust
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaTimeoutError
-from aiokafka.partitioner import DefaultPartitioner, murmur2
+from aiokafka.partitioner import DefaultPartitioner
 
 from referral_bus.infra.health import DEGRADED, OK, Health
-from referral_bus.infra.kafka.log_reader import METADATA_MAX_AGE_MS
+from referral_bus.infra.kafka.log_reader import METADATA_MAX_AGE_MS, partition_for_key
 from referral_bus.infra.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -90,8 +90,8 @@ class Outgoing:
     timestamp: float | None = None
 
 
-#: The producer's default partitioner: murmur2 of the key, as Java's (a keyless message: any partition
-#: with a leader), used to batch by partition as the producer's ``send`` would.
+#: The producer's default partitioner, for a keyless message (any partition with a leader); a keyed
+#: one goes where ``partition_for_key`` (murmur2, as Java's) says, as the producer's ``send`` would.
 _PARTITIONER = DefaultPartitioner()
 _T = TypeVar("_T")
 
@@ -186,7 +186,8 @@ class AckedPublisher:
         """The messages by the partition the producer's own partitioner gives each (murmur2 of the
         key, as Java's; a keyless one to any partition with a leader), in their order."""
         partitions: dict[str, list[int]] = {}
-        hashes: dict[bytes, int] = {}   # murmur2 is pure Python: once per key (a case's records go to several topics)
+        #: murmur2 is pure Python: once per key and partition count (a case's records go to several topics)
+        keyed: dict[tuple[bytes, int], int] = {}
         grouped: dict[tuple[str, int], list[Outgoing]] = {}
         for m in messages:
             if m.topic not in partitions:
@@ -195,9 +196,10 @@ class AckedPublisher:
                 available = list(producer.client.cluster.available_partitions_for_topic(m.topic))
                 partition = _PARTITIONER(None, partitions[m.topic], available)
             else:
-                if (hashed := hashes.get(m.key)) is None:
-                    hashed = hashes[m.key] = murmur2(m.key) & 0x7FFFFFFF
-                partition = partitions[m.topic][hashed % len(partitions[m.topic])]
+                count = len(partitions[m.topic])
+                if (cached := keyed.get((m.key, count))) is None:
+                    cached = keyed[(m.key, count)] = partition_for_key(m.key, count)
+                partition = cached
             grouped.setdefault((m.topic, partition), []).append(m)
         return grouped
 
